@@ -1,0 +1,61 @@
+"""The three-part feedback every checker gives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class ExerciseError(AssertionError):
+    """A wrong answer: the message says what was expected, what the answer shows, and a hint."""
+
+    def __init__(self, expected: str, observed: str, hint: str, misconception: str | None = None):
+        self.expected = expected
+        self.observed = observed
+        self.hint = hint
+        self.misconception = misconception
+        label = f" [{misconception}]" if misconception else ""
+        super().__init__(
+            f"\n  Expected: {expected}\n  Your answer shows{label}: {observed}\n  Hint: {hint}"
+        )
+
+
+def fail(expected: str, observed: str, hint: str, misconception: str | None = None) -> None:
+    """Raise the three-part feedback for a wrong answer."""
+    raise ExerciseError(expected, observed, hint, misconception)
+
+
+def correct(message: str) -> None:
+    """Print the short confirmation for a right answer (stdout only: nbgrader treats stderr as failure)."""
+    print(f"Correct: {message}")
+
+
+def check_choice(
+    answer: object,
+    correct_letter: str,
+    why_wrong: Mapping[str, str],
+    *,
+    question: str,
+    confirmation: str,
+) -> None:
+    """Check a multiple-choice answer stored as a single letter.
+
+    ``why_wrong`` maps each wrong letter to why it is tempting and wrong; it
+    names the misconception in the feedback.
+    """
+    options = sorted({correct_letter, *why_wrong})
+    if not isinstance(answer, str) or answer.strip().upper() not in options:
+        fail(
+            f"one letter among {', '.join(options)} for: {question}",
+            f"{answer!r}",
+            "store your choice as a string, for example answer = 'A'.",
+            "not a valid option",
+        )
+    letter = answer.strip().upper()
+    if letter != correct_letter:
+        fail(
+            f"the option that holds for: {question}",
+            f"option {letter}: {why_wrong[letter]}",
+            "re-read the lesson section above and test the claim with the code cell before it.",
+            "misconception",
+        )
+    correct(confirmation)

@@ -1,0 +1,47 @@
+"""The ``course`` command: instructor and maintenance tasks.
+
+Each sub-command lives in its own module and is imported only when run, so
+``course --help`` stays fast (no torch import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("course_utils.commands.doctor", "check versions, device, extensions, data and weights"),
+    "pretrain": ("course_utils.commands.pretrain", "rebuild the course backbone weights (seeded)"),
+    "release": ("course_utils.commands.release", "generate student notebooks from solutions/"),
+    "grade": ("course_utils.commands.grade", "autograde a folder or zip of submissions"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description="Swap the Head: course tools.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        try:
+            importlib.import_module(module).add_arguments(p)
+        except ModuleNotFoundError as exc:  # a command still being written must not break the others
+            if exc.name != module:
+                raise
+            p.set_defaults(_missing=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "_missing", False):
+        print(f"course {args.command}: not available in this version", file=sys.stderr)
+        return 2
+    return int(importlib.import_module(args._module).run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``course`` CLI, one module each."""
