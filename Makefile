@@ -10,6 +10,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 PORT ?= 8888
+LAB_ARGS ?=
 
 .PHONY: lab test test-fast lint bench release install doctor clean
 
@@ -23,7 +24,7 @@ install: $(STAMP)
 
 lab: $(STAMP)
 	MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab --port=$(PORT) \
-	  --ServerApp.root_dir=$(CURDIR) notebooks/lesson1/lesson1.ipynb
+	  --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) notebooks/lesson1/lesson1.ipynb
 
 test: $(STAMP)
 	$(BIN)/ruff check course_utils tests grader bench scripts
