@@ -202,6 +202,8 @@ def _extract_features(model: nn.Module, head_path: str, x: torch.Tensor, runner:
                       batch_size: int) -> torch.Tensor | None:
     """Head inputs for every sample, or None when the head is not the model's last step."""
     head = heads.get_module(model, head_path)
+    if not isinstance(head, nn.Linear):
+        return None  # a conv head (SqueezeNet) is followed by ReLU and pooling: nothing to cache
     with _headless(model, head_path):
         feats = runner.predict(model, x, batch_size)
     probe = x[: min(len(x), 4)]

@@ -1,0 +1,219 @@
+"""Benchmarks: where the time goes. Run with `make bench` (not part of the test suite).
+
+Prints a markdown table and writes it, with machine, date and versions, to
+bench/RESULTS.md. Every number is a median of repeated runs measured here;
+ratios compare runs made in the same process.
+
+    python bench/run.py [--quick] [--only training,notebooks,grading,throughput]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def bench_cached_vs_uncached(repeats: int) -> list[str]:
+    import numpy as np
+    import torch
+
+    from course_utils import backbones, data, training
+    from course_utils.heads import replace_head
+
+    splits = data.target_splits(train_per_class=100, val_per_class=40, test_per_class=100, seed=0)
+    rows = ["| head-only training, 10 epochs, ResNet-18 (course), 500 images | seconds (median) | test accuracy |",
+            "|---|---|---|"]
+    results = {}
+    for cache in (True, False):
+        def run(cache=cache):
+            torch.manual_seed(0)
+            model = replace_head(backbones.load_backbone(), 5, freeze_backbone=True)
+            training.fine_tune(model, splits.train, epochs=10, lr=3e-3, mode="head",
+                               device="cpu", cache_features=cache)
+            labels, pred, _ = training.evaluate(model, splits.test, device="cpu")
+            return float(np.mean(labels == pred))
+        seconds, acc = median_time(run, repeats)
+        results[cache] = seconds
+        rows.append(f"| {'cached features' if cache else 'uncached (backbone every epoch)'} "
+                    f"| {seconds:.2f} | {acc:.3f} |")
+    rows.append(f"| speed-up (uncached / cached) | {results[False] / results[True]:.1f}x | |")
+    return rows
+
+
+def bench_notebooks(repeats: int) -> list[str]:
+    import nbformat
+    from nbclient import NotebookClient
+
+    rows = ["| lesson | execution seconds (median) |", "|---|---|"]
+    total = 0.0
+    for nb_path in sorted((ROOT / "solutions").glob("lesson*/lesson*.ipynb")):
+        def run(nb_path=nb_path):
+            nb = nbformat.read(nb_path, as_version=4)
+            NotebookClient(nb, timeout=300, kernel_name="python3",
+                           resources={"metadata": {"path": str(nb_path.parent)}}).execute()
+        seconds, _ = median_time(run, repeats)
+        total += seconds
+        rows.append(f"| {nb_path.parent.name} | {seconds:.1f} |")
+    rows.append(f"| **total** | **{total:.1f}** |")
+    return rows
+
+
+def bench_grading(repeats: int) -> list[str]:
+    """Autograde one full submission (the solutions), serially and with two jobs."""
+    import shutil
+
+    lessons = sorted(p.parent.name for p in (ROOT / "solutions").glob("lesson*/lesson*.ipynb"))
+    rows = ["| autograde | students | jobs | seconds (median) | per submission |", "|---|---|---|---|---|"]
+    for students, jobs in ((1, 1), (4, 1), (4, 2)):
+        def run(students=students, jobs=jobs):
+            with tempfile.TemporaryDirectory() as tmp:
+                subs = Path(tmp) / "subs"
+                for k in range(students):
+                    for lesson in lessons:
+                        dest = subs / f"student{k:02d}" / f"{lesson}.ipynb"
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy(ROOT / "solutions" / lesson / f"{lesson}.ipynb", dest)
+                subprocess.run([sys.executable, "-m", "course_utils.cli", "grade", "--submissions",
+                                str(subs), "--out", str(Path(tmp) / "out"), "--jobs", str(jobs)],
+                               check=True, capture_output=True)
+        seconds, _ = median_time(run, repeats)
+        rows.append(f"| full submission ({len(lessons)} lessons) | {students} | {jobs} | "
+                    f"{seconds:.1f} | {seconds / students:.1f} |")
+    return rows
+
+
+def _handwritten_loop(model, x, y, steps: int, batch: int, amp: bool, device) -> float:
+    import torch
+
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
+    if amp:
+        model = model.to(memory_format=torch.channels_last)
+    model.train()
+
+    def step(i):
+        xb = x[(i * batch) % len(x):][:batch].to(device, non_blocking=True)
+        yb = y[(i * batch) % len(y):][:batch].to(device, non_blocking=True)
+        if amp:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = torch.nn.functional.cross_entropy(model(xb).float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step(0)  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for i in range(steps):
+        step(i + 1)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * batch / (time.perf_counter() - start)
+
+
+def bench_throughput(repeats: int, quick: bool) -> list[str]:
+    import torch
+    import torchvision
+
+    from course_utils import training
+    from course_utils.heads import replace_head
+
+    device = training.select_device("auto")
+    on_gpu = device.type == "cuda"
+    size = 224
+    batch = 256 if on_gpu else 16
+    steps = 20 if on_gpu else (2 if quick else 4)
+    rows = [f"| model @ {size}px, {device.type}, batch {batch} | loop | images/s (median of {repeats}) |",
+            "|---|---|---|"]
+    for arch in ("resnet18", "resnet50"):
+        torch.manual_seed(0)
+        n = batch * steps
+        x = torch.randn(n, 3, size, size)
+        y = torch.randint(0, 10, (n,))
+        if on_gpu:
+            x = x.pin_memory()
+        for amp in ((False, True) if on_gpu else (False,)):
+            def hand(amp=amp):
+                model = replace_head(torchvision.models.get_model(arch), 10).to(device)
+                return _handwritten_loop(model, x, y, steps, batch, amp, device)
+            vals = [hand() for _ in range(repeats)]
+            rows.append(f"| {arch} full | hand-written {'bf16+channels_last' if amp else 'fp32'} "
+                        f"| {statistics.median(vals):.1f} |")
+        for mode in ("full", "head"):
+            def ours(mode=mode):
+                model = replace_head(torchvision.models.get_model(arch), 10)
+                hist = training.fine_tune(model, (x, y), epochs=2, lr=1e-3, mode=mode, device=device,
+                                          batch_size=batch, cache_features=False)
+                epoch2 = hist.rows[1]["seconds"] - hist.rows[0]["seconds"]  # epoch 1 is warm-up
+                return n / epoch2
+            vals = [ours() for _ in range(repeats)]
+            amp_note = " (AMP auto)" if on_gpu else ""
+            rows.append(f"| {arch} {mode} | course fine_tune{amp_note} | {statistics.median(vals):.1f} |")
+    return rows
+
+
+def header() -> list[str]:
+    import torch
+    import torchvision
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return [
+        "# Benchmarks",
+        "",
+        f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, GPU: {gpu}",
+        f"- python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}",
+        "- command: `make bench` (`python bench/run.py`)",
+        "",
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--only", default="training,notebooks,grading,throughput")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    repeats = 1 if args.quick else 3
+    sections = {
+        "training": ("Cached vs uncached head training", lambda: bench_cached_vs_uncached(repeats)),
+        "notebooks": ("Lesson execution (solutions, fresh kernel)", lambda: bench_notebooks(repeats)),
+        "grading": ("Autograding", lambda: bench_grading(1 if args.quick else 2)),
+        "throughput": ("Fine-tuning throughput", lambda: bench_throughput(repeats, args.quick)),
+    }
+    lines = header()
+    for key in args.only.split(","):
+        title, fn = sections[key]
+        print(f"## {title}", flush=True)
+        body = fn()
+        print("\n".join(body), flush=True)
+        lines += [f"## {title}", "", *body, ""]
+    args.out.write_text("\n".join(lines))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

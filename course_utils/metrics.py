@@ -1,0 +1,671 @@
+"""Metrics for judging a classifier, built on scikit-learn.
+
+Everything here is a thin, validated layer over ``sklearn.metrics`` with one
+policy for undefined values: a ratio whose denominator is zero is **0.0**
+(``zero_division=0.0``), and no function ever emits ``UndefinedMetricWarning``.
+So a model that never predicts the positive class has precision 0.0 (it found
+nothing) rather than a warning or NaN.
+
+Conventions:
+
+* Binary functions take a ``positive`` label (default ``1``); every other label
+  is the negative class. At most two distinct labels may appear.
+* Confusion matrices have rows = true class and columns = predicted class, as
+  in scikit-learn.
+* A score at or above a threshold is predicted positive (``score >= threshold``),
+  as in :func:`sklearn.metrics.precision_recall_curve`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.dummy import DummyClassifier
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+)
+
+__all__ = [
+    "BAD_ACCURACY",
+    "BAD_PRECISION",
+    "BAD_RECALL",
+    "GOOD_ACCURACY",
+    "GOOD_F1",
+    "GOOD_PRECISION",
+    "GOOD_RECALL",
+    "MAX_PR_GAP",
+    "AverageScores",
+    "BinaryMetrics",
+    "ClassReport",
+    "ConfusionCounts",
+    "RubricVerdict",
+    "ThresholdSweep",
+    "UseCaseAdvice",
+    "binary_metrics",
+    "choose_threshold",
+    "confusion_counts",
+    "counts_from_matrix",
+    "majority_baseline",
+    "metric_for_use_case",
+    "metrics_from_counts",
+    "per_class_metrics",
+    "rubric",
+    "threshold_sweep",
+]
+
+ZERO_DIVISION = 0.0
+
+# The lesson's rule of thumb, as explicit cut-offs.
+# "good": every one of these holds (strictly above).
+GOOD_ACCURACY = 0.80
+GOOD_PRECISION = 0.75
+GOOD_RECALL = 0.75
+GOOD_F1 = 0.75
+# "F1 balanced": precision and recall within this many points of each other, so
+# that a decent F1 is not hiding one weak side.
+MAX_PR_GAP = 0.15
+# "bad": any one of these holds. The curriculum says precision "near 30%" and
+# recall "near 20%"; we read "near" as "within 5 points, or worse".
+BAD_ACCURACY = 0.60  # strictly below
+BAD_PRECISION = 0.35  # at or below
+BAD_RECALL = 0.25  # at or below
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _to_numpy(values: Any) -> np.ndarray:
+    # Accept torch tensors (also on GPU or requiring grad) without importing torch.
+    if hasattr(values, "detach") and hasattr(values, "cpu"):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def _as_1d(name: str, values: Any) -> np.ndarray:
+    if values is None or isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a 1-D array-like of labels or scores, got {values!r}.")
+    arr = _to_numpy(values)
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D (one entry per sample), got shape {arr.shape}. "
+            "For model outputs, take argmax(axis=1) for labels or one column for scores."
+        )
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: pass at least one sample.")
+    if arr.dtype.kind == "f" and np.isnan(arr).any():
+        raise ValueError(f"{name} contains {int(np.isnan(arr).sum())} NaN value(s); remove them.")
+    return arr
+
+
+def _pair(y_true: Any, y_pred: Any, pred_name: str = "y_pred") -> tuple[np.ndarray, np.ndarray]:
+    t, p = _as_1d("y_true", y_true), _as_1d(pred_name, y_pred)
+    if len(t) != len(p):
+        raise ValueError(
+            f"y_true has {len(t)} samples but {pred_name} has {len(p)}: "
+            "they must describe the same samples in the same order."
+        )
+    return t, p
+
+
+def _labels(*arrays: np.ndarray) -> list:
+    # sorted() fails on mixed types, which is itself a useful error.
+    try:
+        return sorted(set().union(*(a.tolist() for a in arrays)))
+    except TypeError as err:
+        raise TypeError(f"labels mix incomparable types: {err}. Use one label type.") from None
+
+
+def _binary_masks(
+    y_true: Any, y_pred: Any, positive: Any, func: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate two binary label arrays; return boolean "is positive" masks."""
+    t, p = _pair(y_true, y_pred)
+    labels = _labels(t, p)
+    if len(labels) > 2:
+        shown = labels if len(labels) <= 8 else labels[:8] + ["..."]
+        hint = (
+            " y_pred looks like scores: threshold them first (scores >= 0.5)."
+            if p.dtype.kind == "f" and not np.all(p == np.round(p))
+            else " Use per_class_metrics for more classes, or map them to positive/negative."
+        )
+        raise ValueError(
+            f"{func} needs binary labels, but y_true and y_pred contain {len(labels)} "
+            f"distinct labels {shown}.{hint}"
+        )
+    positive_kind = np.asarray([positive]).dtype.kind
+    label_kind = np.asarray(labels).dtype.kind
+    numeric = set("biuf")
+    if positive not in labels and (
+        len(labels) == 2 or (positive_kind in numeric) != (label_kind in numeric)
+    ):
+        raise ValueError(
+            f"positive={positive!r} is not one of the labels {labels}. "
+            "Pass positive= the label of the class you want to find."
+        )
+    return t == positive, p == positive
+
+
+def _check_fraction(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number between 0 and 1, got {value!r}.")
+    value = float(value)
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        raise ValueError(
+            f"{name} must be between 0 and 1, got {value!r}. "
+            "Pass a fraction (0.85), not a percentage (85)."
+        )
+    return value
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num / den) if den else ZERO_DIVISION
+
+
+# --------------------------------------------------------------------------- counts
+
+
+@dataclass(frozen=True)
+class ConfusionCounts:
+    """The four cells of a binary confusion matrix."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    def __post_init__(self) -> None:
+        for name in ("tp", "fp", "fn", "tn"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be a whole number of samples, got {value!r}.")
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0 (it counts samples), got {value}.")
+            object.__setattr__(self, name, int(value))
+
+    @property
+    def total(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    def __str__(self) -> str:
+        return f"TP={self.tp} FP={self.fp} FN={self.fn} TN={self.tn} (total {self.total})"
+
+
+def confusion_counts(y_true: Any, y_pred: Any, *, positive: Any = 1) -> ConfusionCounts:
+    """Count TP, FP, FN and TN for the class ``positive`` (scikit-learn's confusion_matrix)."""
+    t, p = _binary_masks(y_true, y_pred, positive, "confusion_counts")
+    tn, fp, fn, tp = confusion_matrix(t, p, labels=[False, True]).ravel()
+    return ConfusionCounts(tp=int(tp), fp=int(fp), fn=int(fn), tn=int(tn))
+
+
+def counts_from_matrix(matrix: Any, *, positive_first: bool = True) -> ConfusionCounts:
+    """Read a 2x2 confusion matrix (rows = true class, columns = predicted class).
+
+    ``positive_first=True``: row/column 0 is the positive class, as in the
+    lesson's worked example ``[[TP, FN], [FP, TN]]``. ``positive_first=False``:
+    scikit-learn's order for labels ``[0, 1]``, ``[[TN, FP], [FN, TP]]``.
+    """
+    m = _to_numpy(matrix)
+    if m.shape != (2, 2):
+        raise ValueError(
+            f"matrix must be 2x2 (a binary confusion matrix), got shape {m.shape}. "
+            "For more classes use per_class_metrics on the labels."
+        )
+    if m.dtype.kind == "f" and not np.all(np.isfinite(m) & (m == np.round(m))):
+        raise ValueError(f"matrix must hold whole counts, got {m.tolist()}.")
+    if m.dtype.kind not in "iuf":
+        raise TypeError(f"matrix must hold integer counts, got dtype {m.dtype}: {m.tolist()}.")
+    if (m < 0).any():
+        raise ValueError(f"matrix holds negative counts: {m.tolist()}. Counts must be >= 0.")
+    m = m.astype(np.int64)
+    if positive_first:
+        (tp, fn), (fp, tn) = m
+    else:
+        (tn, fp), (fn, tp) = m
+    return ConfusionCounts(tp=int(tp), fp=int(fp), fn=int(fn), tn=int(tn))
+
+
+# --------------------------------------------------------------------------- binary metrics
+
+
+@dataclass(frozen=True)
+class BinaryMetrics:
+    """Accuracy, precision, recall and F1 of one positive class, with the counts behind them."""
+
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    counts: ConfusionCounts
+
+    def as_dict(self) -> dict[str, float]:
+        """The four metrics by name (e.g. for a table or ``rubric(**m.as_dict())``)."""
+        return {
+            "accuracy": self.accuracy,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+        }
+
+    def __str__(self) -> str:
+        c = self.counts
+        return (
+            f"accuracy={self.accuracy:.3f}  precision={self.precision:.3f}  "
+            f"recall={self.recall:.3f}  f1={self.f1:.3f}  "
+            f"[TP={c.tp} FP={c.fp} FN={c.fn} TN={c.tn}]"
+        )
+
+
+def metrics_from_counts(counts: ConfusionCounts) -> BinaryMetrics:
+    """Accuracy, precision, recall and F1 from confusion counts (0.0 where undefined)."""
+    if not isinstance(counts, ConfusionCounts):
+        raise TypeError(
+            f"counts must be a ConfusionCounts, got {type(counts).__name__}: {counts!r}. "
+            "Build one with ConfusionCounts(tp=, fp=, fn=, tn=) or counts_from_matrix(m)."
+        )
+    c = counts
+    if c.total == 0:
+        raise ValueError("counts are all zero: there are no samples to measure.")
+    return BinaryMetrics(
+        accuracy=_ratio(c.tp + c.tn, c.total),
+        precision=_ratio(c.tp, c.tp + c.fp),
+        recall=_ratio(c.tp, c.tp + c.fn),
+        # Same as 2PR/(P+R) whenever that is defined, and 0.0 when it is not.
+        f1=_ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn),
+        counts=c,
+    )
+
+
+def binary_metrics(y_true: Any, y_pred: Any, *, positive: Any = 1) -> BinaryMetrics:
+    """Accuracy, precision, recall and F1 for the class ``positive`` (scikit-learn)."""
+    t, p = _binary_masks(y_true, y_pred, positive, "binary_metrics")
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        t, p, average="binary", pos_label=True, zero_division=ZERO_DIVISION
+    )
+    tn, fp, fn, tp = confusion_matrix(t, p, labels=[False, True]).ravel()
+    return BinaryMetrics(
+        accuracy=float(accuracy_score(t, p)),
+        precision=float(precision),
+        recall=float(recall),
+        f1=float(f1),
+        counts=ConfusionCounts(tp=int(tp), fp=int(fp), fn=int(fn), tn=int(tn)),
+    )
+
+
+def majority_baseline(y_train: Any, y_test: Any, *, positive: Any = 1) -> BinaryMetrics:
+    """Metrics of a model that predicts the most frequent training class for every test sample.
+
+    It needs no features and learns nothing, yet on imbalanced data its accuracy
+    is high (the accuracy paradox): beat it before you trust a model.
+    Ties go to the smallest label (scikit-learn's DummyClassifier).
+    """
+    train = _as_1d("y_train", y_train)
+    test = _as_1d("y_test", y_test)
+    _binary_masks(train, train, positive, "majority_baseline")  # validates y_train
+    dummy = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(train), 1)), train)
+    predictions = dummy.predict(np.zeros((len(test), 1)))
+    return binary_metrics(test, predictions, positive=positive)
+
+
+# --------------------------------------------------------------------------- per class
+
+
+@dataclass(frozen=True)
+class AverageScores:
+    """Precision, recall and F1 averaged over classes."""
+
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """Per-class precision, recall, F1 and support, with macro and weighted averages.
+
+    Macro averages weigh every class equally, so a neglected rare class drags
+    them down; weighted averages follow the class sizes, like accuracy does.
+    """
+
+    class_names: tuple[str, ...]
+    precision: tuple[float, ...]
+    recall: tuple[float, ...]
+    f1: tuple[float, ...]
+    support: tuple[int, ...]
+    macro: AverageScores
+    weighted: AverageScores
+    accuracy: float
+
+    def row(self, class_name: str) -> dict[str, float]:
+        """One class's precision, recall, f1 and support."""
+        if class_name not in self.class_names:
+            raise ValueError(f"unknown class {class_name!r}; classes are {list(self.class_names)}.")
+        i = self.class_names.index(class_name)
+        return {
+            "precision": self.precision[i],
+            "recall": self.recall[i],
+            "f1": self.f1[i],
+            "support": self.support[i],
+        }
+
+    def __str__(self) -> str:
+        width = max(12, *(len(n) for n in self.class_names)) + 2
+        head = f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"
+        lines = [head]
+        for name, p, r, f, s in zip(
+            self.class_names, self.precision, self.recall, self.f1, self.support, strict=True
+        ):
+            lines.append(f"{name:<{width}}{p:>10.3f}{r:>10.3f}{f:>10.3f}{s:>10d}")
+        total = sum(self.support)
+        lines.append("")
+        for name, avg in (("macro avg", self.macro), ("weighted avg", self.weighted)):
+            lines.append(
+                f"{name:<{width}}{avg.precision:>10.3f}{avg.recall:>10.3f}"
+                f"{avg.f1:>10.3f}{total:>10d}"
+            )
+        lines.append(f"{'accuracy':<{width}}{'':>20}{self.accuracy:>10.3f}{total:>10d}")
+        return "\n".join(lines)
+
+
+def per_class_metrics(
+    y_true: Any, y_pred: Any, *, class_names: Sequence[str] | None = None
+) -> ClassReport:
+    """Precision, recall and F1 for every class (scikit-learn, 0.0 where undefined).
+
+    Without ``class_names`` the classes are the labels that occur, sorted. With
+    ``class_names`` the labels must be integers ``0 .. len(class_names) - 1``;
+    classes absent from both arrays still get a row (support 0).
+    """
+    t, p = _pair(y_true, y_pred)
+    present = _labels(t, p)
+    if class_names is None:
+        labels = present
+        names = tuple(str(label) for label in labels)
+    else:
+        if isinstance(class_names, str):
+            raise TypeError(f"class_names must be a list of names, got the string {class_names!r}.")
+        names = tuple(str(n) for n in class_names)
+        labels = list(range(len(names)))
+        stray = [v for v in present if not (isinstance(v, numbers.Real) and v in labels)]
+        if stray:
+            raise ValueError(
+                f"with {len(names)} class_names the labels must be integers 0..{len(names) - 1}, "
+                f"but the data contains {stray}. Pass matching class_names or none."
+            )
+    kw = {"labels": labels, "zero_division": ZERO_DIVISION}
+    precision, recall, f1, support = precision_recall_fscore_support(t, p, average=None, **kw)
+    averages = {
+        avg: AverageScores(
+            *map(float, precision_recall_fscore_support(t, p, average=avg, **kw)[:3])
+        )
+        for avg in ("macro", "weighted")
+    }
+    return ClassReport(
+        class_names=names,
+        precision=tuple(float(v) for v in precision),
+        recall=tuple(float(v) for v in recall),
+        f1=tuple(float(v) for v in f1),
+        support=tuple(int(v) for v in support),
+        macro=averages["macro"],
+        weighted=averages["weighted"],
+        accuracy=float(accuracy_score(t, p)),
+    )
+
+
+# --------------------------------------------------------------------------- judgement
+
+
+@dataclass(frozen=True)
+class RubricVerdict:
+    """The rule of thumb's label and the measured reasons behind it."""
+
+    label: Literal["good", "bad", "mixed"]
+    reasons: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.label}: " + "; ".join(self.reasons)
+
+
+def rubric(
+    accuracy: float, precision: float, recall: float, f1: float | None = None
+) -> RubricVerdict:
+    """Judge metrics with the lesson's rule of thumb (cut-offs are the module constants).
+
+    * **bad** if any holds: accuracy < ``BAD_ACCURACY`` (0.60), precision <=
+      ``BAD_PRECISION`` (0.35, "near 30%"), recall <= ``BAD_RECALL`` (0.25,
+      "near 20%"). Bad wins over everything: 98% accuracy with 12% recall is bad.
+    * **good** if all hold: accuracy > 0.80, precision > 0.75, recall > 0.75,
+      F1 > 0.75 and F1 balanced, i.e. ``|precision - recall| <= MAX_PR_GAP`` (0.15).
+      Without ``f1`` it is computed as 2PR/(P+R).
+    * **mixed** otherwise.
+    """
+    a = _check_fraction("accuracy", accuracy)
+    p = _check_fraction("precision", precision)
+    r = _check_fraction("recall", recall)
+    f = _check_fraction("f1", f1) if f1 is not None else _ratio(2 * p * r, p + r)
+
+    bad = []
+    if a < BAD_ACCURACY:
+        bad.append(f"accuracy {a:.3f} is below {BAD_ACCURACY:.2f}: barely better than guessing")
+    if p <= BAD_PRECISION:
+        bad.append(
+            f"precision {p:.3f} is at or below {BAD_PRECISION:.2f}: "
+            f"only {p:.0%} of the predicted positives are real"
+        )
+    if r <= BAD_RECALL:
+        bad.append(
+            f"recall {r:.3f} is at or below {BAD_RECALL:.2f}: "
+            f"the model finds only {r:.0%} of the real positives and misses the rest"
+        )
+    if bad:
+        if a > GOOD_ACCURACY:
+            bad.append(f"accuracy {a:.3f} looks good but hides this (the accuracy paradox)")
+        return RubricVerdict("bad", tuple(bad))
+
+    checks = [
+        (a > GOOD_ACCURACY, f"accuracy {a:.3f}", f"above {GOOD_ACCURACY:.2f}"),
+        (p > GOOD_PRECISION, f"precision {p:.3f}", f"above {GOOD_PRECISION:.2f}"),
+        (r > GOOD_RECALL, f"recall {r:.3f}", f"above {GOOD_RECALL:.2f}"),
+        (f > GOOD_F1, f"f1 {f:.3f}", f"above {GOOD_F1:.2f}"),
+        (
+            abs(p - r) <= MAX_PR_GAP,
+            f"precision-recall gap {abs(p - r):.3f}",
+            f"at most {MAX_PR_GAP:.2f} (F1 balanced)",
+        ),
+    ]
+    failed = [f"{what} is not {target}" for ok, what, target in checks if not ok]
+    if failed:
+        return RubricVerdict("mixed", tuple(failed))
+    return RubricVerdict("good", tuple(f"{what} is {target}" for _, what, target in checks))
+
+
+@dataclass(frozen=True)
+class UseCaseAdvice:
+    """Which metric to watch for a use case, and why."""
+
+    metric: Literal["precision", "recall"]
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.metric}: {self.reason}"
+
+
+_SPAM = UseCaseAdvice(
+    "precision",
+    "a false positive sends a good email to the spam folder, so when the filter says "
+    "spam it must be right: few good mails flagged.",
+)
+_SCREENING = UseCaseAdvice(
+    "recall",
+    "a false negative is a missed case that goes untreated, while a false alarm only "
+    "costs a follow-up test: find as many real cases as possible (few missed cases).",
+)
+_FRAUD = UseCaseAdvice(
+    "recall",
+    "a missed fraud costs far more than reviewing a legitimate transaction: "
+    "catch as many frauds as possible, even at the price of some false alarms.",
+)
+_USE_CASES: dict[str, UseCaseAdvice] = {
+    **dict.fromkeys(
+        ("spam", "spam filter", "spam filtering", "spam detection", "junk mail", "email spam"),
+        _SPAM,
+    ),
+    **dict.fromkeys(
+        (
+            "cancer",
+            "cancer screening",
+            "cancer detection",
+            "screening",
+            "medical screening",
+            "disease",
+            "disease detection",
+            "disease screening",
+        ),
+        _SCREENING,
+    ),
+    **dict.fromkeys(
+        ("fraud", "fraud detection", "credit card fraud", "fraudulent transactions"), _FRAUD
+    ),
+}
+
+
+def metric_for_use_case(use_case: str) -> UseCaseAdvice:
+    """The metric that matters most for a use case: spam -> precision; screening, fraud -> recall.
+
+    Case-insensitive; a few synonyms are accepted ("Spam filtering", "cancer-screening").
+    """
+    if not isinstance(use_case, str):
+        raise TypeError(f"use_case must be a string such as 'spam', got {use_case!r}.")
+    key = re.sub(r"[\s_\-]+", " ", use_case).strip().lower()
+    if key not in _USE_CASES:
+        raise ValueError(f"unknown use case {use_case!r}; known use cases: {sorted(_USE_CASES)}.")
+    return _USE_CASES[key]
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value for ==
+class ThresholdSweep:
+    """Precision, recall and F1 at each threshold (predict positive when score >= threshold)."""
+
+    thresholds: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.thresholds)
+
+    def __str__(self) -> str:
+        # Long sweeps print a dozen evenly spaced rows: enough to see the trade-off.
+        rows = np.unique(np.linspace(0, len(self) - 1, min(len(self), 12)).round().astype(int))
+        lines = [f"{'threshold':>10}{'precision':>11}{'recall':>9}{'f1':>8}"]
+        for i in rows:
+            lines.append(
+                f"{self.thresholds[i]:>10.3f}{self.precision[i]:>11.3f}"
+                f"{self.recall[i]:>9.3f}{self.f1[i]:>8.3f}"
+            )
+        if len(rows) < len(self):
+            lines.append(f"({len(rows)} of {len(self)} thresholds shown)")
+        return "\n".join(lines)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=float)
+    a.setflags(write=False)
+    return a
+
+
+def _scores(y_true: Any, scores: Any, positive: Any) -> tuple[np.ndarray, np.ndarray]:
+    t, s = _pair(y_true, scores, "scores")
+    if s.dtype.kind not in "biuf":
+        raise TypeError(f"scores must be numbers (e.g. probabilities), got dtype {s.dtype}.")
+    if not np.isfinite(s).all():
+        raise ValueError(f"scores contain {int((~np.isfinite(s)).sum())} infinite value(s).")
+    mask, _ = _binary_masks(t, t, positive, "threshold_sweep")
+    if not mask.any():
+        raise ValueError(
+            f"y_true contains no positive samples (positive={positive!r}): recall is "
+            "undefined at every threshold. Use a test set that includes positives."
+        )
+    return mask, s.astype(float)
+
+
+def threshold_sweep(
+    y_true: Any, scores: Any, thresholds: Any = None, *, positive: Any = 1
+) -> ThresholdSweep:
+    """Precision, recall and F1 as the decision threshold moves (scikit-learn).
+
+    ``scores`` are the positive class's scores or probabilities. Without
+    ``thresholds`` every distinct score is used, in increasing order. Above the
+    highest score nothing is predicted positive: precision, recall and F1 are 0.0.
+    """
+    mask, s = _scores(y_true, scores, positive)
+    precision, recall, grid = precision_recall_curve(mask, s, drop_intermediate=False)
+    # precision_recall_curve appends (precision 1, recall 0) for "predict nothing";
+    # our zero_division policy makes that precision 0.0.
+    precision, recall = precision[:-1], recall[:-1]
+    if thresholds is None:
+        th = grid
+    else:
+        th = _as_1d("thresholds", thresholds).astype(float)
+        if not np.isfinite(th).all():
+            raise ValueError(f"thresholds must be finite numbers, got {th.tolist()}.")
+        # Predictions at threshold t equal those at the smallest score >= t.
+        idx = np.searchsorted(grid, th, side="left")
+        above = idx >= len(grid)
+        idx = np.minimum(idx, len(grid) - 1)
+        precision = np.where(above, ZERO_DIVISION, precision[idx])
+        recall = np.where(above, 0.0, recall[idx])
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+    return ThresholdSweep(_readonly(th), _readonly(precision), _readonly(recall), _readonly(f1))
+
+
+def choose_threshold(
+    y_true: Any,
+    scores: Any,
+    *,
+    min_recall: float | None = None,
+    min_precision: float | None = None,
+    positive: Any = 1,
+) -> float:
+    """The threshold that meets one constraint with the best value of the other metric.
+
+    Give exactly one of ``min_recall`` (then precision is maximised) or
+    ``min_precision`` (then recall is maximised); ties go to the higher F1.
+    Candidates are the distinct scores; predict
+    positive when ``score >= threshold``.
+    """
+    if (min_recall is None) == (min_precision is None):
+        raise ValueError(
+            "give exactly one constraint: min_recall=... or min_precision=..., "
+            f"got min_recall={min_recall!r}, min_precision={min_precision!r}."
+        )
+    sweep = threshold_sweep(y_true, scores, positive=positive)
+    if min_recall is not None:
+        floor, name = _check_fraction("min_recall", min_recall), "recall"
+        kept, other = sweep.recall, sweep.precision
+    else:
+        floor, name = _check_fraction("min_precision", min_precision), "precision"
+        kept, other = sweep.precision, sweep.recall
+    ok = kept >= floor - 1e-12  # forgive float rounding of an exactly met floor
+    if not ok.any():
+        best = int(np.argmax(kept))
+        raise ValueError(
+            f"no threshold reaches {name} >= {floor:.3f}; the best achievable is {name} "
+            f"{kept[best]:.3f} at threshold {sweep.thresholds[best]:.3f}. "
+            f"Lower min_{name} or improve the model."
+        )
+    # Best other metric; among equals, the higher F1 (= the better constrained metric).
+    candidates = np.flatnonzero(ok)
+    best = candidates[np.lexsort((sweep.f1[candidates], other[candidates]))[-1]]
+    return float(sweep.thresholds[best])
