@@ -8,7 +8,6 @@ STAMP := $(VENV)/.installed
 # nbgrader calls `alembic` (and jupyter calls its own sub-commands) through PATH.
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 PORT ?= 8888
 LAB_ARGS ?=
 

@@ -1,0 +1,312 @@
+import math
+
+import numpy as np
+import pytest
+
+from course_utils import metrics
+from course_utils.checks import ExerciseError
+from course_utils.checks import lesson6 as checks
+
+EDGE_CASES = [(7, 3, 2, 88), (0, 0, 12, 88), (0, 9, 0, 91), (30, 0, 0, 70), (1, 998, 0, 1)]
+
+
+def failure(check, *args, **kwargs) -> ExerciseError:
+    with pytest.raises(ExerciseError) as info:
+        check(*args, **kwargs)
+    return info.value
+
+
+# --- exercise 1: compute_metrics -------------------------------------------------------------
+
+
+def ratio(num, den):
+    return num / den if den else 0.0
+
+
+def metrics_ok(tp, fp, fn, tn):
+    p, r = ratio(tp, tp + fp), ratio(tp, tp + fn)
+    return {"accuracy": ratio(tp + tn, tp + fp + fn + tn), "precision": p, "recall": r,
+            "f1": ratio(2 * p * r, p + r)}
+
+
+def test_compute_metrics_correct_passes_worked_example_and_edge_cases(capsys):
+    checks.check_compute_metrics(metrics_ok)
+    checks.check_compute_metrics(metrics_ok, EDGE_CASES)
+    checks.check_compute_metrics(metrics_ok, [metrics.ConfusionCounts(tp=3, fp=1, fn=2, tn=4)])
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def test_compute_metrics_rounded_to_three_decimals_passes():
+    checks.check_compute_metrics(lambda **c: {k: round(v, 3) for k, v in metrics_ok(**c).items()})
+
+
+def test_compute_metrics_is_called_with_keywords_so_argument_order_cannot_hide_errors():
+    def positional_order_differs(tp, fn, fp, tn):  # the worked example's reading order
+        return metrics_ok(tp=tp, fp=fp, fn=fn, tn=tn)
+
+    checks.check_compute_metrics(positional_order_differs)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "misconception"),
+    [
+        (lambda tp, fp, fn, tn: {**metrics_ok(tp, fp, fn, tn),
+                                 "precision": ratio(tp, tp + fn), "recall": ratio(tp, tp + fp)},
+         "precision and recall swapped"),
+        (lambda tp, fp, fn, tn: {**metrics_ok(tp, fp, fn, tn),
+                                 "accuracy": tp / (tp + fp + fn + tn)},
+         "true negatives not counted as correct"),
+        (lambda tp, fp, fn, tn: {**metrics_ok(tp, fp, fn, tn),
+                                 "f1": (ratio(tp, tp + fp) + ratio(tp, tp + fn)) / 2},
+         "F1 taken as the plain average"),
+        (lambda tp, fp, fn, tn: {k: 100 * v for k, v in metrics_ok(tp, fp, fn, tn).items()},
+         "percent instead of a fraction"),
+    ],
+)
+def test_compute_metrics_wrong_formulas_are_named(wrong, misconception):
+    err = failure(checks.check_compute_metrics, wrong)
+    assert err.misconception == misconception
+    assert misconception in str(err)
+
+
+def test_compute_metrics_division_by_zero_is_explained():
+    def naive(tp, fp, fn, tn):
+        p, r = tp / (tp + fp), tp / (tp + fn)
+        return {"accuracy": (tp + tn) / (tp + fp + fn + tn), "precision": p, "recall": r,
+                "f1": 2 * p * r / (p + r)}
+
+    checks.check_compute_metrics(naive)  # fine on the worked example ...
+    err = failure(checks.check_compute_metrics, naive, [(0, 0, 12, 88)])  # ... not here
+    assert err.misconception == "division by zero on an undefined ratio"
+
+
+def test_compute_metrics_nan_or_one_for_undefined_ratios_fails():
+    def nan_policy(tp, fp, fn, tn):
+        out = metrics_ok(tp, fp, fn, tn)
+        if tp + fp == 0:
+            out["precision"] = math.nan
+        return out
+
+    def one_policy(tp, fp, fn, tn):
+        out = metrics_ok(tp, fp, fn, tn)
+        if tp + fp == 0:
+            out["precision"] = 1.0
+        return out
+
+    for wrong in (nan_policy, one_policy):
+        err = failure(checks.check_compute_metrics, wrong, [(0, 0, 12, 88)])
+        assert err.misconception == "undefined ratio not set to 0.0"
+
+
+def test_compute_metrics_hard_coded_worked_example_fails_other_counts():
+    def typed(tp, fp, fn, tn):
+        return {"accuracy": 0.85, "precision": 0.889, "recall": 0.8, "f1": 0.842}
+
+    checks.check_compute_metrics(typed)
+    assert failure(checks.check_compute_metrics, typed, EDGE_CASES[:1]).misconception
+
+
+def test_compute_metrics_wrong_types_are_explained():
+    assert failure(checks.check_compute_metrics, 0.85).misconception == "not a function"
+    err = failure(checks.check_compute_metrics, lambda **c: tuple(metrics_ok(**c).values()))
+    assert err.misconception == "wrong return type"
+    err = failure(checks.check_compute_metrics, lambda **c: {"acc": 1.0})
+    assert err.misconception == "missing metric"
+    err = failure(checks.check_compute_metrics, lambda **c: {**metrics_ok(**c), "f1": None})
+    assert err.misconception == "undefined ratio not set to 0.0"
+    err = failure(checks.check_compute_metrics, lambda **c: 1 / 0 if c else None)
+    assert err.misconception == "division by zero on an undefined ratio"
+    err = failure(checks.check_compute_metrics, lambda **c: [][1])
+    assert err.misconception == "the code does not run"
+
+
+def test_the_unanswered_stub_raises_not_implemented():
+    def stub(tp, fp, fn, tn):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError):
+        checks.check_compute_metrics(stub)
+
+
+# --- multiple choice --------------------------------------------------------------------------
+
+CHOICES = [
+    (checks.check_spam_metric, "B"),
+    (checks.check_screening_metric, "C"),
+    (checks.check_fraud_verdict, "C"),
+    (checks.check_leakage, "D"),
+    (checks.check_overfitting, "A"),
+    (checks.check_class_balance, "B"),
+]
+
+
+@pytest.mark.parametrize(("check", "right"), CHOICES)
+def test_multiple_choice_right_letter_passes_and_every_wrong_one_explains(check, right, capsys):
+    check(right)
+    check(f" {right.lower()} ")
+    assert "Correct:" in capsys.readouterr().out
+    for letter in "ABCD":
+        if letter != right:
+            err = failure(check, letter)
+            assert err.misconception == "misconception"
+            assert f"option {letter}:" in str(err)
+    for bad in ("E", "", None, 2, ["B"]):
+        assert failure(check, bad).misconception == "not a valid option"
+
+
+# --- exercise 4: a threshold for a recall target ---------------------------------------------
+
+
+def highest_threshold(y_true, scores, min_recall):
+    y, s = np.asarray(y_true), np.asarray(scores, dtype=float)
+    for t in np.unique(s)[::-1]:
+        if ((s >= t) & (y == 1)).sum() / (y == 1).sum() >= min_recall:
+            return float(t)
+    raise AssertionError("unreachable: the lowest score flags everything")
+
+
+def scored(seed, n=300, share=0.3):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < share).astype(int)
+    y[:2] = [1, 0]
+    return y, np.clip(0.35 * y + rng.normal(0.35, 0.2, n), 0, 1)
+
+
+@pytest.mark.parametrize("target", [0.5, 0.8, 0.95, 1.0])
+def test_threshold_correct_answers_pass(target):
+    y, s = scored(1)
+    checks.check_threshold_for_recall(highest_threshold, y, s, target)
+    library = lambda yt, sc, r: metrics.choose_threshold(yt, sc, min_recall=r)  # noqa: E731
+    checks.check_threshold_for_recall(library, y, s, target)
+    # Returned as a numpy scalar: still one number.
+    checks.check_threshold_for_recall(lambda *a: np.float32(highest_threshold(*a)), y, s, target)
+
+
+def test_threshold_strict_inequality_off_by_one_is_forgiven():
+    y, s = scored(2)
+
+    def strict(y_true, scores, min_recall):
+        t = highest_threshold(y_true, scores, min_recall)
+        below = np.unique(scores)
+        return float(below[below < t].max())  # the score just below: one more sample flagged
+
+    checks.check_threshold_for_recall(strict, y, s, 0.8)
+
+
+def test_threshold_too_high_or_default_fails():
+    y, s = scored(3)
+    err = failure(checks.check_threshold_for_recall, lambda *a: 0.5, y, s, 0.95)
+    assert err.misconception == "default threshold kept"
+    err = failure(checks.check_threshold_for_recall, lambda *a: 0.9, y, s, 0.95)
+    assert err.misconception == "threshold too high"
+    err = failure(checks.check_threshold_for_recall, lambda *a: 95, y, s, 0.95)
+    assert err.misconception == "percent instead of a fraction"
+
+
+def test_threshold_lower_than_needed_fails():
+    y, s = scored(4)
+    err = failure(checks.check_threshold_for_recall, lambda yt, sc, r: float(np.min(sc)), y, s, 0.8)
+    assert err.misconception == "flag everything"
+    err = failure(checks.check_threshold_for_recall, lambda *a: 0.05, y, s, 0.8)
+    assert err.misconception == "threshold lower than needed"
+    y, s = scored(5, n=400, share=0.5)
+    t = highest_threshold(y, s, 0.6)
+    assert t > 0.6  # so that returning the target itself is too low here
+    err = failure(checks.check_threshold_for_recall, lambda yt, sc, r: r, y, s, 0.6)
+    assert err.misconception == "target recall used as the threshold"
+
+
+def test_threshold_hard_coded_to_the_visible_case_fails_another():
+    y, s = scored(6)
+    typed = highest_threshold(y, s, 0.95)
+    checks.check_threshold_for_recall(lambda *a: typed, y, s, 0.95)
+    y2, s2 = scored(7, share=0.1)
+    with pytest.raises(ExerciseError):
+        for target in (0.5, 0.95, 1.0):
+            checks.check_threshold_for_recall(lambda *a: typed, y2, s2, target)
+
+
+def test_threshold_wrong_types_are_explained():
+    y, s = scored(8)
+    assert failure(checks.check_threshold_for_recall, "0.4", y, s, 0.9).misconception == (
+        "not a function"
+    )
+    err = failure(checks.check_threshold_for_recall, lambda *a: {"threshold": 0.4}, y, s, 0.9)
+    assert err.misconception == "not a threshold"
+    err = failure(checks.check_threshold_for_recall, lambda *a: [0.4, 0.5], y, s, 0.9)
+    assert err.misconception == "not a threshold"
+    err = failure(checks.check_threshold_for_recall, lambda *a: math.nan, y, s, 0.9)
+    assert err.misconception == "not a threshold"
+
+
+# --- exercise 6: the accuracy paradox ---------------------------------------------------------
+
+
+def paradox_ok(y_true, y_pred):
+    y, p = np.asarray(y_true), np.asarray(y_pred)
+    _, sizes = np.unique(y, return_counts=True)
+    return bool((y == p).mean() <= sizes.max() / len(y))
+
+
+def paradox_cases():
+    rare = np.r_[np.zeros(97, int), np.ones(3, int)]
+    noisy = rare.copy()
+    noisy[[0, 1, 2, 3, 4, 97]] = 1 - noisy[[0, 1, 2, 3, 4, 97]]  # 0.94 < 0.97, finds 2 of 3
+    balanced = np.arange(100) % 2
+    decent = balanced.copy()
+    decent[:30] = 1 - decent[:30]  # 0.70 > 0.50
+    screening = np.r_[np.ones(40, int), np.zeros(60, int)]
+    good = screening.copy()
+    good[:3] = 0  # 0.97 > 0.60
+    animals = np.array(["cat"] * 60 + ["dog"] * 30 + ["fox"] * 10)
+    return [(rare, noisy), (balanced, decent), (screening, good),
+            (animals, np.array(["cat"] * 100)), (list(balanced), list(decent))]
+
+
+def test_paradox_correct_answer_passes_on_every_case(capsys):
+    checks.check_accuracy_paradox(paradox_ok, paradox_cases())
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def test_paradox_expected_values_come_from_the_baseline():
+    expected = [checks._paradox_expected(y, p)[0] for y, p in paradox_cases()]
+    assert expected == [True, False, False, True, False]
+    assert checks.majority_share(["a", "b", "b", "b"]) == 0.75
+
+
+def test_paradox_fixed_cut_off_fails_and_is_named():
+    def cut_off(y_true, y_pred):
+        return bool((np.asarray(y_true) == np.asarray(y_pred)).mean() >= 0.9)
+
+    err = failure(checks.check_accuracy_paradox, cut_off, paradox_cases())
+    assert err.misconception == "a fixed accuracy cut-off"
+
+
+def test_paradox_recall_only_answer_fails_on_a_model_that_finds_some_positives():
+    def recall_zero(y_true, y_pred):
+        y, p = np.asarray(y_true), np.asarray(y_pred)
+        return bool(((p == 1) & (y == 1)).sum() == 0)
+
+    err = failure(checks.check_accuracy_paradox, recall_zero, paradox_cases()[:1])
+    assert err.misconception == "accuracy judged without the baseline"
+
+
+def test_paradox_never_true_and_strict_comparison_fail():
+    err = failure(checks.check_accuracy_paradox, lambda *a: False, paradox_cases())
+    assert err.misconception == "accuracy judged without the baseline"
+
+    def strict(y_true, y_pred):  # 'worse than' instead of 'no better than'
+        y, p = np.asarray(y_true), np.asarray(y_pred)
+        _, sizes = np.unique(y, return_counts=True)
+        return bool((y == p).mean() < sizes.max() / len(y))
+
+    animals = paradox_cases()[3]
+    assert failure(checks.check_accuracy_paradox, strict, [animals]).misconception
+
+
+def test_paradox_wrong_return_type_is_explained():
+    err = failure(checks.check_accuracy_paradox, lambda *a: "yes", paradox_cases())
+    assert err.misconception == "not a yes/no answer"
+    err = failure(checks.check_accuracy_paradox, lambda *a: 0.9, paradox_cases())
+    assert err.misconception == "not a yes/no answer"
+    checks.check_accuracy_paradox(lambda y, p: np.bool_(paradox_ok(y, p)), paradox_cases())
