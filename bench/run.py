@@ -42,21 +42,34 @@ def bench_cached_vs_uncached(repeats: int) -> list[str]:
     from course_utils.heads import replace_head
 
     splits = data.target_splits(train_per_class=100, val_per_class=40, test_per_class=100, seed=0)
-    rows = ["| head-only training, 10 epochs, ResNet-18 (course), 500 images | seconds (median) | test accuracy |",
-            "|---|---|---|"]
+    rows = [
+        "| head-only training, 10 epochs, ResNet-18 (course), 500 images | seconds (median) | test accuracy |",
+        "|---|---|---|",
+    ]
     results = {}
     for cache in (True, False):
+
         def run(cache=cache):
             torch.manual_seed(0)
             model = replace_head(backbones.load_backbone(), 5, freeze_backbone=True)
-            training.fine_tune(model, splits.train, epochs=10, lr=3e-3, mode="head",
-                               device="cpu", cache_features=cache)
+            training.fine_tune(
+                model,
+                splits.train,
+                epochs=10,
+                lr=3e-3,
+                mode="head",
+                device="cpu",
+                cache_features=cache,
+            )
             labels, pred, _ = training.evaluate(model, splits.test, device="cpu")
             return float(np.mean(labels == pred))
+
         seconds, acc = median_time(run, repeats)
         results[cache] = seconds
-        rows.append(f"| {'cached features' if cache else 'uncached (backbone every epoch)'} "
-                    f"| {seconds:.2f} | {acc:.3f} |")
+        rows.append(
+            f"| {'cached features' if cache else 'uncached (backbone every epoch)'} "
+            f"| {seconds:.2f} | {acc:.3f} |"
+        )
     rows.append(f"| speed-up (uncached / cached) | {results[False] / results[True]:.1f}x | |")
     return rows
 
@@ -68,10 +81,16 @@ def bench_notebooks(repeats: int) -> list[str]:
     rows = ["| lesson | execution seconds (median) |", "|---|---|"]
     total = 0.0
     for nb_path in sorted((ROOT / "solutions").glob("lesson*/lesson*.ipynb")):
+
         def run(nb_path=nb_path):
             nb = nbformat.read(nb_path, as_version=4)
-            NotebookClient(nb, timeout=300, kernel_name="python3",
-                           resources={"metadata": {"path": str(nb_path.parent)}}).execute()
+            NotebookClient(
+                nb,
+                timeout=300,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(nb_path.parent)}},
+            ).execute()
+
         seconds, _ = median_time(run, repeats)
         total += seconds
         rows.append(f"| {nb_path.parent.name} | {seconds:.1f} |")
@@ -84,8 +103,12 @@ def bench_grading(repeats: int) -> list[str]:
     import shutil
 
     lessons = sorted(p.parent.name for p in (ROOT / "solutions").glob("lesson*/lesson*.ipynb"))
-    rows = ["| autograde | students | jobs | seconds (median) | per submission |", "|---|---|---|---|---|"]
+    rows = [
+        "| autograde | students | jobs | seconds (median) | per submission |",
+        "|---|---|---|---|---|",
+    ]
     for students, jobs in ((1, 1), (4, 1), (4, 2)):
+
         def run(students=students, jobs=jobs):
             with tempfile.TemporaryDirectory() as tmp:
                 subs = Path(tmp) / "subs"
@@ -94,12 +117,28 @@ def bench_grading(repeats: int) -> list[str]:
                         dest = subs / f"student{k:02d}" / f"{lesson}.ipynb"
                         dest.parent.mkdir(parents=True, exist_ok=True)
                         shutil.copy(ROOT / "solutions" / lesson / f"{lesson}.ipynb", dest)
-                subprocess.run([sys.executable, "-m", "course_utils.cli", "grade", "--submissions",
-                                str(subs), "--out", str(Path(tmp) / "out"), "--jobs", str(jobs)],
-                               check=True, capture_output=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "course_utils.cli",
+                        "grade",
+                        "--submissions",
+                        str(subs),
+                        "--out",
+                        str(Path(tmp) / "out"),
+                        "--jobs",
+                        str(jobs),
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
+
         seconds, _ = median_time(run, repeats)
-        rows.append(f"| full submission ({len(lessons)} lessons) | {students} | {jobs} | "
-                    f"{seconds:.1f} | {seconds / students:.1f} |")
+        rows.append(
+            f"| full submission ({len(lessons)} lessons) | {students} | {jobs} | "
+            f"{seconds:.1f} | {seconds / students:.1f} |"
+        )
     return rows
 
 
@@ -112,8 +151,8 @@ def _handwritten_loop(model, x, y, steps: int, batch: int, amp: bool, device) ->
     model.train()
 
     def step(i):
-        xb = x[(i * batch) % len(x):][:batch].to(device, non_blocking=True)
-        yb = y[(i * batch) % len(y):][:batch].to(device, non_blocking=True)
+        xb = x[(i * batch) % len(x) :][:batch].to(device, non_blocking=True)
+        yb = y[(i * batch) % len(y) :][:batch].to(device, non_blocking=True)
         if amp:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -145,8 +184,10 @@ def bench_throughput(repeats: int, quick: bool) -> list[str]:
     size = 224
     batch = 256 if on_gpu else 16
     steps = 20 if on_gpu else (2 if quick else 4)
-    rows = [f"| model @ {size}px, {device.type}, batch {batch} | loop | images/s (median of {repeats}) |",
-            "|---|---|---|"]
+    rows = [
+        f"| model @ {size}px, {device.type}, batch {batch} | loop | images/s (median of {repeats}) |",
+        "|---|---|---|",
+    ]
     for arch in ("resnet18", "resnet50"):
         torch.manual_seed(0)
         n = batch * steps
@@ -154,23 +195,39 @@ def bench_throughput(repeats: int, quick: bool) -> list[str]:
         y = torch.randint(0, 10, (n,))
         if on_gpu:
             x = x.pin_memory()
-        for amp in ((False, True) if on_gpu else (False,)):
-            def hand(amp=amp):
+        for amp in (False, True) if on_gpu else (False,):
+
+            def hand(amp=amp, arch=arch, x=x, y=y):
                 model = replace_head(torchvision.models.get_model(arch), 10).to(device)
                 return _handwritten_loop(model, x, y, steps, batch, amp, device)
+
             vals = [hand() for _ in range(repeats)]
-            rows.append(f"| {arch} full | hand-written {'bf16+channels_last' if amp else 'fp32'} "
-                        f"| {statistics.median(vals):.1f} |")
+            rows.append(
+                f"| {arch} full | hand-written {'bf16+channels_last' if amp else 'fp32'} "
+                f"| {statistics.median(vals):.1f} |"
+            )
         for mode in ("full", "head"):
-            def ours(mode=mode):
+
+            def ours(mode=mode, arch=arch, x=x, y=y, n=n):
                 model = replace_head(torchvision.models.get_model(arch), 10)
-                hist = training.fine_tune(model, (x, y), epochs=2, lr=1e-3, mode=mode, device=device,
-                                          batch_size=batch, cache_features=False)
+                hist = training.fine_tune(
+                    model,
+                    (x, y),
+                    epochs=2,
+                    lr=1e-3,
+                    mode=mode,
+                    device=device,
+                    batch_size=batch,
+                    cache_features=False,
+                )
                 epoch2 = hist.rows[1]["seconds"] - hist.rows[0]["seconds"]  # epoch 1 is warm-up
                 return n / epoch2
+
             vals = [ours() for _ in range(repeats)]
             amp_note = " (AMP auto)" if on_gpu else ""
-            rows.append(f"| {arch} {mode} | course fine_tune{amp_note} | {statistics.median(vals):.1f} |")
+            rows.append(
+                f"| {arch} {mode} | course fine_tune{amp_note} | {statistics.median(vals):.1f} |"
+            )
     return rows
 
 
@@ -191,7 +248,9 @@ def header() -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--only", default="training,notebooks,grading,throughput")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
@@ -199,7 +258,10 @@ def main() -> int:
     repeats = 1 if args.quick else 3
     sections = {
         "training": ("Cached vs uncached head training", lambda: bench_cached_vs_uncached(repeats)),
-        "notebooks": ("Lesson execution (solutions, fresh kernel)", lambda: bench_notebooks(repeats)),
+        "notebooks": (
+            "Lesson execution (solutions, fresh kernel)",
+            lambda: bench_notebooks(repeats),
+        ),
         "grading": ("Autograding", lambda: bench_grading(1 if args.quick else 2)),
         "throughput": ("Fine-tuning throughput", lambda: bench_throughput(repeats, args.quick)),
     }

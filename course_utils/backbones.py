@@ -37,7 +37,9 @@ def read_manifest(name: str = "resnet18") -> dict:
     """The JSON written beside the weights by ``course pretrain`` (classes, sha256, history)."""
     path = course_weights_path(name).with_suffix(".json")
     if not path.exists():
-        raise WeightsError(f"manifest {path} is missing: run `course pretrain` to rebuild the weights")
+        raise WeightsError(
+            f"manifest {path} is missing: run `course pretrain` to rebuild the weights"
+        )
     return json.loads(path.read_text())
 
 
@@ -95,7 +97,9 @@ def load_backbone(name: str = "resnet18", weights: str | None = "course") -> nn.
     model = torchvision.models.get_model(name, weights=None, num_classes=len(manifest["classes"]))
     state = torch.load(path, map_location="cpu", weights_only=True)
     try:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        )
     except RuntimeError as exc:
         raise WeightsError(f"{path} does not fit torchvision's {name}: {exc}") from exc
     model.class_names = tuple(manifest["classes"])

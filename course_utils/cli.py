@@ -13,7 +13,10 @@ from collections.abc import Sequence
 
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "doctor": ("course_utils.commands.doctor", "check versions, device, extensions, data and weights"),
+    "doctor": (
+        "course_utils.commands.doctor",
+        "check versions, device, extensions, data and weights",
+    ),
     "pretrain": ("course_utils.commands.pretrain", "rebuild the course backbone weights (seeded)"),
     "release": ("course_utils.commands.release", "generate student notebooks from solutions/"),
     "grade": ("course_utils.commands.grade", "autograde a folder or zip of submissions"),
@@ -28,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(_module=module)
         try:
             importlib.import_module(module).add_arguments(p)
-        except ModuleNotFoundError as exc:  # a command still being written must not break the others
+        except (
+            ModuleNotFoundError
+        ) as exc:  # a command still being written must not break the others
             if exc.name != module:
                 raise
             p.set_defaults(_missing=True)

@@ -47,7 +47,9 @@ class ImageSet(Dataset):
     def __init__(self, images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]):
         images, labels = np.asarray(images), np.asarray(labels, dtype=np.int64)
         if images.ndim != 4 or images.dtype != np.uint8:
-            raise ValueError(f"images must be uint8 (N, 3, H, W), got {images.dtype} {images.shape}")
+            raise ValueError(
+                f"images must be uint8 (N, 3, H, W), got {images.dtype} {images.shape}"
+            )
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels: lengths must match")
         if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
@@ -99,12 +101,17 @@ def target_splits(
 
     Each split is rendered from its own seed, so no image appears in two splits.
     """
-    for name, n in (("train_per_class", train_per_class), ("val_per_class", val_per_class),
-                    ("test_per_class", test_per_class)):
+    for name, n in (
+        ("train_per_class", train_per_class),
+        ("val_per_class", val_per_class),
+        ("test_per_class", test_per_class),
+    ):
         _check_count(name, n)
     classes = shapes.TARGET_CLASSES
-    made = [shapes.generate(classes, n, seed * 10 + k) for k, n in
-            enumerate((train_per_class, val_per_class, test_per_class))]
+    made = [
+        shapes.generate(classes, n, seed * 10 + k)
+        for k, n in enumerate((train_per_class, val_per_class, test_per_class))
+    ]
     return Splits(*(ImageSet(x, y, classes) for x, y in made))
 
 
@@ -122,7 +129,9 @@ def imbalanced_binary(
     if positive not in shapes.TARGET_CLASSES:
         raise ValueError(f"positive must be one of {shapes.TARGET_CLASSES}, got {positive!r}")
     if not 0 < positive_fraction < 1:
-        raise ValueError(f"positive_fraction must be strictly between 0 and 1, got {positive_fraction!r}")
+        raise ValueError(
+            f"positive_fraction must be strictly between 0 and 1, got {positive_fraction!r}"
+        )
     _check_count("n", n, 2)
     n_pos = max(1, round(n * positive_fraction))
     others = [c for c in shapes.TARGET_CLASSES if c != positive]
@@ -141,7 +150,9 @@ def leaky_split(train: ImageSet, test: ImageSet, fraction: float = 0.5, seed: in
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
     if train.classes != test.classes:
-        raise ValueError(f"train and test have different classes: {train.classes} vs {test.classes}")
+        raise ValueError(
+            f"train and test have different classes: {train.classes} vs {test.classes}"
+        )
     rng = np.random.default_rng(seed)
     leaked = rng.choice(len(test), size=max(1, round(len(test) * fraction)), replace=False)
     return ImageSet(
@@ -156,7 +167,9 @@ def _digests(data: ImageSet | np.ndarray) -> list[str]:
     return [hashlib.sha1(np.ascontiguousarray(row).tobytes()).hexdigest() for row in arr]
 
 
-def find_leakage(train: ImageSet | np.ndarray, test: ImageSet | np.ndarray) -> list[tuple[int, int]]:
+def find_leakage(
+    train: ImageSet | np.ndarray, test: ImageSet | np.ndarray
+) -> list[tuple[int, int]]:
     """Pairs ``(train_index, test_index)`` of samples with identical content (exact duplicates).
 
     Works on :class:`ImageSet` or any array whose first axis indexes samples
@@ -175,16 +188,22 @@ def image_folder(root: str | Path, size: int = 32) -> ImageSet:
 
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"image folder {str(root)!r} does not exist: expected root/<class>/<image>")
+        raise FileNotFoundError(
+            f"image folder {str(root)!r} does not exist: expected root/<class>/<image>"
+        )
     _check_count("size", size)
     try:
         folder = ImageFolder(str(root))
     except FileNotFoundError as exc:
         raise ValueError(f"{str(root)!r} holds no class folders with images: {exc}") from exc
-    images = np.stack([
-        np.asarray(Image.open(path).convert("RGB").resize((size, size), Image.BILINEAR)).transpose(2, 0, 1)
-        for path, _ in folder.samples
-    ])
+    images = np.stack(
+        [
+            np.asarray(
+                Image.open(path).convert("RGB").resize((size, size), Image.BILINEAR)
+            ).transpose(2, 0, 1)
+            for path, _ in folder.samples
+        ]
+    )
     return ImageSet(images, np.array(folder.targets), tuple(folder.classes))
 
 
@@ -211,7 +230,9 @@ def breast_cancer(seed: int = 0, test_size: float = 0.3) -> TabularSplit:
 
     bunch = load_breast_cancer()
     y = (bunch.target == 0).astype(np.int64)
-    xtr, xte, ytr, yte = train_test_split(bunch.data, y, test_size=test_size, stratify=y, random_state=seed)
+    xtr, xte, ytr, yte = train_test_split(
+        bunch.data, y, test_size=test_size, stratify=y, random_state=seed
+    )
     return TabularSplit(xtr, xte, ytr, yte, tuple(bunch.feature_names), ("benign", "malignant"))
 
 
@@ -224,4 +245,6 @@ def digits(seed: int = 0, test_size: float = 0.3) -> TabularSplit:
     xtr, xte, ytr, yte = train_test_split(
         bunch.data, bunch.target, test_size=test_size, stratify=bunch.target, random_state=seed
     )
-    return TabularSplit(xtr, xte, ytr, yte, tuple(bunch.feature_names), tuple(str(d) for d in range(10)))
+    return TabularSplit(
+        xtr, xte, ytr, yte, tuple(bunch.feature_names), tuple(str(d) for d in range(10))
+    )

@@ -68,7 +68,9 @@ def pretrain(
     )
     n_classes = len(shapes.SOURCE_CLASSES)
     steps = cfg.epochs * (cfg.per_class * n_classes // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15
+    )
     xval, yval = shapes.generate(shapes.SOURCE_CLASSES, 100, cfg.seed + 999, family="source")
     xval_t, yval_t = to_tensor(xval), torch.from_numpy(yval)
     start = time.perf_counter()
@@ -83,7 +85,9 @@ def pretrain(
         for i in range(0, len(y) - cfg.batch_size + 1, cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
             xb = to_tensor(x[idx]).contiguous(memory_format=torch.channels_last)
-            loss = nn.functional.cross_entropy(model(xb), torch.from_numpy(y[idx]), label_smoothing=0.1)
+            loss = nn.functional.cross_entropy(
+                model(xb), torch.from_numpy(y[idx]), label_smoothing=0.1
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -92,8 +96,12 @@ def pretrain(
         model.eval()
         with torch.no_grad():
             val_acc = float((model(xval_t).argmax(1) == yval_t).float().mean())
-        row = {"epoch": epoch + 1, "train_loss": total / len(y), "source_val_acc": val_acc,
-               "seconds": round(time.perf_counter() - start, 1)}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": total / len(y),
+            "source_val_acc": val_acc,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
         if (epoch + 1) % 5 == 0 or epoch + 1 == cfg.epochs:
             row["target_probe_acc"] = _probe_accuracy(model, cfg.seed)
         history.append(row)

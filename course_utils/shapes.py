@@ -199,7 +199,9 @@ def render(
         else:
             p0 = rng.uniform(-1, 1, (n, 2))
             r = rng.uniform(0.06, 0.16, n)
-            m = r[:, None, None] - np.hypot(u[None] - p0[:, 0, None, None], v[None] - p0[:, 1, None, None])
+            m = r[:, None, None] - np.hypot(
+                u[None] - p0[:, 0, None, None], v[None] - p0[:, 1, None, None]
+            )
         alpha = np.clip(m * pix + 0.5, 0, 1)[:, None]
         img = img * (1 - alpha) + col * alpha
 
@@ -250,5 +252,8 @@ def generate(
     shapes = [table[c] for c in classes]
     labels = np.repeat(np.arange(len(classes)), per_class)
     rng.shuffle(labels)
-    parts = [render(shapes, labels[i : i + chunk], rng, clutter=clutter) for i in range(0, len(labels), chunk)]
+    parts = [
+        render(shapes, labels[i : i + chunk], rng, clutter=clutter)
+        for i in range(0, len(labels), chunk)
+    ]
     return np.concatenate(parts), labels

@@ -53,9 +53,15 @@ def select_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available: use 'auto' or 'cpu'")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {device!r} asked for, but MPS is not available: use 'auto' or 'cpu'")
+        raise ValueError(
+            f"device {device!r} asked for, but no CUDA GPU is available: use 'auto' or 'cpu'"
+        )
+    if dev.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ValueError(
+            f"device {device!r} asked for, but MPS is not available: use 'auto' or 'cpu'"
+        )
     return dev
 
 
@@ -72,14 +78,18 @@ def as_tensors(data: DataLike, name: str = "data") -> tuple[torch.Tensor, torch.
         x = torch.stack([torch.as_tensor(a) for a, _ in items])
         y = torch.as_tensor([int(b) for _, b in items])
     else:
-        raise TypeError(f"{name} must be a Dataset or an (inputs, labels) pair, got {type(data).__name__}")
+        raise TypeError(
+            f"{name} must be a Dataset or an (inputs, labels) pair, got {type(data).__name__}"
+        )
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     if len(x) == 0:
         raise ValueError(f"{name} is empty: fine-tuning needs at least one labelled example")
     if len(x) != len(y):
         raise ValueError(f"{name} has {len(x)} inputs but {len(y)} labels: lengths must match")
     if y.dtype.is_floating_point or y.ndim != 1:
-        raise ValueError(f"{name} labels must be a 1-D integer tensor, got {y.dtype} of shape {tuple(y.shape)}")
+        raise ValueError(
+            f"{name} labels must be a 1-D integer tensor, got {y.dtype} of shape {tuple(y.shape)}"
+        )
     return x, y.long()
 
 
@@ -113,7 +123,9 @@ class History:
         return plots.training_curves(self, ax=ax)
 
     def __str__(self) -> str:
-        last = ", ".join(f"{k}={v:.3f}" for k, v in self.final.items() if k not in ("epoch", "seconds"))
+        last = ", ".join(
+            f"{k}={v:.3f}" for k, v in self.final.items() if k not in ("epoch", "seconds")
+        )
         return f"History(mode={self.mode}, epochs={len(self.rows)}, cached={self.cached}, {last})"
 
 
@@ -184,7 +196,9 @@ class _Runner:
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         return x.pin_memory() if self.device.type == "cuda" and x.device.type == "cpu" else x
 
-    def batches(self, n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
+    def batches(
+        self, n: int, batch_size: int, generator: torch.Generator | None
+    ) -> list[torch.Tensor]:
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
         return list(order.split(batch_size))
 
@@ -198,8 +212,9 @@ class _Runner:
         return torch.cat(outs)
 
 
-def _extract_features(model: nn.Module, head_path: str, x: torch.Tensor, runner: _Runner,
-                      batch_size: int) -> torch.Tensor | None:
+def _extract_features(
+    model: nn.Module, head_path: str, x: torch.Tensor, runner: _Runner, batch_size: int
+) -> torch.Tensor | None:
     """Head inputs for every sample, or None when the head is not the model's last step."""
     head = heads.get_module(model, head_path)
     if not isinstance(head, nn.Linear):
@@ -290,8 +305,12 @@ def fine_tune(
         head_ids = {id(p) for p in head.parameters()}
         backbone = [p for p in model.parameters() if id(p) not in head_ids]
         opt = torch.optim.AdamW(
-            [{"params": backbone, "lr": lr * backbone_lr_factor}, {"params": list(head.parameters())}],
-            lr=lr, weight_decay=weight_decay,
+            [
+                {"params": backbone, "lr": lr * backbone_lr_factor},
+                {"params": list(head.parameters())},
+            ],
+            lr=lr,
+            weight_decay=weight_decay,
         )
         train_net, xtr_run = model, xtr
         xva_run = xva if val is not None else None
@@ -352,7 +371,9 @@ def _progress(total: int, enabled: bool, mode: str):
     from tqdm.auto import tqdm
 
     # stdout, never stderr: nbgrader scores a test cell 0 when it writes to stderr.
-    return tqdm(total=total, disable=not enabled, file=sys.stdout, desc=f"fine-tune ({mode})", unit="epoch")
+    return tqdm(
+        total=total, disable=not enabled, file=sys.stdout, desc=f"fine-tune ({mode})", unit="epoch"
+    )
 
 
 def evaluate(
@@ -374,7 +395,9 @@ def save_checkpoint(
     """Save the weights (and history); refuses to replace an existing file unless ``overwrite=True``."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists: pass overwrite=True to replace it, or choose another name")
+        raise FileExistsError(
+            f"{path} exists: pass overwrite=True to replace it, or choose another name"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"state_dict": model.state_dict(), "history": history.to_dict() if history else None}
     tmp = path.with_name(path.name + ".tmp")

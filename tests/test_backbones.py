@@ -83,11 +83,14 @@ def test_imagenet_from_a_populated_cache(tmp_path, monkeypatch):
     assert torch.equal(loaded.conv1.weight, made.conv1.weight)
 
 
-@pytest.mark.parametrize("kwargs, exc", [
-    ({"weights": "imagenet21k"}, ValueError),
-    ({"name": 18}, TypeError),
-    ({"name": "vgg11"}, ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc",
+    [
+        ({"weights": "imagenet21k"}, ValueError),
+        ({"name": 18}, TypeError),
+        ({"name": "vgg11"}, ValueError),
+    ],
+)
 def test_bad_arguments(kwargs, exc):
     with pytest.raises(exc):
         backbones.load_backbone(**kwargs)

@@ -20,11 +20,14 @@ def test_source_and_target_classes_are_disjoint():
     assert not set(shapes.SOURCE_CLASSES) & set(shapes.TARGET_CLASSES)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"classes": ["nope"], "per_class": 2, "seed": 0}, "unknown target classes"),
-    ({"classes": ["daisy"], "per_class": 0, "seed": 0}, "per_class must be >= 1"),
-    ({"classes": ["daisy"], "per_class": 2, "seed": 0, "family": "x"}, "family must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"classes": ["nope"], "per_class": 2, "seed": 0}, "unknown target classes"),
+        ({"classes": ["daisy"], "per_class": 0, "seed": 0}, "per_class must be >= 1"),
+        ({"classes": ["daisy"], "per_class": 2, "seed": 0, "family": "x"}, "family must be"),
+    ],
+)
 def test_generate_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         shapes.generate(**kwargs)
@@ -102,7 +105,9 @@ def test_image_folder_reads_user_images(tmp_path):
     for cls in ("cat", "dog"):
         (tmp_path / cls).mkdir()
         for k in range(3):
-            Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / cls / f"{k}.png")
+            Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(
+                tmp_path / cls / f"{k}.png"
+            )
     ds = data.image_folder(tmp_path, size=32)
     assert ds.classes == ("cat", "dog") and ds.images.shape == (6, 3, 32, 32)
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]

@@ -3,10 +3,10 @@
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,19 +18,26 @@ def _norm(req: str) -> tuple[str, str]:
 
 def test_environment_yml_agrees_with_pyproject():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = dict(_norm(r) for r in pyproject["dependencies"] + pyproject["optional-dependencies"]["dev"])
+    wanted = dict(
+        _norm(r) for r in pyproject["dependencies"] + pyproject["optional-dependencies"]["dev"]
+    )
     env = (ROOT / "environment.yml").read_text()
     pip_lines = re.findall(r"^\s+- ([A-Za-z].*)$", env, flags=re.M)
     conda = dict(_norm(line) for line in pip_lines if not line.startswith(("pip", "python", "-e")))
     conda.pop("-e", None)
-    assert conda == wanted, f"pyproject.toml and environment.yml disagree: {set(conda.items()) ^ set(wanted.items())}"
+    assert conda == wanted, (
+        f"pyproject.toml and environment.yml disagree: {set(conda.items()) ^ set(wanted.items())}"
+    )
 
 
 def test_torch_range_resolves_to_the_local_build():
     import torch
     import torchvision
 
-    deps = dict(_norm(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    deps = dict(
+        _norm(r)
+        for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    )
     assert "<2.15" in deps["torch"] and "<0.30" in deps["torchvision"]
     assert torch.__version__.startswith("2.14.") and torchvision.__version__.startswith("0.29.")
 
@@ -48,28 +55,49 @@ def test_readme_gives_the_two_commands_and_ci_calls_the_test_one():
 def test_committed_notebooks_are_clean():
     import json
 
-    for nb_path in sorted((ROOT / "notebooks").rglob("*.ipynb")) + sorted((ROOT / "solutions").rglob("*.ipynb")):
+    for nb_path in sorted((ROOT / "notebooks").rglob("*.ipynb")) + sorted(
+        (ROOT / "solutions").rglob("*.ipynb")
+    ):
         nb = json.loads(nb_path.read_text())
         assert "widgets" not in nb["metadata"], f"{nb_path} carries widget state"
         assert ".ipynb_checkpoints" not in str(nb_path)
         text = nb_path.read_text()
-        assert "/work/" not in text and "/home/" not in text and "/root/" not in text, f"{nb_path} has an absolute path"
+        assert "/work/" not in text and "/home/" not in text and "/root/" not in text, (
+            f"{nb_path} has an absolute path"
+        )
 
 
 def test_course_cli_help_is_fast_and_lists_commands():
-    out = subprocess.run([sys.executable, "-m", "course_utils.cli", "--help"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "course_utils.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for cmd in ("doctor", "pretrain", "release", "grade"):
         assert cmd in out
 
 
 @pytest.mark.slow
 def test_course_doctor_reports_everything_ok():
-    proc = subprocess.run([sys.executable, "-m", "course_utils.cli", "doctor"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "course_utils.cli", "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for item in ("torch", "torchvision", "nbgrader", "jupyterlab", "compute device",
-                 "nbgrader server extensions", "nbgrader lab extension", "course weights", "course data"):
+    for item in (
+        "torch",
+        "torchvision",
+        "nbgrader",
+        "jupyterlab",
+        "compute device",
+        "nbgrader server extensions",
+        "nbgrader lab extension",
+        "course weights",
+        "course data",
+    ):
         assert re.search(rf"^OK\s+{re.escape(item)}\s", proc.stdout, flags=re.M), proc.stdout
 
 

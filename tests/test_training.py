@@ -12,8 +12,12 @@ from course_utils.heads import replace_head
 def toy_model(num_classes=3):
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, num_classes),
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, num_classes),
     )
 
 
@@ -51,8 +55,15 @@ def test_cached_and_uncached_head_training_agree():
     results = []
     for cache in (True, False):
         model = toy_model()
-        h = training.fine_tune(model, toy_data(), toy_data(seed=1), epochs=4, lr=0.05,
-                               device="cpu", cache_features=cache)
+        h = training.fine_tune(
+            model,
+            toy_data(),
+            toy_data(seed=1),
+            epochs=4,
+            lr=0.05,
+            device="cpu",
+            cache_features=cache,
+        )
         assert h.cached is cache
         results.append((h, model[5].weight.detach().clone()))
     (hc, wc), (hu, wu) = results
@@ -62,8 +73,10 @@ def test_cached_and_uncached_head_training_agree():
 
 
 def test_fine_tune_is_deterministic_on_cpu():
-    runs = [training.fine_tune(toy_model(), toy_data(), epochs=2, mode="full", device="cpu").rows
-            for _ in range(2)]
+    runs = [
+        training.fine_tune(toy_model(), toy_data(), epochs=2, mode="full", device="cpu").rows
+        for _ in range(2)
+    ]
     assert [r["train_loss"] for r in runs[0]] == [r["train_loss"] for r in runs[1]]
 
 
@@ -78,28 +91,38 @@ def test_full_mode_trains_backbone_at_lower_lr():
 
 def test_squeezenet_style_head_falls_back_to_uncached():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 3, 1), nn.ReLU(),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3),
+        nn.ReLU(),
+        nn.Conv2d(8, 3, 1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
     h = training.fine_tune(model, toy_data(), epochs=1, device="cpu")
     assert h.cached is False
 
 
 def test_early_stopping_restores_best_weights():
     model = toy_model()
-    h = training.fine_tune(model, toy_data(), toy_data(seed=5), epochs=40, lr=0.5,
-                           early_stopping=2, device="cpu")
+    h = training.fine_tune(
+        model, toy_data(), toy_data(seed=5), epochs=40, lr=0.5, early_stopping=2, device="cpu"
+    )
     best = h.best_epoch
     assert best is not None and h["val_loss"][best - 1] == min(h["val_loss"])
     _, pred, _ = training.evaluate(model, toy_data(seed=5), device="cpu")
     assert np.mean(pred == toy_data(seed=5)[1].numpy()) == pytest.approx(h["val_acc"][best - 1])
 
 
-@pytest.mark.parametrize("train, match", [
-    ((torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 7])), "valid labels 0..2"),
-    ((torch.randn(0, 3, 8, 8), torch.tensor([], dtype=torch.long)), "empty"),
-    ((torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2])), "4 inputs but 3 labels"),
-    ((torch.randn(4, 3, 8, 8), torch.tensor([0.0, 1.0, 2.0, 1.0])), "integer"),
-])
+@pytest.mark.parametrize(
+    "train, match",
+    [
+        ((torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2, 7])), "valid labels 0..2"),
+        ((torch.randn(0, 3, 8, 8), torch.tensor([], dtype=torch.long)), "empty"),
+        ((torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 2])), "4 inputs but 3 labels"),
+        ((torch.randn(4, 3, 8, 8), torch.tensor([0.0, 1.0, 2.0, 1.0])), "integer"),
+    ],
+)
 def test_bad_data_fails_fast(train, match):
     with pytest.raises(ValueError, match=match):
         training.fine_tune(toy_model(), train, epochs=1, device="cpu")
@@ -125,10 +148,15 @@ def test_data_on_another_device_is_refused():
         training.fine_tune(toy_model(), (x, torch.tensor([0, 1, 2, 0])), epochs=1, device="cpu")
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"mode": "partial"}, "mode must be"), ({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"),
-    ({"early_stopping": 2}, "needs validation"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"mode": "partial"}, "mode must be"),
+        ({"epochs": 0}, "epochs"),
+        ({"lr": -1.0}, "lr"),
+        ({"early_stopping": 2}, "needs validation"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         training.fine_tune(toy_model(), toy_data(), device="cpu", **kwargs)
@@ -166,7 +194,9 @@ def _probe_accuracy(weights, splits):
     torch.manual_seed(0)
     model = backbones.load_backbone("resnet18", weights=weights)
     replace_head(model, len(splits.train.classes), freeze_backbone=True)
-    training.fine_tune(model, splits.train, splits.val, epochs=30, lr=3e-3, mode="head", device="cpu")
+    training.fine_tune(
+        model, splits.train, splits.val, epochs=30, lr=3e-3, mode="head", device="cpu"
+    )
     labels, pred, _ = training.evaluate(model, splits.test, device="cpu")
     return float(np.mean(labels == pred))
 

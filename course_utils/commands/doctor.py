@@ -35,7 +35,9 @@ def check_versions() -> list[Check]:
         try:
             checks.append(Check(pkg, True, metadata.version(pkg)))
         except metadata.PackageNotFoundError:
-            checks.append(Check(pkg, False, "not installed: run `make lab` or `make test` to install"))
+            checks.append(
+                Check(pkg, False, "not installed: run `make lab` or `make test` to install")
+            )
     return checks
 
 
@@ -55,14 +57,24 @@ def check_extensions() -> list[Check]:
     server = _jupyter("server", "extension", "list")
     lab = _jupyter("labextension", "list")
     wanted = ("formgrader", "validate_assignment", "assignment_list")
-    server_ok = all(re.search(rf"nbgrader\.server_extensions\.{w}\s+enabled", server) for w in wanted)
+    server_ok = all(
+        re.search(rf"nbgrader\.server_extensions\.{w}\s+enabled", server) for w in wanted
+    )
     lab_ok = bool(re.search(r"@jupyter/nbgrader\s+v\S+\s+enabled\s+OK", lab))
     fix = "reinstall nbgrader in the course environment (make lab)"
     return [
-        Check("nbgrader server extensions", server_ok, "enabled" if server_ok else f"not enabled: {fix}"),
+        Check(
+            "nbgrader server extensions",
+            server_ok,
+            "enabled" if server_ok else f"not enabled: {fix}",
+        ),
         Check("nbgrader lab extension", lab_ok, "enabled" if lab_ok else f"not enabled: {fix}"),
-        Check("alembic on PATH", shutil.which("alembic") is not None,
-              shutil.which("alembic") or "missing: nbgrader needs it; use `make lab` or put .venv/bin on PATH"),
+        Check(
+            "alembic on PATH",
+            shutil.which("alembic") is not None,
+            shutil.which("alembic")
+            or "missing: nbgrader needs it; use `make lab` or put .venv/bin on PATH",
+        ),
     ]
 
 
@@ -80,16 +92,22 @@ def check_assets() -> list[Check]:
         from sklearn.datasets import load_breast_cancer, load_digits
 
         n_real = len(load_breast_cancer().target) + len(load_digits().target)
-        checks.append(Check("course data", True,
-                            f"shapes generator ok ({len(y)} test images), bundled real data {n_real} samples"))
+        checks.append(
+            Check(
+                "course data",
+                True,
+                f"shapes generator ok ({len(y)} test images), bundled real data {n_real} samples",
+            )
+        )
     except Exception as exc:  # any failure here is what the doctor must report
         checks.append(Check("course data", False, f"{type(exc).__name__}: {exc}"))
     return checks
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--skip-extensions", action="store_true",
-                        help="skip the (slow) jupyter extension listing")
+    parser.add_argument(
+        "--skip-extensions", action="store_true", help="skip the (slow) jupyter extension listing"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
