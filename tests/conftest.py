@@ -1,0 +1,74 @@
+"""Shared tiny models: toy networks, and torchvision models on the meta device.
+
+torch is imported inside the fixtures so that test sessions that never use
+them (metrics, packaging) do not pay the ~6 s import.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def toy_net():
+    """A user's own model: a small backbone in ``features``, its head in ``fc`` (8 -> 3)."""
+    import torch
+    from torch import nn
+
+    class ToyNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            )
+            self.fc = nn.Linear(8, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(self.features(x))
+
+    torch.manual_seed(0)
+    return ToyNet()
+
+
+@pytest.fixture
+def toy_sequential():
+    """An nn.Sequential whose head, ``[5]`` (4 -> 5), is followed by a Dropout."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5), nn.Dropout(0.1),
+    )
+
+
+@pytest.fixture(scope="session")
+def meta_model():
+    """Factory: ``meta_model("resnet50")`` is that torchvision model on the meta device.
+
+    Meta tensors have shapes but no data, so even the largest model builds in
+    milliseconds and a forward pass returns output shapes.
+    """
+    from unittest import mock
+
+    import torch
+    import torchvision
+    from torchvision.models import regnet
+
+    block_params = regnet.BlockParams.from_init_params
+
+    def block_params_on_cpu(*args, **kwargs):
+        with torch.device("cpu"):
+            return block_params(*args, **kwargs)
+
+    def build(name: str, **kwargs):
+        if name in ("googlenet", "inception_v3"):
+            kwargs.setdefault("init_weights", False)  # the scipy init is slow and warns
+        # RegNet computes its block widths with tensor ops, which cannot run on meta.
+        with mock.patch.object(regnet.BlockParams, "from_init_params",
+                               staticmethod(block_params_on_cpu)), torch.device("meta"):
+            return torchvision.models.get_model(name, weights=None, **kwargs)
+
+    return build
