@@ -10,6 +10,8 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 PORT ?= 8888
 LAB_ARGS ?=
+# nbval executes the solution notebooks and compares their deterministic outputs.
+NBVAL := solutions --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: lab test test-fast lint bench release install doctor clean
 
@@ -28,11 +30,11 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check course_utils tests grader bench scripts
 	@# pytest exits 5 when it collected nothing: for us that is a failure with a reason.
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest tests $(NBVAL) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests grader bench scripts

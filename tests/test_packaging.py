@@ -22,7 +22,8 @@ def test_environment_yml_agrees_with_pyproject():
         _norm(r) for r in pyproject["dependencies"] + pyproject["optional-dependencies"]["dev"]
     )
     env = (ROOT / "environment.yml").read_text()
-    pip_lines = re.findall(r"^\s+- ([A-Za-z].*)$", env, flags=re.M)
+    pip_section = env.split("- pip:", 1)[1]
+    pip_lines = re.findall(r"^\s+- ([A-Za-z].*)$", pip_section, flags=re.M)
     conda = dict(_norm(line) for line in pip_lines if not line.startswith(("pip", "python", "-e")))
     conda.pop("-e", None)
     assert conda == wanted, (
