@@ -17,7 +17,6 @@ NBVAL := solutions --nbval --nbval-current-env --nbval-sanitize-with tests/nbval
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
@@ -28,7 +27,7 @@ lab: $(STAMP)
 	  --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) notebooks/lesson1/lesson1.ipynb
 
 test: $(STAMP)
-	$(BIN)/ruff check course_utils tests grader bench scripts
+	$(BIN)/ruff check course_utils tests grader bench
 	@# pytest exits 5 when it collected nothing: for us that is a failure with a reason.
 	@$(BIN)/python -m pytest tests $(NBVAL) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
@@ -37,7 +36,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check course_utils tests grader bench scripts
+	$(BIN)/ruff check course_utils tests grader bench
 
 doctor: $(STAMP)
 	$(BIN)/course doctor
