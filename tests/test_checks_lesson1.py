@@ -1,0 +1,193 @@
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils.checks import ExerciseError
+from course_utils.checks import lesson1 as checks
+
+
+class TinyResNet(nn.Module):
+    """ResNet's layout in miniature: children conv, avgpool, fc; flatten inside forward."""
+
+    def __init__(self, width: int = 8, num_classes: int = 24):
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, 3, padding=1)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.avgpool(torch.relu(self.conv(x))), 1))
+
+
+def tiny_vgg(num_classes: int = 4) -> nn.Module:
+    """Several Linear layers; the head is the last one, nested at classifier.3."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+        nn.Sequential(nn.Linear(16, 6), nn.ReLU(), nn.Dropout(), nn.Linear(6, num_classes)),
+    )
+
+
+def tiny_resnet(width: int = 8, num_classes: int = 24) -> nn.Module:
+    torch.manual_seed(0)
+    return TinyResNet(width, num_classes).eval()
+
+
+def split_model(model):
+    name, head = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    backbone = copy.deepcopy(model)
+    parent, _, attr = name.rpartition(".")
+    setattr(backbone.get_submodule(parent), attr, nn.Identity())
+    return backbone, head
+
+
+def adapt_head(model, class_names):
+    model.fc = nn.Linear(model.fc.in_features, len(class_names))
+    return model
+
+
+def feedback(check, *args, **kwargs) -> str:
+    with pytest.raises(ExerciseError) as info:
+        check(*args, **kwargs)
+    return str(info.value)
+
+
+# --------------------------------------------------------------------------- split_model
+
+
+def test_split_model_accepts_a_general_answer(capsys):
+    checks.check_split_model(split_model, tiny_resnet(), tiny_vgg(), tiny_resnet(4, 3))
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def test_split_model_default_case_is_a_torchvision_resnet(capsys):
+    checks.check_split_model(split_model)
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_split_model_names_the_first_linear_mistake():
+    def first_linear(model):
+        name, head = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)][0]
+        return split_model(model)[0], head
+
+    checks.check_split_model(first_linear, tiny_resnet())  # one Linear: first is last
+    assert "an earlier Linear" in feedback(checks.check_split_model, first_linear, tiny_vgg())
+
+
+def test_split_model_catches_a_copied_head_and_an_in_place_split():
+    def copied_head(model):
+        backbone, head = split_model(model)
+        return backbone, copy.deepcopy(head)
+
+    def in_place(model):
+        head = model.fc
+        model.fc = nn.Identity()
+        return model, head
+
+    assert "wrong head" in feedback(checks.check_split_model, copied_head, tiny_resnet())
+    assert "modified the model in place" in feedback(checks.check_split_model, in_place,
+                                                     tiny_resnet())
+
+
+def test_split_model_names_the_unflattened_children_trap():
+    def children(model):
+        return nn.Sequential(*list(model.children())[:-1]), model.fc
+
+    text = feedback(checks.check_split_model, children, tiny_resnet())
+    assert "features not flattened" in text and "(2, 8, 1, 1)" in text
+
+
+def test_split_model_catches_a_backbone_that_keeps_the_head():
+    def keeps_head(model):
+        return copy.deepcopy(model), model.fc
+
+    assert "backbone still contains the head" in feedback(
+        checks.check_split_model, keeps_head, tiny_resnet()
+    )
+
+
+def test_split_model_turns_errors_and_wrong_types_into_feedback():
+    def vgg_style(model):
+        return model.classifier, model.classifier[6]
+
+    assert "AttributeError" in feedback(checks.check_split_model, vgg_style, tiny_resnet())
+    assert "wrong return type" in feedback(checks.check_split_model, lambda m: m, tiny_resnet())
+    assert "not a function" in feedback(checks.check_split_model, 3)
+    with pytest.raises(TypeError, match="nn.Module"):
+        checks.check_split_model(split_model, "resnet18")
+
+
+# --------------------------------------------------------------------------- adapt_head
+
+
+def test_adapt_head_accepts_a_general_answer_on_other_sizes(capsys):
+    checks.check_adapt_head(adapt_head, tiny_resnet(), tiny_resnet(16, 1000),
+                            class_names=["a", "b", "c"])
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_adapt_head_catches_hard_coded_numbers():
+    def five(model, class_names):
+        model.fc = nn.Linear(model.fc.in_features, 5)
+        return model
+
+    def in_512(model, class_names):
+        model.fc = nn.Linear(512, len(class_names))
+        return model
+
+    checks.check_adapt_head(five, tiny_resnet())  # five flowers by default
+    assert "hard-coded the class count" in feedback(
+        checks.check_adapt_head, five, tiny_resnet(), class_names=["a", "b", "c"]
+    )
+    assert "hard-coded the feature size" in feedback(checks.check_adapt_head, in_512, tiny_resnet())
+
+
+def test_adapt_head_catches_a_rebuilt_model_and_a_missing_return():
+    def rebuilt(model, class_names):
+        return TinyResNet(model.fc.in_features, len(class_names))
+
+    def no_return(model, class_names):
+        model.fc = nn.Linear(model.fc.in_features, len(class_names))
+
+    assert "rebuilt the model" in feedback(checks.check_adapt_head, rebuilt, tiny_resnet())
+    assert "head not replaced" in feedback(checks.check_adapt_head, lambda m, c: m, tiny_resnet())
+    assert "return model" in feedback(checks.check_adapt_head, no_return, tiny_resnet())
+
+
+# --------------------------------------------------------------------------- multiple choice
+
+
+@pytest.mark.parametrize(
+    ("check", "right", "named"),
+    [
+        (checks.check_q1, "B", "changes the input size"),
+        (checks.check_q2, "C", "much smaller"),
+        (checks.check_q3, "C", "layers are removed"),
+    ],
+)
+def test_choices_confirm_the_right_letter_and_name_the_misconception(check, right, named, capsys):
+    check(right.lower())
+    assert "Correct" in capsys.readouterr().out
+    wrong = [feedback(check, letter) for letter in "ABCD" if letter != right]
+    assert len(wrong) == 3 and any(named in text for text in wrong)
+    assert "not a valid option" in feedback(check, 2)
+
+
+def test_choice_ignores_a_str_subclass_that_fakes_its_letter():
+    class Fake(str):
+        def strip(self):
+            return "B"
+
+    assert "misconception" in feedback(checks.check_q1, Fake("A"))
+
+
+def test_an_untouched_stub_is_left_to_nbgrader():
+    def stub(*args):
+        raise NotImplementedError()
+
+    for check, args in ((checks.check_split_model, (tiny_resnet(),)),
+                        (checks.check_adapt_head, (tiny_resnet(),))):
+        with pytest.raises(NotImplementedError):
+            check(stub, *args)

@@ -1,0 +1,167 @@
+import pytest
+import torch
+from torch import nn
+
+from course_utils.checks import ExerciseError
+from course_utils.checks import lesson3 as checks
+
+
+def predict_output_shape(model, input_shape):
+    head = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+    classes = head.out_channels if isinstance(head, nn.Conv2d) else head.out_features
+    return (input_shape[0], classes)
+
+
+def predict(logits):
+    probabilities = torch.softmax(logits, dim=1)
+    return probabilities, probabilities.argmax(dim=1)
+
+
+def feedback(check, *args, **kwargs) -> str:
+    with pytest.raises(ExerciseError) as info:
+        check(*args, **kwargs)
+    return str(info.value)
+
+
+# --------------------------------------------------------------------------- output shape
+
+
+def test_output_shape_accepts_reasoning_and_meta_forward_answers(capsys):
+    def meta_forward(model, input_shape):
+        return tuple(model(torch.empty(input_shape, device="meta")).shape)
+
+    cases = [("resnet18", 5, (1, 3, 224, 224)), ("resnet50", 10, (4, 3, 224, 224)),
+             ("vgg11", 3, (2, 3, 224, 224)), ("squeezenet1_1", 7, (3, 3, 224, 224))]
+    checks.check_output_shape(predict_output_shape, *cases)
+    checks.check_output_shape(meta_forward, *cases[:2])
+    tiny = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    checks.check_output_shape(predict_output_shape, (tiny, (5, 3, 16, 16)))
+    assert capsys.readouterr().out.count("Correct") == 3
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        (lambda m, s: s, "reading the input shape as the output shape"),
+        (lambda m, s: (s[0], 1000), "expecting 1000 outputs still"),
+        (lambda m, s: (s[0], m.fc.in_features), "feature size confused with output size"),
+        (lambda m, s: (m.fc.out_features,), "forgot the batch dimension"),
+        (lambda m, s: (1, m.fc.out_features), "hard-coded batch size"),
+        (lambda m, s: (m.fc.out_features, s[0]), "axes swapped"),
+        (lambda m, s: [s[0], m.fc.out_features, 1], "wrong shape"),
+        (lambda m, s: f"({s[0]}, 5)", "wrong return type"),
+        (lambda m, s: m(torch.zeros(s)), "the code does not run"),
+    ],
+)
+def test_output_shape_names_each_misconception(answer, named):
+    text = feedback(checks.check_output_shape, answer, ("resnet18", 5, (8, 3, 32, 32)))
+    assert named in text
+    assert ("(8, 5)" in text) is (named != "the code does not run")  # a crash gets no answer
+
+
+def test_output_shape_hard_coded_visible_answer_fails_other_cases():
+    def visible_only(model, input_shape):
+        return (1, 5)
+
+    checks.check_output_shape(visible_only)
+    assert "hard-coded batch size" in feedback(checks.check_output_shape, visible_only,
+                                               ("resnet18", 5, (4, 3, 224, 224)))
+    assert "wrong shape" in feedback(checks.check_output_shape, visible_only,
+                                     ("resnet50", 10, (1, 3, 224, 224)))
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def test_predict_accepts_softmax_then_argmax_on_many_logits(capsys):
+    g = torch.Generator().manual_seed(0)
+    checks.check_predict(predict)
+    checks.check_predict(predict, torch.randn(1, 24, generator=g), torch.randn(7, 2, generator=g),
+                         [[1000.0, 0.0, -1000.0], [-50.0, 60.0, 0.0]])
+    assert capsys.readouterr().out.count("Correct") == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        (lambda z: (torch.softmax(z, 0), torch.softmax(z, 0).argmax(1)), "softmax over the batch"),
+        (lambda z: (torch.sigmoid(z), z.argmax(1)), "sigmoid instead of softmax"),
+        (lambda z: (z, z.argmax(1)), "logits used as probabilities"),
+        (lambda z: (torch.softmax(z, 1), torch.softmax(z, 1).max(1).values),
+         "the highest probability, not its index"),
+        (lambda z: (torch.softmax(z, 1), torch.softmax(z, 1).argmax(0)), "argmax over the wrong"),
+        (lambda z: (torch.softmax(z, 1), z.argmax(1, keepdim=True)), "extra dimension"),
+        (lambda z: (torch.softmax(z, 1), z.argmin(1)), "argmax over the wrong axis or of"),
+        (lambda z: (z.exp() / z.exp().sum(1, keepdim=True), z.argmax(1)), "numerically unstable"),
+        # Right numbers (softmax ignores a shift), but the caller's logits were changed.
+        (lambda z: (torch.softmax(z.sub_(0.5), 1), z.argmax(1)), "modified the input"),
+        (lambda z: torch.softmax(z, 1), "wrong return type"),
+        (lambda z: (torch.softmax(z, 1).tolist(), z.argmax(1)), "wrong return type"),
+        (lambda z: (torch.softmax(z, 1).numpy(), z.argmax(1)), "wrong return type"),
+        (lambda z: z.nonexistent(), "the code does not run"),
+    ],
+)
+def test_predict_names_each_misconception(answer, named):
+    logits = [[2.0, 1.0, 0.1], [0.0, 3.0, 0.2], [1000.0, -5.0, 4.0], [0.5, 0.4, 9.0]]
+    assert named in feedback(checks.check_predict, answer, logits)
+
+
+def test_predict_refuses_tensor_subclasses_that_fake_comparisons():
+    class Agreeable(torch.Tensor):
+        pass
+
+    def sneaky(z):
+        p = torch.softmax(z, 1)
+        return p.as_subclass(Agreeable), p.argmax(1)
+
+    assert "wrong return type" in feedback(checks.check_predict, sneaky)
+
+
+def test_predict_rejects_bad_checker_input():
+    with pytest.raises(ValueError, match="2-D"):
+        checks.check_predict(predict, [1.0, 2.0])
+
+
+# --------------------------------------------------------------------------- short answers
+
+
+def test_output_count_is_measured_and_names_misconceptions(capsys):
+    checks.check_output_count(8 * 24)
+    checks.check_output_count(3 * 5, batch=3, num_classes=5)
+    assert capsys.readouterr().out.count("Correct") == 2
+    assert "feature size confused" in feedback(checks.check_output_count, 8 * 512)
+    assert "forgot the batch" in feedback(checks.check_output_count, 24)
+    assert "1000 outputs" in feedback(checks.check_output_count, 8000)
+    assert "input shape" in feedback(checks.check_output_count, 8 * 3 * 32 * 32)
+    assert "wrong count" in feedback(checks.check_output_count, 7)
+    assert "wrong type" in feedback(checks.check_output_count, "192")
+    assert "wrong type" in feedback(checks.check_output_count, 192.0)
+
+
+@pytest.mark.parametrize(
+    ("check", "right", "named"),
+    [
+        (checks.check_q1, "C", "expecting 1000 outputs still"),
+        (checks.check_q2, "D", "feature size confused with output size"),
+    ],
+)
+def test_choices_confirm_the_right_letter_and_name_the_misconception(check, right, named, capsys):
+    check(f" {right} ")
+    assert "Correct" in capsys.readouterr().out
+    wrong = [feedback(check, letter) for letter in "ABCD" if letter != right]
+    assert any(named in text for text in wrong)
+    assert "not a valid option" in feedback(check, None)
+
+
+def test_q1_names_input_and_feature_confusions():
+    assert "feature size confused" in feedback(checks.check_q1, "B")
+    assert "input shape as the output shape" in feedback(checks.check_q1, "D")
+
+
+def test_an_untouched_stub_is_left_to_nbgrader():
+    def stub(*args):
+        raise NotImplementedError()
+
+    for check in (checks.check_output_shape, checks.check_predict):
+        with pytest.raises(NotImplementedError):
+            check(stub)
