@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
 class ExerciseError(AssertionError):
@@ -22,6 +23,25 @@ class ExerciseError(AssertionError):
 def fail(expected: str, observed: str, hint: str, misconception: str | None = None) -> None:
     """Raise the three-part feedback for a wrong answer."""
     raise ExerciseError(expected, observed, hint, misconception)
+
+
+def call_student(function: Callable, *args: Any, what: str, **kwargs: Any) -> Any:
+    """Run the student's function; an exception becomes three-part feedback, not a bare traceback.
+
+    ``NotImplementedError`` passes through: that is the untouched stub, which
+    nbgrader shows as "not answered yet".
+    """
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
+        fail(
+            f"{what} to run without an error",
+            f"it raised {type(exc).__name__}: {exc}",
+            "call your function on this input in a cell of its own and read the traceback.",
+            "the code does not run",
+        )
 
 
 def correct(message: str) -> None:

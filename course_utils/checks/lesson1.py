@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from course_utils.checks._feedback import call_student as _run
 from course_utils.checks._feedback import check_choice, correct, fail
 
 ModelCase = nn.Module | tuple[nn.Module, torch.Tensor]
@@ -43,20 +44,6 @@ def _last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
         raise ValueError(f"{type(model).__name__} has no nn.Linear layer: no head to check")
     return linears[-1]
 
-
-def _run(function: Callable, *args, what: str):
-    """Call the student's function; turn any exception into feedback."""
-    try:
-        return function(*args)
-    except NotImplementedError:
-        raise  # the untouched stub: let nbgrader show it as "not answered yet"
-    except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
-        fail(
-            f"{what} to run without an error",
-            f"it raised {type(exc).__name__}: {exc}",
-            "run your function on the model in a cell of its own and read the traceback.",
-            "the code does not run",
-        )
 
 
 def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ import torch
 import torchvision
 from torch import nn
 
+from course_utils.checks._feedback import call_student as _call
 from course_utils.checks._feedback import check_choice, correct, fail
 
 # (batch, produced, expected, out_features): the lesson's error first.
@@ -65,15 +66,6 @@ def measured_features(model: nn.Module, example: torch.Tensor) -> int:
         hook.remove()
     return seen[0]
 
-
-def _call(function: Callable, *args, what: str):
-    """Run the student's function; an exception becomes feedback instead of a bare traceback."""
-    try:
-        return function(*args)
-    except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
-        fail(f"{what} to run without an error", f"it raised {type(exc).__name__}: {exc}",
-             "call your function on this input in a cell of its own and read the traceback.",
-             "the code does not run")
 
 
 # --- exercise 1: read the numbers out of the message -------------------------------------------

@@ -14,6 +14,7 @@ import torch
 import torchvision
 from torch import nn
 
+from course_utils.checks._feedback import call_student as _call
 from course_utils.checks._feedback import check_choice, correct, fail
 
 
@@ -35,15 +36,6 @@ def _example(arch: str) -> torch.Tensor:
     size = 8 if arch == "mlp" else 64
     return torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
 
-
-def _call(function: Callable, *args, what: str):
-    """Run the student's function; an exception becomes feedback instead of a bare traceback."""
-    try:
-        return function(*args)
-    except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
-        fail(f"{what} to run without an error", f"it raised {type(exc).__name__}: {exc}",
-             "call your function on this model in a cell of its own and read the traceback.",
-             "the code does not run")
 
 
 def _trainable(model: nn.Module) -> list[str]:

@@ -19,26 +19,13 @@ import torch
 from torch import nn
 
 from course_utils import backbones, heads, metrics, training
+from course_utils.checks._feedback import call_student as _call
 from course_utils.checks._feedback import correct, fail
 
 VERDICTS = ("deploy", "do not deploy")
 # Forgive float rounding between a threshold and the scores it was read from.
 ROUNDING = 1e-6
 
-
-def _call(function: Callable, *args: Any, what: str) -> Any:
-    """Run the student's function; an exception becomes feedback instead of a bare traceback."""
-    try:
-        return function(*args)
-    except NotImplementedError:
-        raise  # the untouched stub: let nbgrader show it as "not answered yet"
-    except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
-        fail(
-            f"{what} to run without an error",
-            f"it raised {type(exc).__name__}: {exc}",
-            "call it on this input in a cell of its own and read the traceback.",
-            "the code does not run",
-        )
 
 
 def _require(value: Any, kind: type | tuple[type, ...], expected: str, hint: str) -> None:
