@@ -1,0 +1,54 @@
+"""``course release``: regenerate ``notebooks/lessonN/lessonN.ipynb`` from ``solutions/``.
+
+Writes only files whose content changed, and only over notebooks that
+``course release`` wrote and nobody edited since; ``--check`` writes nothing
+and fails when ``notebooks/`` drifted from what it would generate.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lesson", action="append", metavar="N",
+                        help="only this lesson (a number or a name; repeat for more)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 listing notebooks that differ from solutions/")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="course root (default: the folder above cwd holding grader/)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from course_utils.grading import release
+    from course_utils.grading.course import CourseError, find_root, select_lessons
+
+    try:
+        root = find_root(args.root)
+        chosen = select_lessons(root, args.lesson)
+        changes = release.plan(root, chosen, whole_course=not args.lesson)
+    except CourseError as exc:
+        print(f"course release: {exc}")
+        return 2
+    if not chosen:
+        print("no lessons in solutions/ (expected solutions/NAME/NAME.ipynb)")
+    drift = [c for c in changes if c.action != release.UNCHANGED]
+    blocking = [c for c in changes if c.action in release.BLOCKING]
+    if args.check:
+        for c in drift:
+            print(f"drift  {c.path}: {c.action}" + (f" ({c.reason})" if c.reason else ""))
+        if drift:
+            print(f"{len(drift)} file(s) in notebooks/ differ from solutions/: run `course release`")
+            return 1
+        print(f"notebooks/ is up to date ({len(changes)} file(s) from {len(chosen)} lesson(s))")
+        return 0
+    if blocking:
+        for c in blocking:
+            print(f"refuse {c.path}: {c.reason}")
+        print(f"wrote nothing: {len(blocking)} file(s) in notebooks/ need attention first")
+        return 1
+    for c in release.apply(root, changes):
+        print(f"{c.action:<7}{c.path}")
+    print(f"{len(drift)} written, {len(changes) - len(drift)} unchanged")
+    return 0
