@@ -1,0 +1,41 @@
+"""Every student notebook fails all its graded tests (like `nbgrader validate --invert`)
+and otherwise runs top to bottom: only the unanswered stubs and the cells that grade them error."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader import utils
+from nbgrader.validator import Validator
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDENT = sorted((ROOT / "notebooks").glob("lesson*/lesson*.ipynb"))
+
+
+def test_every_lesson_has_a_student_notebook():
+    assert [p.parent.name for p in STUDENT] == [f"lesson{k}" for k in range(1, 8)]
+
+
+def _errored(cell) -> bool:
+    return any(o.output_type == "error" for o in cell.get("outputs", []))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.parent.name)
+def test_student_notebook_fails_only_its_exercises(path, monkeypatch):
+    monkeypatch.chdir(path.parent)
+    validator = Validator(invert=True)
+    # One execution through nbgrader's validator pipeline (the same one `validate --invert` runs).
+    nb = validator._preprocess(nbformat.read(path, as_version=4))
+    passed = validator._get_passed_cells(nb)
+    assert passed == [], (
+        f"{path.name}: graded cells pass without an answer: {[c.source[:60] for c in passed]}"
+    )
+    graded = [c for c in nb.cells if utils.is_grade(c) and c.cell_type == "code"]
+    assert graded and all(_errored(c) for c in graded)
+    stray = [
+        c.source[:80]
+        for c in nb.cells
+        if c.cell_type == "code" and _errored(c) and not (utils.is_grade(c) or utils.is_solution(c))
+    ]
+    assert stray == [], f"{path.name}: cells other than stubs and their tests fail: {stray}"
