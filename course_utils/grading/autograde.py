@@ -1,0 +1,270 @@
+"""Grade a class: one sandboxed job per submission, a few at a time, in a throwaway course.
+
+``Grader`` generates every lesson once (gradebook, student version, secret
+lines) into a private temporary folder, then grades each submission in a job
+folder of its own (see ``worker``), with ``--jobs`` jobs in parallel. Only the
+job's ``result.json`` and ``feedback.html`` are read back; the feedback is
+checked again for grader-only text before it is written to the output folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from course_utils.grading import feedback, sandbox
+from course_utils.grading.course import SOURCE_DIR, generate
+from course_utils.grading.layout import MAX_NOTEBOOK_BYTES
+from course_utils.grading.results import Outcome
+
+HIDE = (SOURCE_DIR, "tests", "grader", ".git")
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What every job of one lesson shares."""
+
+    name: str
+    max_score: float
+    released: Path
+    extra_files: Path  # the lesson's non-notebook files (the kernel's working folder gets a copy)
+    secrets: feedback.Secrets
+    guard_modules: tuple[str, ...]
+
+
+def guard_modules(lesson: str, released) -> list[str]:
+    """The checker modules and what the read-only cells import: imported and snapshotted first."""
+    from course_utils.grading.execute import imported_modules
+
+    names = ["course_utils.checks"]
+    if importlib.util.find_spec(f"course_utils.checks.{lesson}") is not None:
+        names.append(f"course_utils.checks.{lesson}")
+    for cell in released.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("locked"):
+            names += imported_modules(cell.source)
+    return list(dict.fromkeys(names))
+
+
+class Grader:
+    """Grades submissions of ``lessons`` from the course at ``root``. Use as a context manager."""
+
+    def __init__(self, root: Path, lessons: list[str], *, limits: sandbox.Limits | None = None,
+                 jobs: int = 1, isolation: sandbox.Isolation | None = None,
+                 hide: tuple[Path, ...] = (), keep: Path | None = None) -> None:
+        if not isinstance(jobs, int) or jobs < 1:
+            raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+        self.root = Path(root).resolve()
+        self.lesson_names = list(lessons)
+        self.limits = limits or sandbox.Limits()
+        self.jobs = jobs
+        self.isolation = isolation if isolation is not None else sandbox.detect()
+        self.extra_hide = tuple(Path(p).resolve() for p in hide)
+        self.keep = keep
+        self.lessons: dict[str, Lesson] = {}
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    def __enter__(self) -> Grader:
+        import nbformat
+        from nbgrader.api import Gradebook
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="course-grade-")
+        self.workdir = Path(self._tmp.name)
+        os.chmod(self.workdir, 0o700)
+        master = self.workdir / "master"
+        master.mkdir(mode=0o700)
+        scratch = generate(self.root, self.lesson_names, master)
+        with Gradebook(f"sqlite:///{scratch.db_path}") as gb:
+            max_scores = {name: gb.find_assignment(name).max_score for name in self.lesson_names}
+        for name in self.lesson_names:
+            released_path = scratch.release(name) / f"{name}.ipynb"
+            released = nbformat.read(released_path, as_version=4)
+            source = nbformat.read(self.root / SOURCE_DIR / name / f"{name}.ipynb", as_version=4)
+            self.lessons[name] = Lesson(
+                name, float(max_scores[name]), released_path, scratch.release(name),
+                feedback.Secrets.from_notebooks(source, released),
+                tuple(guard_modules(name, released)))
+        self._db = scratch.db_path
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # --- one job ---
+
+    def _hidden_paths(self, out: Path, jobdir: Path) -> list[str]:
+        """What the kernel must not see: grader-only folders, other jobs, inputs and outputs."""
+        paths = [self.root / p for p in HIDE] + [out.resolve(), *self.extra_hide]
+        paths += [jobdir, self.workdir / "master", self.workdir / "jobs"]
+        # Never hide a folder holding the kernel's own folder or the course package it imports.
+        keep = (self.workdir / "scratch", Path(feedback.__file__).resolve().parents[2])
+        return [str(p) for p in dict.fromkeys(paths)
+                if p.is_dir() and not any(k.is_relative_to(p) for k in keep)]
+
+    def _prepare(self, lesson: Lesson, student: str, nb, jobdir: Path, out: Path) -> dict[str, str]:
+        """Write the job folder; returns the worker's environment."""
+        import nbformat
+
+        course = jobdir / "course"
+        submitted = course / "submitted" / student / lesson.name
+        submitted.mkdir(parents=True)
+        nbformat.write(nb, submitted / f"{lesson.name}.ipynb")
+        (course / "source" / lesson.name).mkdir(parents=True)
+        shutil.copyfile(self._db, course / "gradebook.db")
+        shutil.copyfile(lesson.released, jobdir / "released.ipynb")
+        # The kernel's working folder: a copy of the lesson's other files, nothing else.
+        scratch = self.workdir / "scratch" / jobdir.name
+        shutil.copytree(lesson.extra_files, scratch,
+                        ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
+        (scratch / "tmp").mkdir()
+        threads = str(max(1, (os.cpu_count() or 1) // self.jobs))
+        kernel_env = {
+            "HOME": str(scratch), "TMPDIR": str(scratch / "tmp"),
+            "MPLCONFIGDIR": str(scratch / ".matplotlib"), "XDG_CACHE_HOME": str(scratch / ".cache"),
+            "IPYTHONDIR": str(scratch / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+        }
+        spec = {**asdict(self.limits), "cwd": str(scratch), "env": kernel_env,
+                "filesystem": self.isolation.filesystem, "hide": self._hidden_paths(out, jobdir)}
+        (jobdir / "kernel-spec.json").write_text(json.dumps(spec))
+        kernels = jobdir / "jupyter" / "kernels" / "python3"
+        kernels.mkdir(parents=True)
+        (kernels / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "course_utils.grading.kernel",
+                     str(jobdir / "kernel-spec.json"), "--", "-f", "{connection_file}"],
+            "display_name": "Python 3 (graded)", "language": "python",
+        }))
+        job = {
+            "student": student, "lesson": lesson.name, "root": str(self.root),
+            "network": self.isolation.network, "guard_modules": list(lesson.guard_modules),
+            "limits": asdict(self.limits), "secrets": lesson.secrets.to_json(),
+        }
+        (jobdir / "job.json").write_text(json.dumps(job))
+        for folder in ("home", "runtime", "config", "data"):
+            (jobdir / folder).mkdir(mode=0o700)
+        return {
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+            "HOME": str(jobdir / "home"), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+            "JUPYTER_PATH": str(jobdir / "jupyter"), "JUPYTER_RUNTIME_DIR": str(jobdir / "runtime"),
+            "JUPYTER_CONFIG_DIR": str(jobdir / "config"), "JUPYTER_DATA_DIR": str(jobdir / "data"),
+            "JUPYTER_PLATFORM_DIRS": "1", "TMPDIR": str(jobdir / "home"),
+            "OMP_NUM_THREADS": threads,
+        }
+
+    def grade_one(self, student: str, lesson_name: str, path: Path, out: Path,
+                  index: int) -> tuple[Outcome, str | None, str]:
+        """Grade one notebook; returns the outcome, the feedback page (or None) and the worker log."""
+        import nbformat
+
+        lesson = self.lessons[lesson_name]
+        outcome = Outcome(student, lesson_name, 0.0, lesson.max_score)
+        try:
+            if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+                raise ValueError(f"{path.stat().st_size / 2**20:.0f} MiB is too large for a notebook")
+            nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file scores 0 with a reason
+            outcome.status = "unreadable"
+            outcome.notes.append(f"not a readable notebook ({type(exc).__name__}: {exc})"[:300])
+            return outcome, self._plain(outcome, "Your file could not be read as a Jupyter "
+                                        f"notebook: {exc}. Nothing was graded."), ""
+        jobdir = self.workdir / "jobs" / f"{index:05d}"
+        jobdir.mkdir(parents=True, mode=0o700)
+        try:
+            env = self._prepare(lesson, student, nb, jobdir, out)
+            log = jobdir / "worker.log"
+            run = sandbox.run([sys.executable, "-m", "course_utils.grading.worker", str(jobdir)],
+                              cwd=jobdir, env=env, log=log, timeout=self.limits.notebook_timeout,
+                              isolation=self.isolation)
+            outcome.seconds = run.seconds
+            page = self._read_back(outcome, lesson, jobdir, nb, run)
+            return outcome, page, log.read_text(errors="replace")[-20000:]
+        finally:
+            if self.keep is not None:  # for debugging the grader: the whole job, as it was left
+                shutil.copytree(jobdir, self.keep / student / lesson_name, dirs_exist_ok=True,
+                                symlinks=True)
+            shutil.rmtree(jobdir, ignore_errors=True)
+            shutil.rmtree(self.workdir / "scratch" / jobdir.name, ignore_errors=True)
+
+    def _plain(self, outcome: Outcome, reason: str) -> str:
+        return feedback.fallback_page(outcome.student, outcome.lesson, outcome.score,
+                                      outcome.max_score, reason)
+
+    def _read_back(self, outcome: Outcome, lesson: Lesson, jobdir: Path, nb,
+                   run: sandbox.RunResult) -> str:
+        if run.timed_out:
+            outcome.status = "timeout"
+            outcome.notes.append(f"stopped after {self.limits.notebook_timeout} s")
+            return self._plain(outcome, f"Grading stopped after {self.limits.notebook_timeout} s, "
+                               "the limit for one notebook. Make every cell finish quickly (no "
+                               "endless loops) and ask your instructor to grade it again.")
+        try:
+            result = json.loads((jobdir / "result.json").read_text())
+        except (OSError, ValueError):
+            result = {"ok": False, "error": f"the grader exited with code {run.returncode} "
+                      "and no result"}
+        if not result.get("ok"):
+            outcome.status = "error"
+            last = str(result.get("error", "")).strip().splitlines()[-1:] or ["unknown error"]
+            outcome.notes.append(f"not graded: {last[0][:300]}")
+            return self._plain(outcome, "The autograder could not grade this notebook (is it the "
+                               "lesson notebook, saved from Jupyter?). Your instructor will look "
+                               "at it.")
+        outcome.score = min(max(float(result["score"]), 0.0), lesson.max_score)
+        for incident in result.get("incidents", []):
+            kind, detail = incident["kind"], incident["detail"]
+            where = incident.get("grade_id") or f"cell {incident['cell']}"
+            if kind == "integrity":
+                outcome.status = "flagged"
+            outcome.notes.append(f"{kind} at {where}: {detail}"[:300])
+        page = (jobdir / "feedback.html").read_text() if (jobdir / "feedback.html").exists() else None
+        if page is None:
+            outcome.notes.append("feedback: nbgrader could not render it; a plain page was written")
+            return self._plain(outcome, "Your notebook was graded; the detailed feedback could not "
+                               "be rendered.")
+        secret = lesson.secrets.excluding(feedback.student_text(nb))
+        leaked = feedback.leaks(page, secret)
+        if leaked:
+            outcome.status = "flagged"
+            outcome.notes.append(f"feedback withheld: it quoted {len(leaked)} grader-only line(s)")
+            return self._plain(outcome, "Your notebook was graded; its detailed feedback is "
+                               "withheld because it quoted grader-only text.")
+        return page
+
+    # --- a class ---
+
+    def grade(self, work: list[tuple[str, str, Path]], out: Path,
+              progress: Callable[[int, int, Outcome], None] | None = None) -> list[Outcome]:
+        """Grade ``work`` (student, lesson, notebook path); write feedback and logs under ``out``."""
+        out.mkdir(parents=True, exist_ok=True)  # exists from the first job on, so it is hidden
+        done: list[Outcome] = []
+        lock = threading.Lock()
+
+        def one(index: int, item: tuple[str, str, Path]) -> Outcome:
+            outcome, page, log = self.grade_one(*item, out=out, index=index)
+            student, lesson, _ = item
+            if page is not None:
+                target = out / "feedback" / student / f"{lesson}.html"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(page)
+            if log:
+                target = out / "logs" / student / f"{lesson}.log"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(log)
+            with lock:
+                done.append(outcome)
+                if progress:
+                    progress(len(done), len(work), outcome)
+            return outcome
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            return list(pool.map(one, range(len(work)), work))

@@ -1,0 +1,196 @@
+"""nbgrader's ``Execute`` preprocessor, hardened for untrusted notebooks.
+
+On top of nbgrader (per-cell timeout, interrupt on timeout) it:
+
+- installs ``guard`` in the kernel before the first cell, calls
+  ``guard.remember`` after each read-only cell and ``guard.restore`` before
+  each graded cell, then runs a canary (an assert that must fail). If the
+  canary passes, the kernel no longer reports errors honestly: the graded
+  cell and everything after it score 0 and the notebook is flagged;
+- caps the output one cell may produce, and interrupts a cell that floods;
+- survives a kernel that dies (``os._exit``, a crash, the memory limit) or
+  ignores the interrupt (a loop that catches ``KeyboardInterrupt``): that
+  cell gets an error, the kernel is restarted, the cells before it are
+  replayed silently, and grading goes on. Only that cell's points are lost.
+
+Incidents go to a JSON report (``report_path``) for the grader's summary.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import secrets
+
+from jupyter_core.utils import ensure_async
+from nbclient.exceptions import CellExecutionError
+from nbformat.v4 import new_output
+from nbgrader import utils
+from nbgrader.preprocessors import Execute
+from traitlets import Integer, List, Unicode
+
+GUARD = "__import__('course_utils.grading.guard').grading.guard"
+
+
+def error_output(ename: str, evalue: str):
+    """An error output as nbgrader scores it (no traceback lines that could quote code)."""
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def imported_modules(source: str) -> list[str]:
+    """Modules a cell imports (``from a import b`` yields ``a`` and ``a.b``: ``b`` may be a module)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append(node.module)
+            found += [f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return found
+
+
+class SandboxedExecute(Execute):
+    """``Execute`` with the guard, a canary, an output cap and recovery from dead or stuck kernels."""
+
+    guard_modules = List(Unicode(), help="modules to import and protect before the first cell").tag(
+        config=True)
+    output_limit = Integer(1_000_000, help="bytes of output one cell may produce").tag(config=True)
+    report_path = Unicode("", help="where to write the JSON list of incidents").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._incidents: list[dict] = []
+        self._executed: list[int] = []  # cells run in the current kernel, replayed after a restart
+        self._stopped = ""  # why the remaining cells are not run
+        self._guarded = False
+        self._resources = resources
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            if self.report_path:
+                with open(self.report_path, "w") as fh:
+                    json.dump(self._incidents, fh, indent=1)
+
+    def _incident(self, kind: str, index: int, detail: str) -> None:
+        cell = self.nb.cells[index] if index >= 0 else {}
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        self._incidents.append({"kind": kind, "cell": index, "grade_id": grade_id, "detail": detail})
+
+    # --- quiet execution: the guard, the canary and replays leave no trace in the notebook ---
+
+    def _quiet(self, code: str, expression: str | None = None) -> dict | None:
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
+                                 stop_on_error=False,
+                                 user_expressions={"value": expression} if expression else None)
+        return self.wait_for_reply(msg_id)
+
+    def _guard(self, call: str, index: int) -> str | None:
+        """Call the guard; ``None`` if that failed, else the repr of what it returned.
+
+        The call travels as a user expression, which IPython evaluates without
+        the input transformers a submission may have installed.
+        """
+        reply = self._quiet("", f"{GUARD}.{call}")
+        value = (reply or {}).get("content", {}).get("user_expressions", {}).get("value", {})
+        if value.get("status") != "ok":
+            self._incident("guard", index, f"guard.{call} failed: {value.get('evalue', 'no reply')}")
+            return None
+        return value.get("data", {}).get("text/plain", "")
+
+    def _install_guard(self) -> None:
+        self._guard(f"install({list(self.guard_modules)!r})", -1)
+        self._guarded = True
+
+    def _restore(self, index: int) -> bool:
+        """Undo monkeypatching, then check that a failing assert still fails."""
+        repaired = self._guard("restore()", index)
+        if repaired is None:
+            self._incident("integrity", index, "the guard could not restore the test environment")
+            return False
+        if repaired != "[]":
+            self._incident("repaired", index, f"undone before this test: {' '.join(repaired.split())}")
+        nonce = secrets.token_hex(8)
+        canary = self._quiet(f"assert 0 == 1, 'grader canary {nonce}'")
+        content = canary["content"] if canary else {}
+        if content.get("status") != "error" or nonce not in str(content.get("evalue", "")):
+            self._incident("integrity", index, "a failing assert did not fail: errors are hidden")
+            return False
+        return True
+
+    # --- the cell loop ---
+
+    def preprocess_cell(self, cell, resources, index):
+        self._check_assign_resources(resources)
+        if cell.cell_type != "code" or not cell.source.strip():
+            return cell, self.resources
+        if self._stopped:
+            cell.outputs = [error_output("NotRun", self._stopped)]
+            return cell, self.resources
+        self._cell_bytes, self._flooded = 0, False
+        try:
+            if not self._guarded:
+                self._install_guard()
+            if utils.is_grade(cell) and not self._restore(index):
+                self._stopped = ("not run: this notebook changed how the kernel reports errors, so "
+                                 "the autograder cannot trust its tests; your instructor will review it")
+                cell.outputs = [error_output("GradingIntegrityError", self._stopped)]
+                return cell, self.resources
+            cell = self.execute_cell(cell, index, store_history=True)
+            if utils.is_locked(cell):
+                self._guard("remember()", index)
+        except CellExecutionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the kernel died or cannot be interrupted
+            why = "the kernel died" if "died" in str(exc).lower() else "the cell could not be stopped"
+            cell.outputs.append(error_output(
+                "KernelRestarted", f"{why} while running this cell ({type(exc).__name__}); "
+                "the grader restarted it and re-ran the cells above"))
+            first_line = (str(exc).splitlines() or [""])[0]
+            self._incident("restart", index, f"{type(exc).__name__}: {first_line}")
+            self._recover(index)
+            return cell, self.resources
+        self._executed.append(index)
+        return cell, self.resources
+
+    def _recover(self, failed: int) -> None:
+        """Fresh kernel, replay the cells run so far (not ``failed``), or stop grading."""
+        try:
+            self.shutdown_kernel = "immediate"
+            self._cleanup_kernel()
+            self.km = self.create_kernel_manager()
+            path = (self._resources or {}).get("metadata", {}).get("path") or None
+            self.start_new_kernel(**({"cwd": path} if path else {}))
+            self.start_new_kernel_client()
+            self._install_guard()
+            for index in self._executed:
+                cell = self.nb.cells[index]
+                if not self._quiet(cell.source):
+                    raise RuntimeError(f"replaying cell {index} failed")
+                if utils.is_locked(cell):
+                    self._guard("remember()", index)
+        except Exception as exc:  # noqa: BLE001 - give up on the rest, keep what was graded
+            self._stopped = f"not run: the kernel could not be restarted after cell {failed} ({exc})"
+            self._incident("stopped", failed, self._stopped)
+
+    # --- output cap ---
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + sum(
+            len(str(v)) for v in content.get("data", {}).values()) + len(str(content.get("traceback", "")))
+        self._cell_bytes = getattr(self, "_cell_bytes", 0) + size
+        if self._cell_bytes <= self.output_limit:
+            return super().output(outs, msg, display_id, cell_index)
+        if not self._flooded:
+            self._flooded = True
+            outs.append(new_output("stream", name="stdout", text=(
+                f"\n[output limit: this cell printed more than {self.output_limit:,} bytes; the rest "
+                "was dropped and the cell interrupted]\n")))
+            self._incident("output", cell_index, f"more than {self.output_limit} bytes of output")
+            # Called from nbclient's event loop: schedule the interrupt, do not wait for it.
+            asyncio.ensure_future(ensure_async(self.km.interrupt_kernel()))
+        return None

@@ -1,0 +1,187 @@
+"""Feedback a student may see: no hidden tests, no solutions.
+
+nbgrader's feedback shows the autograded notebook as graded, hidden tests
+included, by design (jupyter/nbgrader#917, #1363). Before the HTML is made,
+``sanitize`` puts back the student-visible source of every read-only and
+test cell (from the released notebook), strips hidden-test blocks anywhere
+else, cuts the traceback of failed tests to their message (a traceback
+quotes the failing line of a hidden test) and removes any output that quotes
+grader-only text (a submission can print its own kernel's input history).
+``leaks`` is the last check on the HTML itself.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+from nbformat.v4 import new_output
+
+HIDDEN = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+SOLUTION = ("BEGIN SOLUTION", "END SOLUTION")
+# Shorter lines (``)``, ``pass``, ``x = 1``) are too common to be secrets.
+MIN_SECRET = 10
+REMOVED = ("[this output was removed from your feedback: it quoted the grader's hidden tests "
+           "or the solution]\n")
+MISSING_NOTE = "# This cell was missing from your notebook; the grader put it back.\n"
+
+
+def _source(cell) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _between(text: str, markers: tuple[str, str]) -> list[str]:
+    lines, inside = [], False
+    for line in text.splitlines():
+        if markers[0] in line:
+            inside = True
+        elif markers[1] in line:
+            inside = False
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def strip_hidden(text: str) -> str:
+    """``text`` without its ``BEGIN HIDDEN TESTS`` ... ``END HIDDEN TESTS`` blocks."""
+    kept, inside = [], False
+    for line in text.split("\n"):
+        if HIDDEN[0] in line:
+            inside = True
+        elif HIDDEN[1] in line:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Lines of a source notebook that students never see, by kind."""
+
+    hidden: frozenset[str]
+    solution: frozenset[str]
+
+    @classmethod
+    def from_notebooks(cls, source, released) -> Secrets:
+        """Secret lines of ``source`` (nbgrader source notebook) that ``released`` does not show.
+
+        A line is secret only if it is not part of any student-visible text: the
+        hidden half of a call split over lines may repeat the visible half.
+        """
+        visible = "\n".join(_source(cell) for cell in released["cells"])
+        hidden, solution = set(), set()
+        for cell in source["cells"]:
+            text = _source(cell)
+            hidden.update(_between(text, HIDDEN))
+            if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+                solution.update(_between(text, SOLUTION) if SOLUTION[0] in text else text.splitlines())
+
+        def keep(lines):
+            return frozenset(s for s in (line.strip() for line in lines)
+                             if len(s) >= MIN_SECRET and s not in visible)
+
+        return cls(keep(hidden), keep(solution))
+
+    def excluding(self, own_text: str) -> frozenset[str]:
+        """All secret lines except those in the student's own text (they wrote or pasted them)."""
+        return frozenset(s for s in self.hidden | self.solution if s not in own_text)
+
+    def to_json(self) -> dict:
+        return {"hidden": sorted(self.hidden), "solution": sorted(self.solution)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Secrets:
+        return cls(frozenset(data["hidden"]), frozenset(data["solution"]))
+
+
+def student_text(nb) -> str:
+    """All cell sources of a submission: what the student may see again."""
+    return "\n".join(_source(cell) for cell in nb["cells"])
+
+
+def _output_text(output) -> str:
+    parts = [str(output.get("text", "")), str(output.get("evalue", "")),
+             "\n".join(map(str, output.get("traceback", [])))]
+    parts += [str(v) for k, v in output.get("data", {}).items() if not k.startswith("image/")]
+    return "\n".join(parts)
+
+
+def _quotes(text: str, secret: frozenset[str]) -> bool:
+    return any(line in text for line in secret)
+
+
+def sanitize(nb, released, secret: frozenset[str]) -> int:
+    """Make an autograded notebook safe to show (in place); returns how many outputs were removed."""
+    visible = {
+        c["metadata"]["nbgrader"]["grade_id"]: c for c in released["cells"]
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    }
+    removed = 0
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        original = visible.get(meta.get("grade_id"))
+        if original is not None and (meta.get("locked") or meta.get("grade")) and not meta.get("solution"):
+            note = MISSING_NOTE if "was missing from the submission" in _source(cell) else ""
+            cell.source = note + _source(original)
+        else:
+            cell.source = strip_hidden(_source(cell))
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and meta.get("grade"):
+                output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+            if _quotes(_output_text(output), secret):
+                output = new_output("stream", name="stdout", text=REMOVED)
+                removed += 1
+            outputs.append(output)
+        cell.outputs = outputs
+    return removed
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "script"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def visible_text(page: str) -> str:
+    """The text a browser shows for ``page`` (code keeps its line breaks)."""
+    parser = _Text()
+    parser.feed(page)
+    return "".join(parser.parts)
+
+
+def leaks(page: str, secret: frozenset[str]) -> list[str]:
+    """Secret lines that appear in the text of an HTML page."""
+    text = visible_text(page)
+    flat = re.sub(r"\s+", " ", text)
+    return sorted(line for line in secret if line in text or re.sub(r"\s+", " ", line) in flat)
+
+
+def fallback_page(student: str, lesson: str, score: float, max_score: float, reason: str) -> str:
+    """A plain feedback page when the notebook could not be graded normally."""
+    e = html.escape
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        f"<title>{e(lesson)}: feedback for {e(student)}</title></head><body>\n"
+        f"<h1>{e(lesson)}: feedback for {e(student)}</h1>\n"
+        f"<p>Score: {score:g} / {max_score:g}</p>\n<p>{e(reason)}</p>\n</body></html>\n"
+    )

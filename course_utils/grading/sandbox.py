@@ -1,0 +1,196 @@
+"""Run one grading worker as an untrusted job: namespaces, limits, a deadline, and no survivors.
+
+What the operating system allows is detected once (``detect``) and reported
+by ``course grade``:
+
+- ``network``: the worker and its kernel get a fresh network namespace with
+  only loopback (``unshare --net``), so submissions cannot reach the network.
+- ``pids``: a fresh PID namespace whose init is the worker; when the worker
+  ends or is killed, every process the submission started dies with it, and
+  the submission cannot signal anything outside it.
+- ``filesystem``: a private mount namespace in which the kernel (see
+  ``kernel``) sees every mount read-only except its own working folder,
+  with solutions, tests, the grader folder, git history, the submissions,
+  the output folder and the grader's own files hidden, and no capabilities
+  left to undo that.
+
+As root, ``unshare --net --pid --mount`` gives all three; otherwise
+``unshare --map-root-user`` does the same where user namespaces are enabled.
+Without ``unshare`` nothing is isolated beyond the limits and deadlines.
+``grader/README.md`` spells out what each level protects.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import functools
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-notebook limits (seconds, MiB, bytes)."""
+
+    cell_timeout: int = 120
+    notebook_timeout: int = 900
+    memory_mb: int = 4096
+    output_bytes: int = 1_000_000
+    file_mb: int = 256
+    processes: int = 512
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"limit {name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What the sandbox can do on this machine (see the module docstring)."""
+
+    network: bool = False
+    pids: bool = False
+    filesystem: bool = False
+    prefix: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        names = ("network", "pids", "filesystem")
+        on = [name for name in names if getattr(self, name)]
+        off = [name for name in names if not getattr(self, name)]
+        text = f"isolation: {', '.join(on) or 'none'}"
+        return text + (f" (unavailable here: {', '.join(off)})" if off else "")
+
+
+def _works(prefix: list[str], code: str = "pass") -> bool:
+    try:
+        done = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True,
+                              timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+# What a job does at the start, end to end: a probe that passes means grading will too.
+_PROBE = """
+from course_utils.grading import kernel, sandbox
+sandbox.loopback_up()
+kernel.lock_filesystem([], {folder!r})
+kernel.drop_capabilities()
+open({folder!r} + "/probe", "w").close()
+"""
+
+
+@functools.cache
+def detect() -> Isolation:
+    """The strongest isolation this machine allows (probed once per process)."""
+    unshare = shutil.which("unshare")
+    if not sys.platform.startswith("linux") or unshare is None:
+        return Isolation()
+    user = [] if os.geteuid() == 0 else ["--map-root-user"]
+    prefix = [unshare, *user, "--net", "--pid", "--mount", "--fork", "--kill-child"]
+    folder = tempfile.mkdtemp(prefix="course-grade-probe-")
+    try:
+        locked = _works(prefix, _PROBE.format(folder=folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if locked:
+        return Isolation(network=True, pids=True, filesystem=True, prefix=tuple(prefix))
+    prefix = [unshare, *user, "--net", "--pid", "--fork", "--kill-child"]
+    if _works(prefix, "from course_utils.grading import sandbox; sandbox.loopback_up()"):
+        return Isolation(network=True, pids=True, prefix=tuple(prefix))
+    return Isolation()
+
+
+# --- inside the worker ----------------------------------------------------------
+
+def loopback_up() -> None:
+    """Bring ``lo`` up in a fresh network namespace: the kernel talks to the worker over it."""
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, siocgifflags, request))[1]
+        fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+
+
+def not_dumpable() -> None:
+    """Keep the kernel (same uid, no capabilities) from ptracing or reading the worker's memory."""
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+
+
+# --- in the parent ------------------------------------------------------------------
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (Linux ``/proc``; empty elsewhere)."""
+    if not os.path.isdir("/proc"):
+        return []
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int | None
+    timed_out: bool
+    seconds: float
+
+
+def run(command: list[str], *, cwd: Path, env: dict[str, str], log: Path, timeout: float,
+        isolation: Isolation) -> RunResult:
+    """Run ``command`` under ``isolation``; kill it and everything it started after ``timeout`` s."""
+    start = time.monotonic()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([*isolation.prefix, *command], cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            # Kill the tree even after a clean exit: a submission may have left processes behind.
+            kill_all(descendants(proc.pid))
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+    return RunResult(None if timed_out else proc.returncode, timed_out, time.monotonic() - start)

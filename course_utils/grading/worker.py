@@ -1,0 +1,116 @@
+"""One grading job: ``python -m course_utils.grading.worker JOBDIR``, run by ``sandbox.run``.
+
+JOBDIR holds ``job.json`` (written by ``autograde``) and a one-student
+nbgrader course. The worker makes itself non-dumpable (the kernel may not
+ptrace it), brings loopback up (fresh network namespace), autogrades with
+``SandboxedExecute`` (whose kernels lock themselves down, see ``kernel``),
+reads the scores from the job's gradebook, sanitises the graded notebook and
+writes the feedback HTML. It reports in ``result.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+from course_utils.grading import sandbox
+from course_utils.grading.course import scratch_config, tools_on_path
+
+
+def configure(job: dict, jobdir: Path):
+    """The instructor config, re-rooted in this job, with the hardened executor."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    from course_utils.grading.execute import SandboxedExecute
+
+    config = scratch_config(Path(job["root"]), jobdir / "course")
+    defaults = Autograde.class_traits()["autograde_preprocessors"].default()
+    config.Autograde.autograde_preprocessors = [
+        SandboxedExecute if pp is Execute else pp for pp in defaults]
+    limits = job["limits"]
+    config.Execute.timeout = limits["cell_timeout"]
+    config.Execute.kernel_name = "python3"
+    config.Execute.interrupt_on_timeout = True
+    config.SandboxedExecute.guard_modules = job["guard_modules"]
+    config.SandboxedExecute.output_limit = limits["output_bytes"]
+    config.SandboxedExecute.report_path = str(jobdir / "incidents.json")
+    config.NbGraderAPI.log_level = "WARN"
+    return config
+
+
+def read_scores(db_path: Path, lesson: str, student: str) -> dict:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db_path}") as gb:
+        nb = gb.find_submission_notebook(lesson, lesson, student)
+        cells = [{"grade_id": g.name, "score": g.score, "max_score": g.max_score}
+                 for g in sorted(nb.grades, key=lambda g: g.name)]
+        return {"score": nb.score, "max_score": nb.max_score, "cells": cells}
+
+
+def make_feedback(api, job: dict, jobdir: Path) -> dict:
+    """Sanitise the graded notebook, render nbgrader's feedback HTML into ``feedback.html``."""
+    import nbformat
+
+    from course_utils.grading import feedback
+
+    student, lesson = job["student"], job["lesson"]
+    course = jobdir / "course"
+    graded = course / "autograded" / student / lesson / f"{lesson}.ipynb"
+    nb = nbformat.read(graded, as_version=4)
+    released = nbformat.read(jobdir / "released.ipynb", as_version=4)
+    secrets = feedback.Secrets.from_json(job["secrets"])
+    submitted = nbformat.read(course / "submitted" / student / lesson / f"{lesson}.ipynb",
+                              as_version=4)
+    removed = feedback.sanitize(nb, released, secrets.excluding(feedback.student_text(submitted)))
+    os.chmod(graded, 0o644)
+    nbformat.write(nb, graded)
+    result = api.generate_feedback(lesson, student, force=True)
+    if not result["success"]:
+        raise RuntimeError(f"nbgrader generate_feedback failed:\n{result.get('error', '')}")
+    shutil.copyfile(course / "feedback" / student / lesson / f"{lesson}.html", jobdir / "feedback.html")
+    return {"removed_outputs": removed}
+
+
+def grade(job: dict, jobdir: Path) -> dict:
+    from nbgrader.apps import NbGraderAPI
+
+    sandbox.not_dumpable()
+    if job["network"]:
+        sandbox.loopback_up()
+    config = configure(job, jobdir)
+    tools_on_path()
+    api = NbGraderAPI(config=config)
+    done = api.autograde(job["lesson"], job["student"], force=True, create=True)
+    incidents_path = jobdir / "incidents.json"
+    incidents = json.loads(incidents_path.read_text()) if incidents_path.exists() else []
+    if not done["success"]:
+        return {"ok": False, "incidents": incidents,
+                "error": (done.get("log", "") + done.get("error", ""))[-4000:]}
+    result = {"ok": True, "incidents": incidents,
+              **read_scores(jobdir / "course" / "gradebook.db", job["lesson"], job["student"])}
+    try:
+        result.update(make_feedback(api, job, jobdir))
+    except Exception:  # noqa: BLE001 - the score stands; the parent writes a plain page instead
+        result["feedback_error"] = traceback.format_exc()[-2000:]
+    return result
+
+
+def main(argv: list[str]) -> int:
+    jobdir = Path(argv[0])
+    job = json.loads((jobdir / "job.json").read_text())
+    try:
+        result = grade(job, jobdir)
+    except Exception:  # noqa: BLE001 - reported to the parent, which scores 0 and flags it
+        result = {"ok": False, "error": traceback.format_exc()[-4000:]}
+    (jobdir / "result.json").write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
