@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_output
+from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
 
 from course_utils import cli
 from course_utils.grading import feedback, layout, results, sandbox
@@ -34,31 +35,22 @@ from course_utils.grading.execute import imported_modules
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load(name: str):
-    path = ROOT / "tests" / "submissions" / f"{name.removeprefix('grading_')}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-corpus = _load("grading_corpus")
-fake_course = _load("grading_fake_course")
-
-
 # --- layout ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("path, found", [
-    (("ann", "intro.ipynb"), ("ann", "intro")),
-    (("submitted", "ann", "intro", "intro.ipynb"), ("ann", "intro")),
-    (("export", "ann.lee_intro.ipynb"), ("ann.lee", "intro")),
-    (("ann_x_basics.ipynb",), ("ann_x", "basics")),
-    (("intro.ipynb",), None),
-    (("submitted", "intro.ipynb"), None),
-    (("ann", "notes.ipynb"), None),
-    (("ann", "intro.py"), None),
-])
+
+@pytest.mark.parametrize(
+    "path, found",
+    [
+        (("ann", "intro.ipynb"), ("ann", "intro")),
+        (("submitted", "ann", "intro", "intro.ipynb"), ("ann", "intro")),
+        (("export", "ann.lee_intro.ipynb"), ("ann.lee", "intro")),
+        (("ann_x_basics.ipynb",), ("ann_x", "basics")),
+        (("intro.ipynb",), None),
+        (("submitted", "intro.ipynb"), None),
+        (("ann", "notes.ipynb"), None),
+        (("ann", "intro.py"), None),
+    ],
+)
 def test_classify(path, found):
     assert layout.classify(path, ["intro", "basics"]) == found
 
@@ -97,8 +89,11 @@ def test_discover_zip_never_writes_outside_its_folder(tmp_path):
         zf.writestr("__MACOSX/ann/._basics.ipynb", "junk")
     unpacked = tmp_path / "deep" / "unpacked"
     found, warnings = layout.discover(archive, ["intro", "basics"], unpacked)
-    assert [(f.student, f.lesson) for f in found] == [("ann", "basics"), ("ann", "intro"),
-                                                      ("ben", "intro")]
+    assert [(f.student, f.lesson) for f in found] == [
+        ("ann", "basics"),
+        ("ann", "intro"),
+        ("ben", "intro"),
+    ]
     assert all(f.path.parent == unpacked for f in found) and not warnings
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "lms.zip"]
 
@@ -110,16 +105,22 @@ def test_discover_rejects_what_is_neither_folder_nor_zip(tmp_path):
 
 # --- results ----------------------------------------------------------------------
 
+
 def _outcomes(score: float = 2.0) -> list[results.Outcome]:
-    return [results.Outcome("s10", "lesson2", score, 3.0),
-            results.Outcome("s2", "lesson10", 0.0, 4.0, "missing"),
-            results.Outcome("s2", "lesson2", 1.5, 3.0, "flagged", ["integrity at q1: hidden"])]
+    return [
+        results.Outcome("s10", "lesson2", score, 3.0),
+        results.Outcome("s2", "lesson10", 0.0, 4.0, "missing"),
+        results.Outcome("s2", "lesson2", 1.5, 3.0, "flagged", ["integrity at q1: hidden"]),
+    ]
 
 
 def test_grades_csv_sorts_naturally_and_keeps_exact_columns():
     assert results.grades_csv(_outcomes()).splitlines() == [
-        "student_id,assignment,score,max_score", "s2,lesson2,1.5,3", "s2,lesson10,0,4",
-        "s10,lesson2,2,3"]
+        "student_id,assignment,score,max_score",
+        "s2,lesson2,1.5,3",
+        "s2,lesson10,0,4",
+        "s10,lesson2,2,3",
+    ]
 
 
 def test_write_grades_keeps_the_old_file_when_scores_change(tmp_path):
@@ -139,6 +140,7 @@ def test_summary_marks_missing_and_flagged_work():
 
 
 # --- feedback ---------------------------------------------------------------------
+
 
 def _graded_pair():
     source = fake_course.lesson("intro", 2)
@@ -165,15 +167,29 @@ def test_sanitize_restores_visible_tests_and_removes_quotes_of_secrets():
     source, released = _graded_pair()
     graded = nbformat.from_dict(json.loads(json.dumps(source)))  # as nbgrader grades: tests whole
     test_cell, q1_tests = graded.cells[3], graded.cells[5]
-    test_cell.outputs = [new_output("error", ename="AssertionError", evalue="the hidden negative case",
-                                    traceback=["----> 5 assert power_of(-3) == 9, 'the hidden negative "
-                                               "case'", "AssertionError: the hidden negative case"])]
-    q1_tests.source = ("# This cell (id:q1_tests) was missing from the submission. It was added back "
-                       "by nbgrader.\n\n" + q1_tests.source)
+    test_cell.outputs = [
+        new_output(
+            "error",
+            ename="AssertionError",
+            evalue="the hidden negative case",
+            traceback=[
+                "----> 5 assert power_of(-3) == 9, 'the hidden negative case'",
+                "AssertionError: the hidden negative case",
+            ],
+        )
+    ]
+    q1_tests.source = (
+        "# This cell (id:q1_tests) was missing from the submission. It was added back "
+        "by nbgrader.\n\n" + q1_tests.source
+    )
     graded.cells.append(new_code_cell("print(In)"))
-    graded.cells[-1].outputs = [new_output("stream", name="stdout",
-                                           text="assert str.__str__(answer_q1).strip().upper() == 'B', "
-                                                "'hidden check of q1'")]
+    graded.cells[-1].outputs = [
+        new_output(
+            "stream",
+            name="stdout",
+            text="assert str.__str__(answer_q1).strip().upper() == 'B', 'hidden check of q1'",
+        )
+    ]
     secrets = feedback.Secrets.from_notebooks(source, released)
     removed = feedback.sanitize(graded, released, secrets.excluding(""))
     assert removed == 1 and graded.cells[-1].outputs[0].text == feedback.REMOVED
@@ -183,21 +199,32 @@ def test_sanitize_restores_visible_tests_and_removes_quotes_of_secrets():
 
 
 def test_leaks_reads_the_text_a_browser_shows():
-    page = ("<style>.x{}</style><pre><span>assert</span> <span>power_of</span>(-3) == 9</pre>"
-            "<p>a &amp; b</p>")
+    page = (
+        "<style>.x{}</style><pre><span>assert</span> <span>power_of</span>(-3) == 9</pre>"
+        "<p>a &amp; b</p>"
+    )
     assert feedback.visible_text(page).endswith("a & b")
     assert feedback.leaks(page, frozenset({"assert power_of(-3) == 9", "never shown here"})) == [
-        "assert power_of(-3) == 9"]
+        "assert power_of(-3) == 9"
+    ]
 
 
 def test_imported_modules_finds_what_setup_cells_import():
-    source = "import torch\nfrom torch import nn\nfrom course_utils.checks import lesson1 as checks\n"
-    assert imported_modules(source) == ["torch", "torch", "torch.nn", "course_utils.checks",
-                                        "course_utils.checks.lesson1"]
+    source = (
+        "import torch\nfrom torch import nn\nfrom course_utils.checks import lesson1 as checks\n"
+    )
+    assert imported_modules(source) == [
+        "torch",
+        "torch",
+        "torch.nn",
+        "course_utils.checks",
+        "course_utils.checks.lesson1",
+    ]
     assert imported_modules("def broken(:") == []
 
 
 # --- guard (in this process: no IPython shell) --------------------------------------------
+
 
 def test_guard_restores_builtins_and_checkers():
     from course_utils import checks
@@ -216,6 +243,7 @@ def test_guard_restores_builtins_and_checkers():
 
 
 # --- sandbox and kernel launcher ------------------------------------------------------
+
 
 def test_detect_says_what_it_found():
     found = sandbox.detect()
@@ -242,21 +270,31 @@ def _running(argument: str) -> list[int]:
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux /proc")
 def test_run_kills_everything_a_job_started(tmp_path):
     naptime = "61.4242"  # a sleep nobody else runs
-    code = ("import subprocess, time\n"
-            f"subprocess.Popen(['sleep', '{naptime}'])\n"
-            f"subprocess.Popen(['sleep', '{naptime}'], start_new_session=True)\n"
-            "time.sleep(60)\n")
-    result = sandbox.run([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ),
-                         log=tmp_path / "log", timeout=2, isolation=sandbox.Isolation())
+    code = (
+        "import subprocess, time\n"
+        f"subprocess.Popen(['sleep', '{naptime}'])\n"
+        f"subprocess.Popen(['sleep', '{naptime}'], start_new_session=True)\n"
+        "time.sleep(60)\n"
+    )
+    result = sandbox.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        log=tmp_path / "log",
+        timeout=2,
+        isolation=sandbox.Isolation(),
+    )
     assert result.timed_out and result.returncode is None
     time.sleep(0.2)
     assert _running(naptime) == []
 
 
 def test_kernel_limits_stop_a_memory_bomb():
-    code = ("from course_utils.grading.kernel import apply_limits\n"
-            "apply_limits({'memory_mb': 256, 'file_mb': 1, 'processes': 4096})\n"
-            "try:\n    bytearray(2 * 2**30)\nexcept MemoryError:\n    print('stopped')\n")
+    code = (
+        "from course_utils.grading.kernel import apply_limits\n"
+        "apply_limits({'memory_mb': 256, 'file_mb': 1, 'processes': 4096})\n"
+        "try:\n    bytearray(2 * 2**30)\nexcept MemoryError:\n    print('stopped')\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "stopped", done.stderr
 
@@ -276,13 +314,18 @@ def test_kernel_lockdown_leaves_only_its_folder_writable(tmp_path):
         f"try:\n    open({str(other)!r}, 'w')\nexcept OSError as e:\n    print('refused', e.errno)\n"
         "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0])\n"
     )
-    done = subprocess.run([*sandbox.detect().prefix, sys.executable, "-c", code],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*sandbox.detect().prefix, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.stdout.split("\n")[:3] == ["[]", "refused 30", "0000000000000000"], done.stderr
     assert (work / "ok.txt").read_text() == "fine" and other.read_text() == "untouched"
 
 
 # --- end to end on the fake course ---------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
@@ -293,9 +336,13 @@ def course(tmp_path_factory):
 def notebooks(course, tmp_path_factory):
     """Student and solution notebooks of the fake lessons, as generated by nbgrader."""
     scratch = generate(course, list(fake_course.LESSONS), tmp_path_factory.mktemp("gen"))
-    return {name: (nbformat.read(scratch.release(name) / f"{name}.ipynb", as_version=4),
-                   nbformat.read(course / "solutions" / name / f"{name}.ipynb", as_version=4))
-            for name in fake_course.LESSONS}
+    return {
+        name: (
+            nbformat.read(scratch.release(name) / f"{name}.ipynb", as_version=4),
+            nbformat.read(course / "solutions" / name / f"{name}.ipynb", as_version=4),
+        )
+        for name in fake_course.LESSONS
+    }
 
 
 def _save(nb, path: Path) -> Path:
@@ -313,16 +360,34 @@ def test_grade_command_end_to_end(course, notebooks, tmp_path, capsys):
     wrong.cells[2].source = "def power_of(x):\n    return x ** 3"
     _save(wrong, subs / "ben" / "intro.ipynb")
     _save(corpus.answered(*basics), subs / "submitted" / "ben" / "basics" / "basics.ipynb")
-    args = ["grade", "--root", str(course), "--submissions", str(subs), "--out", str(out),
-            "--jobs", "2", "--cell-timeout", "30", "--timeout", "300"]
+    args = [
+        "grade",
+        "--root",
+        str(course),
+        "--submissions",
+        str(subs),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--cell-timeout",
+        "30",
+        "--timeout",
+        "300",
+    ]
     assert cli.main(args) == 0
     printed = capsys.readouterr().out
-    expected = ("student_id,assignment,score,max_score\nann,basics,0,3\nann,intro,3,3\n"
-                "ben,basics,3,3\nben,intro,1,3\n")
+    expected = (
+        "student_id,assignment,score,max_score\nann,basics,0,3\nann,intro,3,3\n"
+        "ben,basics,3,3\nben,intro,1,3\n"
+    )
     assert (out / "grades.csv").read_text() == expected
     assert "[3/3]" in printed and "0/3 -" in printed and "4/6" in printed
     assert sorted(p.relative_to(out).as_posix() for p in (out / "feedback").rglob("*.html")) == [
-        "feedback/ann/intro.html", "feedback/ben/basics.html", "feedback/ben/intro.html"]
+        "feedback/ann/intro.html",
+        "feedback/ben/basics.html",
+        "feedback/ben/intro.html",
+    ]
     ben = feedback.visible_text((out / "feedback" / "ben" / "intro.html").read_text())
     assert "Expected: 4 for power_of(2)" in ben and "[wrong power]: 8" in ben
     assert "the secret step" not in ben and "power_of(-3)" not in ben
@@ -338,8 +403,9 @@ def test_grade_command_end_to_end(course, notebooks, tmp_path, capsys):
         zf.write(subs / "ben" / "intro.ipynb", "export/ben_intro.ipynb")
     args[args.index(str(subs))] = str(archive)
     assert cli.main([*args, "--lessons", "intro", "--jobs", "1"]) == 0
-    assert (out / "grades.csv").read_text() == ("student_id,assignment,score,max_score\n"
-                                                "ann,intro,3,3\nben,intro,1,3\n")
+    assert (out / "grades.csv").read_text() == (
+        "student_id,assignment,score,max_score\nann,intro,3,3\nben,intro,1,3\n"
+    )
     assert [p.read_text() for p in out.glob("grades.*.csv")] == [expected]
     assert "kept as" in capsys.readouterr().out
 
@@ -403,8 +469,11 @@ def test_feedback_never_shows_a_lessons_hidden_tests(lesson, real_scratch, tmp_p
         if meta.get("grade") and cell.cell_type == "code":
             target = visible[meta["grade_id"]]
             target.source = cell.source
-            target.outputs = [new_output("error", ename="AssertionError", evalue="",
-                                         traceback=cell.source.splitlines())]
+            target.outputs = [
+                new_output(
+                    "error", ename="AssertionError", evalue="", traceback=cell.source.splitlines()
+                )
+            ]
     graded.cells.append(new_code_cell("print('\\n'.join(In))"))
     graded.cells[-1].outputs = [new_output("stream", name="stdout", text=everything)]
     feedback.sanitize(graded, released, secrets.excluding(""))
@@ -427,8 +496,11 @@ def _misconception_letter(lesson: str, released, item, variable: str, right: str
     if importlib.util.find_spec(f"course_utils.checks.{lesson}"):
         module = importlib.import_module(f"course_utils.checks.{lesson}")
         namespace.update(vars(module), checks=module)
-    test = next(c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade_id")
-                == item.tests[0][0])
+    test = next(
+        c
+        for c in released.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == item.tests[0][0]
+    )
     for letter in "ABCDE":
         try:
             exec(feedback.strip_hidden(test.source), {**namespace, variable: letter})  # noqa: S102
@@ -466,15 +538,29 @@ def graded_corpus(course, tmp_path_factory):
         max_score = grader.lessons[lesson].max_score
         secrets = grader.lessons[lesson].secrets
     # Where the writes_outside case tries to create files (see corpus.WRITES).
-    pwned = [p for p in (ROOT / "course_utils" / "checks" / "_corpus_pwned.py",
-                         ROOT / "solutions" / "_corpus_pwned", ROOT / "grader" / "_corpus_pwned")
-             if p.exists()]
+    pwned = [
+        p
+        for p in (
+            ROOT / "course_utils" / "checks" / "_corpus_pwned.py",
+            ROOT / "solutions" / "_corpus_pwned",
+            ROOT / "grader" / "_corpus_pwned",
+        )
+        if p.exists()
+    ]
     for path in pwned:
         path.unlink()
     return {
-        "outcomes": outcomes, "items": items, "max": max_score, "out": tmp / "out",
-        "subs": tmp / "subs", "lesson": lesson, "named": named, "secrets": secrets,
-        "seconds": time.monotonic() - start, "pwned": pwned, "limits": limits,
+        "outcomes": outcomes,
+        "items": items,
+        "max": max_score,
+        "out": tmp / "out",
+        "subs": tmp / "subs",
+        "lesson": lesson,
+        "named": named,
+        "secrets": secrets,
+        "seconds": time.monotonic() - start,
+        "pwned": pwned,
+        "limits": limits,
     }
 
 
@@ -486,7 +572,9 @@ def test_corpus_case_is_graded_as_expected(case, graded_corpus):
         pytest.skip(f"needs {spec['needs']} isolation, unavailable here")
     g = graded_corpus
     outcome = g["outcomes"][case]
-    assert outcome.score == corpus.expected_score(spec["score"], g["items"], g["max"]), outcome.notes
+    assert outcome.score == corpus.expected_score(spec["score"], g["items"], g["max"]), (
+        outcome.notes
+    )
     assert outcome.status == spec.get("status", "graded"), outcome.notes
     assert outcome.max_score == g["max"]
     assert outcome.seconds < g["limits"].notebook_timeout
@@ -494,8 +582,13 @@ def test_corpus_case_is_graded_as_expected(case, graded_corpus):
         assert any(spec["notes"] in note for note in outcome.notes), outcome.notes
     page_path = g["out"] / "feedback" / case / f"{g['lesson']}.html"
     page = page_path.read_text()
-    own = "" if case == "not_a_notebook" else feedback.student_text(
-        nbformat.read(g["subs"] / case / f"{g['lesson']}.ipynb", as_version=4))
+    own = (
+        ""
+        if case == "not_a_notebook"
+        else feedback.student_text(
+            nbformat.read(g["subs"] / case / f"{g['lesson']}.ipynb", as_version=4)
+        )
+    )
     assert feedback.leaks(page, g["secrets"].excluding(own)) == []
     if case == "untouched":
         assert feedback.leaks(page, g["secrets"].solution) == []

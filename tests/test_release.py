@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from submissions import fake_course  # tests/ is on sys.path (rootdir imports)
 
 from course_utils import cli
 from course_utils.grading import release
@@ -17,18 +16,6 @@ from course_utils.grading.course import find_root, lessons
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = lessons(ROOT)
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-
-
-def _load(name: str):
-    path = ROOT / "tests" / "submissions" / f"{name.removeprefix('grading_')}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_course = _load("grading_fake_course")
 
 
 def _text(cell) -> str:
@@ -57,11 +44,14 @@ def grader_only_lines(source_nb) -> set[str]:
 
 # --- the repository's notebooks/ ---
 
+
 @pytest.mark.slow
 def test_notebooks_match_what_release_generates():
     changes = release.plan(ROOT, LESSONS, whole_course=True)
     drift = [f"{c.path}: {c.action} {c.reason}" for c in changes if c.action != release.UNCHANGED]
-    assert not drift, "notebooks/ drifted from solutions/; run `course release`:\n" + "\n".join(drift)
+    assert not drift, "notebooks/ drifted from solutions/; run `course release`:\n" + "\n".join(
+        drift
+    )
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -82,14 +72,18 @@ def test_nbgrader_finds_the_course_from_the_repository_root():
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     cd = config.CourseDirectory
-    assert (cd.root, cd.source_directory, cd.release_directory) == (str(ROOT), "solutions",
-                                                                    "notebooks")
+    assert (cd.root, cd.source_directory, cd.release_directory) == (
+        str(ROOT),
+        "solutions",
+        "notebooks",
+    )
     assert cd.db_url == f"sqlite:///{ROOT / 'grader' / 'gradebook.db'}"
     assert config.OverwriteCells.add_missing_cells is True
     assert config.Execute.kernel_name == "python3" and config.Execute.timeout >= 120
 
 
 # --- normalisation (no nbgrader needed) ---
+
 
 def _messy_notebook():
     nb = fake_course.lesson("intro", 2)
@@ -113,8 +107,10 @@ def test_normalize_drops_volatile_state_and_is_idempotent():
     assert code["outputs"] == [] and code["execution_count"] is None
     assert set(code["metadata"]) == {"nbgrader", "tags"}
     assert nb["cells"][0]["id"] == "cell-0"
-    assert text.endswith("\n") and text == json.dumps(nb, indent=1, sort_keys=True,
-                                                      ensure_ascii=False) + "\n"
+    assert (
+        text.endswith("\n")
+        and text == json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    )
     again = release.normalize(nbformat.reads(text, as_version=4), "solutions/intro/intro.ipynb")
     assert again == text
 
@@ -136,6 +132,7 @@ def test_safe_to_replace_only_untouched_generated_notebooks():
 
 
 # --- the command, on a fake course ---
+
 
 @pytest.fixture
 def course(tmp_path):
@@ -174,7 +171,10 @@ def test_release_writes_checks_and_never_overwrites_work(course, capsys):
     capsys.readouterr()
     assert _release(course) == 1
     out = capsys.readouterr().out
-    assert "refuse notebooks/intro/intro.ipynb" in out and "refuse notebooks/intro/scratch.ipynb" in out
+    assert (
+        "refuse notebooks/intro/intro.ipynb" in out
+        and "refuse notebooks/intro/scratch.ipynb" in out
+    )
     assert "my attempt" in student.read_text() and stray.read_text() == "{}"
 
     # --lesson limits the release to that lesson's folder.
