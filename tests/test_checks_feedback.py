@@ -27,3 +27,21 @@ def test_check_choice_names_the_misconception(capsys):
         check_choice(2, "B", why, question="q", confirmation="yes")
     check_choice(" b ", "B", why, question="q", confirmation="recall matters")
     assert capsys.readouterr().out == "Correct: recall matters\n"
+
+
+def test_call_student_lets_a_lesson_name_known_errors():
+    def explain(exc):
+        return (
+            (
+                "a model-agnostic function",
+                "search the modules",
+                "treating every model like a ResNet",
+            )
+            if isinstance(exc, AttributeError)
+            else None
+        )
+
+    with pytest.raises(ExerciseError, match="treating every model like a ResNet"):
+        call_student(lambda: object().fc, what="f()", explain=explain)
+    with pytest.raises(ExerciseError, match="the code does not run"):
+        call_student(lambda: 1 / 0, what="f()", explain=explain)

@@ -25,20 +25,32 @@ def fail(expected: str, observed: str, hint: str, misconception: str | None = No
     raise ExerciseError(expected, observed, hint, misconception)
 
 
-def call_student(function: Callable, *args: Any, what: str, **kwargs: Any) -> Any:
+Explainer = Callable[[Exception], "tuple[str, str, str] | None"]
+"""Maps a known student error to (expected, hint, misconception); None means "no special story"."""
+
+
+def call_student(
+    function: Callable, *args: Any, what: str, explain: Explainer | None = None, **kwargs: Any
+) -> Any:
     """Run the student's function; an exception becomes three-part feedback, not a bare traceback.
 
     ``NotImplementedError`` passes through: that is the untouched stub, which
-    nbgrader shows as "not answered yet".
+    nbgrader shows as "not answered yet". ``explain`` lets a lesson name the
+    misconception behind errors it knows (an ``AttributeError`` on ``.fc``, say).
     """
     try:
         return function(*args, **kwargs)
     except NotImplementedError:
         raise
     except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
+        observed = f"it raised {type(exc).__name__}: {exc}"
+        known = explain(exc) if explain is not None else None
+        if known is not None:
+            expected, hint, misconception = known
+            fail(expected, observed, hint, misconception)
         fail(
             f"{what} to run without an error",
-            f"it raised {type(exc).__name__}: {exc}",
+            observed,
             "call your function on this input in a cell of its own and read the traceback.",
             "the code does not run",
         )

@@ -15,7 +15,7 @@ from types import CodeType
 import torch
 from torch import nn
 
-from course_utils.checks._feedback import check_choice, correct, fail
+from course_utils.checks._feedback import call_student, check_choice, correct, fail
 
 _AUX_FAMILIES = ("googlenet", "inception_v3")
 
@@ -103,37 +103,35 @@ def _refuse_library(function: Callable, banned: tuple[str, ...]) -> None:
         )
 
 
+def _explain_attribute_error(exc: Exception) -> tuple[str, str, str] | None:
+    """The usual AttributeErrors of this lesson, named by their misconception."""
+    if not isinstance(exc, AttributeError):
+        return None
+    text = str(exc)
+    if "'fc'" in text:
+        return (
+            "a function that works for every family",
+            "only some families keep their head in model.fc: search the modules instead.",
+            "treating every model like a ResNet",
+        )
+    if "'classifier'" in text or "'head'" in text:
+        return (
+            "a function that finds the head where the model keeps it",
+            "a ResNet keeps its head in model.fc; print(model) to see where a model keeps it.",
+            "looking for model.classifier / model.head where there is none",
+        )
+    if "in_features" in text:
+        return (
+            "a function that also handles a 1x1-conv head",
+            "SqueezeNet's head is a 1x1 nn.Conv2d: it has in_channels, not in_features.",
+            "assuming every head is nn.Linear",
+        )
+    return None
+
+
 def _call(function: Callable, *args, what: str):
     """Call the student's function; explain the usual AttributeErrors by their misconception."""
-    try:
-        return function(*args)
-    except NotImplementedError:
-        raise  # the untouched stub: let nbgrader show it as "not answered yet"
-    except AttributeError as exc:
-        text = str(exc)
-        if "'fc'" in text:
-            misconception, hint = (
-                "treating every model like a ResNet",
-                "only some families keep their head in model.fc: search the modules instead.",
-            )
-        elif "'classifier'" in text or "'head'" in text:
-            misconception, hint = (
-                "looking for model.classifier / model.head where there is none",
-                "a ResNet keeps its head in model.fc; print(model) to see where a model keeps it.",
-            )
-        elif "in_features" in text:
-            misconception, hint = (
-                "assuming every head is nn.Linear",
-                "SqueezeNet's head is a 1x1 nn.Conv2d: it has in_channels, not in_features.",
-            )
-        else:
-            misconception = "the code does not run"
-            hint = "read the traceback in a cell of its own."
-        fail(f"{what} to run", f"AttributeError: {text}", hint, misconception)
-    except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
-        fail(f"{what} to run", f"{type(exc).__name__}: {exc}",
-             "run your function on the model in a cell of its own and read the traceback.",
-             "the code does not run")
+    return call_student(function, *args, what=what, explain=_explain_attribute_error)
 
 
 # --------------------------------------------------------------------------- exercise 1

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from course_utils import metrics
-from course_utils.checks._feedback import check_choice, correct, fail
+from course_utils.checks._feedback import call_student, check_choice, correct, fail
 
 # The curriculum's worked example, positive class first: TP, FN, FP, TN = 40, 10, 5, 45.
 WORKED_EXAMPLE = metrics.ConfusionCounts(tp=40, fp=5, fn=10, tn=45)
@@ -25,27 +25,20 @@ METRIC_NAMES = ("accuracy", "precision", "recall", "f1")
 TOLERANCE = 1e-3
 
 
+def _explain_zero_division(exc: Exception) -> tuple[str, str, str] | None:
+    if not isinstance(exc, ZeroDivisionError):
+        return None
+    return (
+        "the function to return 0.0 for a ratio whose denominator is zero",
+        "check the denominator before dividing; the course's policy for an undefined "
+        "ratio is 0.0 (a model that flags nothing has found nothing).",
+        "division by zero on an undefined ratio",
+    )
+
+
 def _call(function: Callable, *args: Any, what: str, **kwargs: Any) -> Any:
     """Run the student's function; an exception becomes feedback instead of a bare traceback."""
-    try:
-        return function(*args, **kwargs)
-    except NotImplementedError:
-        raise  # the untouched stub: let nbgrader show it as "not answered yet"
-    except ZeroDivisionError as exc:
-        fail(
-            f"{what} to return 0.0 for a ratio whose denominator is zero",
-            f"it raised ZeroDivisionError: {exc}",
-            "check the denominator before dividing; the course's policy for an undefined "
-            "ratio is 0.0 (a model that flags nothing has found nothing).",
-            "division by zero on an undefined ratio",
-        )
-    except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
-        fail(
-            f"{what} to run without an error",
-            f"it raised {type(exc).__name__}: {exc}",
-            "call your function on this input in a cell of its own and read the traceback.",
-            "the code does not run",
-        )
+    return call_student(function, *args, what=what, explain=_explain_zero_division, **kwargs)
 
 
 def _require_function(function: Any, signature: str) -> None:
