@@ -243,7 +243,7 @@ def header() -> list[str]:
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, GPU: {gpu}",
         f"- python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}",
-        f"- command: `python bench/run.py {' '.join(sys.argv[1:])}`".replace(" `", "`"),
+        "- command: `" + " ".join(["python bench/run.py", *sys.argv[1:]]) + "`",
         "",
     ]
 
