@@ -45,3 +45,15 @@ def test_call_student_lets_a_lesson_name_known_errors():
         call_student(lambda: object().fc, what="f()", explain=explain)
     with pytest.raises(ExerciseError, match="the code does not run"):
         call_student(lambda: 1 / 0, what="f()", explain=explain)
+
+
+def test_check_choice_ignores_a_str_subclass_that_fakes_its_letter():
+    class Fake(str):
+        def strip(self):
+            return "B"
+
+        def upper(self):
+            return "B"
+
+    with pytest.raises(ExerciseError, match="misconception"):
+        check_choice(Fake("A"), "B", {"A": "wrong"}, question="q", confirmation="yes")

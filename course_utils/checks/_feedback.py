@@ -74,6 +74,8 @@ def check_choice(
     ``why_wrong`` maps each wrong letter to why it is tempting and wrong; it
     names the misconception in the feedback.
     """
+    if isinstance(answer, str):
+        answer = str.__str__(answer)  # a str subclass could redefine strip()/upper() to fake a letter
     options = sorted({correct_letter, *why_wrong})
     if not isinstance(answer, str) or answer.strip().upper() not in options:
         fail(

@@ -57,11 +57,6 @@ def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-4)
 
 
-def _letter(answer: object) -> object:
-    # A str subclass could redefine strip()/upper(); a plain copy cannot.
-    return str.__str__(answer) if isinstance(answer, str) else answer
-
-
 def _identical(a: torch.Tensor, b: torch.Tensor) -> bool:
     if a.device.type == "meta" or b.device.type == "meta":
         return a.shape == b.shape
@@ -208,7 +203,7 @@ def check_adapt_head(
 def check_q1(answer: object) -> None:
     """Replacing the head does not change the input size the model accepts."""
     check_choice(
-        _letter(answer),
+        answer,
         "B",
         {
             "A": "tempting, because the head is 'the model's size', but the head only ever sees "
@@ -227,7 +222,7 @@ def check_q1(answer: object) -> None:
 def check_q2(answer: object) -> None:
     """Replacing the head barely changes the parameter count."""
     check_choice(
-        _letter(answer),
+        answer,
         "C",
         {
             "A": "the head is one Linear layer; almost all parameters live in the backbone "
@@ -244,7 +239,7 @@ def check_q2(answer: object) -> None:
 def check_q3(answer: object) -> None:
     """Replacing the head does not speed up training by removing layers."""
     check_choice(
-        _letter(answer),
+        answer,
         "C",
         {
             "A": "no layer is removed: the old head is replaced by a new one of the same kind, "

