@@ -212,23 +212,26 @@ class _Runner:
         return torch.cat(outs)
 
 
-def _extract_features(
-    model: nn.Module, head_path: str, x: torch.Tensor, runner: _Runner, batch_size: int
-) -> torch.Tensor | None:
-    """Head inputs for every sample, or None when the head is not the model's last step."""
+def _head_is_last_step(
+    model: nn.Module, head_path: str, probe: torch.Tensor, runner: _Runner
+) -> bool:
+    """True when ``model(x) == head(features(x))``, so cached features give the same training."""
     head = heads.get_module(model, head_path)
     if not isinstance(head, nn.Linear):
-        return None  # a conv head (SqueezeNet) is followed by ReLU and pooling: nothing to cache
-    with _headless(model, head_path):
-        feats = runner.predict(model, x, batch_size)
-    probe = x[: min(len(x), 4)]
+        return False  # a conv head (SqueezeNet) is followed by ReLU and pooling: nothing to cache
     with torch.no_grad(), runner.autocast():
-        direct = model(runner.to_device(probe)).float().cpu()
-        via_head = head(feats[: len(probe)].to(runner.device)).float().cpu()
+        x = runner.to_device(probe)
+        direct = model(x).float()
+        with _headless(model, head_path):
+            via_head = head(model(x)).float()
     tol = 1e-2 if runner.amp else 1e-4
-    if direct.shape != via_head.shape or not torch.allclose(direct, via_head, atol=tol, rtol=tol):
-        return None  # e.g. SqueezeNet: ReLU and pooling after its 1x1-conv head
-    return feats
+    return direct.shape == via_head.shape and torch.allclose(direct, via_head, atol=tol, rtol=tol)
+
+
+def _features(model: nn.Module, head_path: str, x: torch.Tensor, runner: _Runner) -> torch.Tensor:
+    """What the backbone hands to the head, for every sample (computed once, in eval mode)."""
+    with _headless(model, head_path):
+        return runner.predict(model, x, 256)
 
 
 def fine_tune(
@@ -291,9 +294,9 @@ def fine_tune(
         model.eval()  # a frozen backbone must not update BatchNorm statistics
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-        feats = _extract_features(model, info.path, xtr, runner, 256) if cache_features else None
-        if feats is not None:
-            fva = _extract_features(model, info.path, xva, runner, 256) if val is not None else None
+        if cache_features and _head_is_last_step(model, info.path, xtr[:4], runner):
+            feats = _features(model, info.path, xtr, runner)
+            fva = _features(model, info.path, xva, runner) if val is not None else None
             history.cached = True
             history.feature_seconds = round(time.perf_counter() - start, 3)
             train_net, xtr_run, xva_run = head, feats, fva
