@@ -77,6 +77,9 @@ def test_course_cli_help_is_fast_and_lists_commands():
     ).stdout
     for cmd in ("doctor", "pretrain", "release", "grade"):
         assert cmd in out
+    probe = "import sys; from course_utils.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False", "building the CLI must not import torch"
 
 
 @pytest.mark.slow

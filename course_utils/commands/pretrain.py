@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from course_utils.backbones import course_weights_path
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=20, help="passes over fresh source images")
@@ -16,12 +14,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         default=None,
-        help="where to write (default: a new file beside the shipped weights)",
+        help="where to write (default: the shipped weights file, which needs --force)",
     )
     parser.add_argument("--force", action="store_true", help="allow replacing the shipped weights")
 
 
 def run(args: argparse.Namespace) -> int:
+    from course_utils.backbones import course_weights_path  # imports torch: only when run
     from course_utils.pretrain import PretrainConfig, pretrain
 
     shipped = course_weights_path()
