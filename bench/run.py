@@ -122,7 +122,7 @@ def bench_grading(repeats: int) -> list[str]:
                     [
                         sys.executable,
                         "-m",
-                        "course_utils.cli",
+                        "grader.cli",
                         "grade",
                         "--submissions",
                         str(subs),

@@ -1,4 +1,4 @@
-"""``course grade`` and ``course_utils.grading``: layouts, results, feedback, guard, sandbox, corpus.
+"""``course grade`` and ``grader``: layouts, results, feedback, guard, sandbox, corpus.
 
 Fast tests cover each module on its own. The slow ones grade real notebooks:
 a fake two-lesson course end to end through the CLI, stock nbgrader against
@@ -27,10 +27,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_output
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
 
-from course_utils import cli
-from course_utils.grading import feedback, layout, results, sandbox
-from course_utils.grading.course import generate, lessons
-from course_utils.grading.execute import imported_modules
+from grader import cli, feedback, layout, results, sandbox
+from grader.course import generate, lessons
+from grader.execute import imported_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -228,7 +227,7 @@ def test_imported_modules_finds_what_setup_cells_import():
 
 def test_guard_restores_builtins_and_checkers():
     from course_utils import checks
-    from course_utils.grading import guard
+    from grader import guard
 
     real_len, real_check = builtins.len, checks.check_choice
     guard.install(["course_utils.checks"])
@@ -291,7 +290,7 @@ def test_run_kills_everything_a_job_started(tmp_path):
 
 def test_kernel_limits_stop_a_memory_bomb():
     code = (
-        "from course_utils.grading.kernel import apply_limits\n"
+        "from grader.kernel import apply_limits\n"
         "apply_limits({'memory_mb': 256, 'file_mb': 1, 'processes': 4096})\n"
         "try:\n    bytearray(2 * 2**30)\nexcept MemoryError:\n    print('stopped')\n"
     )
@@ -307,7 +306,7 @@ def test_kernel_lockdown_leaves_only_its_folder_writable(tmp_path):
     work.mkdir()
     other.write_text("untouched")
     code = (
-        "import os\nfrom course_utils.grading.kernel import lock_filesystem, drop_capabilities\n"
+        "import os\nfrom grader.kernel import lock_filesystem, drop_capabilities\n"
         f"lock_filesystem([{str(secret)!r}], {str(work)!r})\ndrop_capabilities()\n"
         f"print(os.listdir({str(secret)!r}))\n"
         f"open({str(work / 'ok.txt')!r}, 'w').write('fine')\n"
@@ -429,7 +428,7 @@ def _stock_nbgrader_score(course: Path, nb, workdir: Path) -> float:
 @pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # inside nbgrader's gradebook
 @pytest.mark.parametrize("case", ["monkeypatch", "error_hiding"])
 def test_cheats_that_fool_stock_nbgrader_score_zero_here(case, course, notebooks, tmp_path):
-    from course_utils.grading.autograde import Grader
+    from grader.autograde import Grader
 
     cheat = corpus.build(case, *notebooks["intro"])
     assert _stock_nbgrader_score(course, cheat, tmp_path / "stock") == 3  # the cheat works there
@@ -515,7 +514,7 @@ def _misconception_letter(lesson: str, released, item, variable: str, right: str
 @pytest.fixture(scope="module")
 def graded_corpus(course, tmp_path_factory):
     """Every corpus case graded as one class (two jobs), on lesson1 or the fake intro lesson."""
-    from course_utils.grading.autograde import Grader
+    from grader.autograde import Grader
 
     root, lesson = (ROOT, CORPUS_LESSON) if CORPUS_LESSON else (course, "intro")
     tmp = tmp_path_factory.mktemp("corpus")

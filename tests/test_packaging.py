@@ -70,14 +70,14 @@ def test_committed_notebooks_are_clean():
 
 def test_course_cli_help_is_fast_and_lists_commands():
     out = subprocess.run(
-        [sys.executable, "-m", "course_utils.cli", "--help"],
+        [sys.executable, "-m", "grader.cli", "--help"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     for cmd in ("doctor", "pretrain", "release", "grade"):
         assert cmd in out
-    probe = "import sys; from course_utils.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    probe = "import sys; from grader.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False", "building the CLI must not import torch"
 
@@ -85,7 +85,7 @@ def test_course_cli_help_is_fast_and_lists_commands():
 @pytest.mark.slow
 def test_course_doctor_reports_everything_ok():
     proc = subprocess.run(
-        [sys.executable, "-m", "course_utils.cli", "doctor"],
+        [sys.executable, "-m", "grader.cli", "doctor"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -109,7 +109,7 @@ def test_course_doctor_flags_corrupt_weights(tmp_path, monkeypatch, capsys):
     import shutil
 
     from course_utils import backbones
-    from course_utils.commands import doctor
+    from grader.commands import doctor
 
     for f in backbones.WEIGHTS_DIR.iterdir():
         shutil.copy(f, tmp_path / f.name)
@@ -121,7 +121,7 @@ def test_course_doctor_flags_corrupt_weights(tmp_path, monkeypatch, capsys):
 
 
 def test_course_pretrain_refuses_to_replace_shipped_weights(capsys):
-    from course_utils.cli import main
+    from grader.cli import main
 
     assert main(["pretrain", "--epochs", "1"]) == 2
     assert "--force" in capsys.readouterr().out

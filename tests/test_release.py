@@ -9,9 +9,8 @@ import nbformat
 import pytest
 from submissions import fake_course  # tests/ is on sys.path (rootdir imports)
 
-from course_utils import cli
-from course_utils.grading import release
-from course_utils.grading.course import find_root, lessons
+from grader import cli, release
+from grader.course import find_root, lessons
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = lessons(ROOT)

@@ -29,7 +29,7 @@ def _default_jobs(memory_mb: int) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from course_utils.grading.sandbox import Limits
+    from grader.sandbox import Limits
 
     d = Limits()
     parser.add_argument("--submissions", type=Path, required=True, metavar="DIR_OR_ZIP",
@@ -55,9 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from course_utils.grading import layout, results, sandbox
-    from course_utils.grading.autograde import Grader
-    from course_utils.grading.course import CourseError, find_root, load_config, select_lessons
+    from grader import layout, results, sandbox
+    from grader.autograde import Grader
+    from grader.course import CourseError, find_root, load_config, select_lessons
 
     try:
         root = find_root(args.root)

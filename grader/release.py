@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from course_utils.grading.course import IGNORED, RELEASE_DIR, SOURCE_DIR, generate
+from grader.course import IGNORED, RELEASE_DIR, SOURCE_DIR, generate
 
 MARKER = "course_release"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}

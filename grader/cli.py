@@ -14,12 +14,12 @@ from collections.abc import Sequence
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": (
-        "course_utils.commands.doctor",
+        "grader.commands.doctor",
         "check versions, device, extensions, data and weights",
     ),
-    "pretrain": ("course_utils.commands.pretrain", "rebuild the course backbone weights (seeded)"),
-    "release": ("course_utils.commands.release", "generate student notebooks from solutions/"),
-    "grade": ("course_utils.commands.grade", "autograde a folder or zip of submissions"),
+    "pretrain": ("grader.commands.pretrain", "rebuild the course backbone weights (seeded)"),
+    "release": ("grader.commands.release", "generate student notebooks from solutions/"),
+    "grade": ("grader.commands.grade", "autograde a folder or zip of submissions"),
 }
 
 

@@ -1,4 +1,4 @@
-"""One grading job: ``python -m course_utils.grading.worker JOBDIR``, run by ``sandbox.run``.
+"""One grading job: ``python -m grader.worker JOBDIR``, run by ``sandbox.run``.
 
 JOBDIR holds ``job.json`` (written by ``autograde``) and a one-student
 nbgrader course. The worker makes itself non-dumpable (the kernel may not
@@ -17,8 +17,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from course_utils.grading import sandbox
-from course_utils.grading.course import scratch_config, tools_on_path
+from grader import sandbox
+from grader.course import scratch_config, tools_on_path
 
 
 def configure(job: dict, jobdir: Path):
@@ -26,7 +26,7 @@ def configure(job: dict, jobdir: Path):
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
-    from course_utils.grading.execute import SandboxedExecute
+    from grader.execute import SandboxedExecute
 
     config = scratch_config(Path(job["root"]), jobdir / "course")
     defaults = Autograde.class_traits()["autograde_preprocessors"].default()
@@ -57,7 +57,7 @@ def make_feedback(api, job: dict, jobdir: Path) -> dict:
     """Sanitise the graded notebook, render nbgrader's feedback HTML into ``feedback.html``."""
     import nbformat
 
-    from course_utils.grading import feedback
+    from grader import feedback
 
     student, lesson = job["student"], job["lesson"]
     course = jobdir / "course"

@@ -21,12 +21,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from course_utils.grading import feedback, sandbox
-from course_utils.grading.course import SOURCE_DIR, generate
-from course_utils.grading.layout import MAX_NOTEBOOK_BYTES
-from course_utils.grading.results import Outcome
+from grader import feedback, sandbox
+from grader.course import SOURCE_DIR, generate
+from grader.layout import MAX_NOTEBOOK_BYTES
+from grader.results import Outcome
 
 HIDE = (SOURCE_DIR, "tests", "grader", ".git")
+
+
+def course_package_parent() -> Path:
+    """The folder holding the ``course_utils`` the kernels import (a clone, or site-packages)."""
+    spec = importlib.util.find_spec("course_utils")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("course_utils is not importable: install the course (pip install .)")
+    return Path(spec.origin).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ class Lesson:
 
 def guard_modules(lesson: str, released) -> list[str]:
     """The checker modules and what the read-only cells import: imported and snapshotted first."""
-    from course_utils.grading.execute import imported_modules
+    from grader.execute import imported_modules
 
     names = ["course_utils.checks"]
     if importlib.util.find_spec(f"course_utils.checks.{lesson}") is not None:
@@ -107,7 +115,7 @@ class Grader:
         paths = [self.root / p for p in HIDE] + [out.resolve(), *self.extra_hide]
         paths += [jobdir, self.workdir / "master", self.workdir / "jobs"]
         # Never hide a folder holding the kernel's own folder or the course package it imports.
-        keep = (self.workdir / "scratch", Path(feedback.__file__).resolve().parents[2])
+        keep = (self.workdir / "scratch", course_package_parent())
         return [str(p) for p in dict.fromkeys(paths)
                 if p.is_dir() and not any(k.is_relative_to(p) for k in keep)]
 
@@ -140,7 +148,7 @@ class Grader:
         kernels = jobdir / "jupyter" / "kernels" / "python3"
         kernels.mkdir(parents=True)
         (kernels / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "course_utils.grading.kernel",
+            "argv": [sys.executable, "-m", "grader.kernel",
                      str(jobdir / "kernel-spec.json"), "--", "-f", "{connection_file}"],
             "display_name": "Python 3 (graded)", "language": "python",
         }))
@@ -182,7 +190,7 @@ class Grader:
         try:
             env = self._prepare(lesson, student, nb, jobdir, out)
             log = jobdir / "worker.log"
-            run = sandbox.run([sys.executable, "-m", "course_utils.grading.worker", str(jobdir)],
+            run = sandbox.run([sys.executable, "-m", "grader.worker", str(jobdir)],
                               cwd=jobdir, env=env, log=log, timeout=self.limits.notebook_timeout,
                               isolation=self.isolation)
             outcome.seconds = run.seconds

@@ -1,6 +1,6 @@
 """Kernel launcher for grading: a read-only world, no capabilities, and resource limits.
 
-``python -m course_utils.grading.kernel SPEC -- <ipykernel arguments>`` is the
+``python -m grader.kernel SPEC -- <ipykernel arguments>`` is the
 ``argv`` of the ``python3`` kernelspec each grading job installs. nbclient
 starts it as a child of the worker; it locks itself down, then ``exec``s
 ipykernel, so the student's code and everything it starts inherit:

@@ -22,6 +22,7 @@ import ast
 import asyncio
 import json
 import secrets
+from pathlib import Path
 
 from jupyter_core.utils import ensure_async
 from nbclient.exceptions import CellExecutionError
@@ -30,7 +31,22 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, List, Unicode
 
-GUARD = "__import__('course_utils.grading.guard').grading.guard"
+
+def guard_loader(name: str) -> str:
+    """Code that builds the guard module from its source inside the kernel, as ``sys.modules[name]``.
+
+    The kernel never imports the guard from disk: the grader package stays out
+    of the kernel's sight, and a submission cannot edit or pre-import it.
+    """
+    from grader import guard
+
+    source = Path(guard.__file__).read_text(encoding="utf-8")
+    return (
+        "import sys as _course_sys, types as _course_types\n"
+        f"_course_sys.modules[{name!r}] = _course_types.ModuleType({name!r})\n"
+        f"exec(compile({source!r}, '<course guard>', 'exec'), _course_sys.modules[{name!r}].__dict__)\n"
+        "del _course_sys, _course_types\n"
+    )
 
 
 def error_output(ename: str, evalue: str):
@@ -94,7 +110,7 @@ class SandboxedExecute(Execute):
         The call travels as a user expression, which IPython evaluates without
         the input transformers a submission may have installed.
         """
-        reply = self._quiet("", f"{GUARD}.{call}")
+        reply = self._quiet("", f"__import__('sys').modules[{self._guard_name!r}].{call}")
         value = (reply or {}).get("content", {}).get("user_expressions", {}).get("value", {})
         if value.get("status") != "ok":
             self._incident("guard", index, f"guard.{call} failed: {value.get('evalue', 'no reply')}")
@@ -102,6 +118,8 @@ class SandboxedExecute(Execute):
         return value.get("data", {}).get("text/plain", "")
 
     def _install_guard(self) -> None:
+        self._guard_name = f"_course_guard_{secrets.token_hex(8)}"
+        self._quiet(guard_loader(self._guard_name))
         self._guard(f"install({list(self.guard_modules)!r})", -1)
         self._guarded = True
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_utils.grading.course import natural_key
+from grader.course import natural_key
 
 COLUMNS = ("student_id", "assignment", "score", "max_score")
 

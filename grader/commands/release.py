@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from course_utils.grading import release
-    from course_utils.grading.course import CourseError, find_root, select_lessons
+    from grader import release
+    from grader.course import CourseError, find_root, select_lessons
 
     try:
         root = find_root(args.root)

@@ -83,7 +83,7 @@ def _works(prefix: list[str], code: str = "pass") -> bool:
 
 # What a job does at the start, end to end: a probe that passes means grading will too.
 _PROBE = """
-from course_utils.grading import kernel, sandbox
+from grader import kernel, sandbox
 sandbox.loopback_up()
 kernel.lock_filesystem([], {folder!r})
 kernel.drop_capabilities()
@@ -107,7 +107,7 @@ def detect() -> Isolation:
     if locked:
         return Isolation(network=True, pids=True, filesystem=True, prefix=tuple(prefix))
     prefix = [unshare, *user, "--net", "--pid", "--fork", "--kill-child"]
-    if _works(prefix, "from course_utils.grading import sandbox; sandbox.loopback_up()"):
+    if _works(prefix, "from grader import sandbox; sandbox.loopback_up()"):
         return Isolation(network=True, pids=True, prefix=tuple(prefix))
     return Isolation()
 
