@@ -1,6 +1,6 @@
 import pytest
 
-from course_utils.checks import ExerciseError, check_choice
+from course_utils.checks import ExerciseError, check_choice, fail
 from course_utils.checks._feedback import call_student
 
 
@@ -57,3 +57,46 @@ def test_check_choice_ignores_a_str_subclass_that_fakes_its_letter():
 
     with pytest.raises(ExerciseError, match="misconception"):
         check_choice(Fake("A"), "B", {"A": "wrong"}, question="q", confirmation="yes")
+
+
+def test_registered_misconceptions_are_named_with_id_and_section():
+    from course_utils.checks import Misconception, all_misconceptions, registry
+    from course_utils.checks._feedback import REVIEW_LINE
+
+    found = registry("lesson9", Misconception("typed_size", "size typed as a number", "9.2 Sizes"))
+    assert found["typed_size"].id == "lesson9.typed_size"
+    with pytest.raises(ExerciseError) as info:
+        fail("a size read from the model", "512", "read in_features", found["typed_size"])
+    assert info.value.misconception == "size typed as a number"
+    assert info.value.misconception_id == "lesson9.typed_size"
+    match = REVIEW_LINE.search(str(info.value))
+    assert match and match.group("id") == "lesson9.typed_size" and match.group("section") == "9.2 Sizes"
+    with pytest.raises(ValueError, match="registered twice"):
+        registry("lesson9", Misconception("a", "x", "y"), Misconception("a", "z", "y"))
+    with pytest.raises(ValueError, match="must look like"):
+        registry("lesson9", Misconception("Bad-Id", "x", "y"))
+    everything = all_misconceptions()
+    assert "course.code_error" in everything
+    assert all(m.id == key for key, m in everything.items())
+
+
+def test_choice_names_the_registered_misconception_of_a_wrong_option():
+    from course_utils.checks import Misconception, registry
+
+    named = registry("lesson9", Misconception("head_is_backbone", "head mistaken for backbone", "9.1"))
+    with pytest.raises(ExerciseError) as info:
+        check_choice("b", "A", {"B": ("the head holds the features", named["head_is_backbone"])},
+                     question="q", confirmation="ok")
+    assert info.value.misconception_id == "lesson9.head_is_backbone"
+    assert "the head holds the features" in str(info.value)
+
+
+def test_toolkit_finds_heads_with_course_utils_heads():
+    from course_utils.checks import _toolkit
+
+    model = _toolkit.build("resnet18", 7)
+    assert _toolkit.head_path(model) == "fc"
+    assert _toolkit.build("vgg11", 7).classifier[6].out_features == 7
+    assert _toolkit.head_path(_toolkit.build("vgg11", 7)) == "classifier.6"
+    assert _toolkit.plain_int(True) is None and _toolkit.plain_int(3) == 3
+    assert _toolkit.to_numpy([1, 2]).tolist() == [1, 2]

@@ -3,9 +3,45 @@
 Every checker returns nothing and prints a short confirmation when the answer
 is right; when it is wrong it raises :class:`ExerciseError`, an ``AssertionError``
 whose message has three parts (expected / your answer shows / hint), so the
-nbgrader test cell fails with a message the student can act on.
+nbgrader test cell fails with a message the student can act on. A checker
+that recognises the mistake names a registered :class:`Misconception`
+(each lesson module's ``MISCONCEPTIONS``; all of them: ``all_misconceptions()``).
 """
 
-from course_utils.checks._feedback import ExerciseError, check_choice, correct, fail
+from __future__ import annotations
 
-__all__ = ["ExerciseError", "check_choice", "correct", "fail"]
+import importlib
+import pkgutil
+
+from course_utils.checks._feedback import (
+    GENERIC,
+    ExerciseError,
+    Misconception,
+    check_choice,
+    correct,
+    fail,
+    registry,
+)
+
+__all__ = [
+    "ExerciseError",
+    "Misconception",
+    "all_misconceptions",
+    "check_choice",
+    "correct",
+    "fail",
+    "registry",
+]
+
+
+def all_misconceptions() -> dict[str, Misconception]:
+    """Every misconception the course can name, by id (imports each lesson's checker module)."""
+    found = {m.id: m for m in GENERIC.values()}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("lesson"):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            for item in getattr(module, "MISCONCEPTIONS", {}).values():
+                if item.id in found:
+                    raise ValueError(f"misconception id {item.id!r} is declared twice")
+                found[item.id] = item
+    return dict(sorted(found.items()))

@@ -1,31 +1,96 @@
-"""The three-part feedback every checker gives."""
+"""The three-part feedback every checker gives, and the misconceptions it can name.
+
+A wrong answer is reported as expected / what the answer shows / a hint.
+When the checker recognises the mistake, it names a registered
+``Misconception``: a stable identifier (``lesson4.typed_in_features``), a
+short human label, and the lesson section that teaches the idea. Each
+lesson's checker module declares its misconceptions once, in
+``MISCONCEPTIONS = registry("lessonN", ...)``; ``course_utils.checks.all_misconceptions()``
+lists every one the course can name.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
+
+# A misconception id: lesson prefix and a snake_case name, e.g. "lesson4.typed_in_features".
+MISCONCEPTION_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+# How a registered misconception ends the feedback message (read back by the grader's report).
+REVIEW_LINE = re.compile(r"Review: (?P<section>.*) \[(?P<id>[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\]$",
+                         re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Misconception:
+    """One mistaken idea a checker can recognise.
+
+    ``id`` is stable (reports and gradebooks count it), ``text`` is the short
+    label a student reads, ``section`` names the lesson section to reread.
+    """
+
+    id: str
+    text: str
+    section: str
+
+
+def registry(lesson: str, *items: Misconception) -> dict[str, Misconception]:
+    """A lesson's misconceptions by short name; each ``id`` becomes ``"<lesson>.<name>"``.
+
+    Refuses duplicates and ids that are not snake_case, so the course-wide list stays stable.
+    """
+    found: dict[str, Misconception] = {}
+    for item in items:
+        if not isinstance(item, Misconception):
+            raise TypeError(f"registry takes Misconception objects, got {item!r}")
+        full = replace(item, id=f"{lesson}.{item.id}")
+        if not MISCONCEPTION_ID.match(full.id):
+            raise ValueError(f"misconception id {full.id!r} must look like 'lesson4.typed_in_features'")
+        if item.id in found:
+            raise ValueError(f"misconception {full.id!r} is registered twice in {lesson}")
+        if not item.text.strip() or not item.section.strip():
+            raise ValueError(f"misconception {full.id!r} needs a text and a lesson section")
+        found[item.id] = full
+    return found
+
+
+# Kinds every checker shares (not tied to one lesson's idea).
+GENERIC = registry(
+    "course",
+    Misconception("code_error", "the code does not run", "the exercise's instructions"),
+    Misconception("invalid_option", "not a valid option", "the question's list of options"),
+)
 
 
 class ExerciseError(AssertionError):
     """A wrong answer: the message says what was expected, what the answer shows, and a hint."""
 
-    def __init__(self, expected: str, observed: str, hint: str, misconception: str | None = None):
+    def __init__(self, expected: str, observed: str, hint: str,
+                 misconception: Misconception | str | None = None):
         self.expected = expected
         self.observed = observed
         self.hint = hint
-        self.misconception = misconception
-        label = f" [{misconception}]" if misconception else ""
-        super().__init__(
-            f"\n  Expected: {expected}\n  Your answer shows{label}: {observed}\n  Hint: {hint}"
-        )
+        named = misconception if isinstance(misconception, Misconception) else None
+        text = named.text if named is not None else misconception
+        self.misconception = text  # the label the student reads
+        self.misconception_id = named.id if named is not None else None
+        self.section = named.section if named is not None else None
+        label = f" [{text}]" if text else ""
+        message = f"\n  Expected: {expected}\n  Your answer shows{label}: {observed}\n  Hint: {hint}"
+        if isinstance(misconception, Misconception):
+            message += f"\n  Review: {misconception.section} [{misconception.id}]"
+        super().__init__(message)
 
 
-def fail(expected: str, observed: str, hint: str, misconception: str | None = None) -> None:
-    """Raise the three-part feedback for a wrong answer."""
+def fail(expected: str, observed: str, hint: str,
+         misconception: Misconception | str | None = None) -> None:
+    """Raise the three-part feedback for a wrong answer (naming the misconception when known)."""
     raise ExerciseError(expected, observed, hint, misconception)
 
 
-Explainer = Callable[[Exception], "tuple[str, str, str] | None"]
+Explainer = Callable[[Exception], "tuple[str, str, Misconception | str] | None"]
 """Maps a known student error to (expected, hint, misconception); None means "no special story"."""
 
 
@@ -52,7 +117,7 @@ def call_student(
             f"{what} to run without an error",
             observed,
             "call your function on this input in a cell of its own and read the traceback.",
-            "the code does not run",
+            GENERIC["code_error"],
         )
 
 
@@ -64,15 +129,16 @@ def correct(message: str) -> None:
 def check_choice(
     answer: object,
     correct_letter: str,
-    why_wrong: Mapping[str, str],
+    why_wrong: Mapping[str, str | tuple[str, Misconception]],
     *,
     question: str,
     confirmation: str,
 ) -> None:
     """Check a multiple-choice answer stored as a single letter.
 
-    ``why_wrong`` maps each wrong letter to why it is tempting and wrong; it
-    names the misconception in the feedback.
+    ``why_wrong`` maps each wrong letter to why it is tempting and wrong, or to
+    ``(why, misconception)`` so that the feedback and the class report name
+    the registered misconception behind that option.
     """
     if isinstance(answer, str):
         answer = str.__str__(answer)  # a str subclass could redefine strip()/upper() to fake a letter
@@ -82,14 +148,18 @@ def check_choice(
             f"one letter among {', '.join(options)} for: {question}",
             f"{answer!r}",
             "store your choice as a string, for example answer = 'A'.",
-            "not a valid option",
+            GENERIC["invalid_option"],
         )
     letter = answer.strip().upper()
     if letter != correct_letter:
+        why = why_wrong[letter]
+        named: Misconception | str = "misconception"
+        if isinstance(why, tuple):
+            why, named = why
         fail(
             f"the option that holds for: {question}",
-            f"option {letter}: {why_wrong[letter]}",
+            f"option {letter}: {why}",
             "re-read the lesson section above and test the claim with the code cell before it.",
-            "misconception",
+            named,
         )
     correct(confirmation)

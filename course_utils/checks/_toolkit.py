@@ -1,0 +1,98 @@
+"""What every lesson's checker needs, in one place: models, inputs, outputs and student values.
+
+Checkers build their own models (random init, no download) so that a hidden
+test can ask about any architecture; the head is found by
+``course_utils.heads`` (never by a per-lesson "last Linear" rule), and
+submodules are read and set by dotted path through the same module.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from course_utils.checks._feedback import call_student
+from course_utils.heads import find_head, get_module, set_module
+
+__all__ = [
+    "build",
+    "call_student",
+    "example_input",
+    "get_module",
+    "head_path",
+    "outputs_of",
+    "plain_int",
+    "set_module",
+    "to_numpy",
+]
+
+_AUX_FAMILIES = ("googlenet", "inception_v3")
+
+
+def build(name: str, num_classes: int = 1000, *, device: str = "meta", seed: int = 0) -> nn.Module:
+    """A torchvision classifier by name, random init (seeded), in eval mode, on ``device``.
+
+    ``"meta"`` gives shapes only (fast, no memory); use ``"cpu"`` to run it.
+    GoogLeNet and Inception-v3 are built with their auxiliary heads, as
+    torchvision trains them.
+    """
+    import torchvision
+
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a torchvision model name such as 'resnet50', got {name!r}")
+    kwargs: dict[str, Any] = {"num_classes": num_classes}
+    if name in _AUX_FAMILIES:
+        kwargs.update(aux_logits=True, init_weights=False)
+    torch.manual_seed(seed)
+    try:
+        with torch.device(device):
+            model = torchvision.models.get_model(name, weights=None, **kwargs)
+    except NotImplementedError:
+        # RegNet computes its block widths with tensors, which meta cannot read back.
+        model = torchvision.models.get_model(name, weights=None, **kwargs).to(device)
+    return model.eval()
+
+
+def head_path(model: nn.Module) -> str:
+    """The dotted path of the model's head, as ``course_utils.heads.find_head`` finds it."""
+    return find_head(model).path
+
+
+def example_input(model: nn.Module, batch: int = 2, size: int | None = None) -> torch.Tensor:
+    """An input batch the model accepts, on its device (Inception-v3 wants 299 x 299)."""
+    if size is None:
+        size = 299 if type(model).__name__ == "Inception3" else 224
+    device = next(model.parameters()).device
+    return torch.zeros(batch, 3, size, size, device=device)
+
+
+def outputs_of(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Every output tensor of a forward pass (main and auxiliary logits)."""
+    with torch.no_grad():
+        out = model(x)
+    if isinstance(out, torch.Tensor):
+        return (out,)
+    return tuple(t for t in out if isinstance(t, torch.Tensor))
+
+
+def plain_int(value: object) -> int | None:
+    """``value`` as a plain int when it is a Python or NumPy integer (not bool), else None.
+
+    Exact types only: an int subclass could redefine ``==`` and pass any comparison.
+    """
+    if type(value) is int:
+        return value
+    if type(value).__module__ == "numpy" and isinstance(value, numbers.Integral):
+        return int(value)
+    return None
+
+
+def to_numpy(values: object) -> np.ndarray:
+    """A NumPy array from a list, an array or a (CPU or GPU) tensor, for comparisons."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    return np.asarray(values)
