@@ -143,7 +143,7 @@ def canvas_csv(t: Table, roster: Roster | None) -> str:
             ids = [student.lms.get(c, "") for c in ("Student", "ID", "SIS User ID", "SIS Login ID",
                                                      "Section")]
         else:  # no Canvas ids known: Canvas matches on the SIS User ID, so use the student id
-            ids = [_name(roster, s) or s, "", s, student.email if student else "", ""]
+            ids = [_name(roster, s) or s, "", s, "", ""]
         rows.append([*ids, *(_fmt(t.entries[(s, lesson)].score) for lesson in t.lessons)])
     return _csv(rows)
 

@@ -176,7 +176,7 @@ def load_overrides(path: Path) -> list[Override]:
             except ValueError as exc:
                 raise ValueError(f"{path} line {line}: {exc}: score and adjust are numbers") from exc
             overrides.append(Override(get("student_id"), get("assignment"), *values,
-                                      get("comment"), f"{path.name} line {line}"))
+                                      row.get("comment", ""), f"{path.name} line {line}"))
     return overrides
 
 

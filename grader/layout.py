@@ -223,6 +223,9 @@ def _collect(items, lessons: list[str], roster: Roster | None) -> tuple[dict, Di
     result = Discovery()
     groups: dict[tuple[str, str], list[tuple[str, object, Claim]]] = {}
     for parts, origin, handle in items:
+        if ".." in parts:
+            result.unmatched.append((origin, "a path that leaves the archive's folder: not read"))
+            continue
         if not parts or not _visible(parts):
             continue
         if not parts[-1].lower().endswith(".ipynb"):

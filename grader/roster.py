@@ -4,8 +4,8 @@
 of three CSV forms, recognised by their header:
 
 - **Canvas** gradebook export: ``Student, ID, SIS User ID, SIS Login ID,
-  Section, ...`` (the ``Points Possible`` row and ``Test Student`` are
-  skipped). The student id is the SIS User ID, else the SIS Login ID, else
+  Section, ...`` (the ``Points Possible`` row and Canvas's test student
+  are skipped). The student id is the SIS User ID, else the SIS Login ID, else
   Canvas's numeric ID.
 - **Moodle** grades export (or participants list): ``First name, Last name,
   ID number, Email address, ...``. The student id is the ID number, else the
@@ -107,7 +107,7 @@ def _row_student(kind: str, row: dict[str, str]) -> Student | None:
     get = lambda col: (row.get(col) or "").strip()  # noqa: E731 - a short local accessor
     if kind == "canvas":
         name = get("Student")
-        if not name or name == "Points Possible" or name.startswith("Test Student"):
+        if not name or name == "Points Possible" or name in ("Student, Test", "Test Student"):
             return None
         sid = get("SIS User ID") or get("SIS Login ID") or get("ID")
         last, _, first = name.partition(",")  # Canvas writes "Last, First"
