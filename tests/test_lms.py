@@ -443,8 +443,9 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
     r = _write(tmp_path / "roster.csv", "student_id,name,email\nann,Ann Ash,ann@x.org\n"
                "fay,Fay Lee,fay.lee@x.org\ngus,Gus Gray,gus@x.org\n")
     out = tmp_path / "out"
-    base = ["grade", "--root", str(course), "--out", str(out), "--jobs", "2", "--cell-timeout", "30",
-            "--timeout", "300", "--roster", str(r)]
+    plain = ["grade", "--root", str(course), "--out", str(out), "--jobs", "2", "--cell-timeout", "30",
+             "--timeout", "300"]
+    base = [*plain, "--roster", str(r)]
 
     # week 1, intro, as a Moodle download: gus submits nothing; a stray file is not graded
     week1 = tmp_path / "week1"
@@ -470,11 +471,12 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "zed_basics.ipynb" in printed[printed.index("NOT GRADED"):]
 
-    # week 3: fay hands intro in again, answered; only her intro is re-graded
+    # week 3: fay hands intro in again, answered; only her intro is re-graded, with the kept roster
     week3 = tmp_path / "week3"
-    _save(corpus.answered(*pair["intro"]), week3 / "fay" / "intro.ipynb")
-    assert cli.main([*base, "--submissions", str(week3)]) == 0
-    assert "1 row(s) replaced" in capsys.readouterr().out
+    _save(corpus.answered(*pair["intro"]), week3 / "Fay Lee" / "intro.ipynb")
+    assert cli.main([*plain, "--submissions", str(week3)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 row(s) replaced" in printed and f"roster: {out / 'roster.csv'}" in printed
     book = [row[:5] for row in _rows((out / "gradebook.csv").read_text())]
     assert book == [
         ["student_id", "assignment", "score", "max_score", "status"],
@@ -502,3 +504,35 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
         assert zf.namelist() == ["ann/basics.html", "ann/intro.html"]
     with zipfile.ZipFile(out / "return" / "moodle-intro.zip") as zf:
         assert zf.namelist() == ["Ann Ash_7_assignsubmission_file_/intro.html"]
+
+
+@pytest.mark.slow  # nbgrader's gradebook takes seconds to set up
+def test_formgrader_manual_grades_become_adjustments(tmp_path):
+    from nbgrader.api import Gradebook
+
+    db = tmp_path / "gradebook.db"
+    with Gradebook(f"sqlite:///{db}") as gb:
+        gb.add_assignment("lesson1")
+        gb.add_notebook("lesson1", "lesson1")
+        for name, points in (("q1", 2), ("q2", 1)):
+            gb.add_grade_cell(name, "lesson1", "lesson1", max_score=points, cell_type="code")
+        for student in ("s001", "s002"):
+            gb.add_student(student)
+            gb.add_submission("lesson1", student)
+        for student, cell, auto, manual in (("s001", "q1", 0, 2), ("s001", "q2", 1, None),
+                                            ("s002", "q1", 2, None)):
+            grade = gb.find_grade(cell, "lesson1", "lesson1", student)
+            grade.auto_score, grade.manual_score = auto, manual
+        gb.db.commit()
+    found = gradebook.formgrader_overrides(db, ["lesson1", "lesson2"])
+    assert [(o.student_id, o.assignment, o.score, o.adjust) for o in found] == [
+        ("s001", "lesson1", None, 2.0)
+    ]
+    assert "q1" in found[0].comment
+    out = tmp_path / "out"
+    _week(out, "w1", [Outcome("s001", "lesson1", 1, 3), Outcome("s002", "lesson1", 3, 3)])
+    table = exports.build(gradebook.load(out), None, found)
+    assert _rows(exports.long_csv(table))[1:] == [
+        ["s001", "lesson1", "3", "3", "override"],
+        ["s002", "lesson1", "3", "3", "graded"],
+    ]

@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where grades.csv, feedback/ and logs/ go")
     parser.add_argument("--roster", type=Path, default=None, metavar="CSV",
                         help="class list: a Canvas gradebook or Moodle grades export, or "
-                             "student_id,name,email; everyone on it gets a grade (0 if missing)")
+                             "student_id,name,email; everyone on it gets a grade (0 if missing). "
+                             "Kept as OUT/roster.csv, which later runs use by default")
     parser.add_argument("--allow-unmatched", action="store_true",
                         help="exit 0 even when some files could not be given to a student and lesson")
     parser.add_argument("--lessons", nargs="+", metavar="LESSON",
@@ -84,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
         root = find_root(args.root)
         available = select_lessons(root, None)
         requested = select_lessons(root, args.lessons) if args.lessons else None
-        class_list = roster.load(args.roster) if args.roster else None
+        # The roster a previous run left in OUT keeps the ids the same from week to week.
+        kept = args.out / "roster.csv"
+        roster_path = args.roster or (kept if kept.is_file() else None)
+        class_list = roster.load(roster_path) if roster_path else None
+        if class_list and not args.roster:
+            print(f"roster: {kept} (copied there by an earlier run; --roster replaces it)")
         cell_timeout = args.cell_timeout or int(load_config(root).Execute.get("timeout", 120))
         limits = sandbox.Limits(cell_timeout=cell_timeout, notebook_timeout=args.timeout,
                                 memory_mb=args.memory)
