@@ -536,3 +536,47 @@ def test_formgrader_manual_grades_become_adjustments(tmp_path):
         ["s001", "lesson1", "3", "3", "override"],
         ["s002", "lesson1", "3", "3", "graded"],
     ]
+
+
+# --- what the README promises (issue 16) ------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_make_lab_adds_allow_root_only_for_root():
+    import os
+    import subprocess
+
+    dry = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True)
+    line = next(x for x in dry.stdout.splitlines() if "--ServerApp.root_dir" in x)
+    assert ("--allow-root" in line) == (os.getuid() == 0)
+
+
+def test_readme_matches_pyproject_and_the_repository():
+    import tomllib
+
+    readme = (ROOT / "README.md").read_text()
+    python = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert python == ">=3.10" and "Python 3.10 or newer" in readme
+    assert "issue notes" not in readme
+    for promise in ("--allow-root", "--ip=0.0.0.0 --no-browser", ".venv/bin/course",
+                    "pip install -e .", "--index-url https://download.pytorch.org/whl/cpu"):
+        assert promise in readme, promise
+
+
+@pytest.mark.slow
+def test_release_check_does_not_advise_a_release_that_would_refuse(course, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "course"
+    shutil.copytree(course, root)
+    assert cli.main(["release", "--root", str(root)]) == 0
+    student = root / "notebooks" / "intro" / "intro.ipynb"
+    nb = nbformat.read(student, as_version=4)
+    nb.cells[0].source += "\nmy notes"  # a person edited the generated notebook
+    nbformat.write(nb, student)
+    capsys.readouterr()
+    assert cli.main(["release", "--root", str(root), "--check"]) == 1
+    printed = capsys.readouterr().out
+    assert "need attention first" in printed and "then run `course release`" in printed
+    assert cli.main(["release", "--root", str(root)]) == 1  # release refuses, as --check said
