@@ -48,8 +48,9 @@ def _pct(score: float, best: float) -> str:
     return f"{100 * score / best:.1f}" if best else ""
 
 
-def build(rows: dict[tuple[str, str], Row], roster: Roster | None,
-          overrides: list[Override]) -> Table:
+def build(
+    rows: dict[tuple[str, str], Row], roster: Roster | None, overrides: list[Override]
+) -> Table:
     """Combine gradebook ``rows``, the roster and ``overrides`` into one table.
 
     Raises ValueError for an override naming a student or lesson the table lacks.
@@ -69,19 +70,23 @@ def build(rows: dict[tuple[str, str], Row], roster: Roster | None,
             if row is None:
                 entries[(s, lesson)] = Entry(0.0, max_scores[lesson], "missing")
             else:
-                entries[(s, lesson)] = Entry(row.score, row.max_score, row.status,
-                                             ["late"] if row.late else [])
+                entries[(s, lesson)] = Entry(
+                    row.score, row.max_score, row.status, ["late"] if row.late else []
+                )
     for o in overrides:
         entry = entries.get((o.student_id, o.assignment))
         if entry is None:
-            raise ValueError(f"{o.origin}: no grade for student {o.student_id!r} and lesson "
-                             f"{o.assignment!r} (students: {', '.join(students[:5])}...; lessons: "
-                             f"{', '.join(lessons)}); fix the row")
+            raise ValueError(
+                f"{o.origin}: no grade for student {o.student_id!r} and lesson "
+                f"{o.assignment!r} (students: {', '.join(students[:5])}...; lessons: "
+                f"{', '.join(lessons)}); fix the row"
+            )
         before = entry.score
         entry.score = o.score if o.score is not None else entry.score + (o.adjust or 0.0)
         entry.status = "override"
-        entry.notes.append(f"{_fmt(before)} -> {_fmt(entry.score)}"
-                           + (f" ({o.comment})" if o.comment else ""))
+        entry.notes.append(
+            f"{_fmt(before)} -> {_fmt(entry.score)}" + (f" ({o.comment})" if o.comment else "")
+        )
     return Table(students, lessons, entries, max_scores, unlisted)
 
 
@@ -108,8 +113,17 @@ def _name(roster: Roster | None, s: str) -> str:
 
 def wide_csv(t: Table, roster: Roster | None) -> str:
     """One row per student: points per lesson, total, percentages, what is missing, notes."""
-    header = ["student_id", "name", *t.lessons, "total", "max_total", "percent",
-              *(f"{lesson} %" for lesson in t.lessons), "missing", "notes"]
+    header = [
+        "student_id",
+        "name",
+        *t.lessons,
+        "total",
+        "max_total",
+        "percent",
+        *(f"{lesson} %" for lesson in t.lessons),
+        "missing",
+        "notes",
+    ]
     rows = [header]
     for s in t.students:
         es = [t.entries[(s, lesson)] for lesson in t.lessons]
@@ -118,9 +132,19 @@ def wide_csv(t: Table, roster: Roster | None) -> str:
         notes = [f"{lesson}: {n}" for lesson, e in zip(t.lessons, es, strict=True) for n in e.notes]
         if s in t.unlisted:
             notes.insert(0, "not on the roster")
-        rows.append([s, _name(roster, s), *(_fmt(e.score) for e in es), _fmt(total), _fmt(best),
-                     _pct(total, best), *(_pct(e.score, e.max_score) for e in es),
-                     " ".join(missing), "; ".join(notes)])
+        rows.append(
+            [
+                s,
+                _name(roster, s),
+                *(_fmt(e.score) for e in es),
+                _fmt(total),
+                _fmt(best),
+                _pct(total, best),
+                *(_pct(e.score, e.max_score) for e in es),
+                " ".join(missing),
+                "; ".join(notes),
+            ]
+        )
     return _csv(rows)
 
 
@@ -135,13 +159,17 @@ def _canvas_column(lesson: str, roster: Roster | None) -> str:
 def canvas_csv(t: Table, roster: Roster | None) -> str:
     """A file for Canvas: Grades > Import. Students are matched by ID, SIS User ID or SIS Login ID."""
     columns = [_canvas_column(lesson, roster) for lesson in t.lessons]
-    rows = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *columns],
-            ["Points Possible", "", "", "", "", *(_fmt(t.max_scores[x]) for x in t.lessons)]]
+    rows = [
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *columns],
+        ["Points Possible", "", "", "", "", *(_fmt(t.max_scores[x]) for x in t.lessons)],
+    ]
     for s in t.students:
         student = roster.get(s) if roster else None
         if student and roster.kind == "canvas":
-            ids = [student.lms.get(c, "") for c in ("Student", "ID", "SIS User ID", "SIS Login ID",
-                                                     "Section")]
+            ids = [
+                student.lms.get(c, "")
+                for c in ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+            ]
         else:  # no Canvas ids known: Canvas matches on the SIS User ID, so use the student id
             ids = [_name(roster, s) or s, "", s, "", ""]
         rows.append([*ids, *(_fmt(t.entries[(s, lesson)].score) for lesson in t.lessons)])
@@ -160,8 +188,15 @@ def moodle_csv(t: Table, roster: Roster | None) -> str:
             first, _, last = (student.name if student else "").partition(" ")
             ident = s
         email = student.email if student else ""
-        rows.append([first, last, ident, email,
-                     *(_fmt(t.entries[(s, lesson)].score) for lesson in t.lessons)])
+        rows.append(
+            [
+                first,
+                last,
+                ident,
+                email,
+                *(_fmt(t.entries[(s, lesson)].score) for lesson in t.lessons),
+            ]
+        )
     return _csv(rows)
 
 

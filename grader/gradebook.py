@@ -30,7 +30,16 @@ from grader.course import natural_key
 
 GRADEBOOK = "gradebook.csv"
 OVERRIDES = "overrides.csv"
-COLUMNS = ("student_id", "assignment", "score", "max_score", "status", "graded_at", "source", "late")
+COLUMNS = (
+    "student_id",
+    "assignment",
+    "score",
+    "max_score",
+    "status",
+    "graded_at",
+    "source",
+    "late",
+)
 OVERRIDE_COLUMNS = ("student_id", "assignment", "score", "adjust", "comment")
 
 
@@ -61,13 +70,19 @@ def load(out: Path) -> dict[tuple[str, str], Row]:
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise ValueError(f"{path}: header {reader.fieldnames} is not {','.join(COLUMNS)}; "
-                             "it was edited by hand? Restore it from OUT/history/")
+            raise ValueError(
+                f"{path}: header {reader.fieldnames} is not {','.join(COLUMNS)}; "
+                "it was edited by hand? Restore it from OUT/history/"
+            )
         for line, raw in enumerate(reader, start=2):
             try:
-                row = Row(**{**raw, "score": float(raw["score"]), "max_score": float(raw["max_score"])})
+                row = Row(
+                    **{**raw, "score": float(raw["score"]), "max_score": float(raw["max_score"])}
+                )
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"{path} line {line}: {exc}; restore it from OUT/history/") from exc
+                raise ValueError(
+                    f"{path} line {line}: {exc}; restore it from OUT/history/"
+                ) from exc
             rows[(row.student_id, row.assignment)] = row
     return rows
 
@@ -104,8 +119,12 @@ def keep_aside(path: Path, content: str) -> Path | None:
     return backup
 
 
-def record(out: Path, outcomes, sources: dict[tuple[str, str], tuple[str, bool]] | None = None,
-           when: str | None = None) -> tuple[Path, int, int]:
+def record(
+    out: Path,
+    outcomes,
+    sources: dict[tuple[str, str], tuple[str, bool]] | None = None,
+    when: str | None = None,
+) -> tuple[Path, int, int]:
     """Merge ``outcomes`` (``results.Outcome``) into ``out/gradebook.csv``.
 
     ``sources``: (student, lesson) -> (file as named, late). Returns the path,
@@ -122,8 +141,16 @@ def record(out: Path, outcomes, sources: dict[tuple[str, str], tuple[str, bool]]
         if o.status == "missing" and key in rows:
             continue  # nothing new: keep what they have (a grade, or the earlier "missing")
         origin, late = sources.get(key, ("", False))
-        new = Row(o.student, o.lesson, float(o.score), float(o.max_score), o.status,
-                  when if o.status != "missing" else "", origin, "late" if late else "")
+        new = Row(
+            o.student,
+            o.lesson,
+            float(o.score),
+            float(o.max_score),
+            o.status,
+            when if o.status != "missing" else "",
+            origin,
+            "late" if late else "",
+        )
         if key in rows:
             replaced += 1
         else:
@@ -160,8 +187,10 @@ def load_overrides(path: Path) -> list[Override]:
         reader = csv.DictReader(fh)
         missing = {"student_id", "assignment"} - set(reader.fieldnames or ())
         if missing or not {"score", "adjust"} & set(reader.fieldnames or ()):
-            raise ValueError(f"{path}: header must be {','.join(OVERRIDE_COLUMNS)} "
-                             f"(score or adjust, comment optional); got {reader.fieldnames}")
+            raise ValueError(
+                f"{path}: header must be {','.join(OVERRIDE_COLUMNS)} "
+                f"(score or adjust, comment optional); got {reader.fieldnames}"
+            )
         for line, raw in enumerate(reader, start=2):
             row = {k: (v or "").strip() for k, v in raw.items() if k}
             get = row.get
@@ -169,14 +198,25 @@ def load_overrides(path: Path) -> list[Override]:
                 continue
             score, adjust = get("score"), get("adjust")
             if bool(score) == bool(adjust):
-                raise ValueError(f"{path} line {line}: give exactly one of score ({score!r}) and "
-                                 f"adjust ({adjust!r})")
+                raise ValueError(
+                    f"{path} line {line}: give exactly one of score ({score!r}) and "
+                    f"adjust ({adjust!r})"
+                )
             try:
                 values = (float(score) if score else None, float(adjust) if adjust else None)
             except ValueError as exc:
-                raise ValueError(f"{path} line {line}: {exc}: score and adjust are numbers") from exc
-            overrides.append(Override(get("student_id"), get("assignment"), *values,
-                                      row.get("comment", ""), f"{path.name} line {line}"))
+                raise ValueError(
+                    f"{path} line {line}: {exc}: score and adjust are numbers"
+                ) from exc
+            overrides.append(
+                Override(
+                    get("student_id"),
+                    get("assignment"),
+                    *values,
+                    row.get("comment", ""),
+                    f"{path.name} line {line}",
+                )
+            )
     return overrides
 
 
@@ -206,7 +246,14 @@ def formgrader_overrides(db_path: Path, lessons: list[str]) -> list[Override]:
                         delta += grade.manual_score - (grade.auto_score or 0.0)
                         cells.append(grade.name)
                 if cells:
-                    overrides.append(Override(submission.student.id, lesson, None, delta,
-                                              f"formgrader manual grade: {', '.join(cells)}",
-                                              f"{db_path.name}"))
+                    overrides.append(
+                        Override(
+                            submission.student.id,
+                            lesson,
+                            None,
+                            delta,
+                            f"formgrader manual grade: {', '.join(cells)}",
+                            f"{db_path.name}",
+                        )
+                    )
     return overrides

@@ -111,19 +111,31 @@ def _row_student(kind: str, row: dict[str, str]) -> Student | None:
             return None
         sid = get("SIS User ID") or get("SIS Login ID") or get("ID")
         last, _, first = name.partition(",")  # Canvas writes "Last, First"
-        keys = [sid, get("ID"), get("SIS User ID"), get("SIS Login ID"), name,
-                *(_name_keys(first.strip(), last.strip()) if first else [])]
+        keys = [
+            sid,
+            get("ID"),
+            get("SIS User ID"),
+            get("SIS Login ID"),
+            name,
+            *(_name_keys(first.strip(), last.strip()) if first else []),
+        ]
         lms = {col: get(col) for col in CANVAS}
-        return Student(sid, name if not first else f"{first.strip()} {last.strip()}",
-                       "", lms, keys)
+        return Student(sid, name if not first else f"{first.strip()} {last.strip()}", "", lms, keys)
     if kind == "moodle":
         email = get("Email address")
         sid = get("ID number") or get("Username") or email.partition("@")[0]
         name = f"{get('First name')} {get('Last name')}".strip()
         ident = get("Identifier")
-        keys = [sid, get("ID number"), get("Username"), email, email.partition("@")[0],
-                *_name_keys(get("First name"), get("Last name")),
-                ident, ident.replace("Participant", "participant")]
+        keys = [
+            sid,
+            get("ID number"),
+            get("Username"),
+            email,
+            email.partition("@")[0],
+            *_name_keys(get("First name"), get("Last name")),
+            ident,
+            ident.replace("Participant", "participant"),
+        ]
         lms = {col: get(col) for col in (*MOODLE, "Username", "Identifier") if col in row}
         return Student(sid, name, email, lms, keys)
     sid = get("student_id")
@@ -139,8 +151,10 @@ def load(path: Path) -> Roster:
     """Read a Canvas, Moodle or simple roster (see the module docstring)."""
     path = Path(path)
     if not path.is_file():
-        raise RosterError(f"--roster {path}: no such file; export the class list from the LMS "
-                          "(Canvas: Grades > Export; Moodle: Grades > Export > Plain text file)")
+        raise RosterError(
+            f"--roster {path}: no such file; export the class list from the LMS "
+            "(Canvas: Grades > Export; Moodle: Grades > Export > Plain text file)"
+        )
     text = path.read_text(encoding="utf-8-sig")  # LMS exports often start with a BOM
     reader = csv.DictReader(text.splitlines())
     header = [h.strip() for h in (reader.fieldnames or [])]
@@ -154,18 +168,23 @@ def load(path: Path) -> Roster:
     else:
         raise RosterError(
             f"--roster {path}: header {header} is none of the known forms: Canvas "
-            f"({', '.join(CANVAS)}), Moodle ({', '.join(MOODLE)}) or {','.join(SIMPLE)}")
+            f"({', '.join(CANVAS)}), Moodle ({', '.join(MOODLE)}) or {','.join(SIMPLE)}"
+        )
     students, seen = [], {}
     for line, row in enumerate(reader, start=2):
         student = _row_student(kind, row)
         if student is None:
             continue
         if not STUDENT_ID.match(student.student_id):
-            raise RosterError(f"--roster {path} line {line}: student id {student.student_id!r} must "
-                              "be letters, digits and . _ @ - (at most 100); fix that row")
+            raise RosterError(
+                f"--roster {path} line {line}: student id {student.student_id!r} must "
+                "be letters, digits and . _ @ - (at most 100); fix that row"
+            )
         if student.student_id in seen:
-            raise RosterError(f"--roster {path} lines {seen[student.student_id]} and {line}: "
-                              f"student id {student.student_id!r} twice; keep one row")
+            raise RosterError(
+                f"--roster {path} lines {seen[student.student_id]} and {line}: "
+                f"student id {student.student_id!r} twice; keep one row"
+            )
         seen[student.student_id] = line
         students.append(student)
     if not students:

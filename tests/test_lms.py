@@ -75,10 +75,10 @@ def test_split_lesson_tells_lesson1_from_lesson10():
 CANVAS_ROSTER = (
     "Student,ID,SIS User ID,SIS Login ID,Section,Lesson 6 (98765),Current Score\n"
     "    Points Possible,,,,,10,\n"
-    "\"Lee, Fay\",12345,s001,flee,Sec A,,\n"
-    "\"Gray, Gus\",23456,s002,ggray,Sec A,,\n"
-    "\"Ng, Dan\",34567,s003,dng,Sec B,,\n"
-    "\"Student, Test\",99999,,,Sec A,,\n"
+    '"Lee, Fay",12345,s001,flee,Sec A,,\n'
+    '"Gray, Gus",23456,s002,ggray,Sec A,,\n'
+    '"Ng, Dan",34567,s003,dng,Sec B,,\n'
+    '"Student, Test",99999,,,Sec A,,\n'
 )
 MOODLE_ROSTER = (
     "\ufeffFirst name,Last name,ID number,Institution,Department,Email address\n"
@@ -158,7 +158,10 @@ def test_canvas_zip_with_late_resubmission_and_a_stranger(tmp_path):
     ]
     assert found.unmatched == [
         ("submissions.zip:smithamy_55555_702_lesson6.ipynb", found.unmatched[0][1]),
-        ("submissions.zip:leefay_12345_679_lesson6.pdf", "named like a lesson but not a .ipynb notebook"),
+        (
+            "submissions.zip:leefay_12345_679_lesson6.pdf",
+            "named like a lesson but not a .ipynb notebook",
+        ),
     ]
     assert "not on the roster" in found.unmatched[0][1]
     table = layout.not_graded_table(found)
@@ -204,8 +207,12 @@ def test_blackboard_attempts_latest_wins_and_receipts_are_ignored(tmp_path):
     _write(subs / f"Lesson 6_dan.ng_attempt_{stamp2}_Lesson6 (1).ipynb")
     _write(subs / f"Lesson 6_dan.ng_attempt_{stamp2}.txt", "Name: Dan Ng")
     _write(subs / f"Lesson_6_gus_gray_attempt_{stamp1}_notebook.ipynb")
-    r = roster.load(_write(tmp_path / "r.csv", "student_id,name,email\ns3,Dan Ng,dan.ng@x.org\n"
-                           "s2,Gus Gray,gus_gray@x.org\n"))
+    r = roster.load(
+        _write(
+            tmp_path / "r.csv",
+            "student_id,name,email\ns3,Dan Ng,dan.ng@x.org\ns2,Gus Gray,gus_gray@x.org\n",
+        )
+    )
     found = layout.discover(subs, LESSONS, tmp_path / "u", r)
     assert _found(found) == [
         ("s2", "lesson6", f"Lesson_6_gus_gray_attempt_{stamp1}_notebook.ipynb"),
@@ -241,8 +248,10 @@ def test_nbgrader_trees_and_folders_with_odd_names(tmp_path):
     assert "09:00" in found.found[1].origin and "10:00" in found.superseded[0][0]
     unmatched = {str(Path(o).relative_to(subs)): why for o, why in found.unmatched}
     assert set(unmatched) == {"kim/lesson6.ipynb", "kim/lesson6 (1).ipynb", "lesson6.ipynb"}
-    assert "kim lesson6 twice" in unmatched["kim/lesson6.ipynb"] and "keep one" in unmatched[
-        "kim/lesson6.ipynb"]
+    assert (
+        "kim lesson6 twice" in unmatched["kim/lesson6.ipynb"]
+        and "keep one" in unmatched["kim/lesson6.ipynb"]
+    )
     assert "no student in the name" in unmatched["lesson6.ipynb"]
     assert [Path(o).name for o in found.ignored] == ["README.md"]
 
@@ -258,18 +267,39 @@ def test_three_weeks_accumulate_and_regrading_replaces_only_what_was_regraded(tm
     out = tmp_path / "out"
     r = roster.load(_write(tmp_path / "roster.csv", SIMPLE_ROSTER))
     # week 1: lesson1; s004 submitted nothing
-    _week(out, "w1", [Outcome("s001", "lesson1", 3, 4), Outcome("s002", "lesson1", 4, 4),
-                      Outcome("s003", "lesson1", 1, 4, "flagged"),
-                      Outcome("s004", "lesson1", 0, 4, "missing")],
-          {("s002", "lesson1"): ("gray_23456_1_lesson1.ipynb", True)})
+    _week(
+        out,
+        "w1",
+        [
+            Outcome("s001", "lesson1", 3, 4),
+            Outcome("s002", "lesson1", 4, 4),
+            Outcome("s003", "lesson1", 1, 4, "flagged"),
+            Outcome("s004", "lesson1", 0, 4, "missing"),
+        ],
+        {("s002", "lesson1"): ("gray_23456_1_lesson1.ipynb", True)},
+    )
     # week 2: lesson2; s003 missing
-    _week(out, "w2", [Outcome("s001", "lesson2", 5, 6), Outcome("s002", "lesson2", 6, 6),
-                      Outcome("s003", "lesson2", 0, 6, "missing"),
-                      Outcome("s004", "lesson2", 2, 6)])
+    _week(
+        out,
+        "w2",
+        [
+            Outcome("s001", "lesson2", 5, 6),
+            Outcome("s002", "lesson2", 6, 6),
+            Outcome("s003", "lesson2", 0, 6, "missing"),
+            Outcome("s004", "lesson2", 2, 6),
+        ],
+    )
     # week 3: s004 hands in lesson1 late, graded alone; the others are "missing" in that run
-    path, replaced, added = _week(out, "w3", [
-        Outcome("s004", "lesson1", 2, 4), Outcome("s001", "lesson1", 0, 4, "missing"),
-        Outcome("s002", "lesson1", 0, 4, "missing"), Outcome("s003", "lesson1", 0, 4, "missing")])
+    path, replaced, added = _week(
+        out,
+        "w3",
+        [
+            Outcome("s004", "lesson1", 2, 4),
+            Outcome("s001", "lesson1", 0, 4, "missing"),
+            Outcome("s002", "lesson1", 0, 4, "missing"),
+            Outcome("s003", "lesson1", 0, 4, "missing"),
+        ],
+    )
     assert (replaced, added) == (1, 0)
     assert path.read_text().splitlines() == [
         "student_id,assignment,score,max_score,status,graded_at,source,late",
@@ -287,9 +317,12 @@ def test_three_weeks_accumulate_and_regrading_replaces_only_what_was_regraded(tm
     assert all("s004,lesson1,0,4,missing" in p.read_text() for p in history)
 
     # a manual override file: a new score for one, a deduction for another
-    _write(out / "overrides.csv", "student_id,assignment,score,adjust,comment\n"
-           "s003,lesson1,3,,reviewed the flagged notebook\n"
-           "s002,lesson1,,-1,late penalty\n")
+    _write(
+        out / "overrides.csv",
+        "student_id,assignment,score,adjust,comment\n"
+        "s003,lesson1,3,,reviewed the flagged notebook\n"
+        "s002,lesson1,,-1,late penalty\n",
+    )
     table = exports.build(gradebook.load(out), r, gradebook.load_overrides(out / "overrides.csv"))
     assert _rows(exports.long_csv(table)) == [
         ["student_id", "assignment", "score", "max_score", "status"],
@@ -303,13 +336,46 @@ def test_three_weeks_accumulate_and_regrading_replaces_only_what_was_regraded(tm
         ["s004", "lesson2", "2", "6", "graded"],
     ]
     assert _rows(exports.wide_csv(table, r)) == [
-        ["student_id", "name", "lesson1", "lesson2", "total", "max_total", "percent",
-         "lesson1 %", "lesson2 %", "missing", "notes"],
+        [
+            "student_id",
+            "name",
+            "lesson1",
+            "lesson2",
+            "total",
+            "max_total",
+            "percent",
+            "lesson1 %",
+            "lesson2 %",
+            "missing",
+            "notes",
+        ],
         ["s001", "Fay Lee", "3", "5", "8", "10", "80.0", "75.0", "83.3", "", ""],
-        ["s002", "Gus Gray", "3", "6", "9", "10", "90.0", "75.0", "100.0", "",
-         "lesson1: late; lesson1: 4 -> 3 (late penalty)"],
-        ["s003", "Dan Ng", "3", "0", "3", "10", "30.0", "75.0", "0.0", "lesson2",
-         "lesson1: 1 -> 3 (reviewed the flagged notebook)"],
+        [
+            "s002",
+            "Gus Gray",
+            "3",
+            "6",
+            "9",
+            "10",
+            "90.0",
+            "75.0",
+            "100.0",
+            "",
+            "lesson1: late; lesson1: 4 -> 3 (late penalty)",
+        ],
+        [
+            "s003",
+            "Dan Ng",
+            "3",
+            "0",
+            "3",
+            "10",
+            "30.0",
+            "75.0",
+            "0.0",
+            "lesson2",
+            "lesson1: 1 -> 3 (reviewed the flagged notebook)",
+        ],
         ["s004", "Eve Park", "2", "2", "4", "10", "40.0", "50.0", "33.3", "", ""],
     ]
     assert _rows(exports.canvas_csv(table, r)) == [
@@ -356,8 +422,9 @@ def test_overrides_that_name_nobody_are_refused(tmp_path):
     out = tmp_path / "out"
     _week(out, "w1", [Outcome("s001", "lesson1", 3, 4)])
     bad = _write(out / "overrides.csv", "student_id,assignment,score,adjust\ns001,lesson9,4,\n")
-    with pytest.raises(ValueError, match="overrides.csv line 2: no grade for student 's001' and "
-                                         "lesson 'lesson9'"):
+    with pytest.raises(
+        ValueError, match="overrides.csv line 2: no grade for student 's001' and lesson 'lesson9'"
+    ):
         exports.build(gradebook.load(out), None, gradebook.load_overrides(bad))
     both = _write(out / "o2.csv", "student_id,assignment,score,adjust\ns001,lesson1,4,1\n")
     with pytest.raises(ValueError, match="o2.csv line 2: give exactly one of score"):
@@ -370,8 +437,15 @@ def test_feedback_is_zipped_per_student_and_for_moodle(tmp_path):
     _write(out / "feedback" / "s001" / "lesson1.html", "<p>fay 1</p>")
     _write(out / "feedback" / "s002" / "lesson6.html", "<p>gus 6</p>")
     source = "/x/moodle/Fay Lee_101_assignsubmission_file_/lesson6.ipynb"
-    _week(out, "w1", [Outcome("s001", "lesson6", 7, 10), Outcome("s002", "lesson6", 5, 10)],
-          {("s001", "lesson6"): (source, False), ("s002", "lesson6"): ("s.zip:gus_lesson6.ipynb", False)})
+    _week(
+        out,
+        "w1",
+        [Outcome("s001", "lesson6", 7, 10), Outcome("s002", "lesson6", 5, 10)],
+        {
+            ("s001", "lesson6"): (source, False),
+            ("s002", "lesson6"): ("s.zip:gus_lesson6.ipynb", False),
+        },
+    )
     written = exports.package_feedback(out, gradebook.load(out))
     assert [p.name for p in written] == ["s001.zip", "s002.zip", "moodle-lesson6.zip"]
     with zipfile.ZipFile(out / "return" / "s001.zip") as zf:
@@ -396,8 +470,19 @@ def test_a_lesson_nobody_submitted_is_an_error_naming_what_was_found(course, tmp
     subs = tmp_path / "subs"
     _write(subs / "ann" / "intro.ipynb")
     _write(subs / "ben_intro.ipynb")
-    code = cli.main(["grade", "--root", str(course), "--submissions", str(subs), "--out",
-                     str(tmp_path / "out"), "--lessons", "basics"])
+    code = cli.main(
+        [
+            "grade",
+            "--root",
+            str(course),
+            "--submissions",
+            str(subs),
+            "--out",
+            str(tmp_path / "out"),
+            "--lessons",
+            "basics",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 2 and not (tmp_path / "out").exists()
     assert "--lessons basics: no submission for basics" in printed
@@ -408,8 +493,9 @@ def test_only_unmatched_files_is_an_error_naming_them(course, tmp_path, capsys):
     subs = tmp_path / "subs"
     _write(subs / "ann" / "intro10.ipynb")
     _write(subs / "notes" / "homework.ipynb")
-    code = cli.main(["grade", "--root", str(course), "--submissions", str(subs), "--out",
-                     str(tmp_path / "out")])
+    code = cli.main(
+        ["grade", "--root", str(course), "--submissions", str(subs), "--out", str(tmp_path / "out")]
+    )
     printed = capsys.readouterr().out
     assert code == 2
     assert "2 file(s) NOT GRADED" in printed
@@ -440,21 +526,37 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
         )
         for name in fake_course.LESSONS
     }
-    r = _write(tmp_path / "roster.csv", "student_id,name,email\nann,Ann Ash,ann@x.org\n"
-               "fay,Fay Lee,fay.lee@x.org\ngus,Gus Gray,gus@x.org\n")
+    r = _write(
+        tmp_path / "roster.csv",
+        "student_id,name,email\nann,Ann Ash,ann@x.org\n"
+        "fay,Fay Lee,fay.lee@x.org\ngus,Gus Gray,gus@x.org\n",
+    )
     out = tmp_path / "out"
-    plain = ["grade", "--root", str(course), "--out", str(out), "--jobs", "2", "--cell-timeout", "30",
-             "--timeout", "300"]
+    plain = [
+        "grade",
+        "--root",
+        str(course),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--cell-timeout",
+        "30",
+        "--timeout",
+        "300",
+    ]
     base = [*plain, "--roster", str(r)]
 
     # week 1, intro, as a Moodle download: gus submits nothing; a stray file is not graded
     week1 = tmp_path / "week1"
-    _save(corpus.answered(*pair["intro"]), week1 / "Ann Ash_7_assignsubmission_file_" / "Intro.ipynb")
+    _save(
+        corpus.answered(*pair["intro"]), week1 / "Ann Ash_7_assignsubmission_file_" / "Intro.ipynb"
+    )
     _save(pair["intro"][0], week1 / "Fay Lee_8_assignsubmission_file_" / "intro-Copy1.ipynb")
     _save(pair["intro"][0], week1 / "Someone Else_9_assignsubmission_file_" / "intro.ipynb")
     assert cli.main([*base, "--submissions", str(week1)]) == 1
     printed = capsys.readouterr().out
-    end = printed[printed.index("NOT GRADED"):]
+    end = printed[printed.index("NOT GRADED") :]
     assert "Someone Else_9_assignsubmission_file_/intro.ipynb" in end
     assert "'Someone Else' is not on the roster" in end and "--allow-unmatched" in end
     assert (out / "grades.csv").read_text() == (
@@ -469,7 +571,7 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
         zf.writestr("zed_basics.ipynb", "{}")
     assert cli.main([*base, "--submissions", str(week2), "--allow-unmatched"]) == 0
     printed = capsys.readouterr().out
-    assert "zed_basics.ipynb" in printed[printed.index("NOT GRADED"):]
+    assert "zed_basics.ipynb" in printed[printed.index("NOT GRADED") :]
 
     # week 3: fay hands intro in again, answered; only her intro is re-graded, with the kept roster
     week3 = tmp_path / "week3"
@@ -489,17 +591,36 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
     ]
 
     # a manual override, then the exports
-    _write(out / "overrides.csv", "student_id,assignment,score,adjust,comment\n"
-           "gus,intro,2,,emailed the notebook\n")
+    _write(
+        out / "overrides.csv",
+        "student_id,assignment,score,adjust,comment\ngus,intro,2,,emailed the notebook\n",
+    )
     assert cli.main(["grades", "--out", str(out)]) == 0
     assert _rows((out / "exports" / "grades_wide.csv").read_text())[1:] == [
         ["ann", "Ann Ash", "3", "3", "6", "6", "100.0", "100.0", "100.0", "", ""],
         ["fay", "Fay Lee", "0", "3", "3", "6", "50.0", "0.0", "100.0", "basics", ""],
-        ["gus", "Gus Gray", "3", "2", "5", "6", "83.3", "100.0", "66.7", "",
-         "intro: 0 -> 2 (emailed the notebook)"],
+        [
+            "gus",
+            "Gus Gray",
+            "3",
+            "2",
+            "5",
+            "6",
+            "83.3",
+            "100.0",
+            "66.7",
+            "",
+            "intro: 0 -> 2 (emailed the notebook)",
+        ],
     ]
     assert _rows((out / "exports" / "moodle_import.csv").read_text())[3] == [
-        "Gus", "Gray", "gus", "gus@x.org", "3", "2"]
+        "Gus",
+        "Gray",
+        "gus",
+        "gus@x.org",
+        "3",
+        "2",
+    ]
     with zipfile.ZipFile(out / "return" / "ann.zip") as zf:
         assert zf.namelist() == ["ann/basics.html", "ann/intro.html"]
     with zipfile.ZipFile(out / "return" / "moodle-intro.zip") as zf:
@@ -519,8 +640,11 @@ def test_formgrader_manual_grades_become_adjustments(tmp_path):
         for student in ("s001", "s002"):
             gb.add_student(student)
             gb.add_submission("lesson1", student)
-        for student, cell, auto, manual in (("s001", "q1", 0, 2), ("s001", "q2", 1, None),
-                                            ("s002", "q1", 2, None)):
+        for student, cell, auto, manual in (
+            ("s001", "q1", 0, 2),
+            ("s001", "q2", 1, None),
+            ("s002", "q1", 2, None),
+        ):
             grade = gb.find_grade(cell, "lesson1", "lesson1", student)
             grade.auto_score, grade.manual_score = auto, manual
         gb.db.commit()
@@ -547,7 +671,9 @@ def test_make_lab_adds_allow_root_only_for_root():
     import os
     import subprocess
 
-    dry = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True)
+    dry = subprocess.run(
+        ["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     line = next(x for x in dry.stdout.splitlines() if "--ServerApp.root_dir" in x)
     assert ("--allow-root" in line) == (os.getuid() == 0)
 
@@ -559,8 +685,13 @@ def test_readme_matches_pyproject_and_the_repository():
     python = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert python == ">=3.10" and "Python 3.10 or newer" in readme
     assert "issue notes" not in readme
-    for promise in ("--allow-root", "--ip=0.0.0.0 --no-browser", ".venv/bin/course",
-                    "pip install -e .", "--index-url https://download.pytorch.org/whl/cpu"):
+    for promise in (
+        "--allow-root",
+        "--ip=0.0.0.0 --no-browser",
+        ".venv/bin/course",
+        "pip install -e .",
+        "--index-url https://download.pytorch.org/whl/cpu",
+    ):
         assert promise in readme, promise
 
 

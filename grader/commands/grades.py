@@ -20,19 +20,40 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="the folder `course grade --out` writes (holds gradebook.csv)")
-    parser.add_argument("--roster", type=Path, default=None, metavar="CSV",
-                        help="class list (Canvas or Moodle export, or student_id,name,email); "
-                             "default: OUT/roster.csv when present")
-    parser.add_argument("--overrides", type=Path, default=None, metavar="CSV",
-                        help="corrections: student_id,assignment,score,adjust,comment "
-                             "(default: OUT/overrides.csv when present)")
-    parser.add_argument("--formgrader", action="store_true",
-                        help="also apply manual grades given in the formgrader (grader/gradebook.db)")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="course root, for --formgrader (default: the folder above cwd "
-                             "holding grader/)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the folder `course grade --out` writes (holds gradebook.csv)",
+    )
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="class list (Canvas or Moodle export, or student_id,name,email); "
+        "default: OUT/roster.csv when present",
+    )
+    parser.add_argument(
+        "--overrides",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="corrections: student_id,assignment,score,adjust,comment "
+        "(default: OUT/overrides.csv when present)",
+    )
+    parser.add_argument(
+        "--formgrader",
+        action="store_true",
+        help="also apply manual grades given in the formgrader (grader/gradebook.db)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="course root, for --formgrader (default: the folder above cwd holding grader/)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         rows = gradebook.load(out)
         if not rows:
-            print(f"course grades: no {out / gradebook.GRADEBOOK}: run `course grade --out {out}` first")
+            print(
+                f"course grades: no {out / gradebook.GRADEBOOK}: run `course grade --out {out}` first"
+            )
             return 2
         roster_path = args.roster or (out / "roster.csv" if (out / "roster.csv").exists() else None)
         class_list = roster.load(roster_path) if roster_path else None
@@ -73,8 +96,10 @@ def run(args: argparse.Namespace) -> int:
         (folder / name).write_text(content, encoding="utf-8")
     zips = exports.package_feedback(out, rows)
     missing = sum(e.status == "missing" for e in table.entries.values())
-    print(f"{len(table.students)} student(s) x {len(table.lessons)} lesson(s) "
-          f"({', '.join(table.lessons)}); {missing} missing, {len(overrides)} override(s) applied")
+    print(
+        f"{len(table.students)} student(s) x {len(table.lessons)} lesson(s) "
+        f"({', '.join(table.lessons)}); {missing} missing, {len(overrides)} override(s) applied"
+    )
     if not class_list:
         print("no roster: only students who submitted something are listed (pass --roster)")
     for name in files:
