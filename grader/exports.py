@@ -239,3 +239,22 @@ def package_feedback(out: Path, rows: dict[tuple[str, str], Row]) -> list[Path]:
         _write_zip(target, members)
         written.append(target)
     return written
+
+
+def canvas_points_mismatch(t: Table, roster: Roster | None) -> list[str]:
+    """Lessons whose Canvas column (in the roster's ``Points Possible`` row) has other points."""
+    problems = []
+    for lesson in t.lessons:
+        column = _canvas_column(lesson, roster)
+        given = roster.points.get(column, "") if roster else ""
+        try:
+            differs = given and float(given) != t.max_scores[lesson]
+        except ValueError:
+            continue
+        if differs:
+            problems.append(
+                f"Canvas column {column!r} is worth {given} points, {lesson} "
+                f"{_fmt(t.max_scores[lesson])}: set the assignment to "
+                f"{_fmt(t.max_scores[lesson])} points in Canvas before importing"
+            )
+    return problems

@@ -69,6 +69,7 @@ class Roster:
     students: list[Student]
     kind: str  # "canvas", "moodle" or "simple"
     columns: list[str] = field(default_factory=list)  # the header as the file had it
+    points: dict[str, str] = field(default_factory=dict)  # Canvas's "Points Possible" row
     path: Path | None = None
 
     def __post_init__(self) -> None:
@@ -170,8 +171,10 @@ def load(path: Path) -> Roster:
             f"--roster {path}: header {header} is none of the known forms: Canvas "
             f"({', '.join(CANVAS)}), Moodle ({', '.join(MOODLE)}) or {','.join(SIMPLE)}"
         )
-    students, seen = [], {}
+    students, seen, points = [], {}, {}
     for line, row in enumerate(reader, start=2):
+        if kind == "canvas" and (row.get("Student") or "").strip() == "Points Possible":
+            points = {k: (v or "").strip() for k, v in row.items() if k}
         student = _row_student(kind, row)
         if student is None:
             continue
@@ -189,4 +192,4 @@ def load(path: Path) -> Roster:
         students.append(student)
     if not students:
         raise RosterError(f"--roster {path}: no students in it")
-    return Roster(students, kind, header, path)
+    return Roster(students, kind, header, points, path)

@@ -409,6 +409,12 @@ def test_exports_keep_the_lms_own_ids_and_columns(tmp_path):
         ["Ng, Dan", "34567", "s003", "dng", "Sec B", "0"],
         ["s009", "", "s009", "", "", "5"],
     ]
+    assert r.points["Lesson 6 (98765)"] == "10" and not exports.canvas_points_mismatch(table, r)
+    r.points["Lesson 6 (98765)"] = "8"
+    assert exports.canvas_points_mismatch(table, r) == [
+        "Canvas column 'Lesson 6 (98765)' is worth 8 points, lesson6 10: set the assignment to "
+        "10 points in Canvas before importing"
+    ]
     wide = _rows(exports.wide_csv(table, r))
     assert wide[2][-2:] == ["lesson6", ""] and wide[4][-1] == "not on the roster"
     m = roster.load(_write(tmp_path / "moodle.csv", MOODLE_ROSTER))

@@ -105,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     for name in files:
         print(f"wrote {folder / name}")
     print(f"wrote {len(zips)} feedback zip(s) in {out / 'return'}")
+    for problem in exports.canvas_points_mismatch(table, class_list):
+        print(f"warning: {problem}")
     if table.unlisted:
         print(f"not on the roster but graded: {', '.join(table.unlisted)}")
     return 0
