@@ -492,7 +492,8 @@ def test_a_lesson_nobody_submitted_is_an_error_naming_what_was_found(course, tmp
     printed = capsys.readouterr().out
     assert code == 2 and not (tmp_path / "out").exists()
     assert "--lessons basics: no submission for basics" in printed
-    assert "lessons found there: intro (2 file(s))" in printed
+    assert f"lessons found there: intro: 2 file(s) ({subs / 'ann' / 'intro.ipynb'}, " in printed
+    assert "ben_intro.ipynb)" in printed
 
 
 def test_only_unmatched_files_is_an_error_naming_them(course, tmp_path, capsys):

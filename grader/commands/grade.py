@@ -66,14 +66,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="course root (default: the folder above cwd holding grader/)")
 
 
-def _lesson_error(requested: list[str], found: dict[str, int], where: Path) -> str | None:
-    """Why ``--lessons`` is wrong (a lesson nobody submitted), or None."""
-    empty = [lesson for lesson in requested if lesson not in found]
+def _lesson_error(requested: list[str], found: list, where: Path) -> str | None:
+    """Why ``--lessons`` is wrong (a lesson nobody submitted), naming what was found; or None."""
+    by_lesson: dict[str, list[str]] = {}
+    for f in found:
+        by_lesson.setdefault(f.lesson, []).append(f.origin)
+    empty = [lesson for lesson in requested if lesson not in by_lesson]
     if not empty:
         return None
-    seen = ", ".join(f"{lesson} ({n} file(s))" for lesson, n in found.items()) or "none"
+    seen = "; ".join(
+        f"{lesson}: {len(files)} file(s) ({', '.join(files[:3])}{', ...' if len(files) > 3 else ''})"
+        for lesson, files in by_lesson.items()
+    )
     return (f"--lessons {' '.join(empty)}: no submission for {', '.join(empty)} in {where}; "
-            f"lessons found there: {seen}")
+            f"lessons found there: {seen or 'none'}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             for name, student in sorted(found.renamed.items()):
                 print(f"note: {name!r} is graded as student id {student!r} (pass --roster to map names)")
             if requested:
-                error = _lesson_error(requested, counts, args.submissions)
+                error = _lesson_error(requested, found.found, args.submissions)
                 if error:
                     print(f"course grade: {error}")
                     if found.unmatched:
