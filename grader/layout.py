@@ -5,7 +5,8 @@ Every file under ``--submissions`` ends in exactly one of four lists:
 lesson, that cannot be given to one student and one lesson: the run fails
 until it is resolved or ``--allow-unmatched`` is passed), ``superseded``
 (an older attempt of a student whose latest attempt is graded) and
-``ignored`` (LMS bookkeeping and other non-notebook files).
+``ignored`` (non-notebook files, unless named like a lesson that student has
+no notebook for). LMS receipts and nbgrader timestamps are skipped.
 
 Recognised layouts (folders and zip members alike):
 
@@ -218,10 +219,24 @@ def _bookkeeping(parts: tuple[str, ...]) -> bool:
             or "_assignsubmission_onlinetext_" in "/".join(parts))
 
 
+def _owner(found: Claim | str, roster: Roster | None) -> tuple[str, str] | str:
+    """``(student, lesson)`` of a claim, through the roster when there is one; or why not."""
+    if isinstance(found, str):
+        return found
+    if roster is not None:
+        student, why = roster.resolve(list(found.keys))
+        return (student, found.lesson) if student else why
+    student = found.default_id
+    if not student or not STUDENT_ID.match(student):
+        return f"no usable student id in {found.keys[0]!r}: pass --roster, or rename the file or folder"
+    return student, found.lesson
+
+
 def _collect(items, lessons: list[str], roster: Roster | None) -> tuple[dict, Discovery]:
     """``items``: (parts, origin, handle). Returns {(student, lesson): (origin, handle, claim)}."""
     result = Discovery()
     groups: dict[tuple[str, str], list[tuple[str, object, Claim]]] = {}
+    others = []  # files named like a lesson that are no notebook: judged once the notebooks are known
     for parts, origin, handle in items:
         if ".." in parts:
             result.unmatched.append((origin, "a path that leaves the archive's folder: not read"))
@@ -233,28 +248,25 @@ def _collect(items, lessons: list[str], roster: Roster | None) -> tuple[dict, Di
                 continue
             stem = parts[-1].rsplit(".", 1)[0]
             if split_lesson(stem, lessons) or split_lesson(stem.rsplit(".", 1)[0], lessons):
-                result.unmatched.append((origin, "named like a lesson but not a .ipynb notebook"))
+                others.append((origin, (*parts[:-1], stem.rsplit(".ipynb", 1)[0] + ".ipynb")))
             else:
                 result.ignored.append(origin)
             continue
-        found = claim(tuple(parts[:-1]) + (parts[-1][: -len(".ipynb")] + ".ipynb",), lessons)
-        if isinstance(found, str):
-            result.unmatched.append((origin, found))
+        found = claim((*parts[:-1], parts[-1][: -len(".ipynb")] + ".ipynb"), lessons)
+        owner = _owner(found, roster)
+        if isinstance(owner, str):
+            result.unmatched.append((origin, owner))
             continue
-        if roster is not None:
-            student, why = roster.resolve(list(found.keys))
-            if student is None:
-                result.unmatched.append((origin, why))
-                continue
+        if roster is None and owner[0] != found.keys[-1] and found.lms != "canvas":
+            result.renamed[found.keys[-1]] = owner[0]
+        groups.setdefault(owner, []).append((origin, handle, found))
+    for origin, parts in others:
+        # lesson6.html beside a graded lesson6.ipynb of the same student is an extra, not lost work
+        owner = _owner(claim(parts, lessons), roster)
+        if isinstance(owner, tuple) and owner in groups:
+            result.ignored.append(origin)
         else:
-            student = found.default_id
-            if not student or not STUDENT_ID.match(student):
-                result.unmatched.append((origin, f"no usable student id in {found.keys[0]!r}: pass "
-                                         "--roster, or rename the file or folder"))
-                continue
-            if student != found.keys[-1] and found.lms != "canvas":
-                result.renamed[found.keys[-1]] = student
-        groups.setdefault((student, found.lesson), []).append((origin, handle, found))
+            result.unmatched.append((origin, "named like a lesson but not a .ipynb notebook"))
     chosen = {}
     for key, group in groups.items():
         if len(group) == 1:

@@ -142,7 +142,8 @@ def test_canvas_zip_with_late_resubmission_and_a_stranger(tmp_path):
         zf.writestr("graygus_23456_690_Lesson6.ipynb", "{}")  # submitted twice: 690, then 701
         zf.writestr("graygus_late_23456_701_Lesson6-1.ipynb", "{}")
         zf.writestr("smithamy_55555_702_lesson6.ipynb", "{}")  # not on the roster
-        zf.writestr("leefay_12345_679_lesson6.pdf", "%PDF")  # another file beside the notebook
+        zf.writestr("leefay_12345_679_lesson6.pdf", "%PDF")  # an extra beside her notebook
+        zf.writestr("ngdan_34567_703_Lesson6.html", "<p>")  # his only file: not a notebook
     r = roster.load(_write(tmp_path / "canvas.csv", CANVAS_ROSTER))
     found = layout.discover(archive, LESSONS, tmp_path / "u", r)
     assert _found(found) == [
@@ -159,13 +160,14 @@ def test_canvas_zip_with_late_resubmission_and_a_stranger(tmp_path):
     assert found.unmatched == [
         ("submissions.zip:smithamy_55555_702_lesson6.ipynb", found.unmatched[0][1]),
         (
-            "submissions.zip:leefay_12345_679_lesson6.pdf",
+            "submissions.zip:ngdan_34567_703_Lesson6.html",
             "named like a lesson but not a .ipynb notebook",
         ),
     ]
     assert "not on the roster" in found.unmatched[0][1]
+    assert found.ignored == ["submissions.zip:leefay_12345_679_lesson6.pdf"]
     table = layout.not_graded_table(found)
-    assert "2 file(s) NOT GRADED, 1 superseded, 0 ignored" in table
+    assert "2 file(s) NOT GRADED, 1 superseded, 1 ignored" in table
     assert "smithamy_55555_702_lesson6.ipynb" in table and "graygus_23456_690" in table
 
 
