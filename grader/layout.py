@@ -311,10 +311,23 @@ def discover(path: Path, lessons: list[str], workdir: Path,
     return result
 
 
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name as its maker wrote it: zips made on Windows may use ``\\`` and store
+    UTF-8 names without flagging them (Python then reads them as cp437, mangling accents)."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name.replace("\\", "/")
+
+
 def _from_zip(path: Path, lessons: list[str], workdir: Path, roster: Roster | None) -> Discovery:
     with zipfile.ZipFile(path) as archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
-        items = [(PurePosixPath(i.filename).parts, f"{path.name}:{i.filename}", i) for i in infos]
+        items = [(PurePosixPath(_member_name(i)).parts, f"{path.name}:{_member_name(i)}", i)
+                 for i in infos]
         chosen, result = _collect(items, lessons, roster)
         workdir.mkdir(parents=True, exist_ok=True)
         for index, ((student, lesson), (origin, info, c)) in enumerate(sorted(chosen.items())):

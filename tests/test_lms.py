@@ -201,6 +201,18 @@ def test_moodle_folders_named_after_the_lesson_give_the_lesson(tmp_path):
     assert _found(found) == [("s002", "lesson6", "my notebook.ipynb")] and not found.unmatched
 
 
+def test_zips_made_on_windows_keep_folders_and_accents(tmp_path):
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:  # ASCII placeholders, patched to what Windows writes
+        zf.writestr("ZoeX Angel_104_assignsubmission_file_@lesson6.ipynb", "{}")
+    raw = archive.read_bytes().replace(b"ZoeX", "Zoë".encode()).replace(b"_@", b"_\\")
+    archive.write_bytes(raw)
+    r = roster.load(_write(tmp_path / "moodle.csv", MOODLE_ROSTER))
+    found = layout.discover(archive, LESSONS, tmp_path / "u", r)
+    assert _found(found) == [("s004", "lesson6", "lesson6.ipynb")]
+    assert found.found[0].origin == "moodle.zip:Zoë Angel_104_assignsubmission_file_/lesson6.ipynb"
+
+
 def test_blackboard_attempts_latest_wins_and_receipts_are_ignored(tmp_path):
     subs = tmp_path / "gradebook_Lesson6"
     stamp1, stamp2 = "2026-03-01-10-22-33", "2026-03-02-08-00-00"
