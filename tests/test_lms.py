@@ -706,6 +706,10 @@ def test_readme_matches_pyproject_and_the_repository():
     python = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert python == ">=3.10" and "Python 3.10 or newer" in readme
     assert "issue notes" not in readme
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for dep in deps:  # the CPU-only install line keeps to the course's torch range
+        if dep.startswith(("torch>", "torchvision>")):
+            assert f'"{dep}"' in readme, dep
     for promise in (
         "--allow-root",
         "--ip=0.0.0.0 --no-browser",
