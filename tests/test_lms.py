@@ -523,6 +523,23 @@ def test_only_unmatched_files_is_an_error_naming_them(course, tmp_path, capsys):
     assert "ann/intro10.ipynb" in printed and "notes/homework.ipynb" in printed
 
 
+def test_a_damaged_gradebook_stops_grading_before_it_starts(course, tmp_path, capsys):
+    _write(tmp_path / "subs" / "ann" / "intro.ipynb")
+    _write(tmp_path / "out" / "gradebook.csv", "student,lesson\nann,intro\n")
+    code = cli.main(
+        [
+            "grade",
+            "--root",
+            str(course),
+            "--submissions",
+            str(tmp_path / "subs"),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 2 and "restore it from OUT/history/" in capsys.readouterr().out
+
+
 def test_grades_without_a_gradebook_says_what_to_run(tmp_path, capsys):
     assert cli.main(["grades", "--out", str(tmp_path)]) == 2
     assert "run `course grade --out" in capsys.readouterr().out

@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         root = find_root(args.root)
         available = select_lessons(root, None)
         requested = select_lessons(root, args.lessons) if args.lessons else None
+        gradebook.load(args.out)  # a damaged gradebook stops the run now, not after grading
         # The roster a previous run left in OUT keeps the ids the same from week to week.
         kept = args.out / "roster.csv"
         roster_path = args.roster or (kept if kept.is_file() else None)
