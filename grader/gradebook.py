@@ -72,7 +72,7 @@ def load(out: Path) -> dict[tuple[str, str], Row]:
         if tuple(reader.fieldnames or ()) != COLUMNS:
             raise ValueError(
                 f"{path}: header {reader.fieldnames} is not {','.join(COLUMNS)}; "
-                "it was edited by hand? Restore it from OUT/history/"
+                "was it edited by hand? Restore it from OUT/history/ (or move it away to start anew)"
             )
         for line, raw in enumerate(reader, start=2):
             try:

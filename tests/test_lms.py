@@ -537,7 +537,7 @@ def test_a_damaged_gradebook_stops_grading_before_it_starts(course, tmp_path, ca
             str(tmp_path / "out"),
         ]
     )
-    assert code == 2 and "restore it from OUT/history/" in capsys.readouterr().out
+    assert code == 2 and "Restore it from OUT/history/" in capsys.readouterr().out
 
 
 def test_grades_without_a_gradebook_says_what_to_run(tmp_path, capsys):
