@@ -10,6 +10,8 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 PORT ?= 8888
 LAB_ARGS ?=
+# JupyterLab refuses to start as root (containers, cloud notebooks) without --allow-root: add it there.
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbval executes the solution notebooks and compares their deterministic outputs.
 NBVAL := solutions --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
@@ -24,7 +26,7 @@ install: $(STAMP)
 
 lab: $(STAMP)
 	MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab --port=$(PORT) \
-	  --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) notebooks/lesson1/lesson1.ipynb
+	  --ServerApp.root_dir=$(CURDIR) $(ROOT_ARGS) $(LAB_ARGS) notebooks/lesson1/lesson1.ipynb
 
 test: $(STAMP)
 	$(BIN)/ruff check course_utils tests grader bench

@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("grader.commands.pretrain", "rebuild the course backbone weights (seeded)"),
     "release": ("grader.commands.release", "generate student notebooks from solutions/"),
     "grade": ("grader.commands.grade", "autograde a folder or zip of submissions"),
+    "grades": (
+        "grader.commands.grades",
+        "export the course gradebook: wide table, Canvas/Moodle imports, feedback zips",
+    ),
 }
 
 

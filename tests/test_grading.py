@@ -60,22 +60,32 @@ def _write(path: Path, text: str = "{}") -> Path:
     return path
 
 
-def test_discover_folder_skips_litter_and_names_bad_ids(tmp_path):
+def test_discover_folder_skips_litter_and_names_odd_files(tmp_path):
     subs = tmp_path / "subs"
     _write(subs / "ann" / "intro.ipynb")
     _write(subs / "submitted" / "ben" / "basics" / "basics.ipynb")
     _write(subs / "ann" / ".ipynb_checkpoints" / "intro-checkpoint.ipynb")
-    _write(subs / "bad id" / "intro.ipynb")
-    found, warnings = layout.discover(subs, ["intro", "basics"], tmp_path / "unpacked")
-    assert [(f.student, f.lesson) for f in found] == [("ann", "intro"), ("ben", "basics")]
-    assert len(warnings) == 1 and "'bad id'" in warnings[0]
+    _write(subs / "Fay Lee" / "intro.ipynb")
+    _write(subs / "ann" / "notes.ipynb")
+    found = layout.discover(subs, ["intro", "basics"], tmp_path / "unpacked")
+    assert [(f.student, f.lesson) for f in found.found] == [
+        ("Fay_Lee", "intro"),
+        ("ann", "intro"),
+        ("ben", "basics"),
+    ]
+    assert found.renamed == {"Fay Lee": "Fay_Lee"}
+    assert found.unmatched == [(str(subs / "ann" / "notes.ipynb"), found.unmatched[0][1])]
+    assert "no lesson in the name" in found.unmatched[0][1]
 
 
-def test_discover_refuses_two_submissions_for_one_student_and_lesson(tmp_path):
+def test_discover_lists_two_unordered_submissions_for_one_student_and_lesson(tmp_path):
     _write(tmp_path / "s" / "ann" / "intro.ipynb")
     _write(tmp_path / "s" / "ann_intro.ipynb")
-    with pytest.raises(layout.LayoutError, match="ann intro"):
-        layout.discover(tmp_path / "s", ["intro"], tmp_path / "u")
+    _write(tmp_path / "s" / "ben" / "intro.ipynb")
+    found = layout.discover(tmp_path / "s", ["intro"], tmp_path / "u")
+    assert [(f.student, f.lesson) for f in found.found] == [("ben", "intro")]
+    assert sorted(Path(o).name for o, _ in found.unmatched) == ["ann_intro.ipynb", "intro.ipynb"]
+    assert all("ann intro twice" in why for _, why in found.unmatched)
 
 
 def test_discover_zip_never_writes_outside_its_folder(tmp_path):
@@ -87,13 +97,14 @@ def test_discover_zip_never_writes_outside_its_folder(tmp_path):
         zf.writestr("ann/basics.ipynb", "{}")
         zf.writestr("__MACOSX/ann/._basics.ipynb", "junk")
     unpacked = tmp_path / "deep" / "unpacked"
-    found, warnings = layout.discover(archive, ["intro", "basics"], unpacked)
-    assert [(f.student, f.lesson) for f in found] == [
+    found = layout.discover(archive, ["intro", "basics"], unpacked)
+    assert [(f.student, f.lesson) for f in found.found] == [
         ("ann", "basics"),
         ("ann", "intro"),
         ("ben", "intro"),
     ]
-    assert all(f.path.parent == unpacked for f in found) and not warnings
+    assert all(f.path.parent == unpacked for f in found.found)
+    assert found.unmatched == [("lms.zip:../../cat_intro.ipynb", found.unmatched[0][1])]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "lms.zip"]
 
 

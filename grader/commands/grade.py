@@ -4,7 +4,13 @@ Each notebook is graded in a sandboxed subprocess (see ``grader/README.md``);
 ``OUT/grades.csv`` has one row per student and lesson (missing work scores 0),
 ``OUT/feedback/<student>/<lesson>.html`` is what to hand back, and
 ``OUT/logs/`` keeps the grader's log of each notebook. A previous
-``grades.csv`` with other scores is kept as ``grades.<time>.csv``.
+``grades.csv`` with other scores is kept as ``grades.<time>.csv``. Every
+grade also goes into the course gradebook ``OUT/gradebook.csv`` (see
+``grader/gradebook.py``), which ``course grades`` exports.
+
+Every file under ``--submissions`` is graded or listed in the "not graded"
+table printed last; the command exits 1 while any notebook is unmatched,
+unless ``--allow-unmatched``.
 """
 
 from __future__ import annotations
@@ -33,10 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     d = Limits()
     parser.add_argument("--submissions", type=Path, required=True, metavar="DIR_OR_ZIP",
-                        help="<student>/<lesson>.ipynb, nbgrader's submitted/ tree, or a zip "
-                             "(<student>_<lesson>.ipynb or folders)")
+                        help="<student>/<lesson>.ipynb, nbgrader's submitted/ tree, a Canvas, "
+                             "Moodle or Blackboard download, as a folder or zip")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="where grades.csv, feedback/ and logs/ go")
+    parser.add_argument("--roster", type=Path, default=None, metavar="CSV",
+                        help="class list: a Canvas gradebook or Moodle grades export, or "
+                             "student_id,name,email; everyone on it gets a grade (0 if missing). "
+                             "Kept as OUT/roster.csv, which later runs use by default")
+    parser.add_argument("--allow-unmatched", action="store_true",
+                        help="exit 0 even when some files could not be given to a student and lesson")
     parser.add_argument("--lessons", nargs="+", metavar="LESSON",
                         help="only these (names or numbers); default: every lesson submitted")
     parser.add_argument("--jobs", type=int, default=None,
@@ -54,15 +66,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="course root (default: the folder above cwd holding grader/)")
 
 
+def _lesson_error(requested: list[str], found: list, where: Path) -> str | None:
+    """Why ``--lessons`` is wrong (a lesson nobody submitted), naming what was found; or None."""
+    by_lesson: dict[str, list[str]] = {}
+    for f in found:
+        by_lesson.setdefault(f.lesson, []).append(f.origin)
+    empty = [lesson for lesson in requested if lesson not in by_lesson]
+    if not empty:
+        return None
+    seen = "; ".join(
+        f"{lesson}: {len(files)} file(s) ({', '.join(files[:3])}{', ...' if len(files) > 3 else ''})"
+        for lesson, files in by_lesson.items()
+    )
+    return (f"--lessons {' '.join(empty)}: no submission for {', '.join(empty)} in {where}; "
+            f"lessons found there: {seen or 'none'}")
+
+
 def run(args: argparse.Namespace) -> int:
-    from grader import layout, results, sandbox
+    from grader import gradebook, layout, results, roster, sandbox
     from grader.autograde import Grader
-    from grader.course import CourseError, find_root, load_config, select_lessons
+    from grader.course import CourseError, find_root, load_config, natural_key, select_lessons
 
     try:
         root = find_root(args.root)
         available = select_lessons(root, None)
         requested = select_lessons(root, args.lessons) if args.lessons else None
+        gradebook.load(args.out)  # a damaged gradebook stops the run now, not after grading
+        # The roster a previous run left in OUT keeps the ids the same from week to week.
+        kept = args.out / "roster.csv"
+        roster_path = args.roster or (kept if kept.is_file() else None)
+        class_list = roster.load(roster_path) if roster_path else None
+        if class_list and not args.roster:
+            print(f"roster: {kept} (copied there by an earlier run; --roster replaces it)")
         cell_timeout = args.cell_timeout or int(load_config(root).Execute.get("timeout", 120))
         limits = sandbox.Limits(cell_timeout=cell_timeout, notebook_timeout=args.timeout,
                                 memory_mb=args.memory)
@@ -70,15 +105,36 @@ def run(args: argparse.Namespace) -> int:
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {jobs}")
         with tempfile.TemporaryDirectory(prefix="course-submissions-") as unpacked:
-            found, warnings = layout.discover(args.submissions, available, Path(unpacked))
-            for warning in warnings:
-                print(f"warning: {warning}")
-            lessons = requested or sorted({f.lesson for f in found}, key=available.index)
+            found = layout.discover(args.submissions, available, Path(unpacked), class_list)
+            counts = {k: found.lessons_found[k] for k in available if k in found.lessons_found}
+            for name, student in sorted(found.renamed.items()):
+                print(f"note: {name!r} is graded as student id {student!r} (pass --roster to map names)")
+            if requested:
+                error = _lesson_error(requested, found.found, args.submissions)
+                if error:
+                    print(f"course grade: {error}")
+                    if found.unmatched:
+                        print(layout.not_graded_table(found))
+                    return 2
+            lessons = requested or list(counts)
             if not lessons:
-                print(f"no submissions for {', '.join(available) or 'any lesson'} in {args.submissions}")
-                return 1
-            students = sorted({f.student for f in found})
-            work = [(f.student, f.lesson, f.path) for f in found if f.lesson in lessons]
+                print(f"course grade: no submissions for {', '.join(available) or 'any lesson'} "
+                      f"in {args.submissions}")
+                if found.unmatched or found.ignored:
+                    print(layout.not_graded_table(found))
+                return 2 if found.unmatched else 1
+            if found.unmatched:
+                print(f"warning: {len(found.unmatched)} file(s) will NOT be graded: the list is "
+                      "printed at the end")
+            chosen = [f for f in found.found if f.lesson in lessons]
+            others = len(found.found) - len(chosen)
+            if others:
+                print(f"note: {others} submission(s) for other lessons than {', '.join(lessons)} "
+                      "are not graded in this run")
+            students = sorted({f.student for f in chosen} | set(class_list.ids if class_list else ()),
+                              key=natural_key)
+            work = [(f.student, f.lesson, f.path) for f in chosen]
+            sources = {(f.student, f.lesson): (f.origin, f.late) for f in chosen}
             isolation = sandbox.detect()
             print(f"grading {len(work)} notebook(s) of {len(students)} student(s) for "
                   f"{', '.join(lessons)} with {jobs} job(s); {isolation.describe()}")
@@ -96,15 +152,34 @@ def run(args: argparse.Namespace) -> int:
                 outcomes += [results.Outcome(s, lesson, 0.0, grader.lessons[lesson].max_score,
                                              "missing") for s in students for lesson in lessons
                              if (s, lesson) not in graded]
+            for o in outcomes:
+                if sources.get((o.student, o.lesson), ("", False))[1]:
+                    o.notes.append("submitted late (the LMS says so)")
     except (CourseError, layout.LayoutError, ValueError) as exc:
         print(f"course grade: {exc}")
         return 2
     path, backup = results.write_grades(args.out, outcomes)
+    book, replaced, added = gradebook.record(args.out, outcomes, sources)
+    if args.roster:
+        roster_copy = args.out / "roster.csv"
+        content = args.roster.read_text(encoding="utf-8-sig")
+        gradebook.keep_aside(roster_copy, content)
+        roster_copy.write_text(content, encoding="utf-8")
     print(results.summary(outcomes, lessons))
     print(f"wrote {path} ({len(outcomes)} rows) in {time.monotonic() - start:.0f} s")
     if backup:
         print(f"the previous grades.csv had other scores: kept as {backup}")
+    print(f"gradebook {book}: {replaced} row(s) replaced, {added} added; `course grades --out "
+          f"{args.out}` exports it")
     review = [o for o in outcomes if o.needs_review]
     if review:
         print(f"{len(review)} notebook(s) need a look: see the notes above and {args.out / 'logs'}")
+    table = layout.not_graded_table(found)
+    if table:
+        print()
+        print(table)
+    if found.unmatched and not args.allow_unmatched:
+        print(f"course grade: {len(found.unmatched)} file(s) NOT GRADED (listed above): rename or "
+              "remove them, add the student to --roster, or pass --allow-unmatched")
+        return 1
     return 0

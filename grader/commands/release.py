@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         for c in drift:
             print(f"drift  {c.path}: {c.action}" + (f" ({c.reason})" if c.reason else ""))
+        if drift and blocking:  # release would refuse: say what to do first, not "run release"
+            print(f"{len(drift)} file(s) in notebooks/ differ from solutions/; {len(blocking)} of "
+                  "them need attention first (see the reasons above), then run `course release`")
+            return 1
         if drift:
             print(f"{len(drift)} file(s) in notebooks/ differ from solutions/: run `course release`")
             return 1

@@ -1,0 +1,112 @@
+"""``course grades``: export the course gradebook that ``course grade --out OUT`` accumulates.
+
+Reads ``OUT/gradebook.csv``, the roster (``--roster``, else the copy
+``course grade --roster`` left in ``OUT/roster.csv``) and the overrides
+(``OUT/overrides.csv`` if present; ``--formgrader`` adds the manual grades
+of nbgrader's formgrader), and writes into ``OUT/exports/``:
+
+- ``grades_long.csv``: one row per student and lesson, with a status;
+- ``grades_wide.csv``: one row per student, a column per lesson, total and percentages;
+- ``canvas_import.csv`` and ``moodle_import.csv``: for the LMS gradebook's CSV import;
+
+and ``OUT/return/``: the feedback pages zipped per student, plus one zip per
+lesson laid out for Moodle's feedback-file upload where work came from Moodle.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the folder `course grade --out` writes (holds gradebook.csv)",
+    )
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="class list (Canvas or Moodle export, or student_id,name,email); "
+        "default: OUT/roster.csv when present",
+    )
+    parser.add_argument(
+        "--overrides",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="corrections: student_id,assignment,score,adjust,comment "
+        "(default: OUT/overrides.csv when present)",
+    )
+    parser.add_argument(
+        "--formgrader",
+        action="store_true",
+        help="also apply manual grades given in the formgrader (grader/gradebook.db)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="course root, for --formgrader (default: the folder above cwd holding grader/)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from grader import exports, gradebook, roster
+    from grader.course import CourseError, find_root
+
+    out = args.out
+    try:
+        rows = gradebook.load(out)
+        if not rows:
+            print(
+                f"course grades: no {out / gradebook.GRADEBOOK}: run `course grade --out {out}` first"
+            )
+            return 2
+        roster_path = args.roster or (out / "roster.csv" if (out / "roster.csv").exists() else None)
+        class_list = roster.load(roster_path) if roster_path else None
+        overrides_path = args.overrides or out / gradebook.OVERRIDES
+        if args.overrides and not args.overrides.is_file():
+            raise ValueError(f"--overrides {args.overrides}: no such file")
+        overrides = gradebook.load_overrides(overrides_path) if overrides_path.is_file() else []
+        if args.formgrader:
+            db = find_root(args.root) / "grader" / "gradebook.db"
+            if not db.is_file():
+                raise ValueError(f"--formgrader: no {db}; grade manually in the formgrader first")
+            lessons = sorted({lesson for _, lesson in rows})
+            overrides += gradebook.formgrader_overrides(db, lessons)
+        table = exports.build(rows, class_list, overrides)
+    except (CourseError, ValueError, OSError) as exc:
+        print(f"course grades: {exc}")
+        return 2
+    folder = out / "exports"
+    folder.mkdir(exist_ok=True)
+    files = {
+        "grades_long.csv": exports.long_csv(table),
+        "grades_wide.csv": exports.wide_csv(table, class_list),
+        "canvas_import.csv": exports.canvas_csv(table, class_list),
+        "moodle_import.csv": exports.moodle_csv(table, class_list),
+    }
+    for name, content in files.items():
+        (folder / name).write_text(content, encoding="utf-8")
+    zips = exports.package_feedback(out, rows)
+    missing = sum(e.status == "missing" for e in table.entries.values())
+    print(
+        f"{len(table.students)} student(s) x {len(table.lessons)} lesson(s) "
+        f"({', '.join(table.lessons)}); {missing} missing, {len(overrides)} override(s) applied"
+    )
+    if not class_list:
+        print("no roster: only students who submitted something are listed (pass --roster)")
+    for name in files:
+        print(f"wrote {folder / name}")
+    print(f"wrote {len(zips)} feedback zip(s) in {out / 'return'}")
+    for problem in exports.canvas_points_mismatch(table, class_list):
+        print(f"warning: {problem}")
+    if table.unlisted:
+        print(f"not on the roster but graded: {', '.join(table.unlisted)}")
+    return 0

@@ -1,0 +1,259 @@
+"""The course gradebook: every grade ``course grade`` gave, lesson after lesson, in one CSV.
+
+``OUT/gradebook.csv`` (beside ``grades.csv``) has one row per student and
+lesson: ``student_id, assignment, score, max_score, status, graded_at,
+source, late``. Each ``course grade --out OUT`` run merges into it:
+
+- a notebook graded in this run replaces that student's row for that lesson;
+- a student with nothing submitted gets a ``missing`` row (0 points) only
+  where the gradebook has no row yet: a later run without their file never
+  erases a grade they already have;
+- every other row is left as it was.
+
+The previous version is kept in ``OUT/history/`` whenever the file changes.
+Do not edit ``gradebook.csv`` by hand: put corrections in
+``OUT/overrides.csv`` (see ``load_overrides``), which ``course grades``
+applies on top and no run of ``course grade`` touches.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from grader.course import natural_key
+
+GRADEBOOK = "gradebook.csv"
+OVERRIDES = "overrides.csv"
+COLUMNS = (
+    "student_id",
+    "assignment",
+    "score",
+    "max_score",
+    "status",
+    "graded_at",
+    "source",
+    "late",
+)
+OVERRIDE_COLUMNS = ("student_id", "assignment", "score", "adjust", "comment")
+
+
+@dataclass
+class Row:
+    """One student's grade for one lesson, as recorded."""
+
+    student_id: str
+    assignment: str
+    score: float
+    max_score: float
+    status: str = "graded"
+    graded_at: str = ""
+    source: str = ""  # the submitted file, as the instructor named it
+    late: str = ""  # "late" when the LMS marked it so
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def load(out: Path) -> dict[tuple[str, str], Row]:
+    """The gradebook in ``out`` ({} when there is none yet)."""
+    path = Path(out) / GRADEBOOK
+    if not path.exists():
+        return {}
+    rows = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(
+                f"{path}: header {reader.fieldnames} is not {','.join(COLUMNS)}; "
+                "was it edited by hand? Restore it from OUT/history/ (or move it away to start anew)"
+            )
+        for line, raw in enumerate(reader, start=2):
+            try:
+                row = Row(
+                    **{**raw, "score": float(raw["score"]), "max_score": float(raw["max_score"])}
+                )
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{path} line {line}: {exc}; restore it from OUT/history/"
+                ) from exc
+            rows[(row.student_id, row.assignment)] = row
+    return rows
+
+
+def text(rows: dict[tuple[str, str], Row]) -> str:
+    """CSV text of ``rows``, sorted naturally by student then lesson."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for key in sorted(rows, key=lambda k: (natural_key(k[0]), natural_key(k[1]))):
+        r = asdict(rows[key])
+        writer.writerow([_fmt(r[c]) if c in ("score", "max_score") else r[c] for c in COLUMNS])
+    return buffer.getvalue()
+
+
+def _write_atomic(path: Path, content: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(content)
+    os.replace(tmp, path)
+
+
+def keep_aside(path: Path, content: str) -> Path | None:
+    """Copy ``path`` into ``history/`` beside it if it exists with content other than ``content``."""
+    if not path.exists() or path.read_text(encoding="utf-8") == content:
+        return None
+    history = path.parent / "history"
+    history.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup, n = history / f"{path.stem}.{stamp}{path.suffix}", 1
+    while backup.exists():
+        backup, n = history / f"{path.stem}.{stamp}-{n}{path.suffix}", n + 1
+    backup.write_bytes(path.read_bytes())
+    return backup
+
+
+def record(
+    out: Path,
+    outcomes,
+    sources: dict[tuple[str, str], tuple[str, bool]] | None = None,
+    when: str | None = None,
+) -> tuple[Path, int, int]:
+    """Merge ``outcomes`` (``results.Outcome``) into ``out/gradebook.csv``.
+
+    ``sources``: (student, lesson) -> (file as named, late). Returns the path,
+    the number of rows replaced and the number added.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = load(out)
+    when = when or time.strftime("%Y-%m-%dT%H:%M:%S")
+    sources = sources or {}
+    replaced = added = 0
+    for o in outcomes:
+        key = (o.student, o.lesson)
+        if o.status == "missing" and key in rows:
+            continue  # nothing new: keep what they have (a grade, or the earlier "missing")
+        origin, late = sources.get(key, ("", False))
+        new = Row(
+            o.student,
+            o.lesson,
+            float(o.score),
+            float(o.max_score),
+            o.status,
+            when if o.status != "missing" else "",
+            origin,
+            "late" if late else "",
+        )
+        if key in rows:
+            replaced += 1
+        else:
+            added += 1
+        rows[key] = new
+    path = out / GRADEBOOK
+    content = text(rows)
+    keep_aside(path, content)
+    _write_atomic(path, content)
+    return path, replaced, added
+
+
+@dataclass
+class Override:
+    """A correction: a new ``score``, or points to ``adjust`` by; with why."""
+
+    student_id: str
+    assignment: str
+    score: float | None
+    adjust: float | None
+    comment: str
+    origin: str  # file and line, for messages
+
+
+def load_overrides(path: Path) -> list[Override]:
+    """Read ``student_id,assignment,score,adjust,comment`` (one of score/adjust per row).
+
+    ``score`` replaces the grade; ``adjust`` adds to it (negative to deduct).
+    Rows for the same student and lesson apply in file order.
+    """
+    path = Path(path)
+    overrides = []
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"student_id", "assignment"} - set(reader.fieldnames or ())
+        if missing or not {"score", "adjust"} & set(reader.fieldnames or ()):
+            raise ValueError(
+                f"{path}: header must be {','.join(OVERRIDE_COLUMNS)} "
+                f"(score or adjust, comment optional); got {reader.fieldnames}"
+            )
+        for line, raw in enumerate(reader, start=2):
+            row = {k: (v or "").strip() for k, v in raw.items() if k}
+            get = row.get
+            if not get("student_id") and not get("assignment"):
+                continue
+            score, adjust = get("score"), get("adjust")
+            if bool(score) == bool(adjust):
+                raise ValueError(
+                    f"{path} line {line}: give exactly one of score ({score!r}) and "
+                    f"adjust ({adjust!r})"
+                )
+            try:
+                values = (float(score) if score else None, float(adjust) if adjust else None)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{path} line {line}: {exc}: score and adjust are numbers"
+                ) from exc
+            overrides.append(
+                Override(
+                    get("student_id"),
+                    get("assignment"),
+                    *values,
+                    row.get("comment", ""),
+                    f"{path.name} line {line}",
+                )
+            )
+    return overrides
+
+
+def formgrader_overrides(db_path: Path, lessons: list[str]) -> list[Override]:
+    """Manual grades given in the formgrader (nbgrader's gradebook) as adjustments.
+
+    For every graded cell where a person set a manual score, the difference
+    to nbgrader's automatic score is added to that student's lesson: the
+    formgrader's own autograde is not trusted (it runs unsandboxed), only the
+    instructor's judgement on top of it.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    overrides = []
+    with Gradebook(f"sqlite:///{db_path}") as gb:
+        for lesson in lessons:
+            try:
+                assignment = gb.find_assignment(lesson)
+            except MissingEntry:
+                continue
+            for submission in assignment.submissions:
+                delta, cells = 0.0, []
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        if grade.manual_score is None:
+                            continue
+                        delta += grade.manual_score - (grade.auto_score or 0.0)
+                        cells.append(grade.name)
+                if cells:
+                    overrides.append(
+                        Override(
+                            submission.student.id,
+                            lesson,
+                            None,
+                            delta,
+                            f"formgrader manual grade: {', '.join(cells)}",
+                            f"{db_path.name}",
+                        )
+                    )
+    return overrides
