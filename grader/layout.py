@@ -187,6 +187,10 @@ def claim(parts: tuple[str, ...], lessons: list[str]) -> Claim | str:
 
     hit = split_lesson(stem, lessons)
     if hit is None:
+        for lesson in sorted(lessons, key=len, reverse=True):
+            if re.match(rf"{_lesson_pattern(lesson)}[ _.-]", stem, re.IGNORECASE):
+                return (f"starts with {lesson} but does not end with it: rename it {lesson}.ipynb "
+                        f"in the student's folder, or <student>_{lesson}.ipynb")
         return no_lesson
     prefix, lesson = hit
     if prefix:  # flat: ann_lesson6.ipynb

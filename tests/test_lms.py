@@ -250,6 +250,7 @@ def test_nbgrader_trees_and_folders_with_odd_names(tmp_path):
     _write(subs / "kim" / "lesson6.ipynb")  # two copies of one student: nothing orders them
     _write(subs / "kim" / "lesson6 (1).ipynb")
     _write(subs / "lesson6.ipynb")  # nobody's
+    _write(subs / "amy" / "Lesson6_final.ipynb")  # the lesson first: not guessed
     _write(subs / "README.md", "notes")
     found = layout.discover(subs, LESSONS, tmp_path / "u")
     assert _found(found) == [
@@ -261,7 +262,13 @@ def test_nbgrader_trees_and_folders_with_odd_names(tmp_path):
     ]
     assert "09:00" in found.found[1].origin and "10:00" in found.superseded[0][0]
     unmatched = {str(Path(o).relative_to(subs)): why for o, why in found.unmatched}
-    assert set(unmatched) == {"kim/lesson6.ipynb", "kim/lesson6 (1).ipynb", "lesson6.ipynb"}
+    assert set(unmatched) == {
+        "kim/lesson6.ipynb",
+        "kim/lesson6 (1).ipynb",
+        "lesson6.ipynb",
+        "amy/Lesson6_final.ipynb",
+    }
+    assert unmatched["amy/Lesson6_final.ipynb"].startswith("starts with lesson6 but does not end")
     assert (
         "kim lesson6 twice" in unmatched["kim/lesson6.ipynb"]
         and "keep one" in unmatched["kim/lesson6.ipynb"]

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="<student>/<lesson>.ipynb, nbgrader's submitted/ tree, a Canvas, "
                              "Moodle or Blackboard download, as a folder or zip")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="where grades.csv, feedback/ and logs/ go")
+                        help="where grades.csv, the course gradebook.csv, feedback/ and logs/ go; "
+                             "grade every lesson into the same DIR")
     parser.add_argument("--roster", type=Path, default=None, metavar="CSV",
                         help="class list: a Canvas gradebook or Moodle grades export, or "
                              "student_id,name,email; everyone on it gets a grade (0 if missing). "
