@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from grader import layout, results, sandbox
     from grader.autograde import Grader
     from grader.course import CourseError, find_root, load_config, select_lessons
+    from grader.misconceptions import write_records
 
     try:
         root = find_root(args.root)
@@ -100,10 +101,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"course grade: {exc}")
         return 2
     path, backup = results.write_grades(args.out, outcomes)
+    records, records_backup = write_records(args.out, outcomes)
     print(results.summary(outcomes, lessons))
     print(f"wrote {path} ({len(outcomes)} rows) in {time.monotonic() - start:.0f} s")
     if backup:
         print(f"the previous grades.csv had other scores: kept as {backup}")
+    if records_backup:
+        print(f"the previous {records.name} differed: kept as {records_backup}")
+    print(f"per-exercise records in {records}: `course report {args.out}` summarises them")
     review = [o for o in outcomes if o.needs_review]
     if review:
         print(f"{len(review)} notebook(s) need a look: see the notes above and {args.out / 'logs'}")

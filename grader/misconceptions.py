@@ -1,0 +1,189 @@
+"""Grading records: for each graded cell, passed or not, and the misconception its checker named.
+
+The worker reads the autograded notebook (before it is made safe to show)
+and keeps, per graded cell, only what a student may see anyway: the
+exercise's name and lesson section (from the released notebook), the score
+and the registered misconception id the error message ends with
+(``Review: <section> [<id>]``, see ``course_utils.checks._feedback``).
+Hidden-test text, tracebacks and error messages are never stored.
+
+``course grade`` writes the records of a class to ``OUT/records.jsonl``,
+one JSON object per student and lesson; ``course report`` reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from course_utils.checks._feedback import MISCONCEPTION_ID, REVIEW_LINE
+
+RECORDS = "records.jsonl"
+# "### Exercise 1 (2 points): read the numbers" -> "Exercise 1: read the numbers"
+_POINTS = re.compile(r"\s*\(\s*\d+(?:\.\d+)?\s+points?\s*\)\s*", re.IGNORECASE)
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+MAX_NAME = 120
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _source(cell) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _clean(heading: str) -> str:
+    text = _POINTS.sub(" ", heading).strip()
+    text = re.sub(r"\s+:", ":", text)
+    text = re.sub(r"[*`_]", "", text)  # markdown emphasis, not part of the name
+    return re.sub(r"\s+", " ", text)[:MAX_NAME]
+
+
+def exercise_names(released) -> dict[str, tuple[str, str]]:
+    """For each graded cell of a released notebook: (exercise name, lesson section).
+
+    The exercise is named by the last heading before its answer cell
+    ("Exercise 1 — split a model into backbone and head"), the section by the
+    last level-1 or level-2 heading ("1. Backbone and head"); a cell before any
+    heading is named by its grade id.
+    """
+    names: dict[str, tuple[str, str]] = {}
+    heading, section, current = "", "", None
+    for cell in released["cells"]:
+        meta = _meta(cell)
+        if cell.get("cell_type") == "markdown":
+            for level, text in _HEADING.findall(_source(cell)):
+                heading = _clean(text)
+                if len(level) <= 2:
+                    section = heading
+        if meta.get("solution"):
+            current = (heading or meta.get("grade_id", ""), section)
+        if meta.get("grade") and meta.get("grade_id"):
+            names[meta["grade_id"]] = current or (heading or meta["grade_id"], section)
+    return names
+
+
+def named_misconception(text: str) -> str | None:
+    """The misconception id a failed check's message ends with, or ``None``.
+
+    The checker appends its ``Review:`` line last; an earlier one can only be
+    text the student's own code put into the message, so the last one counts.
+    """
+    found = [m.group("id") for m in REVIEW_LINE.finditer(text)]
+    return found[-1] if found else None
+
+
+def _failed_output(cell) -> str | None:
+    """The error message of a graded cell, "" when it failed without one, None when it passed."""
+    failed = None
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return str(output.get("evalue", ""))
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            failed = ""  # nbgrader scores a test cell that writes to stderr 0
+    return failed
+
+
+def cell_records(graded, released, scores: list[dict]) -> list[dict]:
+    """Per graded cell: grade id, exercise, section, score, max score, passed, misconception id.
+
+    ``graded`` is the autograded notebook, ``released`` the student version,
+    ``scores`` the gradebook's ``{"grade_id", "score", "max_score"}`` per cell.
+    """
+    names = exercise_names(released)
+    by_id = {_meta(c).get("grade_id"): c for c in graded["cells"] if _meta(c).get("grade")}
+    order = {grade_id: i for i, grade_id in enumerate(names)}  # notebook order, not the gradebook's
+    records = []
+    for item in sorted(scores, key=lambda s: (order.get(s["grade_id"], len(order)), s["grade_id"])):
+        grade_id = item["grade_id"]
+        score, max_score = float(item["score"] or 0), float(item["max_score"] or 0)
+        passed = score >= max_score
+        misconception = None
+        cell = by_id.get(grade_id)
+        if not passed and cell is not None:
+            message = _failed_output(cell)
+            misconception = named_misconception(message) if message else None
+        exercise, section = names.get(grade_id, (grade_id, ""))
+        records.append({"grade_id": grade_id, "exercise": exercise, "section": section,
+                        "score": score, "max_score": max_score, "passed": passed,
+                        "misconception": misconception})
+    return records
+
+
+def clean_records(cells: object) -> list[dict]:
+    """The worker's records, checked field by field (the parent trusts no free text in them)."""
+    if not isinstance(cells, list):
+        return []
+    kept = []
+    for cell in cells:
+        if not isinstance(cell, dict) or not isinstance(cell.get("grade_id"), str):
+            continue
+        named = cell.get("misconception")
+        kept.append({
+            "grade_id": cell["grade_id"][:MAX_NAME],
+            "exercise": str(cell.get("exercise") or cell["grade_id"])[:MAX_NAME],
+            "section": str(cell.get("section") or "")[:MAX_NAME],
+            "score": float(cell.get("score") or 0),
+            "max_score": float(cell.get("max_score") or 0),
+            "passed": bool(cell.get("passed")),
+            "misconception": named if isinstance(named, str) and MISCONCEPTION_ID.match(named)
+            else None,
+        })
+    return kept
+
+
+def records_text(outcomes) -> str:
+    """``records.jsonl`` text: one line per student and lesson (``results.Outcome`` objects)."""
+    from grader.course import natural_key
+
+    lines = []
+    for o in sorted(outcomes, key=lambda o: (natural_key(o.student), natural_key(o.lesson))):
+        lines.append(json.dumps({
+            "student": o.student, "lesson": o.lesson, "status": o.status,
+            "score": o.score, "max_score": o.max_score,
+            "cells": clean_records(getattr(o, "cells", [])),
+        }, sort_keys=True))
+    return "\n".join(lines) + "\n"
+
+
+def write_records(out: Path, outcomes) -> tuple[Path, Path | None]:
+    """Write ``out/records.jsonl``; a different existing file is kept as ``records.<time>.jsonl``."""
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / RECORDS
+    text = records_text(outcomes)
+    backup = None
+    if target.exists():
+        if target.read_text() == text:
+            return target, None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        backup, n = out / f"records.{stamp}.jsonl", 1
+        while backup.exists():
+            backup, n = out / f"records.{stamp}-{n}.jsonl", n + 1
+        target.rename(backup)
+    target.write_text(text)
+    return target, backup
+
+
+def read_records(out: Path) -> list[dict] | None:
+    """The records of a grading output folder, or ``None`` when it has none (an older run)."""
+    path = Path(out) / RECORDS
+    if not path.exists():
+        return None
+    found = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"{path}, line {number}: not JSON ({exc}); grade again to rewrite it") \
+                from exc
+        if not isinstance(item, dict) or not {"student", "lesson", "status"} <= item.keys():
+            raise ValueError(f"{path}, line {number}: not a grading record; grade again to rewrite it")
+        item["cells"] = clean_records(item.get("cells"))
+        found.append(item)
+    return found
