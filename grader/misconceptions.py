@@ -39,7 +39,7 @@ def _source(cell) -> str:
 def _clean(heading: str) -> str:
     text = _POINTS.sub(" ", heading).strip()
     text = re.sub(r"\s+:", ":", text)
-    text = re.sub(r"[*`_]", "", text)  # markdown emphasis, not part of the name
+    text = re.sub(r"\*\*|`", "", text)  # markdown bold and code marks, not part of the name
     return re.sub(r"\s+", " ", text)[:MAX_NAME]
 
 

@@ -155,11 +155,11 @@ def build(out: Path, registry: Mapping[str, Misconception] | None = None,
         raise ValueError(f"several must be a positive integer, got {several!r}")
     out = Path(out)
     grades = read_grades(out)
-    if registry is None:
+    records = read_records(out)
+    if registry is None and records is not None:  # imports every checker (torch): only when needed
         from course_utils.checks import all_misconceptions
 
         registry = all_misconceptions()
-    records = read_records(out)
     submissions: dict[tuple[str, str], Submission] = {}
     for student, lesson, score, max_score in grades:
         submissions[(student, lesson)] = Submission(student, lesson, score, max_score,
@@ -185,7 +185,7 @@ def build(out: Path, registry: Mapping[str, Misconception] | None = None,
                 warnings.append(f"{key[0]} {key[1]} is in grades.csv but not in {RECORDS}")
     students = sorted({s for s, _ in submissions}, key=natural_key)
     lessons = sorted({lesson for _, lesson in submissions}, key=natural_key)
-    return ClassReport(out, students, lessons, submissions, records is not None, registry,
+    return ClassReport(out, students, lessons, submissions, records is not None, registry or {},
                        warnings, several)
 
 
@@ -341,7 +341,9 @@ def render(report: ClassReport) -> str:
         full = sum(1 for s in submitted if s.max_score and s.score >= s.max_score)
         mean = f"{statistics.mean(scores):.2f}" if scores else "–"
         median = f"{statistics.median(scores):g}" if scores else "–"
-        parts.append(f"<h3>{e(lesson)}</h3><p>{len(submitted)} of {n} submitted; mean score "
+        counted = (f"{len(submitted)} of {n} submitted" if report.has_records
+                   else f"{len(submitted)} score(s), missing work counted as 0")
+        parts.append(f"<h3>{e(lesson)}</h3><p>{counted}; mean score "
                      f"{mean} of {best:g} (median {median}); full marks: {full} "
                      f"({_pct(full, len(submitted))}).</p>")
         if not report.has_records:
