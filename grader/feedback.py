@@ -149,8 +149,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 # exercise names in its contents and pass/fail marks.
 TEMPLATE = "feedback"
 CORRECT = re.compile(r"^Correct: (.*)$", re.MULTILINE)
-NOT_COUNTED = ("Passed the visible check ({}), but this cell failed other tests, hidden ones on other "
-               "models or data included (see below): no points for it.")
+NOT_COUNTED = ("Passed the visible check ({}), but a later test in this cell failed (see below; "
+               "hidden tests use other models and data): no points for this cell.")
 
 
 def template_config(config) -> None:
@@ -173,7 +173,7 @@ def present(nb, released) -> None:
 
     Sets ``metadata.course.label`` (read by the course's feedback template) and,
     in a graded cell that failed, turns the visible check's "Correct: ..." line
-    into "Passed the visible check (...), but this cell failed other tests".
+    into "Passed the visible check (...), but a later test in this cell failed".
     """
     from grader.misconceptions import exercise_names
 

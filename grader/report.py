@@ -269,19 +269,21 @@ def update_feedback(report: ClassReport) -> list[Path]:
 
 def histogram(scores: list[float], max_score: float, title: str) -> str:
     """A PNG histogram of ``scores`` (0 .. ``max_score``), as a base64 data URI."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
     fig = Figure(figsize=(4.2, 2.4), dpi=100)
     ax = fig.add_subplot()
     top = max(max_score, max(scores, default=0.0), 1.0)
-    steps = int(top) if float(top).is_integer() and top <= 20 else 10
-    edges = [top * i / steps for i in range(steps + 1)]
-    edges[-1] += 1e-9  # a full score falls in the last bin
+    if float(top).is_integer() and top <= 30 and all(float(v).is_integer() for v in scores):
+        # Whole points: one bar per possible score, centred on it.
+        edges = [k - 0.5 for k in range(int(top) + 2)]
+        ax.set_xticks(range(int(top) + 1))
+        ax.set_xlim(-0.5, top + 0.5)
+    else:
+        edges = [top * i / 10 for i in range(11)]
+        edges[-1] += 1e-9  # a full score falls in the last bin
+        ax.set_xlim(0, top)
     ax.hist(scores, bins=edges, color="#1565c0", edgecolor="white")
-    ax.set_xlim(0, top)
     ax.set_xlabel(f"score (of {max_score:g})")
     ax.set_ylabel("students")
     ax.yaxis.get_major_locator().set_params(integer=True)
@@ -415,7 +417,7 @@ def render(report: ClassReport) -> str:
     for lesson in report.lessons:
         subs = [s for s in report.of_lesson(lesson) if s.status != "missing"]
         best = max((s.max_score for s in report.of_lesson(lesson)), default=0.0)
-        uri = histogram([s.score for s in subs], best, f"{lesson} ({len(subs)} notebooks)")
+        uri = histogram([s.score for s in subs], best, f"{lesson} ({len(subs)} notebook{'s' if len(subs) != 1 else ''})")
         parts.append(f"<img src=\"{uri}\" alt=\"histogram of {e(lesson)} scores\" "
                      "width=\"420\" height=\"240\">")
     parts.append("</div>")

@@ -41,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {done['html']}")
     print(f"wrote {done['csv']} ({done['rows']} misconception(s) named)")
     if built.has_records:
-        print(f"'What to review' added to {len(done['pages'])} feedback page(s) "
-              f"under {args.out / 'feedback'}")
+        print(f"'What to review' written into {len(done['pages'])} feedback page(s) under "
+              f"{args.out / 'feedback'}" + ("" if done["pages"] else " (all were up to date)"))
     return 0

@@ -4,7 +4,7 @@
 //
 //   node open_page.mjs PLAN.json
 //
-// PLAN: chromium, userDataDir, path (the HTML file), screenshot (PNG to write), resultPath,
+// PLAN: chromium, path (the HTML file), screenshot (PNG to write), resultPath,
 //   timeoutMs. Exit status: 0 the page was read (see the result); 2 Chromium could not be
 //   launched (the test skips with the message); 1 the page did not load.
 import fs from 'node:fs';
