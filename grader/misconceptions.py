@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from pathlib import Path
 
 from course_utils.checks._feedback import MISCONCEPTION_ID, REVIEW_LINE
@@ -24,6 +25,7 @@ RECORDS = "records.jsonl"
 # "### Exercise 1 (2 points): read the numbers" -> "Exercise 1: read the numbers"
 _POINTS = re.compile(r"\s*\(\s*\d+(?:\.\d+)?\s+points?\s*\)\s*", re.IGNORECASE)
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_BOLD_LEAD = re.compile(r"^\s*\*\*(.+?)\*\*")  # "**Question 1 (1 point).** What happens?"
 MAX_NAME = 120
 
 
@@ -47,24 +49,40 @@ def exercise_names(released) -> dict[str, tuple[str, str]]:
     """For each graded cell of a released notebook: (exercise name, lesson section).
 
     The exercise is named by the last heading before its answer cell
-    ("Exercise 1 — split a model into backbone and head"), the section by the
-    last level-1 or level-2 heading ("1. Backbone and head"); a cell before any
-    heading is named by its grade id.
+    ("Exercise 1 — split a model into backbone and head"), or by a bold lead
+    ("**Question 1 (1 point).** ...") where no heading names this exercise; the
+    section by the last level-1 or level-2 heading ("1. Backbone and head").
+    Answer cells under one name become its parts ("..., part 2 of 3"); a cell
+    before any heading is named by its grade id.
     """
-    names: dict[str, tuple[str, str]] = {}
-    heading, section, current = "", "", None
+    answers: list[tuple[str, str]] = []  # (name, section) per answer cell, in order
+    graded: dict[str, int | None] = {}  # grade id -> index of its answer cell
+    heading, section = "", ""
+    specific = False  # the heading names one exercise (not a section, not used by an answer yet)
     for cell in released["cells"]:
         meta = _meta(cell)
         if cell.get("cell_type") == "markdown":
-            for level, text in _HEADING.findall(_source(cell)):
-                heading = _clean(text)
+            text = _source(cell)
+            for level, title in _HEADING.findall(text):
+                heading, specific = _clean(title), len(level) > 2
                 if len(level) <= 2:
                     section = heading
+            lead = _BOLD_LEAD.match(text)
+            if lead and not specific:
+                heading, specific = _clean(lead.group(1)).rstrip(".:").strip(), True
         if meta.get("solution"):
-            current = (heading or meta.get("grade_id", ""), section)
+            answers.append((heading or meta.get("grade_id", ""), section))
+            specific = False
         if meta.get("grade") and meta.get("grade_id"):
-            names[meta["grade_id"]] = current or (heading or meta["grade_id"], section)
-    return names
+            graded[meta["grade_id"]] = len(answers) - 1 if answers else None
+    counts = Counter(name for name, _ in answers)
+    seen: Counter = Counter()
+    parts: list[str] = []
+    for name, _ in answers:
+        seen[name] += 1
+        parts.append(name if counts[name] == 1 else f"{name}, part {seen[name]} of {counts[name]}")
+    return {grade_id: (parts[i], answers[i][1]) if i is not None else (grade_id, section)
+            for grade_id, i in graded.items()}
 
 
 def named_misconception(text: str) -> str | None:

@@ -123,6 +123,27 @@ def test_exercise_names_come_from_the_headings_before_the_answer():
                      "q1_tests": (EX2, "3. What the head does")}
 
 
+def test_exercise_names_use_bold_leads_and_number_shared_names():
+    cell = fake_course._cell
+    nb = new_notebook(cells=[
+        new_markdown_cell("## 1. Section"),
+        new_markdown_cell("**Question 1 (1 point).** Which one?"),
+        cell(new_code_cell, "answer_q1 = 'A'", "q1_answer", solution=True),
+        cell(new_code_cell, "check(answer_q1)", "q1_tests", grade=True, points=1),
+        new_markdown_cell("### Claim 2\n\n**Question 2.** Which one?"),  # the heading wins
+        cell(new_code_cell, "answer_q2 = 'A'", "q2_answer", solution=True),
+        cell(new_code_cell, "check(answer_q2)", "q2_tests", grade=True, points=1),
+        new_markdown_cell("### Exercise 3 (2 points)"),
+        cell(new_code_cell, "x = 1", "a_answer", solution=True),
+        cell(new_code_cell, "check(x)", "a_tests", grade=True, points=1),
+        cell(new_code_cell, "y = 1", "b_answer", solution=True),
+        cell(new_code_cell, "check(y)", "b_tests", grade=True, points=1),
+    ])
+    assert {k: v[0] for k, v in grading.exercise_names(nb).items()} == {
+        "q1_tests": "Question 1", "q2_tests": "Claim 2", "a_tests": "Exercise 3, part 1 of 2",
+        "b_tests": "Exercise 3, part 2 of 2"}
+
+
 def test_records_keep_the_last_review_line_and_nothing_else():
     # The student's own error text may contain a fake Review line: the checker's comes last.
     fake = "Review: nowhere [powers.head_sets_input]"
