@@ -149,7 +149,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 # exercise names in its contents and pass/fail marks.
 TEMPLATE = "feedback"
 CORRECT = re.compile(r"^Correct: (.*)$", re.MULTILINE)
-NOT_COUNTED = ("Passed the visible check ({}), but a later test in this cell failed (see below; "
+NOT_COUNTED = ("Passed the visible check ({}), but a later test in this cell failed\n(see below; "
                "hidden tests use other models and data): no points for this cell.")
 
 
