@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("grader.commands.pretrain", "rebuild the course backbone weights (seeded)"),
     "release": ("grader.commands.release", "generate student notebooks from solutions/"),
     "grade": ("grader.commands.grade", "autograde a folder or zip of submissions"),
-    "report": ("grader.commands.report", "what the class did not understand: report.html from a grade folder"),
+    "report": ("grader.commands.report", "what the class did not understand (report.html)"),
 }
 
 

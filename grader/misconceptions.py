@@ -81,8 +81,10 @@ def exercise_names(released) -> dict[str, tuple[str, str]]:
     for name, _ in answers:
         seen[name] += 1
         parts.append(name if counts[name] == 1 else f"{name}, part {seen[name]} of {counts[name]}")
-    return {grade_id: (parts[i], answers[i][1]) if i is not None else (grade_id, section)
-            for grade_id, i in graded.items()}
+    return {
+        grade_id: (parts[i], answers[i][1]) if i is not None else (grade_id, section)
+        for grade_id, i in graded.items()
+    }
 
 
 def named_misconception(text: str) -> str | None:
@@ -126,9 +128,17 @@ def cell_records(graded, released, scores: list[dict]) -> list[dict]:
             message = _failed_output(cell)
             misconception = named_misconception(message) if message else None
         exercise, section = names.get(grade_id, (grade_id, ""))
-        records.append({"grade_id": grade_id, "exercise": exercise, "section": section,
-                        "score": score, "max_score": max_score, "passed": passed,
-                        "misconception": misconception})
+        records.append(
+            {
+                "grade_id": grade_id,
+                "exercise": exercise,
+                "section": section,
+                "score": score,
+                "max_score": max_score,
+                "passed": passed,
+                "misconception": misconception,
+            }
+        )
     return records
 
 
@@ -141,16 +151,19 @@ def clean_records(cells: object) -> list[dict]:
         if not isinstance(cell, dict) or not isinstance(cell.get("grade_id"), str):
             continue
         named = cell.get("misconception")
-        kept.append({
-            "grade_id": cell["grade_id"][:MAX_NAME],
-            "exercise": str(cell.get("exercise") or cell["grade_id"])[:MAX_NAME],
-            "section": str(cell.get("section") or "")[:MAX_NAME],
-            "score": float(cell.get("score") or 0),
-            "max_score": float(cell.get("max_score") or 0),
-            "passed": bool(cell.get("passed")),
-            "misconception": named if isinstance(named, str) and MISCONCEPTION_ID.match(named)
-            else None,
-        })
+        kept.append(
+            {
+                "grade_id": cell["grade_id"][:MAX_NAME],
+                "exercise": str(cell.get("exercise") or cell["grade_id"])[:MAX_NAME],
+                "section": str(cell.get("section") or "")[:MAX_NAME],
+                "score": float(cell.get("score") or 0),
+                "max_score": float(cell.get("max_score") or 0),
+                "passed": bool(cell.get("passed")),
+                "misconception": named
+                if isinstance(named, str) and MISCONCEPTION_ID.match(named)
+                else None,
+            }
+        )
     return kept
 
 
@@ -160,11 +173,19 @@ def records_text(outcomes) -> str:
 
     lines = []
     for o in sorted(outcomes, key=lambda o: (natural_key(o.student), natural_key(o.lesson))):
-        lines.append(json.dumps({
-            "student": o.student, "lesson": o.lesson, "status": o.status,
-            "score": o.score, "max_score": o.max_score,
-            "cells": clean_records(getattr(o, "cells", [])),
-        }, sort_keys=True))
+        lines.append(
+            json.dumps(
+                {
+                    "student": o.student,
+                    "lesson": o.lesson,
+                    "status": o.status,
+                    "score": o.score,
+                    "max_score": o.max_score,
+                    "cells": clean_records(getattr(o, "cells", [])),
+                },
+                sort_keys=True,
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -198,10 +219,13 @@ def read_records(out: Path) -> list[dict] | None:
         try:
             item = json.loads(line)
         except ValueError as exc:
-            raise ValueError(f"{path}, line {number}: not JSON ({exc}); grade again to rewrite it") \
-                from exc
+            raise ValueError(
+                f"{path}, line {number}: not JSON ({exc}); grade again to rewrite it"
+            ) from exc
         if not isinstance(item, dict) or not {"student", "lesson", "status"} <= item.keys():
-            raise ValueError(f"{path}, line {number}: not a grading record; grade again to rewrite it")
+            raise ValueError(
+                f"{path}, line {number}: not a grading record; grade again to rewrite it"
+            )
         item["cells"] = clean_records(item.get("cells"))
         found.append(item)
     return found

@@ -87,8 +87,9 @@ class ClassReport:
     several: int = 2
 
     def of_lesson(self, lesson: str) -> list[Submission]:
-        return [self.submissions[(s, lesson)] for s in self.students
-                if (s, lesson) in self.submissions]
+        return [
+            self.submissions[(s, lesson)] for s in self.students if (s, lesson) in self.submissions
+        ]
 
     def occurrences(self) -> list[Occurrence]:
         """Every (student, lesson, exercise, misconception) once, in a stable order."""
@@ -96,7 +97,9 @@ class ClassReport:
         for (student, lesson), sub in sorted(self.submissions.items(), key=_by_student_lesson):
             for cell in sub.cells:
                 if not cell["passed"] and cell["misconception"]:
-                    found[Occurrence(student, lesson, cell["exercise"], cell["misconception"])] = None
+                    found[Occurrence(student, lesson, cell["exercise"], cell["misconception"])] = (
+                        None
+                    )
         return list(found)
 
     def describe(self, misconception_id: str) -> Misconception:
@@ -114,7 +117,9 @@ class ClassReport:
             named[item.student].add(item.id)
         for student, ids in named.items():
             if len(ids) >= self.several:
-                reasons[student].append(f"{len(ids)} different misconceptions: {', '.join(sorted(ids))}")
+                reasons[student].append(
+                    f"{len(ids)} different misconceptions: {', '.join(sorted(ids))}"
+                )
         return {s: reasons[s] for s in sorted(reasons, key=natural_key)}
 
 
@@ -142,14 +147,20 @@ def read_grades(out: Path) -> list[tuple[str, str, float, float]]:
         if missing:
             raise ValueError(f"{path} lacks the column(s) {', '.join(sorted(missing))}")
         for number, row in enumerate(reader, start=2):
-            rows.append((row["student_id"], row["assignment"],
-                         _float(row["score"], f"{path}, line {number}"),
-                         _float(row["max_score"], f"{path}, line {number}")))
+            rows.append(
+                (
+                    row["student_id"],
+                    row["assignment"],
+                    _float(row["score"], f"{path}, line {number}"),
+                    _float(row["max_score"], f"{path}, line {number}"),
+                )
+            )
     return rows
 
 
-def build(out: Path, registry: Mapping[str, Misconception] | None = None,
-          several: int = 2) -> ClassReport:
+def build(
+    out: Path, registry: Mapping[str, Misconception] | None = None, several: int = 2
+) -> ClassReport:
     """The report of the grading output folder ``out`` (``registry``: default, the course's)."""
     if not isinstance(several, int) or several < 1:
         raise ValueError(f"several must be a positive integer, got {several!r}")
@@ -162,20 +173,25 @@ def build(out: Path, registry: Mapping[str, Misconception] | None = None,
         registry = all_misconceptions()
     submissions: dict[tuple[str, str], Submission] = {}
     for student, lesson, score, max_score in grades:
-        submissions[(student, lesson)] = Submission(student, lesson, score, max_score,
-                                                    "unknown" if records is None else "missing")
+        submissions[(student, lesson)] = Submission(
+            student, lesson, score, max_score, "unknown" if records is None else "missing"
+        )
     warnings = []
     if records is not None:
         for item in records:
             key = (str(item["student"]), str(item["lesson"]))
             sub = submissions.get(key)
             if sub is None:
-                warnings.append(f"{RECORDS} has {key[0]} {key[1]}, which grades.csv does not: "
-                                "ignored (were the two written by different runs?)")
+                warnings.append(
+                    f"{RECORDS} has {key[0]} {key[1]}, which grades.csv does not: "
+                    "ignored (were the two written by different runs?)"
+                )
                 continue
             if abs(float(item.get("score", sub.score)) - sub.score) > 1e-9:
-                warnings.append(f"{key[0]} {key[1]}: grades.csv says {sub.score:g}, {RECORDS} "
-                                f"{float(item['score']):g}; the report uses grades.csv")
+                warnings.append(
+                    f"{key[0]} {key[1]}: grades.csv says {sub.score:g}, {RECORDS} "
+                    f"{float(item['score']):g}; the report uses grades.csv"
+                )
             sub.status = str(item["status"])
             sub.cells = item["cells"]
         listed = {(str(i["student"]), str(i["lesson"])) for i in records}
@@ -185,8 +201,9 @@ def build(out: Path, registry: Mapping[str, Misconception] | None = None,
                 warnings.append(f"{key[0]} {key[1]} is in grades.csv but not in {RECORDS}")
     students = sorted({s for s, _ in submissions}, key=natural_key)
     lessons = sorted({lesson for _, lesson in submissions}, key=natural_key)
-    return ClassReport(out, students, lessons, submissions, records is not None, registry or {},
-                       warnings, several)
+    return ClassReport(
+        out, students, lessons, submissions, records is not None, registry or {}, warnings, several
+    )
 
 
 # --- misconceptions.csv ----------------------------------------------------------------
@@ -198,8 +215,9 @@ def misconceptions_csv(report: ClassReport) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for item in report.occurrences():
-        writer.writerow([item.student, item.lesson, item.exercise, item.id,
-                         report.describe(item.id).text])
+        writer.writerow(
+            [item.student, item.lesson, item.exercise, item.id, report.describe(item.id).text]
+        )
     return buffer.getvalue()
 
 
@@ -221,15 +239,23 @@ def review_block(report: ClassReport, sub: Submission) -> str:
         line = f"<b>{e(exercise)}</b> ({got:g} / {best:g} points)"
         if ids:
             line += ": " + "; ".join(e(report.describe(i).text) for i in ids)
-        line += (". Reread: " + "; ".join(f"&ldquo;{e(s)}&rdquo;" for s in reread) + "."
-                 if reread else ". Reread the text just before this exercise.")
+        line += (
+            ". Reread: " + "; ".join(f"&ldquo;{e(s)}&rdquo;" for s in reread) + "."
+            if reread
+            else ". Reread the text just before this exercise."
+        )
         items.append(f"<li>{line}</li>")
-    body = ("<ul>\n" + "\n".join(items) + "\n</ul>" if items
-            else "<p>Nothing to review: every exercise of this lesson passed.</p>")
-    return (f"{REVIEW_START}\n<section id=\"course-review\" style=\"margin:2em auto;max-width:60em;"
-            "padding:1em 1.5em;border:2px solid #1565c0;border-radius:6px;background:#e3f2fd;"
-            "font-family:sans-serif\">\n<h2 style=\"margin-top:0\">What to review</h2>\n"
-            f"{body}\n</section>\n{REVIEW_END}")
+    body = (
+        "<ul>\n" + "\n".join(items) + "\n</ul>"
+        if items
+        else "<p>Nothing to review: every exercise of this lesson passed.</p>"
+    )
+    return (
+        f'{REVIEW_START}\n<section id="course-review" style="margin:2em auto;max-width:60em;'
+        "padding:1em 1.5em;border:2px solid #1565c0;border-radius:6px;background:#e3f2fd;"
+        'font-family:sans-serif">\n<h2 style="margin-top:0">What to review</h2>\n'
+        f"{body}\n</section>\n{REVIEW_END}"
+    )
 
 
 def add_review(page: str, block: str) -> str:
@@ -238,9 +264,11 @@ def add_review(page: str, block: str) -> str:
     if start != -1:
         end = page.find(REVIEW_END, start)
         if end == -1:
-            raise ValueError("the feedback page has the start of a 'What to review' block but not "
-                             "its end: remove the block by hand, then run course report again")
-        page = page[:start].rstrip("\n") + "\n" + page[end + len(REVIEW_END):].lstrip("\n")
+            raise ValueError(
+                "the feedback page has the start of a 'What to review' block but not "
+                "its end: remove the block by hand, then run course report again"
+            )
+        page = page[:start].rstrip("\n") + "\n" + page[end + len(REVIEW_END) :].lstrip("\n")
     at = page.lower().rfind("</body>")
     if at == -1:
         return page.rstrip("\n") + "\n" + block + "\n"
@@ -319,22 +347,24 @@ def render(report: ClassReport) -> str:
     e = html.escape
     n = len(report.students)
     parts = [
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<title>Class report</title>", f"<style>{STYLE}</style></head><body>",
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+        "<title>Class report</title>",
+        f"<style>{STYLE}</style></head><body>",
         "<h1>Class report</h1>",
         f"<p>{n} student(s), lesson(s) {e(', '.join(report.lessons))}; from "
         f"<code>{e(str(report.out))}</code> (no re-grading).</p>",
     ]
     if not report.has_records:
         parts.append(
-            f"<p class=\"note\" id=\"no-records\"><b>No per-exercise records:</b> this folder has no "
+            f'<p class="note" id="no-records"><b>No per-exercise records:</b> this folder has no '
             f"<code>{RECORDS}</code>, so it was graded before <code>course grade</code> kept them. "
             "Only scores are reported (no pass rates per exercise, no misconceptions, no missing "
-            "or flagged work). Grade the submissions again into this folder to see them.</p>")
+            "or flagged work). Grade the submissions again into this folder to see them.</p>"
+        )
     for warning in report.warnings:
-        parts.append(f"<p class=\"note\">{e(warning)}</p>")
+        parts.append(f'<p class="note">{e(warning)}</p>')
 
-    parts.append("<h2 id=\"lessons\">Pass rate per lesson and exercise</h2>")
+    parts.append('<h2 id="lessons">Pass rate per lesson and exercise</h2>')
     for lesson in report.lessons:
         subs = report.of_lesson(lesson)
         submitted = [s for s in subs if s.status != "missing"]
@@ -343,11 +373,16 @@ def render(report: ClassReport) -> str:
         full = sum(1 for s in submitted if s.max_score and s.score >= s.max_score)
         mean = f"{statistics.mean(scores):.2f}" if scores else "–"
         median = f"{statistics.median(scores):g}" if scores else "–"
-        counted = (f"{len(submitted)} of {n} submitted" if report.has_records
-                   else f"{len(submitted)} score(s), missing work counted as 0")
-        parts.append(f"<h3>{e(lesson)}</h3><p>{counted}; mean score "
-                     f"{mean} of {best:g} (median {median}); full marks: {full} "
-                     f"({_pct(full, len(submitted))}).</p>")
+        counted = (
+            f"{len(submitted)} of {n} submitted"
+            if report.has_records
+            else f"{len(submitted)} score(s), missing work counted as 0"
+        )
+        parts.append(
+            f"<h3>{e(lesson)}</h3><p>{counted}; mean score "
+            f"{mean} of {best:g} (median {median}); full marks: {full} "
+            f"({_pct(full, len(submitted))}).</p>"
+        )
         if not report.has_records:
             continue
         per: dict[str, list[bool]] = {}
@@ -364,14 +399,18 @@ def render(report: ClassReport) -> str:
             ok = sum(results)
             share = ok / len(results)
             rows.append(
-                f"<tr><td>{e(exercise)}</td><td class=\"num\">{points[exercise]:g}</td>"
-                f"<td class=\"num{' low' if share < 0.5 else ''}\">{ok} / {len(results)} "
-                f"({_pct(ok, len(results))})</td><td><span class=\"bar\" "
-                f"style=\"width:{share * 10:.2f}em\"></span></td></tr>")
-        parts.append("<table><tr><th>exercise</th><th>points</th><th>passed</th><th></th></tr>"
-                     + "".join(rows) + "</table>")
+                f'<tr><td>{e(exercise)}</td><td class="num">{points[exercise]:g}</td>'
+                f'<td class="num{" low" if share < 0.5 else ""}">{ok} / {len(results)} '
+                f'({_pct(ok, len(results))})</td><td><span class="bar" '
+                f'style="width:{share * 10:.2f}em"></span></td></tr>'
+            )
+        parts.append(
+            "<table><tr><th>exercise</th><th>points</th><th>passed</th><th></th></tr>"
+            + "".join(rows)
+            + "</table>"
+        )
 
-    parts.append("<h2 id=\"misconceptions\">Most frequent misconceptions</h2>")
+    parts.append('<h2 id="misconceptions">Most frequent misconceptions</h2>')
     if not report.has_records:
         parts.append("<p>Not available for this folder (no records).</p>")
     else:
@@ -382,8 +421,9 @@ def render(report: ClassReport) -> str:
         if not by_id:
             parts.append("<p>No checker named a misconception in this class.</p>")
         else:
-            ranked = sorted(by_id.items(), key=lambda kv: (-len({o.student for o in kv[1]}),
-                                                           -len(kv[1]), kv[0]))
+            ranked = sorted(
+                by_id.items(), key=lambda kv: (-len({o.student for o in kv[1]}), -len(kv[1]), kv[0])
+            )
             rows = []
             for misconception_id, items in ranked:
                 known = report.describe(misconception_id)
@@ -391,54 +431,84 @@ def render(report: ClassReport) -> str:
                 where = sorted({f"{o.lesson}: {o.exercise}" for o in items}, key=natural_key)
                 rows.append(
                     f"<tr><td>{e(known.text)}<br><code>{e(misconception_id)}</code></td>"
-                    f"<td class=\"num\">{len(items)}</td><td class=\"num\">{len(students)} / {n} "
+                    f'<td class="num">{len(items)}</td><td class="num">{len(students)} / {n} '
                     f"({_pct(len(students), n)})</td><td>{e(known.section) or '–'}</td>"
                     f"<td>{'<br>'.join(e(w) for w in where)}</td>"
-                    f"<td>{e(', '.join(students))}</td></tr>")
+                    f"<td>{e(', '.join(students))}</td></tr>"
+                )
             parts.append(
                 "<table><tr><th>misconception</th><th>times named</th><th>students (share of "
                 "the class)</th><th>lesson section that teaches it</th><th>where</th>"
-                "<th>students</th></tr>" + "".join(rows) + "</table>")
+                "<th>students</th></tr>" + "".join(rows) + "</table>"
+            )
         unnamed = Counter()
         for sub in report.submissions.values():
             for exercise, cells in sub.exercises().items():
-                if not all(c["passed"] for c in cells) and not any(c["misconception"] for c in cells):
+                if not all(c["passed"] for c in cells) and not any(
+                    c["misconception"] for c in cells
+                ):
                     unnamed[(sub.lesson, exercise)] += 1
         if unnamed:
-            parts.append("<p>Failed without a named misconception (an unanswered exercise, or a "
-                         "hidden test on other data):</p><table><tr><th>lesson</th><th>exercise"
-                         "</th><th>students</th></tr>" + "".join(
-                             f"<tr><td>{e(lesson)}</td><td>{e(ex)}</td><td class=\"num\">{k}</td></tr>"
-                             for (lesson, ex), k in sorted(unnamed.items(),
-                                                           key=lambda kv: natural_key(kv[0][0])))
-                         + "</table>")
+            parts.append(
+                "<p>Failed without a named misconception (an unanswered exercise, or a "
+                "hidden test on other data):</p><table><tr><th>lesson</th><th>exercise"
+                "</th><th>students</th></tr>"
+                + "".join(
+                    f'<tr><td>{e(lesson)}</td><td>{e(ex)}</td><td class="num">{k}</td></tr>'
+                    for (lesson, ex), k in sorted(
+                        unnamed.items(), key=lambda kv: natural_key(kv[0][0])
+                    )
+                )
+                + "</table>"
+            )
 
-    parts.append("<h2 id=\"scores\">Score distribution</h2><div class=\"figures\">")
+    parts.append('<h2 id="scores">Score distribution</h2><div class="figures">')
     for lesson in report.lessons:
         subs = [s for s in report.of_lesson(lesson) if s.status != "missing"]
         best = max((s.max_score for s in report.of_lesson(lesson)), default=0.0)
-        uri = histogram([s.score for s in subs], best, f"{lesson} ({len(subs)} notebook{'s' if len(subs) != 1 else ''})")
-        parts.append(f"<img src=\"{uri}\" alt=\"histogram of {e(lesson)} scores\" "
-                     "width=\"420\" height=\"240\">")
+        uri = histogram(
+            [s.score for s in subs],
+            best,
+            f"{lesson} ({len(subs)} notebook{'s' if len(subs) != 1 else ''})",
+        )
+        parts.append(
+            f'<img src="{uri}" alt="histogram of {e(lesson)} scores" width="420" height="240">'
+        )
     parts.append("</div>")
 
-    parts.append("<h2 id=\"attention\">Students who need attention</h2>")
+    parts.append('<h2 id="attention">Students who need attention</h2>')
     attention = report.attention()
     if not report.has_records:
-        parts.append("<p>Missing, flagged or timed-out work is only known with records; scores "
-                     "of 0 are listed instead.</p>")
-        zeros = sorted({s.student for s in report.submissions.values() if s.score == 0},
-                       key=natural_key)
-        attention = {s: [f"{lesson}: score 0" for lesson in report.lessons
-                         if report.submissions.get((s, lesson)) and
-                         report.submissions[(s, lesson)].score == 0] for s in zeros}
+        parts.append(
+            "<p>Missing, flagged or timed-out work is only known with records; scores "
+            "of 0 are listed instead.</p>"
+        )
+        zeros = sorted(
+            {s.student for s in report.submissions.values() if s.score == 0}, key=natural_key
+        )
+        attention = {
+            s: [
+                f"{lesson}: score 0"
+                for lesson in report.lessons
+                if report.submissions.get((s, lesson))
+                and report.submissions[(s, lesson)].score == 0
+            ]
+            for s in zeros
+        }
     if attention:
-        parts.append("<table><tr><th>student</th><th>why</th></tr>" + "".join(
-            f"<tr><td>{e(s)}</td><td>{'<br>'.join(e(r) for r in why)}</td></tr>"
-            for s, why in attention.items()) + "</table>")
+        parts.append(
+            "<table><tr><th>student</th><th>why</th></tr>"
+            + "".join(
+                f"<tr><td>{e(s)}</td><td>{'<br>'.join(e(r) for r in why)}</td></tr>"
+                for s, why in attention.items()
+            )
+            + "</table>"
+        )
     else:
-        parts.append("<p>Nobody: no missing, flagged or timed-out work, and nobody with "
-                     f"{report.several} or more misconceptions.</p>")
+        parts.append(
+            "<p>Nobody: no missing, flagged or timed-out work, and nobody with "
+            f"{report.several} or more misconceptions.</p>"
+        )
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -448,5 +518,9 @@ def write(report: ClassReport) -> dict[str, object]:
     (report.out / "report.html").write_text(render(report), encoding="utf-8")
     (report.out / "misconceptions.csv").write_text(misconceptions_csv(report), encoding="utf-8")
     pages = update_feedback(report)
-    return {"html": report.out / "report.html", "csv": report.out / "misconceptions.csv",
-            "rows": len(report.occurrences()), "pages": pages}
+    return {
+        "html": report.out / "report.html",
+        "csv": report.out / "misconceptions.csv",
+        "rows": len(report.occurrences()),
+        "pages": pages,
+    }

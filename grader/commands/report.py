@@ -14,11 +14,20 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", type=Path, metavar="OUT",
-                        help="the --out folder of `course grade` (holds grades.csv)")
-    parser.add_argument("--several", type=int, default=2, metavar="N",
-                        help="list a student under 'needs attention' from N different "
-                             "misconceptions on (default 2)")
+    parser.add_argument(
+        "out",
+        type=Path,
+        metavar="OUT",
+        help="the --out folder of `course grade` (holds grades.csv)",
+    )
+    parser.add_argument(
+        "--several",
+        type=int,
+        default=2,
+        metavar="N",
+        help="list a student under 'needs attention' from N different "
+        "misconceptions on (default 2)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,15 +41,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"course report: {exc}")
         return 2
     if not built.has_records:
-        print(f"{args.out} has no {RECORDS}: it was graded before `course grade` kept "
-              "per-exercise records. report.html shows scores only (no exercises, no "
-              "misconceptions, feedback pages unchanged); grade again with the same --out to "
-              "get them.")
+        print(
+            f"{args.out} has no {RECORDS}: it was graded before `course grade` kept "
+            "per-exercise records. report.html shows scores only (no exercises, no "
+            "misconceptions, feedback pages unchanged); grade again with the same --out to "
+            "get them."
+        )
     for warning in built.warnings:
         print(f"warning: {warning}")
     print(f"wrote {done['html']}")
     print(f"wrote {done['csv']} ({done['rows']} misconception(s) named)")
     if built.has_records:
-        print(f"'What to review' written into {len(done['pages'])} feedback page(s) under "
-              f"{args.out / 'feedback'}" + ("" if done["pages"] else " (all were up to date)"))
+        print(
+            f"'What to review' written into {len(done['pages'])} feedback page(s) under "
+            f"{args.out / 'feedback'}" + ("" if done["pages"] else " (all were up to date)")
+        )
     return 0
