@@ -24,6 +24,7 @@ from pathlib import Path
 from grader import feedback, sandbox
 from grader.course import SOURCE_DIR, generate
 from grader.layout import MAX_NOTEBOOK_BYTES
+from grader.misconceptions import clean_records
 from grader.results import Outcome
 
 HIDE = (SOURCE_DIR, "tests", "grader", ".git")
@@ -228,6 +229,7 @@ class Grader:
                                "lesson notebook, saved from Jupyter?). Your instructor will look "
                                "at it.")
         outcome.score = min(max(float(result["score"]), 0.0), lesson.max_score)
+        outcome.cells = clean_records(result.get("cells"))
         for incident in result.get("incidents", []):
             kind, detail = incident["kind"], incident["detail"]
             where = incident.get("grade_id") or f"cell {incident['cell']}"

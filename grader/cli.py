@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "grader.commands.grades",
         "export the course gradebook: wide table, Canvas/Moodle imports, feedback zips",
     ),
+    "report": ("grader.commands.report", "what the class did not understand (report.html)"),
 }
 
 

@@ -16,6 +16,7 @@ import html
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from pathlib import Path
 
 from nbformat.v4 import new_output
 
@@ -141,6 +142,63 @@ def sanitize(nb, released, secret: frozenset[str]) -> int:
             outputs.append(output)
         cell.outputs = outputs
     return removed
+
+
+TEMPLATES = Path(__file__).parent / "templates"
+# The course's own "feedback" template (nbgrader's API insists on that name): nbgrader's page with
+# exercise names in its contents and pass/fail marks.
+TEMPLATE = "feedback"
+CORRECT = re.compile(r"^Correct: (.*)$", re.MULTILINE)
+NOT_COUNTED = ("Passed the visible check ({}), but a later test in this cell failed\n(see below; "
+               "hidden tests use other models and data): no points for this cell.")
+
+
+def template_config(config) -> None:
+    """Make nbgrader's ``generate_feedback`` render with the course's feedback template.
+
+    Setting the base folder is enough: nbgrader adds its own only when none is configured.
+    """
+    config.HTMLExporter.template_name = TEMPLATE
+    config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES)]
+
+
+def _failed(cell) -> bool:
+    return any(o.get("output_type") == "error"
+               or (o.get("output_type") == "stream" and o.get("name") == "stderr")
+               for o in cell.get("outputs", []))
+
+
+def present(nb, released) -> None:
+    """Name each graded cell after its exercise and keep "Correct" only where the cell passed.
+
+    Sets ``metadata.course.label`` (read by the course's feedback template) and,
+    in a graded cell that failed, turns the visible check's "Correct: ..." line
+    into "Passed the visible check (...), but a later test in this cell failed".
+    """
+    from grader.misconceptions import exercise_names
+
+    names = exercise_names(released)
+    graded = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    per_exercise: dict[str, int] = {}
+    for cell in graded:
+        name = names.get(cell.metadata["nbgrader"].get("grade_id"), ("", ""))[0]
+        per_exercise[name] = per_exercise.get(name, 0) + 1
+    seen: dict[str, int] = {}
+    for cell in graded:
+        grade_id = cell.metadata["nbgrader"].get("grade_id", "")
+        name = names.get(grade_id, (grade_id, ""))[0] or grade_id
+        seen[name] = seen.get(name, 0) + 1
+        label = name if per_exercise.get(name, 1) == 1 else (
+            f"{name} (check {seen[name]} of {per_exercise[name]})")
+        cell.metadata["course"] = {"label": label}
+        if cell.cell_type != "code" or not _failed(cell):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                text = output.get("text", "")
+                text = "".join(text) if isinstance(text, list) else text
+                output["text"] = CORRECT.sub(lambda m: NOT_COUNTED.format(m.group(1).rstrip(".")),
+                                             text)
 
 
 class _Text(HTMLParser):

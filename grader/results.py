@@ -29,6 +29,8 @@ class Outcome:
     status: str = "graded"
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Per graded cell (see grader.misconceptions.cell_records); empty when not graded.
+    cells: list[dict] = field(default_factory=list)
 
     @property
     def needs_review(self) -> bool:

@@ -17,7 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from grader import sandbox
+from grader import feedback, sandbox
 from grader.course import scratch_config, tools_on_path
 
 
@@ -40,6 +40,7 @@ def configure(job: dict, jobdir: Path):
     config.SandboxedExecute.output_limit = limits["output_bytes"]
     config.SandboxedExecute.report_path = str(jobdir / "incidents.json")
     config.NbGraderAPI.log_level = "WARN"
+    feedback.template_config(config)
     return config
 
 
@@ -53,11 +54,22 @@ def read_scores(db_path: Path, lesson: str, student: str) -> dict:
         return {"score": nb.score, "max_score": nb.max_score, "cells": cells}
 
 
+def records(job: dict, jobdir: Path, scores: list[dict]) -> list[dict]:
+    """Per graded cell: passed, and the misconception its checker named (never hidden-test text)."""
+    import nbformat
+
+    from grader.misconceptions import cell_records
+
+    student, lesson = job["student"], job["lesson"]
+    graded = nbformat.read(jobdir / "course" / "autograded" / student / lesson / f"{lesson}.ipynb",
+                           as_version=4)
+    released = nbformat.read(jobdir / "released.ipynb", as_version=4)
+    return cell_records(graded, released, scores)
+
+
 def make_feedback(api, job: dict, jobdir: Path) -> dict:
     """Sanitise the graded notebook, render nbgrader's feedback HTML into ``feedback.html``."""
     import nbformat
-
-    from grader import feedback
 
     student, lesson = job["student"], job["lesson"]
     course = jobdir / "course"
@@ -68,6 +80,7 @@ def make_feedback(api, job: dict, jobdir: Path) -> dict:
     submitted = nbformat.read(course / "submitted" / student / lesson / f"{lesson}.ipynb",
                               as_version=4)
     removed = feedback.sanitize(nb, released, secrets.excluding(feedback.student_text(submitted)))
+    feedback.present(nb, released)
     os.chmod(graded, 0o644)
     nbformat.write(nb, graded)
     result = api.generate_feedback(lesson, student, force=True)
@@ -94,6 +107,10 @@ def grade(job: dict, jobdir: Path) -> dict:
                 "error": (done.get("log", "") + done.get("error", ""))[-4000:]}
     result = {"ok": True, "incidents": incidents,
               **read_scores(jobdir / "course" / "gradebook.db", job["lesson"], job["student"])}
+    try:
+        result["cells"] = records(job, jobdir, result["cells"])
+    except Exception:  # noqa: BLE001 - the score stands without per-cell records
+        result["records_error"] = traceback.format_exc()[-2000:]
     try:
         result.update(make_feedback(api, job, jobdir))
     except Exception:  # noqa: BLE001 - the score stands; the parent writes a plain page instead

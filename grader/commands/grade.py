@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from grader import gradebook, layout, results, roster, sandbox
     from grader.autograde import Grader
     from grader.course import CourseError, find_root, load_config, natural_key, select_lessons
+    from grader.misconceptions import write_records
 
     try:
         root = find_root(args.root)
@@ -166,12 +167,16 @@ def run(args: argparse.Namespace) -> int:
         content = args.roster.read_text(encoding="utf-8-sig")
         gradebook.keep_aside(roster_copy, content)
         roster_copy.write_text(content, encoding="utf-8")
+    records, records_backup = write_records(args.out, outcomes)
     print(results.summary(outcomes, lessons))
     print(f"wrote {path} ({len(outcomes)} rows) in {time.monotonic() - start:.0f} s")
     if backup:
         print(f"the previous grades.csv had other scores: kept as {backup}")
     print(f"gradebook {book}: {replaced} row(s) replaced, {added} added; `course grades --out "
           f"{args.out}` exports it")
+    if records_backup:
+        print(f"the previous {records.name} differed: kept as {records_backup}")
+    print(f"per-exercise records in {records}: `course report {args.out}` summarises them")
     review = [o for o in outcomes if o.needs_review]
     if review:
         print(f"{len(review)} notebook(s) need a look: see the notes above and {args.out / 'logs'}")

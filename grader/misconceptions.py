@@ -1,0 +1,233 @@
+"""Grading records: for each graded cell, passed or not, and the misconception its checker named.
+
+The worker reads the autograded notebook (before it is made safe to show)
+and keeps, per graded cell, only what a student may see anyway: the
+exercise's name and lesson section (from the released notebook), the score
+and the registered misconception id the error message ends with
+(``Review: <section> [<id>]``, see ``course_utils.checks._feedback``).
+Hidden-test text, tracebacks and error messages are never stored.
+
+``course grade`` writes the records of a class to ``OUT/records.jsonl``,
+one JSON object per student and lesson; ``course report`` reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from course_utils.checks._feedback import MISCONCEPTION_ID, REVIEW_LINE
+
+RECORDS = "records.jsonl"
+# "### Exercise 1 (2 points): read the numbers" -> "Exercise 1: read the numbers"
+_POINTS = re.compile(r"\s*\(\s*\d+(?:\.\d+)?\s+points?\s*\)\s*", re.IGNORECASE)
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_BOLD_LEAD = re.compile(r"^\s*\*\*(.+?)\*\*")  # "**Question 1 (1 point).** What happens?"
+MAX_NAME = 120
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _source(cell) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _clean(heading: str) -> str:
+    text = _POINTS.sub(" ", heading).strip()
+    text = re.sub(r"\s+:", ":", text)
+    text = re.sub(r"\*\*|`", "", text)  # markdown bold and code marks, not part of the name
+    return re.sub(r"\s+", " ", text)[:MAX_NAME]
+
+
+def exercise_names(released) -> dict[str, tuple[str, str]]:
+    """For each graded cell of a released notebook: (exercise name, lesson section).
+
+    The exercise is named by the last heading before its answer cell
+    ("Exercise 1 — split a model into backbone and head"), or by a bold lead
+    ("**Question 1 (1 point).** ...") where no heading names this exercise; the
+    section by the last level-1 or level-2 heading ("1. Backbone and head").
+    Answer cells under one name become its parts ("..., part 2 of 3"); a cell
+    before any heading is named by its grade id.
+    """
+    answers: list[tuple[str, str]] = []  # (name, section) per answer cell, in order
+    graded: dict[str, int | None] = {}  # grade id -> index of its answer cell
+    heading, section = "", ""
+    specific = False  # the heading names one exercise (not a section, not used by an answer yet)
+    for cell in released["cells"]:
+        meta = _meta(cell)
+        if cell.get("cell_type") == "markdown":
+            text = _source(cell)
+            for level, title in _HEADING.findall(text):
+                heading, specific = _clean(title), len(level) > 2
+                if len(level) <= 2:
+                    section = heading
+            lead = _BOLD_LEAD.match(text)
+            if lead and not specific:
+                heading, specific = _clean(lead.group(1)).rstrip(".:").strip(), True
+        if meta.get("solution"):
+            answers.append((heading or meta.get("grade_id", ""), section))
+            specific = False
+        if meta.get("grade") and meta.get("grade_id"):
+            graded[meta["grade_id"]] = len(answers) - 1 if answers else None
+    counts = Counter(name for name, _ in answers)
+    seen: Counter = Counter()
+    parts: list[str] = []
+    for name, _ in answers:
+        seen[name] += 1
+        parts.append(name if counts[name] == 1 else f"{name}, part {seen[name]} of {counts[name]}")
+    return {
+        grade_id: (parts[i], answers[i][1]) if i is not None else (grade_id, section)
+        for grade_id, i in graded.items()
+    }
+
+
+def named_misconception(text: str) -> str | None:
+    """The misconception id a failed check's message ends with, or ``None``.
+
+    The checker appends its ``Review:`` line last; an earlier one can only be
+    text the student's own code put into the message, so the last one counts.
+    """
+    found = [m.group("id") for m in REVIEW_LINE.finditer(text)]
+    return found[-1] if found else None
+
+
+def _failed_output(cell) -> str | None:
+    """The error message of a graded cell, "" when it failed without one, None when it passed."""
+    failed = None
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return str(output.get("evalue", ""))
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            failed = ""  # nbgrader scores a test cell that writes to stderr 0
+    return failed
+
+
+def cell_records(graded, released, scores: list[dict]) -> list[dict]:
+    """Per graded cell: grade id, exercise, section, score, max score, passed, misconception id.
+
+    ``graded`` is the autograded notebook, ``released`` the student version,
+    ``scores`` the gradebook's ``{"grade_id", "score", "max_score"}`` per cell.
+    """
+    names = exercise_names(released)
+    by_id = {_meta(c).get("grade_id"): c for c in graded["cells"] if _meta(c).get("grade")}
+    order = {grade_id: i for i, grade_id in enumerate(names)}  # notebook order, not the gradebook's
+    records = []
+    for item in sorted(scores, key=lambda s: (order.get(s["grade_id"], len(order)), s["grade_id"])):
+        grade_id = item["grade_id"]
+        score, max_score = float(item["score"] or 0), float(item["max_score"] or 0)
+        passed = score >= max_score
+        misconception = None
+        cell = by_id.get(grade_id)
+        if not passed and cell is not None:
+            message = _failed_output(cell)
+            misconception = named_misconception(message) if message else None
+        exercise, section = names.get(grade_id, (grade_id, ""))
+        records.append(
+            {
+                "grade_id": grade_id,
+                "exercise": exercise,
+                "section": section,
+                "score": score,
+                "max_score": max_score,
+                "passed": passed,
+                "misconception": misconception,
+            }
+        )
+    return records
+
+
+def clean_records(cells: object) -> list[dict]:
+    """The worker's records, checked field by field (the parent trusts no free text in them)."""
+    if not isinstance(cells, list):
+        return []
+    kept = []
+    for cell in cells:
+        if not isinstance(cell, dict) or not isinstance(cell.get("grade_id"), str):
+            continue
+        named = cell.get("misconception")
+        kept.append(
+            {
+                "grade_id": cell["grade_id"][:MAX_NAME],
+                "exercise": str(cell.get("exercise") or cell["grade_id"])[:MAX_NAME],
+                "section": str(cell.get("section") or "")[:MAX_NAME],
+                "score": float(cell.get("score") or 0),
+                "max_score": float(cell.get("max_score") or 0),
+                "passed": bool(cell.get("passed")),
+                "misconception": named
+                if isinstance(named, str) and MISCONCEPTION_ID.match(named)
+                else None,
+            }
+        )
+    return kept
+
+
+def record_of(outcome) -> dict:
+    """The record of one graded notebook (a ``results.Outcome``): status, score and its cells."""
+    return {
+        "student": outcome.student,
+        "lesson": outcome.lesson,
+        "status": outcome.status,
+        "score": outcome.score,
+        "max_score": outcome.max_score,
+        "cells": clean_records(getattr(outcome, "cells", [])),
+    }
+
+
+def records_text(records: list[dict]) -> str:
+    """``records.jsonl`` text: one line per student and lesson, in a stable order."""
+    from grader.course import natural_key
+
+    ordered = sorted(records, key=lambda r: (natural_key(r["student"]), natural_key(r["lesson"])))
+    return "".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered)
+
+
+def write_records(out: Path, outcomes) -> tuple[Path, Path | None]:
+    """Add this run's records to ``out/records.jsonl``, like the gradebook accumulates grades.
+
+    A notebook graded again replaces its record; records of other students and
+    lessons (earlier weeks) stay. The previous file, when it differs, is kept
+    in ``out/history/`` first.
+    """
+    from grader.gradebook import keep_aside
+
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / RECORDS
+    fresh = {(o.student, o.lesson): record_of(o) for o in outcomes}
+    try:
+        earlier = read_records(out) or []
+    except ValueError:
+        earlier = []  # unreadable: kept aside below, replaced by this run's records
+    kept = [r for r in earlier if (r["student"], r["lesson"]) not in fresh]
+    text = records_text(kept + list(fresh.values()))
+    backup = keep_aside(target, text)
+    target.write_text(text)
+    return target, backup
+
+
+def read_records(out: Path) -> list[dict] | None:
+    """The records of a grading output folder, or ``None`` when it has none (an older run)."""
+    path = Path(out) / RECORDS
+    if not path.exists():
+        return None
+    found = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(
+                f"{path}, line {number}: not JSON ({exc}); grade again to rewrite it"
+            ) from exc
+        if not isinstance(item, dict) or not {"student", "lesson", "status"} <= item.keys():
+            raise ValueError(
+                f"{path}, line {number}: not a grading record; grade again to rewrite it"
+            )
+        item["cells"] = clean_records(item.get("cells"))
+        found.append(item)
+    return found
