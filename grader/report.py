@@ -136,7 +136,16 @@ def _float(value: str, where: str) -> float:
 
 
 def read_grades(out: Path) -> list[tuple[str, str, float, float]]:
-    """Rows of ``out/grades.csv``: (student, lesson, score, max score)."""
+    """(student, lesson, score, max score) of every graded notebook in ``out``.
+
+    The course gradebook (``gradebook.csv``, accumulated week after week, like
+    ``records.jsonl``) when there is one; else the last run's ``grades.csv``.
+    """
+    from grader import gradebook
+
+    if (out / gradebook.GRADEBOOK).exists():
+        return [(r.student_id, r.assignment, r.score, r.max_score)
+                for r in gradebook.load(out).values()]
     path = out / "grades.csv"
     if not path.exists():
         raise ValueError(f"{out} has no grades.csv: is it the --out folder of `course grade`?")
@@ -183,14 +192,14 @@ def build(
             sub = submissions.get(key)
             if sub is None:
                 warnings.append(
-                    f"{RECORDS} has {key[0]} {key[1]}, which grades.csv does not: "
+                    f"{RECORDS} has {key[0]} {key[1]}, which the grades do not: "
                     "ignored (were the two written by different runs?)"
                 )
                 continue
             if abs(float(item.get("score", sub.score)) - sub.score) > 1e-9:
                 warnings.append(
-                    f"{key[0]} {key[1]}: grades.csv says {sub.score:g}, {RECORDS} "
-                    f"{float(item['score']):g}; the report uses grades.csv"
+                    f"{key[0]} {key[1]}: the grades say {sub.score:g}, {RECORDS} "
+                    f"{float(item['score']):g}; the report uses the grades"
                 )
             sub.status = str(item["status"])
             sub.cells = item["cells"]
@@ -198,7 +207,7 @@ def build(
         for key in submissions:
             if key not in listed:
                 submissions[key].status = "unknown"
-                warnings.append(f"{key[0]} {key[1]} is in grades.csv but not in {RECORDS}")
+                warnings.append(f"{key[0]} {key[1]} is in the grades but not in {RECORDS}")
     students = sorted({s for s, _ in submissions}, key=natural_key)
     lessons = sorted({lesson for _, lesson in submissions}, key=natural_key)
     return ClassReport(
