@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:  # torch stays a lazy import: metrics and judging never need it
     from torch import nn
 
 __all__ = [
     "MAX_SHOWN",
+    "as_array",
     "check_fraction",
     "check_model",
     "check_positive_int",
@@ -45,6 +48,20 @@ def shown(value: object, limit: int = MAX_SHOWN) -> str:
 
 def _got(value: object) -> str:
     return f"got {shown(value)} ({type(value).__name__})"
+
+
+def as_array(name: str, values: Any, what: str = "an array-like (list, numpy array or tensor)") -> np.ndarray:
+    """``values`` as a numpy array (torch tensors too, also on GPU or requiring grad).
+
+    Something that is no array at all (``None``, a string, an arbitrary object)
+    raises ``TypeError``; shapes and contents are for the caller to check.
+    """
+    if hasattr(values, "detach") and hasattr(values, "cpu"):  # a tensor, without importing torch
+        values = values.detach().cpu().numpy()
+    arr = np.asarray(values) if not isinstance(values, (str, bytes)) else None
+    if arr is None or (arr.dtype == object and arr.ndim == 0):
+        raise TypeError(f"{name} must be {what}, {_got(values)}.")
+    return arr
 
 
 def check_model(model: object, name: str = "model") -> nn.Module:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from course_utils._validate import check_model
 from course_utils.heads import find_head, get_module
 
 __all__ = [
@@ -31,9 +32,7 @@ __all__ = [
 
 
 def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}: {model!r:.80}")
-    return model
+    return check_model(model)
 
 
 def freeze(model: nn.Module) -> nn.Module:

@@ -15,12 +15,13 @@ Linear(in_features=2048, out_features=10, bias=True)
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Literal
 
 import torchvision.models as tvm
 from torch import nn
+
+from course_utils._validate import check_model, check_positive_int
 
 __all__ = ["HeadInfo", "find_head", "get_module", "replace_head", "set_module"]
 
@@ -64,9 +65,7 @@ class HeadInfo:
 
 
 def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}: {model!r:.80}")
-    return model
+    return check_model(model)
 
 
 def _check_path(path: object) -> str:
@@ -98,10 +97,10 @@ def set_module(model: nn.Module, path: str, module: nn.Module) -> None:
     Only existing paths are accepted: assigning a new name (``model.classifier``
     on a ResNet) would add a layer that ``forward`` never calls.
     """
+    _check_model(model)
     if not _check_path(path):
         raise ValueError("path is empty: give the dotted path of a submodule, e.g. 'fc'")
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_model(module, "module")
     get_module(model, path)  # raises if there is nothing to replace
     parent, _, name = path.rpartition(".")
     setattr(get_module(model, parent), name, module)
@@ -190,12 +189,7 @@ def _exists_as_head(model: nn.Module, path: str) -> bool:
 
 
 def _check_num_classes(num_classes: object) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
-        raise TypeError(f"num_classes must be a positive int, got {num_classes!r} "
-                        f"({type(num_classes).__name__})")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1, got {num_classes!r}")
-    return int(num_classes)
+    return check_positive_int("num_classes", num_classes)
 
 
 def _new_head(old: nn.Module, num_classes: int) -> nn.Module:
@@ -218,6 +212,7 @@ def replace_head(model: nn.Module, num_classes: int, *,
     ``freeze_backbone=True`` every existing parameter is frozen *before* the
     swap, so exactly the new head(s) are trainable.
     """
+    _check_model(model)
     num_classes = _check_num_classes(num_classes)
     info = find_head(model)
     if freeze_backbone:

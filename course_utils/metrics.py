@@ -35,7 +35,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from course_utils._validate import check_fraction
+from course_utils._validate import as_array, check_fraction
 
 # The judging policy moved to course_utils.judging; these names stay importable from
 # here so that ``from course_utils.metrics import rubric`` in a notebook keeps working.
@@ -88,17 +88,8 @@ ZERO_DIVISION = 0.0
 # --------------------------------------------------------------------------- validation
 
 
-def _to_numpy(values: Any) -> np.ndarray:
-    # Accept torch tensors (also on GPU or requiring grad) without importing torch.
-    if hasattr(values, "detach") and hasattr(values, "cpu"):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values)
-
-
 def _as_1d(name: str, values: Any) -> np.ndarray:
-    if values is None or isinstance(values, (str, bytes)):
-        raise TypeError(f"{name} must be a 1-D array-like of labels or scores, got {values!r}.")
-    arr = _to_numpy(values)
+    arr = as_array(name, values, "a 1-D array-like of labels or scores")
     if arr.ndim != 1:
         raise ValueError(
             f"{name} must be 1-D (one entry per sample), got shape {arr.shape}. "
@@ -206,7 +197,7 @@ def counts_from_matrix(matrix: Any, *, positive_first: bool = True) -> Confusion
     lesson's worked example ``[[TP, FN], [FP, TN]]``. ``positive_first=False``:
     scikit-learn's order for labels ``[0, 1]``, ``[[TN, FP], [FN, TP]]``.
     """
-    m = _to_numpy(matrix)
+    m = as_array("matrix", matrix, "a 2x2 confusion matrix (nested list or array)")
     if m.shape != (2, 2):
         raise ValueError(
             f"matrix must be 2x2 (a binary confusion matrix), got shape {m.shape}. "
@@ -509,12 +500,12 @@ def choose_threshold(
     Candidates are the distinct scores; predict
     positive when ``score >= threshold``.
     """
+    sweep = threshold_sweep(y_true, scores, positive=positive)  # checks y_true, scores first
     if (min_recall is None) == (min_precision is None):
         raise ValueError(
             "give exactly one constraint: min_recall=... or min_precision=..., "
             f"got min_recall={min_recall!r}, min_precision={min_precision!r}."
         )
-    sweep = threshold_sweep(y_true, scores, positive=positive)
     if min_recall is not None:
         floor, name = check_fraction("min_recall", min_recall), "recall"
         kept, other = sweep.recall, sweep.precision

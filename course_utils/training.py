@@ -33,7 +33,18 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from course_utils import heads
+from course_utils._validate import check_model, check_positive_int, check_positive_number, shown
 from course_utils.freezing import freeze_backbone, unfreeze
+
+__all__ = [
+    "History",
+    "as_tensors",
+    "evaluate",
+    "fine_tune",
+    "load_checkpoint",
+    "save_checkpoint",
+    "select_device",
+]
 
 Mode = Literal["head", "full"]
 DataLike = Dataset | tuple[torch.Tensor, torch.Tensor]
@@ -44,7 +55,7 @@ def select_device(device: str | torch.device = "auto") -> torch.device:
     if isinstance(device, torch.device):
         device = str(device)
     if not isinstance(device, str):
-        raise TypeError(f"device must be 'auto', 'cpu', 'cuda' or 'mps', got {device!r}")
+        raise TypeError(f"device must be 'auto', 'cpu', 'cuda' or 'mps', got {shown(device)}")
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -79,7 +90,8 @@ def as_tensors(data: DataLike, name: str = "data") -> tuple[torch.Tensor, torch.
         y = torch.as_tensor([int(b) for _, b in items])
     else:
         raise TypeError(
-            f"{name} must be a Dataset or an (inputs, labels) pair, got {type(data).__name__}"
+            f"{name} must be a Dataset or an (inputs, labels) pair, got {type(data).__name__}: "
+            f"{shown(data)}"
         )
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     if len(x) == 0:
@@ -259,13 +271,12 @@ def fine_tune(
     stops after ``k`` epochs without a better validation loss and restores the
     best weights. The model is left on ``device``.
     """
+    check_model(model)
     if mode not in ("head", "full"):
         raise ValueError(f"mode must be 'head' (feature extraction) or 'full', got {mode!r}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    check_positive_number("lr", lr)
     if early_stopping is not None and val is None:
         raise ValueError("early_stopping needs validation data: pass val=")
     dev = select_device(device)
@@ -383,6 +394,7 @@ def evaluate(
     model: nn.Module, data: DataLike, *, device: str | torch.device = "auto", batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(labels, predictions, probabilities)`` as numpy arrays, the model in eval mode meanwhile."""
+    check_model(model)
     x, y = as_tensors(data)
     dev = select_device(device)
     runner = _Runner(dev, amp="auto")
@@ -396,6 +408,7 @@ def save_checkpoint(
     model: nn.Module, path: str | Path, *, history: History | None = None, overwrite: bool = False
 ) -> Path:
     """Save the weights (and history); refuses to replace an existing file unless ``overwrite=True``."""
+    check_model(model)
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(
@@ -411,6 +424,7 @@ def save_checkpoint(
 
 def load_checkpoint(model: nn.Module, path: str | Path) -> History | None:
     """Load weights saved by :func:`save_checkpoint` into ``model``; returns the saved history."""
+    check_model(model)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
