@@ -15,7 +15,9 @@ import pytest
 
 MODULES = [
     "course_utils.backbones",
+    "course_utils.checkpoints",
     "course_utils.data",
+    "course_utils.devices",
     "course_utils.diagnose",
     "course_utils.freezing",
     "course_utils.heads",
