@@ -28,8 +28,9 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check course_utils tests grader bench
+	$(BIN)/mypy
 	@# pytest exits 5 when it collected nothing: for us that is a failure with a reason.
-	@$(BIN)/python -m pytest tests $(NBVAL) $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest tests --doctest-modules course_utils $(NBVAL) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: $(STAMP)

@@ -88,7 +88,7 @@ def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
     hint = f"Pass a whole number such as {max(minimum, 5)}."
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, {_got(value)}. {hint}")
-    if value < minimum:
+    if int(value) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {shown(value)}. {hint}")
     return int(value)
 
@@ -97,11 +97,12 @@ def check_positive_number(name: str, value: object) -> float:
     """``value`` as a ``float`` if it is a finite real number ``> 0`` (bool is refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a positive number such as 0.001, {_got(value)}.")
-    if not (math.isfinite(value) and value > 0):
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
         raise ValueError(
             f"{name} must be a positive finite number such as 0.001, got {shown(value)}."
         )
-    return float(value)
+    return number
 
 
 def check_fraction(name: str, value: object) -> float:

@@ -238,7 +238,7 @@ def image_folder(root: str | Path, size: int = 32) -> ImageSet:
     images = np.stack(
         [
             np.asarray(
-                Image.open(path).convert("RGB").resize((size, size), Image.BILINEAR)
+                Image.open(path).convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
             ).transpose(2, 0, 1)
             for path, _ in folder.samples
         ]

@@ -6,6 +6,7 @@ so :func:`find_head` looks the place up by model class (``_HEADS``) and,
 for any other model, takes the last ``nn.Linear`` (or 1x1 ``nn.Conv2d``)
 when nothing with parameters comes after it.
 
+>>> import torchvision
 >>> model = torchvision.models.resnet50()
 >>> find_head(model).path, find_head(model).in_features
 ('fc', 2048)
@@ -115,15 +116,18 @@ def _kind(module: nn.Module) -> HeadKind | None:
 
 
 def _info(path: str, module: nn.Module, aux_paths: tuple[str, ...]) -> HeadInfo:
-    kind = _kind(module)
     if isinstance(module, nn.modules.lazy.LazyModuleMixin) and module.has_uninitialized_params():
         raise ValueError(f"the head {path!r} is a lazy layer with no size yet: run one forward "
                          "pass before looking for the head")
-    if kind == "linear":
-        sizes = module.in_features, module.out_features
-    else:
-        sizes = module.in_channels, module.out_channels
-    return HeadInfo(path, module, *sizes, aux_paths, kind, module.bias is not None)
+    bias = module.bias is not None
+    if isinstance(module, nn.Linear):
+        return HeadInfo(path, module, module.in_features, module.out_features, aux_paths,
+                        "linear", bias)
+    if isinstance(module, nn.Conv2d) and _kind(module) == "conv1x1":
+        return HeadInfo(path, module, module.in_channels, module.out_channels, aux_paths,
+                        "conv1x1", bias)
+    raise ValueError(f"the head {path!r} is {type(module).__name__}, not an nn.Linear or a 1x1 "
+                     "nn.Conv2d: replace it yourself with set_module(model, path, layer)")
 
 
 def _last_layer(model: nn.Module, path: str = "") -> tuple[str, nn.Module]:
@@ -194,12 +198,15 @@ def _check_num_classes(num_classes: object) -> int:
 
 def _new_head(old: nn.Module, num_classes: int) -> nn.Module:
     """A freshly initialised layer like ``old`` with ``num_classes`` outputs, same device/dtype."""
-    factory = {"device": old.weight.device, "dtype": old.weight.dtype}
-    bias = old.bias is not None
-    if _kind(old) == "linear":
-        new = nn.Linear(old.in_features, num_classes, bias=bias, **factory)
+    info = _info("", old, ())
+    weight = old.get_parameter("weight")
+    new: nn.Module
+    if info.kind == "linear":
+        new = nn.Linear(info.in_features, num_classes, bias=info.bias, device=weight.device,
+                        dtype=weight.dtype)
     else:
-        new = nn.Conv2d(old.in_channels, num_classes, kernel_size=1, bias=bias, **factory)
+        new = nn.Conv2d(info.in_features, num_classes, kernel_size=1, bias=info.bias,
+                        device=weight.device, dtype=weight.dtype)
     return new.train(old.training)
 
 
@@ -221,5 +228,5 @@ def replace_head(model: nn.Module, num_classes: int, *,
         set_module(model, path, _new_head(get_module(model, path), num_classes))
     # SqueezeNet, ViT and Swin record their class count; keep it truthful.
     if isinstance(getattr(model, "num_classes", None), int):
-        model.num_classes = num_classes
+        setattr(model, "num_classes", num_classes)  # noqa: B010 (a plain int attribute)
     return model

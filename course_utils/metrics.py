@@ -184,7 +184,11 @@ class ConfusionCounts:
 
 
 def confusion_counts(y_true: Any, y_pred: Any, *, positive: Any = 1) -> ConfusionCounts:
-    """Count TP, FP, FN and TN for the class ``positive`` (scikit-learn's confusion_matrix)."""
+    """Count TP, FP, FN and TN for the class ``positive`` (scikit-learn's confusion_matrix).
+
+    >>> print(confusion_counts([1, 0, 1, 1], [1, 0, 0, 1]))
+    TP=2 FP=0 FN=1 TN=1 (total 4)
+    """
     t, p = _binary_masks(y_true, y_pred, positive, "confusion_counts")
     tn, fp, fn, tp = confusion_matrix(t, p, labels=[False, True]).ravel()
     return ConfusionCounts(tp=int(tp), fp=int(fp), fn=int(fn), tn=int(tn))
@@ -269,7 +273,11 @@ def metrics_from_counts(counts: ConfusionCounts) -> BinaryMetrics:
 
 
 def binary_metrics(y_true: Any, y_pred: Any, *, positive: Any = 1) -> BinaryMetrics:
-    """Accuracy, precision, recall and F1 for the class ``positive`` (scikit-learn)."""
+    """Accuracy, precision, recall and F1 for the class ``positive`` (scikit-learn).
+
+    >>> print(binary_metrics([1, 0, 1, 1], [1, 0, 0, 1]))
+    accuracy=0.750  precision=1.000  recall=0.667  f1=0.800  [TP=2 FP=0 FN=1 TN=1]
+    """
     t, p = _binary_masks(y_true, y_pred, positive, "binary_metrics")
     precision, recall, f1, _ = precision_recall_fscore_support(
         t, p, average="binary", pos_label=True, zero_division=ZERO_DIVISION

@@ -337,10 +337,11 @@ def training_curves(
             axis.set_title(title)
     if len(axes) == 1:
         return axes[0]
-    fig = axes[0].figure
+    owner = axes[0].figure
     if title is not None:
-        fig.suptitle(title)
-    return fig
+        owner.suptitle(title)
+    # Axes on a SubFigure: return the Figure that holds it, as documented.
+    return owner if isinstance(owner, Figure) else owner.figure
 
 
 # --------------------------------------------------------------------------- thresholds

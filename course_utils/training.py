@@ -250,8 +250,12 @@ def _prepare_full(
     head_params = list(info.module.parameters())
     head_ids = {id(p) for p in head_params}
     backbone = [p for p in model.parameters() if id(p) not in head_ids]
+    groups: list[dict[str, Any]] = [
+        {"params": backbone, "lr": lr * backbone_lr_factor},
+        {"params": head_params},
+    ]
     optimizer = torch.optim.AdamW(
-        [{"params": backbone, "lr": lr * backbone_lr_factor}, {"params": head_params}],
+        groups,
         lr=lr,
         weight_decay=weight_decay,
     )
