@@ -47,6 +47,7 @@ release: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/readme_table.py
 
 clean:
 	rm -rf artifacts .pytest_cache .ruff_cache
