@@ -53,4 +53,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/readme_table.py
 
 clean:
-	rm -rf artifacts .pytest_cache .ruff_cache
+	rm -rf artifacts .pytest_cache .ruff_cache .mypy_cache
