@@ -50,7 +50,9 @@ def _got(value: object) -> str:
     return f"got {shown(value)} ({type(value).__name__})"
 
 
-def as_array(name: str, values: Any, what: str = "an array-like (list, numpy array or tensor)") -> np.ndarray:
+def as_array(
+    name: str, values: Any, what: str = "an array-like (list, numpy array or tensor)"
+) -> np.ndarray:
     """``values`` as a numpy array (torch tensors too, also on GPU or requiring grad).
 
     Something that is no array at all (``None``, a string, an arbitrary object)
