@@ -14,6 +14,9 @@ LAB_ARGS ?=
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbval executes the solution notebooks and compares their deterministic outputs.
 NBVAL := solutions --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+# pytest-xdist: one worker per core, a file's tests (a notebook's cells) on one worker, so module
+# fixtures are built once and nbval keeps one kernel per notebook. `make test XDIST=` runs serially.
+XDIST ?= -n auto --dist loadfile
 
 .PHONY: lab test test-fast lint bench release install doctor clean
 
@@ -30,8 +33,9 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check course_utils tests grader bench
+	$(BIN)/mypy
 	@# pytest exits 5 when it collected nothing: for us that is a failure with a reason.
-	@$(BIN)/python -m pytest tests $(NBVAL) $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest tests --doctest-modules course_utils $(NBVAL) $(XDIST) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: $(STAMP)
@@ -48,6 +52,7 @@ release: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/readme_table.py
 
 clean:
-	rm -rf artifacts .pytest_cache .ruff_cache
+	rm -rf artifacts .pytest_cache .ruff_cache .mypy_cache

@@ -240,7 +240,7 @@ def header() -> list[str]:
     return [
         "# Benchmarks",
         "",
-        f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, GPU: {gpu}",
         f"- python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}",
         "- command: `" + " ".join(["python bench/run.py", *sys.argv[1:]]) + "`",

@@ -14,10 +14,23 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 import torchvision
 from torch import nn
+
+from course_utils._validate import check_str
+
+__all__ = [
+    "COURSE_WEIGHTS",
+    "WEIGHTS_DIR",
+    "WeightsError",
+    "course_weights_path",
+    "load_backbone",
+    "read_manifest",
+    "verify_course_weights",
+]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 COURSE_WEIGHTS = {"resnet18": "resnet18_shapes24.pt"}
@@ -28,12 +41,14 @@ class WeightsError(RuntimeError):
 
 
 def course_weights_path(name: str = "resnet18") -> Path:
+    """Where the course weights for architecture ``name`` live (they may be missing)."""
+    check_str("name", name, "resnet18")
     if name not in COURSE_WEIGHTS:
         raise ValueError(f"no course weights for {name!r}; available: {sorted(COURSE_WEIGHTS)}")
     return WEIGHTS_DIR / COURSE_WEIGHTS[name]
 
 
-def read_manifest(name: str = "resnet18") -> dict:
+def read_manifest(name: str = "resnet18") -> dict[str, Any]:
     """The JSON written beside the weights by ``course pretrain`` (classes, sha256, history)."""
     path = course_weights_path(name).with_suffix(".json")
     if not path.exists():
@@ -83,8 +98,7 @@ def load_backbone(name: str = "resnet18", weights: str | None = "course") -> nn.
     so lessons can look at it before they replace it; its class names are in
     ``model.class_names``.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a torchvision model name such as 'resnet18', got {name!r}")
+    check_str("name", name, "resnet18")
     if weights is None:
         num = len(read_manifest(name)["classes"]) if name in COURSE_WEIGHTS else 1000
         return torchvision.models.get_model(name, weights=None, num_classes=num)

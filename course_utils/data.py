@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,24 @@ import torch
 from torch.utils.data import Dataset
 
 from course_utils import shapes
+from course_utils._validate import as_array, check_fraction, check_positive_int, check_str, shown
+
+__all__ = [
+    "MEAN",
+    "STD",
+    "ImageSet",
+    "Splits",
+    "TabularSplit",
+    "breast_cancer",
+    "digits",
+    "find_leakage",
+    "image_folder",
+    "imbalanced_binary",
+    "leaky_split",
+    "source_data",
+    "target_splits",
+    "to_tensor",
+]
 
 # Fixed normalisation for the shapes domain (uint8 -> roughly zero-mean, unit-variance).
 MEAN = 0.5
@@ -28,7 +47,7 @@ STD = 0.25
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 images (N, 3, H, W) -> normalised float32 tensor."""
-    images = np.asarray(images)
+    images = as_array("images", images, "uint8 images of shape (N, 3, H, W)")
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(
             f"expected uint8 images of shape (N, 3, H, W), got {images.dtype} {images.shape}"
@@ -90,8 +109,19 @@ class Splits:
 
 
 def _check_count(name: str, value: int, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    check_positive_int(name, value, minimum)
+
+
+def _check_seed(seed: int) -> int:
+    return check_positive_int("seed", seed, minimum=0)
+
+
+def _check_image_set(name: str, value: object) -> ImageSet:
+    if not isinstance(value, ImageSet):
+        raise TypeError(
+            f"{name} must be an ImageSet (e.g. target_splits().train), got {shown(value)}."
+        )
+    return value
 
 
 def target_splits(
@@ -126,6 +156,8 @@ def imbalanced_binary(
     positive: str = "daisy", positive_fraction: float = 0.1, n: int = 1000, seed: int = 0
 ) -> ImageSet:
     """A rare-positive task: ``positive`` flowers (label 1) among all the other flowers (label 0)."""
+    check_str("positive", positive, "daisy")
+    check_fraction("positive_fraction", positive_fraction)
     if positive not in shapes.TARGET_CLASSES:
         raise ValueError(f"positive must be one of {shapes.TARGET_CLASSES}, got {positive!r}")
     if not 0 < positive_fraction < 1:
@@ -147,6 +179,9 @@ def imbalanced_binary(
 
 def leaky_split(train: ImageSet, test: ImageSet, fraction: float = 0.5, seed: int = 0) -> ImageSet:
     """A training set that (wrongly) contains ``fraction`` of the test images: data leakage."""
+    _check_image_set("train", train)
+    _check_image_set("test", test)
+    check_fraction("fraction", fraction)
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
     if train.classes != test.classes:
@@ -162,8 +197,10 @@ def leaky_split(train: ImageSet, test: ImageSet, fraction: float = 0.5, seed: in
     )
 
 
-def _digests(data: ImageSet | np.ndarray) -> list[str]:
-    arr = data.images if isinstance(data, ImageSet) else np.asarray(data)
+def _digests(name: str, data: ImageSet | np.ndarray) -> list[str]:
+    arr = data.images if isinstance(data, ImageSet) else as_array(name, data, "an ImageSet or array")
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must hold one sample per row, got the scalar {shown(data)}.")
     return [hashlib.sha1(np.ascontiguousarray(row).tobytes()).hexdigest() for row in arr]
 
 
@@ -176,9 +213,9 @@ def find_leakage(
     (images, or feature rows such as scikit-learn's data sets).
     """
     seen: dict[str, list[int]] = {}
-    for i, d in enumerate(_digests(train)):
+    for i, d in enumerate(_digests("train", train)):
         seen.setdefault(d, []).append(i)
-    return [(i, j) for j, d in enumerate(_digests(test)) for i in seen.get(d, [])]
+    return [(i, j) for j, d in enumerate(_digests("test", test)) for i in seen.get(d, [])]
 
 
 def image_folder(root: str | Path, size: int = 32) -> ImageSet:
@@ -186,6 +223,8 @@ def image_folder(root: str | Path, size: int = 32) -> ImageSet:
     from PIL import Image
     from torchvision.datasets import ImageFolder
 
+    if not isinstance(root, str | os.PathLike):
+        raise TypeError(f"root must be a folder path (str or Path), got {shown(root)}.")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(
@@ -199,7 +238,7 @@ def image_folder(root: str | Path, size: int = 32) -> ImageSet:
     images = np.stack(
         [
             np.asarray(
-                Image.open(path).convert("RGB").resize((size, size), Image.BILINEAR)
+                Image.open(path).convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
             ).transpose(2, 0, 1)
             for path, _ in folder.samples
         ]
@@ -225,6 +264,8 @@ def breast_cancer(seed: int = 0, test_size: float = 0.3) -> TabularSplit:
     scikit-learn codes malignant as 0; screening asks "is it cancer?", so the
     course flips the labels to make recall mean "cancers found".
     """
+    _check_seed(seed)
+    check_fraction("test_size", test_size)
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
 
@@ -238,6 +279,8 @@ def breast_cancer(seed: int = 0, test_size: float = 0.3) -> TabularSplit:
 
 def digits(seed: int = 0, test_size: float = 0.3) -> TabularSplit:
     """scikit-learn's 1,797 real 8x8 handwritten digits, stratified split."""
+    _check_seed(seed)
+    check_fraction("test_size", test_size)
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from course_utils._validate import check_model, shown
 from course_utils.heads import find_head, get_module
 
 __all__ = ["Finding", "check_forward", "check_transfer_setup", "explain_shape_error"]
@@ -41,9 +42,7 @@ class _Mismatch:
 
 
 def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}: {model!r:.80}")
-    return model
+    return check_model(model)
 
 
 def _expr(path: str) -> str:
@@ -144,7 +143,7 @@ def explain_shape_error(error: BaseException | str, model: nn.Module | None = No
         message = error
     else:
         raise TypeError(f"error must be an exception or its message (str), got "
-                        f"{type(error).__name__}: {error!r:.80}")
+                        f"{type(error).__name__}: {shown(error)}. Pass the caught exception.")
     if model is not None:
         _check_model(model)
     mismatch = _parse(message)
@@ -161,7 +160,7 @@ def _as_args(example: object) -> tuple[torch.Tensor, ...]:
     if isinstance(example, (tuple, list)) and all(isinstance(x, torch.Tensor) for x in example):
         return tuple(example)
     raise TypeError(f"example must be a tensor (or a tuple of tensors), got "
-                    f"{type(example).__name__}: {example!r:.80}")
+                    f"{type(example).__name__}: {shown(example)}")
 
 
 def _mismatch_at(module: nn.Module, shape: torch.Size) -> _Mismatch | None:
@@ -260,7 +259,7 @@ def check_transfer_setup(
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer or None, got "
-                        f"{type(optimizer).__name__}: {optimizer!r:.80}")
+                        f"{type(optimizer).__name__}: {shown(optimizer)}")
     head = _expr(find_head(model).path)
     head_params = _named_head_params(model)
     head_ids = {id(p) for p in head_params.values()}

@@ -3,6 +3,8 @@
 Feature extraction freezes every existing parameter, then replaces the head:
 a freshly made layer is trainable by default, so only the head learns.
 
+>>> import torchvision
+>>> from torch import nn
 >>> model = torchvision.models.resnet50()
 >>> _ = freeze(model)
 >>> model.fc = nn.Linear(2048, 15)
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from course_utils._validate import check_model
 from course_utils.heads import find_head, get_module
 
 __all__ = [
@@ -31,9 +34,7 @@ __all__ = [
 
 
 def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}: {model!r:.80}")
-    return model
+    return check_model(model)
 
 
 def freeze(model: nn.Module) -> nn.Module:
@@ -106,13 +107,14 @@ def trainable_parameter_names(model: nn.Module) -> list[str]:
 def trainable_summary(model: nn.Module) -> str:
     """A small table of trainable/total parameters per top-level child, then the totals.
 
-    >>> print(trainable_summary(model))  # doctest: +SKIP
-    ResNet parameters
-      part       trainable       total  state
-      conv1              0       9,408  frozen
-      ...
-      fc            30,735      30,735  trainable
-      total         30,735  23,538,767  0.13% trainable
+    >>> from torch import nn
+    >>> model = freeze_backbone(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)))
+    >>> print(trainable_summary(model))
+    Sequential parameters
+      part   trainable      total  state
+      0              0         40  frozen
+      2             18         18  trainable
+      total         18         58  31.03% trainable
     """
     rows: dict[str, list[int]] = {}  # top-level name -> [trainable, total]
     for name, p in _check_model(model).named_parameters():

@@ -6,6 +6,7 @@ so :func:`find_head` looks the place up by model class (``_HEADS``) and,
 for any other model, takes the last ``nn.Linear`` (or 1x1 ``nn.Conv2d``)
 when nothing with parameters comes after it.
 
+>>> import torchvision
 >>> model = torchvision.models.resnet50()
 >>> find_head(model).path, find_head(model).in_features
 ('fc', 2048)
@@ -15,12 +16,13 @@ Linear(in_features=2048, out_features=10, bias=True)
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Literal
 
 import torchvision.models as tvm
 from torch import nn
+
+from course_utils._validate import check_model, check_positive_int
 
 __all__ = ["HeadInfo", "find_head", "get_module", "replace_head", "set_module"]
 
@@ -64,9 +66,7 @@ class HeadInfo:
 
 
 def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}: {model!r:.80}")
-    return model
+    return check_model(model)
 
 
 def _check_path(path: object) -> str:
@@ -98,10 +98,10 @@ def set_module(model: nn.Module, path: str, module: nn.Module) -> None:
     Only existing paths are accepted: assigning a new name (``model.classifier``
     on a ResNet) would add a layer that ``forward`` never calls.
     """
+    _check_model(model)
     if not _check_path(path):
         raise ValueError("path is empty: give the dotted path of a submodule, e.g. 'fc'")
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_model(module, "module")
     get_module(model, path)  # raises if there is nothing to replace
     parent, _, name = path.rpartition(".")
     setattr(get_module(model, parent), name, module)
@@ -116,15 +116,18 @@ def _kind(module: nn.Module) -> HeadKind | None:
 
 
 def _info(path: str, module: nn.Module, aux_paths: tuple[str, ...]) -> HeadInfo:
-    kind = _kind(module)
     if isinstance(module, nn.modules.lazy.LazyModuleMixin) and module.has_uninitialized_params():
         raise ValueError(f"the head {path!r} is a lazy layer with no size yet: run one forward "
                          "pass before looking for the head")
-    if kind == "linear":
-        sizes = module.in_features, module.out_features
-    else:
-        sizes = module.in_channels, module.out_channels
-    return HeadInfo(path, module, *sizes, aux_paths, kind, module.bias is not None)
+    bias = module.bias is not None
+    if isinstance(module, nn.Linear):
+        return HeadInfo(path, module, module.in_features, module.out_features, aux_paths,
+                        "linear", bias)
+    if isinstance(module, nn.Conv2d) and _kind(module) == "conv1x1":
+        return HeadInfo(path, module, module.in_channels, module.out_channels, aux_paths,
+                        "conv1x1", bias)
+    raise ValueError(f"the head {path!r} is {type(module).__name__}, not an nn.Linear or a 1x1 "
+                     "nn.Conv2d: replace it yourself with set_module(model, path, layer)")
 
 
 def _last_layer(model: nn.Module, path: str = "") -> tuple[str, nn.Module]:
@@ -190,22 +193,20 @@ def _exists_as_head(model: nn.Module, path: str) -> bool:
 
 
 def _check_num_classes(num_classes: object) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
-        raise TypeError(f"num_classes must be a positive int, got {num_classes!r} "
-                        f"({type(num_classes).__name__})")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1, got {num_classes!r}")
-    return int(num_classes)
+    return check_positive_int("num_classes", num_classes)
 
 
 def _new_head(old: nn.Module, num_classes: int) -> nn.Module:
     """A freshly initialised layer like ``old`` with ``num_classes`` outputs, same device/dtype."""
-    factory = {"device": old.weight.device, "dtype": old.weight.dtype}
-    bias = old.bias is not None
-    if _kind(old) == "linear":
-        new = nn.Linear(old.in_features, num_classes, bias=bias, **factory)
+    info = _info("", old, ())
+    weight = old.get_parameter("weight")
+    new: nn.Module
+    if info.kind == "linear":
+        new = nn.Linear(info.in_features, num_classes, bias=info.bias, device=weight.device,
+                        dtype=weight.dtype)
     else:
-        new = nn.Conv2d(old.in_channels, num_classes, kernel_size=1, bias=bias, **factory)
+        new = nn.Conv2d(info.in_features, num_classes, kernel_size=1, bias=info.bias,
+                        device=weight.device, dtype=weight.dtype)
     return new.train(old.training)
 
 
@@ -218,6 +219,7 @@ def replace_head(model: nn.Module, num_classes: int, *,
     ``freeze_backbone=True`` every existing parameter is frozen *before* the
     swap, so exactly the new head(s) are trainable.
     """
+    _check_model(model)
     num_classes = _check_num_classes(num_classes)
     info = find_head(model)
     if freeze_backbone:
@@ -226,5 +228,5 @@ def replace_head(model: nn.Module, num_classes: int, *,
         set_module(model, path, _new_head(get_module(model, path), num_classes))
     # SqueezeNet, ViT and Swin record their class count; keep it truthful.
     if isinstance(getattr(model, "num_classes", None), int):
-        model.num_classes = num_classes
+        setattr(model, "num_classes", num_classes)  # noqa: B010 (a plain int attribute)
     return model

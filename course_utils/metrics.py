@@ -1,5 +1,8 @@
 """Metrics for judging a classifier, built on scikit-learn.
 
+This module computes; :mod:`course_utils.judging` holds the course's policy
+for reading the numbers (``rubric``, ``metric_for_use_case``), re-exported here.
+
 Everything here is a thin, validated layer over ``sklearn.metrics`` with one
 policy for undefined values: a ratio whose denominator is zero is **0.0**
 (``zero_division=0.0``), and no function ever emits ``UndefinedMetricWarning``.
@@ -19,10 +22,9 @@ Conventions:
 from __future__ import annotations
 
 import numbers
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from sklearn.dummy import DummyClassifier
@@ -31,6 +33,25 @@ from sklearn.metrics import (
     confusion_matrix,
     precision_recall_curve,
     precision_recall_fscore_support,
+)
+
+from course_utils._validate import as_array, check_fraction
+
+# The judging policy moved to course_utils.judging; these names stay importable from
+# here so that ``from course_utils.metrics import rubric`` in a notebook keeps working.
+from course_utils.judging import (  # noqa: F401
+    BAD_ACCURACY,
+    BAD_PRECISION,
+    BAD_RECALL,
+    GOOD_ACCURACY,
+    GOOD_F1,
+    GOOD_PRECISION,
+    GOOD_RECALL,
+    MAX_PR_GAP,
+    RubricVerdict,
+    UseCaseAdvice,
+    metric_for_use_case,
+    rubric,
 )
 
 __all__ = [
@@ -63,36 +84,12 @@ __all__ = [
 
 ZERO_DIVISION = 0.0
 
-# The lesson's rule of thumb, as explicit cut-offs.
-# "good": every one of these holds (strictly above).
-GOOD_ACCURACY = 0.80
-GOOD_PRECISION = 0.75
-GOOD_RECALL = 0.75
-GOOD_F1 = 0.75
-# "F1 balanced": precision and recall within this many points of each other, so
-# that a decent F1 is not hiding one weak side.
-MAX_PR_GAP = 0.15
-# "bad": any one of these holds. The curriculum says precision "near 30%" and
-# recall "near 20%"; we read "near" as "within 5 points, or worse".
-BAD_ACCURACY = 0.60  # strictly below
-BAD_PRECISION = 0.35  # at or below
-BAD_RECALL = 0.25  # at or below
-
 
 # --------------------------------------------------------------------------- validation
 
 
-def _to_numpy(values: Any) -> np.ndarray:
-    # Accept torch tensors (also on GPU or requiring grad) without importing torch.
-    if hasattr(values, "detach") and hasattr(values, "cpu"):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values)
-
-
 def _as_1d(name: str, values: Any) -> np.ndarray:
-    if values is None or isinstance(values, (str, bytes)):
-        raise TypeError(f"{name} must be a 1-D array-like of labels or scores, got {values!r}.")
-    arr = _to_numpy(values)
+    arr = as_array(name, values, "a 1-D array-like of labels or scores")
     if arr.ndim != 1:
         raise ValueError(
             f"{name} must be 1-D (one entry per sample), got shape {arr.shape}. "
@@ -153,18 +150,6 @@ def _binary_masks(
     return t == positive, p == positive
 
 
-def _check_fraction(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number between 0 and 1, got {value!r}.")
-    value = float(value)
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise ValueError(
-            f"{name} must be between 0 and 1, got {value!r}. "
-            "Pass a fraction (0.85), not a percentage (85)."
-        )
-    return value
-
-
 def _ratio(num: float, den: float) -> float:
     return float(num / den) if den else ZERO_DIVISION
 
@@ -199,7 +184,11 @@ class ConfusionCounts:
 
 
 def confusion_counts(y_true: Any, y_pred: Any, *, positive: Any = 1) -> ConfusionCounts:
-    """Count TP, FP, FN and TN for the class ``positive`` (scikit-learn's confusion_matrix)."""
+    """Count TP, FP, FN and TN for the class ``positive`` (scikit-learn's confusion_matrix).
+
+    >>> print(confusion_counts([1, 0, 1, 1], [1, 0, 0, 1]))
+    TP=2 FP=0 FN=1 TN=1 (total 4)
+    """
     t, p = _binary_masks(y_true, y_pred, positive, "confusion_counts")
     tn, fp, fn, tp = confusion_matrix(t, p, labels=[False, True]).ravel()
     return ConfusionCounts(tp=int(tp), fp=int(fp), fn=int(fn), tn=int(tn))
@@ -212,7 +201,7 @@ def counts_from_matrix(matrix: Any, *, positive_first: bool = True) -> Confusion
     lesson's worked example ``[[TP, FN], [FP, TN]]``. ``positive_first=False``:
     scikit-learn's order for labels ``[0, 1]``, ``[[TN, FP], [FN, TP]]``.
     """
-    m = _to_numpy(matrix)
+    m = as_array("matrix", matrix, "a 2x2 confusion matrix (nested list or array)")
     if m.shape != (2, 2):
         raise ValueError(
             f"matrix must be 2x2 (a binary confusion matrix), got shape {m.shape}. "
@@ -284,7 +273,11 @@ def metrics_from_counts(counts: ConfusionCounts) -> BinaryMetrics:
 
 
 def binary_metrics(y_true: Any, y_pred: Any, *, positive: Any = 1) -> BinaryMetrics:
-    """Accuracy, precision, recall and F1 for the class ``positive`` (scikit-learn)."""
+    """Accuracy, precision, recall and F1 for the class ``positive`` (scikit-learn).
+
+    >>> print(binary_metrics([1, 0, 1, 1], [1, 0, 0, 1]))
+    accuracy=0.750  precision=1.000  recall=0.667  f1=0.800  [TP=2 FP=0 FN=1 TN=1]
+    """
     t, p = _binary_masks(y_true, y_pred, positive, "binary_metrics")
     precision, recall, f1, _ = precision_recall_fscore_support(
         t, p, average="binary", pos_label=True, zero_division=ZERO_DIVISION
@@ -419,136 +412,6 @@ def per_class_metrics(
     )
 
 
-# --------------------------------------------------------------------------- judgement
-
-
-@dataclass(frozen=True)
-class RubricVerdict:
-    """The rule of thumb's label and the measured reasons behind it."""
-
-    label: Literal["good", "bad", "mixed"]
-    reasons: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"{self.label}: " + "; ".join(self.reasons)
-
-
-def rubric(
-    accuracy: float, precision: float, recall: float, f1: float | None = None
-) -> RubricVerdict:
-    """Judge metrics with the lesson's rule of thumb (cut-offs are the module constants).
-
-    * **bad** if any holds: accuracy < ``BAD_ACCURACY`` (0.60), precision <=
-      ``BAD_PRECISION`` (0.35, "near 30%"), recall <= ``BAD_RECALL`` (0.25,
-      "near 20%"). Bad wins over everything: 98% accuracy with 12% recall is bad.
-    * **good** if all hold: accuracy > 0.80, precision > 0.75, recall > 0.75,
-      F1 > 0.75 and F1 balanced, i.e. ``|precision - recall| <= MAX_PR_GAP`` (0.15).
-      Without ``f1`` it is computed as 2PR/(P+R).
-    * **mixed** otherwise.
-    """
-    a = _check_fraction("accuracy", accuracy)
-    p = _check_fraction("precision", precision)
-    r = _check_fraction("recall", recall)
-    f = _check_fraction("f1", f1) if f1 is not None else _ratio(2 * p * r, p + r)
-
-    bad = []
-    if a < BAD_ACCURACY:
-        bad.append(f"accuracy {a:.3f} is below {BAD_ACCURACY:.2f}: barely better than guessing")
-    if p <= BAD_PRECISION:
-        bad.append(
-            f"precision {p:.3f} is at or below {BAD_PRECISION:.2f}: "
-            f"only {p:.0%} of the predicted positives are real"
-        )
-    if r <= BAD_RECALL:
-        bad.append(
-            f"recall {r:.3f} is at or below {BAD_RECALL:.2f}: "
-            f"the model finds only {r:.0%} of the real positives and misses the rest"
-        )
-    if bad:
-        if a > GOOD_ACCURACY:
-            bad.append(f"accuracy {a:.3f} looks good but hides this (the accuracy paradox)")
-        return RubricVerdict("bad", tuple(bad))
-
-    checks = [
-        (a > GOOD_ACCURACY, f"accuracy {a:.3f}", f"above {GOOD_ACCURACY:.2f}"),
-        (p > GOOD_PRECISION, f"precision {p:.3f}", f"above {GOOD_PRECISION:.2f}"),
-        (r > GOOD_RECALL, f"recall {r:.3f}", f"above {GOOD_RECALL:.2f}"),
-        (f > GOOD_F1, f"f1 {f:.3f}", f"above {GOOD_F1:.2f}"),
-        (
-            abs(p - r) <= MAX_PR_GAP,
-            f"precision-recall gap {abs(p - r):.3f}",
-            f"at most {MAX_PR_GAP:.2f} (F1 balanced)",
-        ),
-    ]
-    failed = [f"{what} is not {target}" for ok, what, target in checks if not ok]
-    if failed:
-        return RubricVerdict("mixed", tuple(failed))
-    return RubricVerdict("good", tuple(f"{what} is {target}" for _, what, target in checks))
-
-
-@dataclass(frozen=True)
-class UseCaseAdvice:
-    """Which metric to watch for a use case, and why."""
-
-    metric: Literal["precision", "recall"]
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.metric}: {self.reason}"
-
-
-_SPAM = UseCaseAdvice(
-    "precision",
-    "a false positive sends a good email to the spam folder, so when the filter says "
-    "spam it must be right: few good mails flagged.",
-)
-_SCREENING = UseCaseAdvice(
-    "recall",
-    "a false negative is a missed case that goes untreated, while a false alarm only "
-    "costs a follow-up test: find as many real cases as possible (few missed cases).",
-)
-_FRAUD = UseCaseAdvice(
-    "recall",
-    "a missed fraud costs far more than reviewing a legitimate transaction: "
-    "catch as many frauds as possible, even at the price of some false alarms.",
-)
-_USE_CASES: dict[str, UseCaseAdvice] = {
-    **dict.fromkeys(
-        ("spam", "spam filter", "spam filtering", "spam detection", "junk mail", "email spam"),
-        _SPAM,
-    ),
-    **dict.fromkeys(
-        (
-            "cancer",
-            "cancer screening",
-            "cancer detection",
-            "screening",
-            "medical screening",
-            "disease",
-            "disease detection",
-            "disease screening",
-        ),
-        _SCREENING,
-    ),
-    **dict.fromkeys(
-        ("fraud", "fraud detection", "credit card fraud", "fraudulent transactions"), _FRAUD
-    ),
-}
-
-
-def metric_for_use_case(use_case: str) -> UseCaseAdvice:
-    """The metric that matters most for a use case: spam -> precision; screening, fraud -> recall.
-
-    Case-insensitive; a few synonyms are accepted ("Spam filtering", "cancer-screening").
-    """
-    if not isinstance(use_case, str):
-        raise TypeError(f"use_case must be a string such as 'spam', got {use_case!r}.")
-    key = re.sub(r"[\s_\-]+", " ", use_case).strip().lower()
-    if key not in _USE_CASES:
-        raise ValueError(f"unknown use case {use_case!r}; known use cases: {sorted(_USE_CASES)}.")
-    return _USE_CASES[key]
-
-
 # --------------------------------------------------------------------------- thresholds
 
 
@@ -645,17 +508,17 @@ def choose_threshold(
     Candidates are the distinct scores; predict
     positive when ``score >= threshold``.
     """
+    sweep = threshold_sweep(y_true, scores, positive=positive)  # checks y_true, scores first
     if (min_recall is None) == (min_precision is None):
         raise ValueError(
             "give exactly one constraint: min_recall=... or min_precision=..., "
             f"got min_recall={min_recall!r}, min_precision={min_precision!r}."
         )
-    sweep = threshold_sweep(y_true, scores, positive=positive)
     if min_recall is not None:
-        floor, name = _check_fraction("min_recall", min_recall), "recall"
+        floor, name = check_fraction("min_recall", min_recall), "recall"
         kept, other = sweep.recall, sweep.precision
     else:
-        floor, name = _check_fraction("min_precision", min_precision), "precision"
+        floor, name = check_fraction("min_precision", min_precision), "precision"
         kept, other = sweep.precision, sweep.recall
     ok = kept >= floor - 1e-12  # forgive float rounding of an exactly met floor
     if not ok.any():

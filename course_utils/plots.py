@@ -22,6 +22,7 @@ from matplotlib.patches import FancyBboxPatch
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from course_utils import metrics as _metrics
+from course_utils._validate import as_array, check_positive_int, shown
 
 __all__ = [
     "HIGHLIGHT",
@@ -75,14 +76,15 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     elif not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}.")
+        raise TypeError(
+            f"ax must be a matplotlib Axes or None, got {type(ax).__name__}: {shown(ax)}. "
+            "Pass one from plt.subplots(), or leave it out."
+        )
     return ax
 
 
-def _to_numpy(values: Any) -> np.ndarray:
-    if hasattr(values, "detach") and hasattr(values, "cpu"):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values)
+def _to_numpy(values: Any, name: str = "values") -> np.ndarray:
+    return as_array(name, values)
 
 
 def _names(class_names: Any, n: int | None = None) -> list[str]:
@@ -109,7 +111,11 @@ def head_diagram(
 
     ``layers`` are ``(name, description)`` pairs, e.g. ``("fc", "Linear 512 -> 5")``.
     """
-    if isinstance(layers, str) or not isinstance(layers, Sequence) or not layers:
+    if isinstance(layers, str) or not isinstance(layers, Sequence):
+        raise TypeError(
+            f"layers must be a non-empty list of (name, description), got {shown(layers)}."
+        )
+    if not layers:
         raise ValueError(f"layers must be a non-empty list of (name, description), got {layers!r}.")
     for item in layers:
         if not (isinstance(item, tuple | list) and len(item) == 2):
@@ -196,7 +202,7 @@ def probability_bars(
     probs: Any, class_names: Sequence[str], ax: Axes | None = None, title: str | None = None
 ) -> Axes:
     """Bar chart of one sample's class probabilities; the predicted class is highlighted."""
-    p = _to_numpy(probs).astype(float)
+    p = _to_numpy(probs, "probs").astype(float)
     if p.ndim == 2 and p.shape[0] == 1:  # a batch of one, as a model returns it
         p = p[0]
     if p.ndim != 1:
@@ -233,10 +239,10 @@ def confusion_matrix_heatmap(
     diagonal), ``"pred"`` (columns sum to 1: precision on the diagonal) or ``"all"``.
     With ``class_names`` the labels are ``0 .. len(class_names) - 1``.
     """
+    # Reuse metrics' validation (types, lengths, emptiness, labels vs class_names).
+    report = _metrics.per_class_metrics(y_true, y_pred, class_names=class_names)
     if normalize not in (None, "true", "pred", "all"):
         raise ValueError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}.")
-    # Reuse metrics' validation (lengths, emptiness, labels vs class_names).
-    report = _metrics.per_class_metrics(y_true, y_pred, class_names=class_names)
     labels = list(range(len(class_names))) if class_names is not None else None
     k = len(report.class_names)
     ax = _axes(ax, (max(3.5, 0.8 * k + 1.5), max(3.0, 0.8 * k + 1.0)))
@@ -277,10 +283,15 @@ def training_curves(
     (a ``training.History``). Returns the Axes for one metric, the Figure for several.
     """
     rows = getattr(history, "rows", history)
-    if isinstance(rows, Mapping) or not isinstance(rows, Sequence) or not rows:
-        raise ValueError(
+    if isinstance(rows, Mapping | str) or not isinstance(rows, Sequence):
+        raise TypeError(
             "history must be a non-empty list of per-epoch dicts or have .rows, "
-            f"got {type(history).__name__}: {history!r:.80}."
+            f"got {type(history).__name__}: {shown(history)}."
+        )
+    if not rows:
+        raise ValueError(
+            "history must be a non-empty list of per-epoch dicts or have .rows, got no epochs: "
+            "train for at least one epoch first."
         )
     if not all(isinstance(r, Mapping) for r in rows):
         raise TypeError("every row of history must be a dict such as {'train_loss': 0.5}.")
@@ -326,10 +337,11 @@ def training_curves(
             axis.set_title(title)
     if len(axes) == 1:
         return axes[0]
-    fig = axes[0].figure
+    owner = axes[0].figure
     if title is not None:
-        fig.suptitle(title)
-    return fig
+        owner.suptitle(title)
+    # Axes on a SubFigure: return the Figure that holds it, as documented.
+    return owner if isinstance(owner, Figure) else owner.figure
 
 
 # --------------------------------------------------------------------------- thresholds
@@ -384,10 +396,14 @@ def bar_comparison(
     ylabel: str | None = None,
 ) -> Axes:
     """One bar per named value (e.g. accuracy of three training set-ups), labelled."""
-    if not isinstance(values, Mapping) or not values:
-        raise ValueError(f"values must be a non-empty dict of name -> number, got {values!r}.")
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must be a non-empty dict of name -> number, got {shown(values)}.")
+    if not values:
+        raise ValueError("values must be a non-empty dict of name -> number, got {}.")
     for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"values[{name!r}] must be a number, got {shown(v)}.")
+        if not np.isfinite(v):
             raise ValueError(f"values[{name!r}] must be a finite number, got {v!r}.")
     names = [str(k) for k in values]
     heights = [float(v) for v in values.values()]
@@ -415,7 +431,7 @@ def image_grid(
     title: str | None = None,
 ) -> Axes:
     """The first ``n`` uint8 images (N x C x H x W) tiled in one Axes, each with its class name."""
-    x = _to_numpy(images)
+    x = _to_numpy(images, "images")
     if x.dtype != np.uint8:
         raise TypeError(
             f"images must be uint8 (0-255), got {x.dtype}. Pass the raw ImageSet.images, "
@@ -423,7 +439,7 @@ def image_grid(
         )
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"images must be N x C x H x W with C = 1 or 3, got shape {x.shape}.")
-    y = _to_numpy(labels)
+    y = _to_numpy(labels, "labels")
     if y.ndim != 1 or len(y) != len(x):
         raise ValueError(f"labels must be 1-D with one per image ({len(x)}), got shape {y.shape}.")
     names = _names(class_names)
@@ -432,8 +448,7 @@ def image_grid(
             f"labels must be integers 0..{len(names) - 1} (indices into class_names), "
             f"got {np.unique(y).tolist()[:10]}."
         )
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}.")
+    n = check_positive_int("n", n)
     count = min(int(n), len(x))
     if count == 0:
         raise ValueError("images is empty: nothing to show.")

@@ -22,6 +22,18 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from course_utils._validate import check_positive_int, shown
+
+__all__ = [
+    "IMAGE_SIZE",
+    "SOURCE_CLASSES",
+    "SOURCE_SHAPES",
+    "TARGET_CLASSES",
+    "TARGET_SHAPES",
+    "generate",
+    "render",
+]
+
 IMAGE_SIZE = 32
 
 Margin = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -172,6 +184,7 @@ def render(
     clutter: int = 5,
 ) -> np.ndarray:
     """Render one image per label; returns uint8 array of shape (N, 3, size, size)."""
+    _check_names_or_shapes("shapes", shapes, callable, "shape functions (SOURCE_SHAPES values)")
     labels = np.asarray(labels, dtype=np.int64)
     n = len(labels)
     grid = (np.arange(size) + 0.5) / size * 2 - 1
@@ -230,6 +243,12 @@ def render(
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
+def _check_names_or_shapes(name: str, items: object, ok: Callable[[object], bool],
+                           what: str) -> None:
+    if isinstance(items, str) or not isinstance(items, Sequence) or not all(map(ok, items)):
+        raise TypeError(f"{name} must be a list of {what}, got {shown(items)}.")
+
+
 def generate(
     classes: Sequence[str],
     per_class: int,
@@ -240,14 +259,15 @@ def generate(
     chunk: int = 2048,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Balanced, shuffled images and labels for ``classes`` of ``family`` ("source"/"target")."""
+    _check_names_or_shapes("classes", classes, lambda c: isinstance(c, str),
+                           "class names such as TARGET_CLASSES")
+    per_class = check_positive_int("per_class", per_class)
     table = {"source": SOURCE_SHAPES, "target": TARGET_SHAPES}.get(family)
     if table is None:
         raise ValueError(f"family must be 'source' or 'target', got {family!r}")
     unknown = [c for c in classes if c not in table]
     if unknown:
         raise ValueError(f"unknown {family} classes {unknown}; choose from {sorted(table)}")
-    if per_class < 1:
-        raise ValueError(f"per_class must be >= 1, got {per_class}")
     rng = np.random.default_rng(seed)
     shapes = [table[c] for c in classes]
     labels = np.repeat(np.arange(len(classes)), per_class)

@@ -13,6 +13,13 @@
 On CUDA it uses mixed precision (bf16 where supported, else fp16 with a
 gradient scaler), channels_last, pinned memory and non-blocking copies. On the
 CPU it is seeded and deterministic.
+
+The pieces, in the order :func:`fine_tune` uses them: check the arguments and
+coerce the data (:func:`as_tensors`), prepare the model and optimizer for the
+mode (:func:`_prepare_head_only` or :func:`_prepare_full`), run epochs
+(:func:`_train_one_epoch`, :func:`_validate_epoch`) under
+:class:`_EarlyStopping`. Devices live in :mod:`course_utils.devices`,
+checkpoints in :mod:`course_utils.checkpoints` (both re-exported here).
 """
 
 from __future__ import annotations
@@ -24,8 +31,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -33,36 +39,27 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from course_utils import heads
+from course_utils._validate import check_model, check_positive_int, check_positive_number, shown
+from course_utils.checkpoints import load_checkpoint, save_checkpoint
+from course_utils.devices import Runner, eval_mode, select_device
 from course_utils.freezing import freeze_backbone, unfreeze
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "History",
+    "as_tensors",
+    "evaluate",
+    "fine_tune",
+    "load_checkpoint",
+    "save_checkpoint",
+    "select_device",
+]
 
 Mode = Literal["head", "full"]
 DataLike = Dataset | tuple[torch.Tensor, torch.Tensor]
-
-
-def select_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks cuda, then mps, then cpu; an explicit device must exist."""
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise TypeError(f"device must be 'auto', 'cpu', 'cuda' or 'mps', got {device!r}")
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device {device!r} asked for, but no CUDA GPU is available: use 'auto' or 'cpu'"
-        )
-    if dev.type == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        raise ValueError(
-            f"device {device!r} asked for, but MPS is not available: use 'auto' or 'cpu'"
-        )
-    return dev
 
 
 def as_tensors(data: DataLike, name: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,7 +76,8 @@ def as_tensors(data: DataLike, name: str = "data") -> tuple[torch.Tensor, torch.
         y = torch.as_tensor([int(b) for _, b in items])
     else:
         raise TypeError(
-            f"{name} must be a Dataset or an (inputs, labels) pair, got {type(data).__name__}"
+            f"{name} must be a Dataset or an (inputs, labels) pair, got {type(data).__name__}: "
+            f"{shown(data)}"
         )
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     if len(x) == 0:
@@ -107,16 +105,19 @@ class History:
     best_epoch: int | None = None
 
     def __getitem__(self, key: str) -> list[float]:
+        """One column over the epochs, e.g. ``history["val_loss"]``."""
         return [row[key] for row in self.rows if key in row]
 
     @property
     def final(self) -> dict[str, float]:
+        """The last epoch's row (empty before any epoch)."""
         return self.rows[-1] if self.rows else {}
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data, e.g. for a checkpoint."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes | Figure:
         """Train/validation curves (loss and accuracy); returns what plots.training_curves returns."""
         from course_utils import plots
 
@@ -152,14 +153,17 @@ def _check_device(x: torch.Tensor, device: torch.device, name: str) -> None:
         )
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
+def _training_data(
+    data: DataLike, name: str, num_outputs: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, labels) checked against the head's size and the training device."""
+    x, y = as_tensors(data, name)
+    _check_device(x, device, name)
+    _check_labels(y, num_outputs, name, data)
+    return x, y
+
+
+# --------------------------------------------------------------------------- head-only caching
 
 
 @contextlib.contextmanager
@@ -172,48 +176,8 @@ def _headless(model: nn.Module, path: str) -> Iterator[nn.Module]:
         heads.set_module(model, path, head)
 
 
-class _Runner:
-    """Device placement, autocast and batching, shared by training and evaluation."""
-
-    def __init__(self, device: torch.device, amp: bool | str):
-        self.device = device
-        if amp == "auto":
-            amp = device.type == "cuda"
-        self.amp = bool(amp) and device.type == "cuda"
-        bf16 = self.amp and torch.cuda.is_bf16_supported()
-        self.dtype = torch.bfloat16 if bf16 else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and not bf16)
-
-    def autocast(self):
-        return torch.autocast("cuda", dtype=self.dtype) if self.amp else contextlib.nullcontext()
-
-    def to_device(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device, non_blocking=True)
-        if self.device.type == "cuda" and x.ndim == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
-
-    def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        return x.pin_memory() if self.device.type == "cuda" and x.device.type == "cpu" else x
-
-    def batches(
-        self, n: int, batch_size: int, generator: torch.Generator | None
-    ) -> list[torch.Tensor]:
-        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-        return list(order.split(batch_size))
-
-    @torch.no_grad()
-    def predict(self, model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-        outs = []
-        for idx in self.batches(len(x), batch_size, None):
-            with self.autocast():
-                out = model(self.to_device(x[idx]))
-            outs.append(out.float().cpu())
-        return torch.cat(outs)
-
-
 def _head_is_last_step(
-    model: nn.Module, head_path: str, probe: torch.Tensor, runner: _Runner
+    model: nn.Module, head_path: str, probe: torch.Tensor, runner: Runner
 ) -> bool:
     """True when ``model(x) == head(features(x))``, so cached features give the same training."""
     head = heads.get_module(model, head_path)
@@ -228,10 +192,175 @@ def _head_is_last_step(
     return direct.shape == via_head.shape and torch.allclose(direct, via_head, atol=tol, rtol=tol)
 
 
-def _features(model: nn.Module, head_path: str, x: torch.Tensor, runner: _Runner) -> torch.Tensor:
+def _features(model: nn.Module, head_path: str, x: torch.Tensor, runner: Runner) -> torch.Tensor:
     """What the backbone hands to the head, for every sample (computed once, in eval mode)."""
     with _headless(model, head_path):
         return runner.predict(model, x, 256)
+
+
+# --------------------------------------------------------------------------- preparing a mode
+
+
+@dataclass
+class _Plan:
+    """What the epochs run: ``net`` on ``x_train`` (the head alone on cached features, or the model)."""
+
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    x_train: torch.Tensor
+    x_val: torch.Tensor | None
+    train_mode: bool  # put the model in train mode each epoch (full fine-tuning only)
+
+
+def _prepare_head_only(
+    model: nn.Module,
+    info: heads.HeadInfo,
+    x_train: torch.Tensor,
+    x_val: torch.Tensor | None,
+    *,
+    lr: float,
+    weight_decay: float,
+    cache_features: bool,
+    runner: Runner,
+) -> _Plan:
+    """Freeze all but the head; with a linear last step, train the head on cached features."""
+    freeze_backbone(model, info.path)
+    model.eval()  # a frozen backbone must not update BatchNorm statistics
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if cache_features and _head_is_last_step(model, info.path, x_train[:4], runner):
+        features = _features(model, info.path, x_train, runner)
+        val_features = _features(model, info.path, x_val, runner) if x_val is not None else None
+        return _Plan(info.module, optimizer, features, val_features, train_mode=False)
+    return _Plan(model, optimizer, x_train, x_val, train_mode=False)
+
+
+def _prepare_full(
+    model: nn.Module,
+    info: heads.HeadInfo,
+    x_train: torch.Tensor,
+    x_val: torch.Tensor | None,
+    *,
+    lr: float,
+    backbone_lr_factor: float,
+    weight_decay: float,
+) -> _Plan:
+    """Unfreeze everything; the backbone learns at ``lr * backbone_lr_factor``, the head at ``lr``."""
+    unfreeze(model)
+    head_params = list(info.module.parameters())
+    head_ids = {id(p) for p in head_params}
+    backbone = [p for p in model.parameters() if id(p) not in head_ids]
+    groups: list[dict[str, Any]] = [
+        {"params": backbone, "lr": lr * backbone_lr_factor},
+        {"params": head_params},
+    ]
+    optimizer = torch.optim.AdamW(
+        groups,
+        lr=lr,
+        weight_decay=weight_decay,
+    )
+    return _Plan(model, optimizer, x_train, x_val, train_mode=True)
+
+
+# --------------------------------------------------------------------------- epochs
+
+
+def _train_one_epoch(
+    plan: _Plan,
+    y: torch.Tensor,
+    *,
+    runner: Runner,
+    batch_size: int,
+    generator: torch.Generator,
+    epoch: int,
+    lr: float,
+) -> dict[str, float]:
+    """One pass over the shuffled training data; mean loss and accuracy."""
+    total_loss, correct = 0.0, 0
+    for idx in runner.batches(len(y), batch_size, generator):
+        xb, yb = runner.to_device(plan.x_train[idx]), y[idx].to(runner.device, non_blocking=True)
+        with runner.autocast():
+            logits = plan.net(xb)
+            loss = nn.functional.cross_entropy(logits.float(), yb)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss.item()} at epoch {epoch}: the learning rate ({lr}) is "
+                "probably too high, or the inputs contain NaN. Lower lr and check the data."
+            )
+        plan.optimizer.zero_grad(set_to_none=True)
+        runner.scaler.scale(loss).backward()
+        runner.scaler.step(plan.optimizer)
+        runner.scaler.update()
+        total_loss += loss.item() * len(idx)
+        correct += int((logits.argmax(1) == yb).sum())
+    return {"train_loss": total_loss / len(y), "train_acc": correct / len(y)}
+
+
+def _validate_epoch(
+    plan: _Plan, model: nn.Module, x: torch.Tensor, y: torch.Tensor, runner: Runner
+) -> dict[str, float]:
+    """Validation loss and accuracy, with the whole model in eval mode meanwhile."""
+    with eval_mode(model):
+        logits = runner.predict(plan.net, x, 256)
+    return {
+        "val_loss": float(nn.functional.cross_entropy(logits, y)),
+        "val_acc": float((logits.argmax(1) == y).float().mean()),
+    }
+
+
+class _EarlyStopping:
+    """Stop after ``patience`` epochs without a lower validation loss; keep the best weights."""
+
+    def __init__(self, patience: int | None) -> None:
+        self.patience = patience
+        self.best_loss = math.inf
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.bad_epochs = 0
+
+    def should_stop(self, val_loss: float, epoch: int, model: nn.Module) -> bool:
+        """Record this epoch; True when training should stop now."""
+        if self.patience is None:
+            return False
+        if val_loss < self.best_loss:
+            self.best_loss, self.best_epoch = val_loss, epoch
+            self.best_state = copy.deepcopy(model.state_dict())
+            self.bad_epochs = 0
+            return False
+        self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
+
+    def finish(self, model: nn.Module, history: History) -> None:
+        """Restore the best weights (if early stopping ran) and record the best epoch."""
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+            history.best_epoch = self.best_epoch
+        elif history["val_loss"]:
+            history.best_epoch = int(np.argmin(history["val_loss"])) + 1
+
+
+def _check_arguments(
+    model: object,
+    val: DataLike | None,
+    mode: object,
+    epochs: object,
+    batch_size: object,
+    lr: object,
+    early_stopping: object,
+) -> None:
+    check_model(model)
+    if mode not in ("head", "full"):
+        raise ValueError(f"mode must be 'head' (feature extraction) or 'full', got {mode!r}")
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    check_positive_number("lr", lr)
+    if early_stopping is not None:
+        check_positive_int("early_stopping", early_stopping)
+        if val is None:
+            raise ValueError("early_stopping needs validation data: pass val=")
+
+
+# --------------------------------------------------------------------------- the whole recipe
 
 
 def fine_tune(
@@ -259,118 +388,71 @@ def fine_tune(
     stops after ``k`` epochs without a better validation loss and restores the
     best weights. The model is left on ``device``.
     """
-    if mode not in ("head", "full"):
-        raise ValueError(f"mode must be 'head' (feature extraction) or 'full', got {mode!r}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if early_stopping is not None and val is None:
-        raise ValueError("early_stopping needs validation data: pass val=")
-    dev = select_device(device)
-    runner = _Runner(dev, amp)
+    _check_arguments(model, val, mode, epochs, batch_size, lr, early_stopping)
+    runner = Runner(select_device(device), amp)
     info = heads.find_head(model)
-    xtr, ytr = as_tensors(train, "train")
-    _check_device(xtr, dev, "train")
-    _check_labels(ytr, info.out_features, "train", train)
+    xtr, ytr = _training_data(train, "train", info.out_features, runner.device)
+    xva: torch.Tensor | None = None
+    yva: torch.Tensor | None = None
     if val is not None:
-        xva, yva = as_tensors(val, "val")
-        _check_device(xva, dev, "val")
-        _check_labels(yva, info.out_features, "val", val)
+        xva, yva = _training_data(val, "val", info.out_features, runner.device)
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    model.to(dev)
-    if dev.type == "cuda":
-        model.to(memory_format=torch.channels_last)
+    runner.place_model(model)
     xtr = runner.prepare(xtr)
-    head = info.module
-    history = History(mode=mode, device=str(dev), cached=False)
+    history = History(mode=mode, device=str(runner.device), cached=False)
     start = time.perf_counter()
-
     if mode == "head":
-        freeze_backbone(model, info.path)
-        model.eval()  # a frozen backbone must not update BatchNorm statistics
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-        if cache_features and _head_is_last_step(model, info.path, xtr[:4], runner):
-            feats = _features(model, info.path, xtr, runner)
-            fva = _features(model, info.path, xva, runner) if val is not None else None
-            history.cached = True
-            history.feature_seconds = round(time.perf_counter() - start, 3)
-            train_net, xtr_run, xva_run = head, feats, fva
-        else:
-            train_net, xtr_run = model, xtr
-            xva_run = xva if val is not None else None
-    else:
-        unfreeze(model)
-        head_ids = {id(p) for p in head.parameters()}
-        backbone = [p for p in model.parameters() if id(p) not in head_ids]
-        opt = torch.optim.AdamW(
-            [
-                {"params": backbone, "lr": lr * backbone_lr_factor},
-                {"params": list(head.parameters())},
-            ],
+        plan = _prepare_head_only(
+            model,
+            info,
+            xtr,
+            xva,
             lr=lr,
             weight_decay=weight_decay,
+            cache_features=cache_features,
+            runner=runner,
         )
-        train_net, xtr_run = model, xtr
-        xva_run = xva if val is not None else None
+        history.cached = plan.net is info.module
+        if history.cached:
+            history.feature_seconds = round(time.perf_counter() - start, 3)
+    else:
+        plan = _prepare_full(
+            model,
+            info,
+            xtr,
+            xva,
+            lr=lr,
+            backbone_lr_factor=backbone_lr_factor,
+            weight_decay=weight_decay,
+        )
 
-    best = (math.inf, None, None)
-    bad_epochs = 0
+    stopper = _EarlyStopping(early_stopping)
     bar = _progress(epochs, progress, mode)
     for epoch in range(1, epochs + 1):
-        if mode == "full":
+        if plan.train_mode:
             model.train()
-        total_loss, correct = 0.0, 0
-        for idx in runner.batches(len(ytr), batch_size, generator):
-            xb, yb = runner.to_device(xtr_run[idx]), ytr[idx].to(dev, non_blocking=True)
-            with runner.autocast():
-                logits = train_net(xb)
-                loss = nn.functional.cross_entropy(logits.float(), yb)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {loss.item()} at epoch {epoch}: the learning rate ({lr}) is "
-                    "probably too high, or the inputs contain NaN. Lower lr and check the data."
-                )
-            opt.zero_grad(set_to_none=True)
-            runner.scaler.scale(loss).backward()
-            runner.scaler.step(opt)
-            runner.scaler.update()
-            total_loss += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == yb).sum())
-        row = {"epoch": epoch, "train_loss": total_loss / len(ytr), "train_acc": correct / len(ytr)}
-        if val is not None:
-            with _eval_mode(model):
-                logits = runner.predict(train_net, xva_run, 256)
-            row["val_loss"] = float(nn.functional.cross_entropy(logits, yva))
-            row["val_acc"] = float((logits.argmax(1) == yva).float().mean())
+        row: dict[str, float] = {"epoch": epoch}
+        row |= _train_one_epoch(
+            plan, ytr, runner=runner, batch_size=batch_size, generator=generator, epoch=epoch, lr=lr
+        )
+        if plan.x_val is not None and yva is not None:
+            row |= _validate_epoch(plan, model, plan.x_val, yva, runner)
         row["seconds"] = round(time.perf_counter() - start, 3)
         history.rows.append(row)
         bar.update(1)
-        if val is not None and early_stopping is not None:
-            if row["val_loss"] < best[0]:
-                best = (row["val_loss"], epoch, copy.deepcopy(model.state_dict()))
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-                if bad_epochs >= early_stopping:
-                    history.stopped_early = True
-                    break
+        if "val_loss" in row and stopper.should_stop(row["val_loss"], epoch, model):
+            history.stopped_early = True
+            break
     bar.close()
-    if best[2] is not None:
-        model.load_state_dict(best[2])
-        history.best_epoch = best[1]
-    elif val is not None:
-        history.best_epoch = int(np.argmin(history["val_loss"])) + 1
+    stopper.finish(model, history)
     model.eval()
     history.seconds = round(time.perf_counter() - start, 3)
     return history
 
 
-def _progress(total: int, enabled: bool, mode: str):
+def _progress(total: int, enabled: bool, mode: str) -> Any:
     from tqdm.auto import tqdm
 
     # stdout, never stderr: nbgrader scores a test cell 0 when it writes to stderr.
@@ -383,40 +465,10 @@ def evaluate(
     model: nn.Module, data: DataLike, *, device: str | torch.device = "auto", batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(labels, predictions, probabilities)`` as numpy arrays, the model in eval mode meanwhile."""
+    check_model(model)
     x, y = as_tensors(data)
-    dev = select_device(device)
-    runner = _Runner(dev, amp="auto")
-    model.to(dev)
-    with _eval_mode(model):
+    runner = Runner(select_device(device), amp="auto")
+    model.to(runner.device)
+    with eval_mode(model):
         probs = torch.softmax(runner.predict(model, runner.prepare(x), batch_size), dim=1)
     return y.numpy(), probs.argmax(1).numpy(), probs.numpy()
-
-
-def save_checkpoint(
-    model: nn.Module, path: str | Path, *, history: History | None = None, overwrite: bool = False
-) -> Path:
-    """Save the weights (and history); refuses to replace an existing file unless ``overwrite=True``."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"{path} exists: pass overwrite=True to replace it, or choose another name"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"state_dict": model.state_dict(), "history": history.to_dict() if history else None}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: a crash never leaves half a checkpoint under the real name
-    return path
-
-
-def load_checkpoint(model: nn.Module, path: str | Path) -> History | None:
-    """Load weights saved by :func:`save_checkpoint` into ``model``; returns the saved history."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or "state_dict" not in payload:
-        raise ValueError(f"{path} is not a course checkpoint (saved by save_checkpoint)")
-    model.load_state_dict(payload["state_dict"])
-    saved = payload.get("history")
-    return History(**saved) if saved else None

@@ -76,3 +76,25 @@ def meta_model():
 
 # Notebooks under tests/ are grading fixtures, not nbval targets.
 collect_ignore_glob = ["**/*.ipynb"]
+
+
+# --------------------------------------------------------------------------- parallel runs
+# `make test` runs pytest-xdist with `--dist loadfile`: each test file (and each notebook's nbval
+# cells, which share one kernel) stays on one worker, so a module's expensive fixtures are built
+# once. Workers take files in collection order; the files that took longest in a serial run
+# (`pytest tests --durations=60`) go first, so that no long file starts last.
+_HEAVY_FIRST = (
+    "test_grading.py",
+    "test_release.py",
+    "test_packaging.py",
+    "test_lab.py",
+    "test_student_notebooks.py",
+    "test_checks_lesson7.py",
+    "test_training.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):  # an xdist worker: its order is the schedule's order
+        rank = {name: i for i, name in enumerate(_HEAVY_FIRST)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file

@@ -24,7 +24,7 @@ def test_source_and_target_classes_are_disjoint():
     "kwargs, match",
     [
         ({"classes": ["nope"], "per_class": 2, "seed": 0}, "unknown target classes"),
-        ({"classes": ["daisy"], "per_class": 0, "seed": 0}, "per_class must be >= 1"),
+        ({"classes": ["daisy"], "per_class": 0, "seed": 0}, "per_class must be an integer >= 1"),
         ({"classes": ["daisy"], "per_class": 2, "seed": 0, "family": "x"}, "family must be"),
     ],
 )

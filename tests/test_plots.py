@@ -173,7 +173,7 @@ def test_training_curves_accepts_a_history_object_and_one_axes():
     "history, kwargs, error, match",
     [
         ([], {}, ValueError, "non-empty list"),
-        ({"train_loss": [1, 2]}, {}, ValueError, "non-empty list of per-epoch dicts"),
+        ({"train_loss": [1, 2]}, {}, TypeError, "non-empty list of per-epoch dicts"),
         ([1.0, 2.0], {}, TypeError, "every row of history must be a dict"),
         (ROWS, {"metrics": ("f1",)}, ValueError, r"no train_f1 or val_f1.*'train_loss'"),
         (ROWS, {"metrics": ("loss", "acc"), "ax": "axes"}, ValueError, "2 metrics"),
@@ -234,11 +234,16 @@ def test_bar_comparison_other_scales_and_titles():
 
 
 @pytest.mark.parametrize(
-    "values, match",
-    [({}, "non-empty dict"), ([0.5, 0.6], "non-empty dict"), ({"a": float("nan")}, "'a'")],
+    "values, error, match",
+    [
+        ({}, ValueError, "non-empty dict"),
+        ([0.5, 0.6], TypeError, r"non-empty dict.*\[0\.5, 0\.6\]"),
+        ({"a": float("nan")}, ValueError, "'a'"),
+        ({"a": "high"}, TypeError, "'a'.*'high'"),
+    ],
 )
-def test_bar_comparison_bad_input(values, match):
-    with pytest.raises(ValueError, match=match):
+def test_bar_comparison_bad_input(values, error, match):
+    with pytest.raises(error, match=match):
         plots.bar_comparison(values)
 
 
