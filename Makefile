@@ -13,7 +13,7 @@ LAB_ARGS ?=
 # nbval executes the solution notebooks and compares their deterministic outputs.
 NBVAL := solutions --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-fast lint bench release install doctor clean
+.PHONY: lab test test-fast lint bench bench-zoo release install doctor clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ release: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# find_head/replace_head on every timm architecture and transformers image classifier.
+bench-zoo: $(STAMP)
+	nice -n 10 $(BIN)/python bench/zoo_sweep.py
 
 clean:
 	rm -rf artifacts .pytest_cache .ruff_cache

@@ -339,10 +339,13 @@ def _transformers_heads(model: nn.Module) -> list[str] | ValueError:
             return _timm_heads(child, prefix=f"{name}.")
     base = getattr(model, "base_model_prefix", "") or ""
     found: list[str] = []
-    if isinstance(num_labels, int) and num_labels > 0 and base in model._modules:
+    if isinstance(num_labels, int) and num_labels > 0:
         table = _TRANSFORMERS_HEADS.get(type(model).__name__, ())
-        # Heads sit next to the base model; the base model's own layers are never heads.
-        outside = [n for n in model._modules if n != base] + [p for p in table if _exists(model, p)]
+        # Heads sit next to the base model (CLIP's is `vision_model`, a model with its own
+        # config); the base model's own layers are never heads.
+        outside = [n for n, child in model.named_children()
+                   if n != base and not hasattr(child, "config")]
+        outside += [p for p in table if _exists(model, p)]
         for name in outside:
             found += [p for p in _score_layers(model, name, num_labels) if p not in found]
     if found:
