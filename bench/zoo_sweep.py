@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
+import concurrent.futures
 import datetime as dt
 import os
 import platform
@@ -108,8 +108,13 @@ def _output_shapes(model: nn.Module, x: torch.Tensor, train: bool, **kwargs) -> 
     return [tuple(t.shape) for t in _tensors(out)]
 
 
-def _compare_outputs(model: nn.Module, reference: nn.Module, x: torch.Tensor,
-                     is_score: Callable[[tuple], bool], **kwargs) -> str:
+def _compare_outputs(
+    model: nn.Module,
+    reference: nn.Module,
+    x: torch.Tensor,
+    is_score: Callable[[tuple], bool],
+    **kwargs,
+) -> str:
     """Forward both models in eval and train mode; their output shapes must agree.
 
     Returns "" when checked, or why the forward could not run on the meta device.
@@ -137,8 +142,10 @@ def _check_refusal(build: Callable[[], nn.Module], features: Callable[[nn.Module
     else:
         raise Failure(f"feature extractor {type(model).__name__}: find_head returned {info.paths}")
     n = features(model)
-    _expect(f"a feature extractor: its output is {n} features" in message,
-            f"refusal does not give the output size {n}: {message[:200]}")
+    _expect(
+        f"a feature extractor: its output is {n} features" in message,
+        f"refusal does not give the output size {n}: {message[:200]}",
+    )
     return message
 
 
@@ -179,7 +186,8 @@ def check_timm(name: str) -> Outcome:
         with torch.device("meta"):
             model = timm.create_model(name, pretrained=False)
         if getattr(model, "num_classes", None) == 0 or not callable(
-                getattr(model, "reset_classifier", None)):
+            getattr(model, "reset_classifier", None)
+        ):
             # Built as a feature extractor by default (MIM/CLIP encoders, SAM, ...).
             _check_refusal(lambda: model, _timm_features)
             notes.append("default build has no head: refused")
@@ -188,27 +196,38 @@ def check_timm(name: str) -> Outcome:
             with torch.device("meta"):
                 model = timm.create_model(name, pretrained=False, num_classes=1000)
         else:
-            _check_refusal(lambda: timm.create_model(name, pretrained=False, num_classes=0),
-                           _timm_features)
+            _check_refusal(
+                lambda: timm.create_model(name, pretrained=False, num_classes=0), _timm_features
+            )
         with torch.device("meta"):
             reference = timm.create_model(name, pretrained=False, num_classes=NUM_CLASSES)
         expected = _changed_layers(model, reference)
         info = find_head(model)
-        _expect(set(info.paths) == expected,
-                f"find_head gives {info.paths}, timm's classifier layers are {sorted(expected)}")
+        _expect(
+            set(info.paths) == expected,
+            f"find_head gives {info.paths}, timm's classifier layers are {sorted(expected)}",
+        )
         cfg_names = model.pretrained_cfg.get("classifier") or ()
         main = cfg_names if isinstance(cfg_names, str) else (cfg_names or ("",))[0]
-        _expect(not main or info.path == main or info.path.startswith(main + "."),
-                f"main head {info.path!r} is not timm's first classifier {main!r}")
+        _expect(
+            not main or info.path == main or info.path.startswith(main + "."),
+            f"main head {info.path!r} is not timm's first classifier {main!r}",
+        )
         replace_head(model, NUM_CLASSES)
-        _expect(_shapes(model) == _shapes(reference),
-                f"parameter shapes differ from timm's: {sorted(_changed_layers(model, reference))}")
+        _expect(
+            _shapes(model) == _shapes(reference),
+            f"parameter shapes differ from timm's: {sorted(_changed_layers(model, reference))}",
+        )
         _expect(model.num_classes == NUM_CLASSES, f"num_classes is {model.num_classes}")
         if hasattr(model, "set_distilled_training"):  # distilled models: both heads in train mode
             model.set_distilled_training(True)
             reference.set_distilled_training(True)
-        why = _compare_outputs(model, reference, _timm_input(model),
-                               lambda s: len(s) >= 2 and s[1] == NUM_CLASSES or s[-1] == NUM_CLASSES)
+        why = _compare_outputs(
+            model,
+            reference,
+            _timm_input(model),
+            lambda s: len(s) >= 2 and s[1] == NUM_CLASSES or s[-1] == NUM_CLASSES,
+        )
         if why:
             notes.append(why)
         if info.aux_paths:
@@ -234,6 +253,8 @@ def transformers_classes() -> list[str]:
 
 
 def _hf_input(config) -> torch.Tensor:
+    if config.model_type == "imagegpt":  # reads colour-cluster tokens, not pixels
+        return torch.zeros(2, 16, dtype=torch.long, device="meta")
     vision = getattr(config, "vision_config", None) or config
     size = getattr(vision, "image_size", None) or 224
     size = size if isinstance(size, list | tuple) else (size, size)
@@ -253,31 +274,45 @@ def check_transformers(class_name: str) -> Outcome:
             with torch.device("meta"):
                 model = cls(cls.config_class(**extra))
         except ImportError as exc:  # needs a compiled package (natten) that is not installed
-            return Outcome(class_name, "skip", f"does not build: {str(exc).strip().splitlines()[0]}",
-                           time.perf_counter() - start)
+            return Outcome(
+                class_name,
+                "skip",
+                f"does not build: {str(exc).strip().splitlines()[0]}",
+                time.perf_counter() - start,
+            )
         if class_name in TRANSFORMERS_NO_HEAD:
             try:
                 find_head(model)
             except ValueError as exc:
                 _expect("no classifier layer" in str(exc), f"unclear refusal: {exc}")
-                return Outcome(class_name, "pass",
-                               f"refused: {TRANSFORMERS_NO_HEAD[class_name]}, no classifier layer",
-                               time.perf_counter() - start)
+                return Outcome(
+                    class_name,
+                    "pass",
+                    f"refused: {TRANSFORMERS_NO_HEAD[class_name]}, no classifier layer",
+                    time.perf_counter() - start,
+                )
             raise Failure("find_head found a head in a model that has none")
         with torch.device("meta"):
             reference = cls(cls.config_class(num_labels=NUM_CLASSES, **extra))
         expected = _changed_layers(model, reference)
         info = find_head(model)
-        _expect(set(info.paths) == expected,
-                f"find_head gives {info.paths}, the {NUM_CLASSES}-label build changes "
-                f"{sorted(expected)}")
+        _expect(
+            set(info.paths) == expected,
+            f"find_head gives {info.paths}, the {NUM_CLASSES}-label build changes "
+            f"{sorted(expected)}",
+        )
         replace_head(model, NUM_CLASSES)
-        _expect(_shapes(model) == _shapes(reference),
-                f"parameter shapes differ: {sorted(_changed_layers(model, reference))}")
-        _expect(model.config.num_labels == NUM_CLASSES,
-                f"config.num_labels is {model.config.num_labels}")
-        why = _compare_outputs(model, reference, _hf_input(model.config),
-                               lambda s: s[-1] == NUM_CLASSES)
+        _expect(
+            _shapes(model) == _shapes(reference),
+            f"parameter shapes differ: {sorted(_changed_layers(model, reference))}",
+        )
+        _expect(
+            model.config.num_labels == NUM_CLASSES,
+            f"config.num_labels is {model.config.num_labels}",
+        )
+        why = _compare_outputs(
+            model, reference, _hf_input(model.config), lambda s: s[-1] == NUM_CLASSES
+        )
         if why:
             notes.append(why)
         if info.aux_paths:
@@ -296,7 +331,10 @@ def check_transformers(class_name: str) -> Outcome:
 
 def _hf_features(base: nn.Module) -> int:
     """The width of a transformers base model's pooled output, measured on meta."""
-    out = base(_hf_input(base.config))
+    try:
+        out = base(_hf_input(base.config))
+    except RuntimeError:  # ImageGPT makes CPU tensors in forward: it cannot run on meta
+        return base.config.hidden_size
     pooled = getattr(out, "pooler_output", None)
     if pooled is None:
         pooled = out[0]
@@ -305,8 +343,10 @@ def _hf_features(base: nn.Module) -> int:
 
 def _crash(exc: BaseException) -> str:
     where = traceback.extract_tb(exc.__traceback__)[-1]
-    return (f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''} "
-            f"({Path(where.filename).name}:{where.lineno})")
+    return (
+        f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''} "
+        f"({Path(where.filename).name}:{where.lineno})"
+    )
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -315,20 +355,26 @@ def _crash(exc: BaseException) -> str:
 def _summary(label: str, outcomes: list[Outcome]) -> list[str]:
     counts = collections.Counter(o.status for o in outcomes)
     built = counts["pass"] + counts["fail"]
-    lines = [f"- {label}: **{counts['pass']} of {built}** buildable models pass"
-             + (f" ({counts['skip']} cannot be built here)" if counts["skip"] else "")
-             + f"; {sum(o.seconds for o in outcomes):.0f} s"]
+    lines = [
+        f"- {label}: **{counts['pass']} of {built}** buildable models pass"
+        + (f" ({counts['skip']} cannot be built here)" if counts["skip"] else "")
+        + f"; {sum(o.seconds for o in outcomes):.0f} s"
+    ]
     for o in outcomes:
         if o.status != "pass":
             lines.append(f"  - {o.status}: `{o.name}`: {o.detail}")
     unchecked = [o.name for o in outcomes if "not checkable" in o.detail]
     if unchecked:
-        lines.append(f"  - forward not checkable on the meta device ({len(unchecked)}; heads and "
-                     f"parameter shapes checked): {', '.join(f'`{n}`' for n in unchecked)}")
+        lines.append(
+            f"  - forward not checkable on the meta device ({len(unchecked)}; heads and "
+            f"parameter shapes checked): {', '.join(f'`{n}`' for n in unchecked)}"
+        )
     multi = [o.name for o in outcomes if " heads: " in o.detail]
     if multi:
-        lines.append(f"  - with more than one class-score head ({len(multi)}): "
-                     f"{', '.join(f'`{n}`' for n in multi)}")
+        lines.append(
+            f"  - with more than one class-score head ({len(multi)}): "
+            f"{', '.join(f'`{n}`' for n in multi)}"
+        )
     return lines
 
 
@@ -354,38 +400,56 @@ def _select(arg: str, everything: Callable[[], list[str]], families: bool = Fals
     return [n for n in arg.split(",") if n]
 
 
+def _quiet() -> None:
+    """Worker set-up: one thread each, and library warnings into the log, not stderr."""
+    torch.set_num_threads(1)
+    sys.stderr = sys.stdout
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--timm", default="all", help="all, families (one each), none, or names")
     parser.add_argument("--transformers", default="all", help="all, none, or class names")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
     import timm
     import transformers
 
     torch.set_num_threads(1)
-    runs = [("transformers", _select(args.transformers, transformers_classes), check_transformers),
-            ("timm", _select(args.timm, lambda: sorted(sum(timm_families().values(), [])), True),
-             check_timm)]
-    body = [f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
-            f"{os.cpu_count()} CPU cores; timm {timm.__version__}, transformers "
-            f"{transformers.__version__}, torch {torch.__version__}",
-            f"- command: `python bench/zoo_sweep.py --timm {args.timm} "
-            f"--transformers {args.transformers}`",
-            "- pass: find_head finds exactly the layers the library changes for 7 classes, "
-            "replace_head(model, 7) gives the library's 7-class parameter shapes and output shapes "
-            "(eval and train), and the headless build is refused with its output size"]
+    runs = [
+        ("transformers", _select(args.transformers, transformers_classes), check_transformers),
+        (
+            "timm",
+            _select(args.timm, lambda: sorted(sum(timm_families().values(), [])), True),
+            check_timm,
+        ),
+    ]
+    body = [
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
+        f"{os.cpu_count()} CPU cores; timm {timm.__version__}, transformers "
+        f"{transformers.__version__}, torch {torch.__version__}",
+        f"- command: `python bench/zoo_sweep.py --jobs {args.jobs} --timm {args.timm} "
+        f"--transformers {args.transformers}`",
+        "- pass: find_head finds exactly the layers the library changes for 7 classes, "
+        "replace_head(model, 7) gives the library's 7-class parameter shapes and output shapes "
+        "(eval and train), and the headless build is refused with its output size",
+    ]
     for label, names, check in runs:
         if not names:
             continue
         outcomes = []
-        for i, name in enumerate(names, 1):
-            with contextlib.redirect_stderr(sys.stdout):
-                outcome = check(name)
-            outcomes.append(outcome)
-            print(f"[{label} {i}/{len(names)}] {outcome.status} {name} ({outcome.seconds:.1f} s)"
-                  + (f": {outcome.detail}" if outcome.detail else ""), flush=True)
+        with concurrent.futures.ProcessPoolExecutor(args.jobs, initializer=_quiet) as pool:
+            results = pool.map(check, names)
+            for i, (name, outcome) in enumerate(zip(names, results, strict=True), 1):
+                outcomes.append(outcome)
+                print(
+                    f"[{label} {i}/{len(names)}] {outcome.status} {name} ({outcome.seconds:.1f} s)"
+                    + (f": {outcome.detail}" if outcome.detail else ""),
+                    flush=True,
+                )
         lines = _summary(label, outcomes)
         print("\n".join(lines), flush=True)
         body += lines

@@ -28,14 +28,34 @@ from torch import nn  # noqa: E402
 from course_utils.heads import find_head, replace_head  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
-    "zoo_sweep", Path(__file__).resolve().parents[1] / "bench" / "zoo_sweep.py")
+    "zoo_sweep", Path(__file__).resolve().parents[1] / "bench" / "zoo_sweep.py"
+)
 zoo = importlib.util.module_from_spec(_spec)
 sys.modules["zoo_sweep"] = zoo  # dataclasses look their module up there
 _spec.loader.exec_module(zoo)
 
 # Small members first: one architecture per family should build in a fraction of a second.
-_SMALL = ("test", "atto", "femto", "pico", "nano", "tiny", "ti_", "xxs", "xs", "mini", "small",
-          "_s_", "_s1", "b0", "18", "26", "m0", "_0", "_t")
+_SMALL = (
+    "test",
+    "atto",
+    "femto",
+    "pico",
+    "nano",
+    "tiny",
+    "ti_",
+    "xxs",
+    "xs",
+    "mini",
+    "small",
+    "_s_",
+    "_s1",
+    "b0",
+    "18",
+    "26",
+    "m0",
+    "_0",
+    "_t",
+)
 
 
 def _smallest(names: list[str]) -> str:
@@ -119,7 +139,11 @@ def _meta_timm(name: str, **kwargs) -> nn.Module:
 def test_distilled_timm_model_lists_both_heads_and_replaces_both():
     model = _meta_timm("deit_tiny_distilled_patch16_224")
     info = find_head(model)
-    assert (info.path, info.aux_paths, info.paths) == ("head", ("head_dist",), ("head", "head_dist"))
+    assert (info.path, info.aux_paths, info.paths) == (
+        "head",
+        ("head_dist",),
+        ("head", "head_dist"),
+    )
     replace_head(model, 7, freeze_backbone=True)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"head.weight", "head.bias", "head_dist.weight", "head_dist.bias"}
@@ -150,8 +174,11 @@ def test_replace_head_keeps_dtype_bias_and_mode_on_a_real_timm_model():
 def test_timm_feature_extractor_is_refused_with_its_output_size(name):
     model = _meta_timm(name, num_classes=0)
     features = model(torch.empty(1, 3, 224, 224, device="meta")).shape[-1]
-    with pytest.raises(ValueError, match=rf"a feature extractor: its output is {features} features"
-                                         r".*num_classes=0.*reset_classifier\(num_classes\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"a feature extractor: its output is {features} features"
+        r".*num_classes=0.*reset_classifier\(num_classes\)",
+    ):
         find_head(model)
     with pytest.raises(ValueError, match="feature extractor"):
         replace_head(model, 7)
@@ -160,8 +187,11 @@ def test_timm_feature_extractor_is_refused_with_its_output_size(name):
 def test_timm_encoder_with_a_projector_is_not_given_a_head():
     # No classifier API; its last Linear is the projector that feeds a language model.
     model = _meta_timm("deepseek_vit_412m_enc")
-    with pytest.raises(ValueError, match=r"feature extractor: its output is 5120 features.*"
-                                         r"'aligner\.fc2' is inside 'aligner'"):
+    with pytest.raises(
+        ValueError,
+        match=r"feature extractor: its output is 5120 features.*"
+        r"'aligner\.fc2' is inside 'aligner'",
+    ):
         find_head(model)
 
 
@@ -176,9 +206,12 @@ def test_siglip_attention_pooling_is_not_a_head():
 
     with torch.device("meta"):
         model = Encoder()
-    with pytest.raises(ValueError, match=r"Encoder is a feature extractor: its output is 768 "
-                                         r"features.*'encoder\.attn_pool\.mlp\.fc2'.*"
-                                         r"nn\.Linear\(768, num_classes\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Encoder is a feature extractor: its output is 768 "
+        r"features.*'encoder\.attn_pool\.mlp\.fc2'.*"
+        r"nn\.Linear\(768, num_classes\)",
+    ):
         find_head(model)
 
 
@@ -194,19 +227,26 @@ def test_transformers_distillation_heads_are_both_replaced():
     replace_head(model, 7)
     out = model.eval()(torch.empty(2, 3, 224, 224, device="meta"))
     assert [tuple(out[k].shape) for k in ("logits", "cls_logits", "distillation_logits")] == [
-        (2, 7)] * 3
+        (2, 7)
+    ] * 3
     assert model.config.num_labels == 7 and len(model.config.id2label) == 7
 
 
-@pytest.mark.parametrize(("cls_name", "features"), [
-    ("SiglipVisionModel", 768),  # attention pooling with an MLP
-    ("CLIPVisionModelWithProjection", 512),  # a projector: image embeddings, not classes
-    ("ViTModel", 768),  # a pooler (Linear + tanh)
-])
+@pytest.mark.parametrize(
+    ("cls_name", "features"),
+    [
+        ("SiglipVisionModel", 768),  # attention pooling with an MLP
+        ("CLIPVisionModelWithProjection", 512),  # a projector: image embeddings, not classes
+        ("ViTModel", 768),  # a pooler (Linear + tanh)
+    ],
+)
 def test_transformers_encoders_are_feature_extractors(cls_name, features):
     model = _meta_hf(cls_name)
-    with pytest.raises(ValueError, match=rf"{cls_name} is a feature extractor: its output is "
-                                         rf"{features} features.*num_labels=num_classes"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{cls_name} is a feature extractor: its output is "
+        rf"{features} features.*num_labels=num_classes",
+    ):
         find_head(model)
 
 
@@ -233,8 +273,11 @@ class _Block(nn.Module):
 
 def test_generic_rule_never_takes_a_linear_inside_a_residual_block():
     model = nn.Sequential(nn.Linear(8, 16), _Block(16))
-    with pytest.raises(ValueError, match=r"Sequential is a feature extractor: its output is 16 "
-                                         r"features.*'1\.mlp\.2' is inside '1\.mlp'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Sequential is a feature extractor: its output is 16 "
+        r"features.*'1\.mlp\.2' is inside '1\.mlp'",
+    ):
         find_head(model)
 
 
@@ -245,8 +288,9 @@ def test_generic_rule_never_takes_a_projector():
             self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
             self.visual_projection = nn.Linear(8, 4, bias=False)
 
-    with pytest.raises(ValueError, match=re.escape("Embedder is a feature extractor: its output "
-                                                   "is 4 features")):
+    with pytest.raises(
+        ValueError, match=re.escape("Embedder is a feature extractor: its output is 4 features")
+    ):
         find_head(Embedder())
 
 
