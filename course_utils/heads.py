@@ -445,7 +445,9 @@ def _record_class_count(model: nn.Module, paths: tuple[str, ...], old: int, new:
         module = get_module(model, owner)
         for attr in ("num_classes", "num_labels"):
             value = getattr(module, attr, None)
-            if isinstance(value, int) and not isinstance(value, bool) and value == old:
+            # The model's own count always follows its head (as before); inner ones if they agreed.
+            if isinstance(value, int) and not isinstance(value, bool) and (
+                    value == old or (owner == "" and attr == "num_classes")):
                 setattr(module, attr, new)
     config = getattr(model, "config", None)
     if _is_transformers(model) and getattr(config, "num_labels", None) != new:
