@@ -318,8 +318,11 @@ def check_transformers(class_name: str) -> Outcome:
         if info.aux_paths:
             notes.append(f"{len(info.paths)} heads: {', '.join(info.paths)}")
         # The base model alone (ViTModel, SiglipVisionModel, ...) is a feature extractor.
-        base = next((c for c in model.children() if hasattr(c, "config")), None)
-        if base is not None and not hasattr(base, "reset_classifier"):
+        base = next(((n, c) for n, c in model.named_children() if hasattr(c, "config")), None)
+        # Perceiver's base model holds its classifying decoder: that one is no feature extractor.
+        inside = base is not None and any(p.startswith(f"{base[0]}.") for p in info.paths)
+        if base is not None and not inside and not hasattr(base[1], "reset_classifier"):
+            base = base[1]
             _check_refusal(lambda: base, _hf_features)
             notes.append(f"base {type(base).__name__}: refused")
     except Failure as exc:
@@ -378,13 +381,28 @@ def _summary(label: str, outcomes: list[Outcome]) -> list[str]:
     return lines
 
 
-def write_section(path: Path, body: list[str]) -> None:
-    """Replace (or append) this script's section of RESULTS.md, keeping every other line."""
+PASS_RULE = (
+    "A model passes when find_head finds exactly the layers whose shapes the library changes "
+    f"for {NUM_CLASSES} classes, replace_head(model, {NUM_CLASSES}) gives the library's "
+    f"{NUM_CLASSES}-class parameter shapes and output shapes (eval and train mode, on the meta "
+    "device), and the same model without a head (timm num_classes=0, transformers' base model) "
+    "is refused as a feature extractor with its real output size."
+)
+
+
+def write_section(path: Path, label: str, lines: list[str]) -> None:
+    """Replace (or add) this script's ``### label`` part of RESULTS.md, keeping every other line."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = "\n".join([SECTION, "", *body, ""]) + "\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
+    found = re.search(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
+    section = found.group(0) if found else f"{SECTION}\n\n{PASS_RULE}\n"
+    part = "\n".join([f"### {label}", "", *lines, "", ""])
+    old = re.search(rf"^### {re.escape(label)}\n.*?(?=^##|\Z)", section, flags=re.S | re.M)
+    if old:
+        section = section[: old.start()] + part + section[old.end() :]
+    else:
+        section = section.rstrip("\n") + "\n\n" + part
+    if found:
+        text = text[: found.start()] + section + text[found.end() :]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
@@ -419,25 +437,22 @@ def main() -> int:
     import transformers
 
     torch.set_num_threads(1)
+    everything = lambda: sorted(sum(timm_families().values(), []))  # noqa: E731
     runs = [
-        ("transformers", _select(args.transformers, transformers_classes), check_transformers),
         (
-            "timm",
-            _select(args.timm, lambda: sorted(sum(timm_families().values(), [])), True),
-            check_timm,
+            "transformers",
+            args.transformers,
+            _select(args.transformers, transformers_classes),
+            check_transformers,
         ),
+        ("timm", args.timm, _select(args.timm, everything, True), check_timm),
     ]
-    body = [
+    where = (
         f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
         f"{os.cpu_count()} CPU cores; timm {timm.__version__}, transformers "
-        f"{transformers.__version__}, torch {torch.__version__}",
-        f"- command: `python bench/zoo_sweep.py --jobs {args.jobs} --timm {args.timm} "
-        f"--transformers {args.transformers}`",
-        "- pass: find_head finds exactly the layers the library changes for 7 classes, "
-        "replace_head(model, 7) gives the library's 7-class parameter shapes and output shapes "
-        "(eval and train), and the headless build is refused with its output size",
-    ]
-    for label, names, check in runs:
+        f"{transformers.__version__}, torch {torch.__version__}"
+    )
+    for label, arg, names, check in runs:
         if not names:
             continue
         outcomes = []
@@ -452,9 +467,9 @@ def main() -> int:
                 )
         lines = _summary(label, outcomes)
         print("\n".join(lines), flush=True)
-        body += lines
-    write_section(args.out, body)
-    print(f"written to {args.out} under {SECTION!r}")
+        command = f"- command: `python bench/zoo_sweep.py --jobs {args.jobs} --{label} {arg}`"
+        write_section(args.out, label, [where, command, *lines])
+        print(f"written to {args.out} under {SECTION!r}, ### {label}")
     return 0
 
 
