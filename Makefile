@@ -18,7 +18,7 @@ NBVAL := solutions --nbval --nbval-current-env --nbval-sanitize-with tests/nbval
 # fixtures are built once and nbval keeps one kernel per notebook. `make test XDIST=` runs serially.
 XDIST ?= -n auto --dist loadfile
 
-.PHONY: lab test test-fast lint bench release install doctor clean
+.PHONY: lab test test-fast lint bench bench-zoo release install doctor clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ release: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/readme_table.py
+
+# find_head/replace_head on every timm architecture and transformers image classifier.
+bench-zoo: $(STAMP)
+	nice -n 10 $(BIN)/python bench/zoo_sweep.py
 
 clean:
 	rm -rf artifacts .pytest_cache .ruff_cache .mypy_cache
