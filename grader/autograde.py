@@ -111,7 +111,12 @@ class Grader:
     # --- one job ---
 
     def _hidden_paths(self, out: Path, jobdir: Path) -> list[str]:
-        """What the kernel must not see: grader-only folders, other jobs, inputs and outputs."""
+        """Grader-only folders, other jobs, inputs and outputs.
+
+        The kernel sees only an allow-list (see ``kernel.allowed_paths``), so
+        these exist there only if they lie inside an allowed folder (the course
+        inside a virtual environment, say): then they are covered.
+        """
         paths = [self.root / p for p in HIDE] + [out.resolve(), *self.extra_hide]
         paths += [jobdir, self.workdir / "master", self.workdir / "jobs"]
         # Never hide a folder holding the kernel's own folder or the course package it imports.
@@ -143,7 +148,8 @@ class Grader:
             "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
         }
         spec = {**asdict(self.limits), "cwd": str(scratch), "env": kernel_env,
-                "filesystem": self.isolation.filesystem, "hide": self._hidden_paths(out, jobdir)}
+                "filesystem": self.isolation.filesystem, "allow": [],
+                "hide": self._hidden_paths(out, jobdir)}
         (jobdir / "kernel-spec.json").write_text(json.dumps(spec))
         kernels = jobdir / "jupyter" / "kernels" / "python3"
         kernels.mkdir(parents=True)

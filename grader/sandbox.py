@@ -9,10 +9,12 @@ by ``course grade``:
   ends or is killed, every process the submission started dies with it, and
   the submission cannot signal anything outside it.
 - ``filesystem``: a private mount namespace in which the kernel (see
-  ``kernel``) sees every mount read-only except its own working folder,
-  with solutions, tests, the grader folder, git history, the submissions,
-  the output folder and the grader's own files hidden, and no capabilities
-  left to undo that.
+  ``kernel``) sees only an allow-list, read-only: the system, the Python
+  installation with its packages and the ``course_utils`` package; plus its
+  own writable working folder and a private ``/tmp``. Nothing of the course
+  repository (solutions, tests, the grader, git history), the submissions,
+  the output folder or other jobs exists there, and no capabilities are left
+  to undo that.
 
 As root, ``unshare --net --pid --mount`` gives all three; otherwise
 ``unshare --map-root-user`` does the same where user namespaces are enabled.
@@ -85,7 +87,7 @@ def _works(prefix: list[str], code: str = "pass") -> bool:
 _PROBE = """
 from grader import kernel, sandbox
 sandbox.loopback_up()
-kernel.lock_filesystem([], {folder!r})
+kernel.lock_filesystem(kernel.allowed_paths(), {folder!r})
 kernel.drop_capabilities()
 open({folder!r} + "/probe", "w").close()
 """
