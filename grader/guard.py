@@ -250,16 +250,26 @@ def _restore_shell(shell) -> list[str]:
 CALLS = ("install", "remember", "restore")
 
 
-def _fingerprint(value, depth: int = 3):
+# Snapshot entries whose containers hold containers of the guard's own (copies it made).
+_NESTED = ("module_dicts", "instance", "transforms", "callbacks", "classes")
+
+
+def _ids(value, depth: int):
     """Identities of what ``value`` holds, ``depth`` levels down: changes when anything is swapped."""
     if depth == 0:
         return id(value)
     if isinstance(value, dict):
-        return (id(value), tuple(sorted((str(k), _fingerprint(v, depth - 1))
-                                        for k, v in value.items())))
+        return (id(value), tuple(sorted((str(k), _ids(v, depth - 1)) for k, v in value.items())))
     if isinstance(value, (list, tuple)):
-        return (id(value), tuple(_fingerprint(v, depth - 1) for v in value))
+        return (id(value), tuple(_ids(v, depth - 1) for v in value))
     return id(value)
+
+
+def _fingerprint(state: dict):
+    """The snapshot's identities: its containers and what they hold, not the live objects'
+    contents (the notebook namespace's ``In`` grows with every cell)."""
+    return tuple(sorted((key, _ids(value, 3 if key in _NESTED else 1))
+                        for key, value in state.items()))
 
 
 def arm(key: bytes) -> None:

@@ -537,8 +537,11 @@ def test_a_submission_that_replaces_the_guard_is_flagged(case, course, notebooks
     from grader.autograde import Grader
 
     path = _save(corpus.build(case, *notebooks["intro"]), tmp_path / "subs" / "eve" / "intro.ipynb")
+    fair = _save(corpus.build("perfect", *notebooks["intro"]), tmp_path / "subs" / "ann" / "intro.ipynb")
     with Grader(course, ["intro"], limits=sandbox.Limits(cell_timeout=60)) as grader:
-        [outcome] = grader.grade([("eve", "intro", path)], tmp_path / "out")
+        honest, outcome = grader.grade([("ann", "intro", fair), ("eve", "intro", path)],
+                                       tmp_path / "out")
+    assert (honest.score, honest.status, honest.notes) == (3, "graded", [])  # no false alarm
     assert (outcome.score, outcome.status) == (0, "flagged"), outcome.notes
     expected = "not signed" if case == "guard_tamper" else "restore replaced"
     assert any("integrity" in note and expected in note for note in outcome.notes), outcome.notes
