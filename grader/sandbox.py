@@ -125,6 +125,17 @@ def loopback_up() -> None:
         fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """In the child, before ``exec``: SIGKILL when the process that started it dies.
+
+    A Dask worker killed in the middle of a job must not leave its job running.
+    """
+    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+
+
 def not_dumpable() -> None:
     """Keep the kernel (same uid, no capabilities) from ptracing or reading the worker's memory."""
     ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
@@ -181,7 +192,9 @@ def run(command: list[str], *, cwd: Path, env: dict[str, str], log: Path, timeou
     with open(log, "ab") as out:
         proc = subprocess.Popen([*isolation.prefix, *command], cwd=cwd, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=_die_with_parent if sys.platform.startswith("linux")
+                                else None)
         timed_out = False
         try:
             proc.wait(timeout=timeout)
