@@ -2,11 +2,12 @@
 
 The client (``grade_on_cluster``) packs what every job of the run shares into
 a ``Bundle`` (the instructor's nbgrader config, the gradebook, each lesson's
-released notebook, files, secret lines and guard modules), sends it to every
-worker once, and submits one task per notebook. On the worker, ``run_job``
-unpacks the bundle once per worker process into a temporary folder and runs
-the very same sandboxed job as a local run (``autograde.Engine``, with the
-isolation that machine allows). Only the job's result, feedback page and log
+released notebook, files, secret lines and guard modules), sends it to the
+cluster once (as a task, which each worker fetches once), and submits one
+task per notebook. On the worker, ``run_job`` unpacks the bundle once per
+worker process into a temporary folder and runs the very same sandboxed job
+as a local run (``autograde.Engine``, with the isolation that machine
+allows). Only the job's result, feedback page and log
 come back; the client scores them and checks the page for grader-only text,
 exactly as for a local job.
 
@@ -55,10 +56,11 @@ class Bundle:
     db: bytes
     lessons: tuple[LessonFiles, ...]
     limits: dict
+    digest: str = ""  # of the rest: names the unpacked copy on each worker
 
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(pickle.dumps(self)).hexdigest()
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(pickle.dumps(parts)).hexdigest()
 
 
 def make_bundle(grader: Grader) -> Bundle:
@@ -70,8 +72,9 @@ def make_bundle(grader: Grader) -> Bundle:
                  if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in p.parts}
         lessons.append(LessonFiles(lesson.name, lesson.max_score, lesson.released.read_bytes(),
                                    files, lesson.secrets.to_json(), lesson.guard_modules))
-    return Bundle((grader.root / CONFIG_FILE).read_text(), grader.engine.db.read_bytes(),
-                  tuple(lessons), asdict(grader.limits))
+    parts = ((grader.root / CONFIG_FILE).read_text(), grader.engine.db.read_bytes(),
+             tuple(lessons), asdict(grader.limits))
+    return Bundle(*parts, digest=_digest(*parts))
 
 
 # --- on the worker ----------------------------------------------------------------------
@@ -135,6 +138,10 @@ def run_job(bundle: Bundle, run: str, index: int, student: str, lesson: str,
     return engine_for(bundle).run(index, student, lesson, text)
 
 
+def _identity(value: object) -> object:
+    return value
+
+
 def describe_isolation() -> str:
     return sandbox.detect().describe()
 
@@ -162,7 +169,10 @@ def grade_on_cluster(grader: Grader, work: list[tuple[str, str, Path]], address:
         workers = client.run(describe_isolation)
         for name, text in sorted(workers.items()):
             say(f"worker {name}: {text}")
-        bundle = client.scatter(make_bundle(grader), broadcast=True, hash=False)
+        # A task, not scattered data: the scheduler keeps it and recomputes it when the worker
+        # that held it dies, where scattered data would be lost with its worker.
+        bundle = client.submit(_identity, make_bundle(grader), key=f"course-grade-bundle-{run}",
+                               pure=False)
         pending = {}
         for index, item in enumerate(work):
             student, lesson, path = item

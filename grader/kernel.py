@@ -12,7 +12,8 @@ ipykernel, so the student's code and everything it starts inherit:
   ``sys.base_prefix``, site-packages) and the ``course_utils`` package
   folder; plus ``/dev`` (read-only, with a private ``/dev/shm``), a
   private ``/tmp``, a ``/proc`` of its own PID namespace, and its working
-  folder ``spec['cwd']``, the only writable place on disk. Nothing else of
+  folder ``spec['cwd']`` (seen as ``/home/student``), the only writable
+  place on disk. Nothing else of
   the machine exists there (``pivot_root``, then the old root is detached):
   not the course repository, the grader, the submissions, the output
   folder, other jobs. Then all capabilities are dropped (bounding set,
@@ -81,6 +82,7 @@ def _under(path: str, folders) -> bool:
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217, "riscv64": 41}
 MNT_DETACH = 2
+WORKDIR = "/home/student"  # where the kernel's working folder appears once locked down
 
 
 def course_package() -> str:
@@ -142,12 +144,13 @@ def _pivot(root: str) -> None:
     os.rmdir("/.old-root")
 
 
-def lock_filesystem(allowed: list[str], writable: str, *, hide: list[str] = (),
-                    tmp_mb: int = 256) -> None:
+def lock_filesystem(allowed: list[str], writable: str, *, at: str | None = None,
+                    hide: list[str] = (), tmp_mb: int = 256) -> None:
     """A new root holding only ``allowed`` (read-only) and ``writable``; ``hide`` covered.
 
-    ``hide``: folders to cover with an empty mount should they lie inside an
-    allowed one (the course repository inside a virtual environment, say).
+    ``writable`` appears at ``at`` (default: its own path); ``hide``: folders
+    to cover with an empty mount should they lie inside an allowed one (the
+    course repository inside a virtual environment, say).
     """
     _call(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None, "make mounts private")
@@ -166,12 +169,12 @@ def lock_filesystem(allowed: list[str], writable: str, *, hide: list[str] = (),
     for path in allowed:  # after /tmp: an allowed path may lie below it
         target = _mount_point(root, path, os.path.isdir(path))
         _mount(path, target, None, MS_BIND | MS_REC, None, f"show {path}")
-    _mount(writable, _mount_point(root, writable, True), None, MS_BIND, None,
-           f"keep {writable} writable")
+    at = at or writable
+    _mount(writable, _mount_point(root, at, True), None, MS_BIND, None, f"keep {writable} writable")
     covered = []
     for path in sorted(os.path.realpath(p) for p in hide):
         if os.path.isdir(root + path) and _under(path, allowed) and not _under(path, covered) \
-                and not _under(writable, [path]):
+                and not _under(at, [path]):
             _mount("tmpfs", root + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                    "size=4k,mode=0555", f"hide {path}")
             covered.append(path)
@@ -181,7 +184,7 @@ def lock_filesystem(allowed: list[str], writable: str, *, hide: list[str] = (),
     except OSError:
         pass  # never the machine's /proc: it would lead to other processes' roots
     _pivot(root)
-    keep = (writable, "/tmp", "/dev/shm", "/proc")
+    keep = (at, "/tmp", "/dev/shm", "/proc")
     for point, flags in mounts():
         if point not in keep and not _under(point, ["/proc"]):
             _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, None,
@@ -238,17 +241,21 @@ def main(argv: list[str]) -> None:
         spec = json.load(fh)
     # The connection file lives in the worker's runtime folder, hidden below: take a copy.
     where = rest.index("-f") + 1
-    private = os.path.join(spec["cwd"], ".kernel-connection.json")
+    host = spec["cwd"]
+    private = os.path.join(host, ".kernel-connection.json")
     shutil.copyfile(rest[where], private)
     os.chmod(private, 0o600)
-    rest[where] = private
+    # Locked down, the working folder is WORKDIR: its real path (in the grader's temporary
+    # folder, below /tmp) would put its parents in the kernel's writable private /tmp.
+    inside = WORKDIR if spec["filesystem"] else host
     if spec["filesystem"]:
-        lock_filesystem(allowed_paths(spec.get("allow", [])), spec["cwd"], hide=spec["hide"],
+        lock_filesystem(allowed_paths(spec.get("allow", [])), host, at=inside, hide=spec["hide"],
                         tmp_mb=spec["file_mb"])
         drop_capabilities()
     apply_limits(spec)
-    os.chdir(spec["cwd"])
-    os.environ.update(spec["env"])
+    os.chdir(inside)
+    rest[where] = os.path.join(inside, ".kernel-connection.json")
+    os.environ.update({k: v.replace(host, inside) for k, v in spec["env"].items()})
     os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *rest])
 
 
