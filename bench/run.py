@@ -4,7 +4,7 @@ Prints a markdown table and writes it, with machine, date and versions, to
 bench/RESULTS.md. Every number is a median of repeated runs measured here;
 ratios compare runs made in the same process.
 
-    python bench/run.py [--quick] [--only training,notebooks,grading,throughput]
+    python bench/run.py [--quick] [--only training,notebooks,grading,throughput,engine,class,imports]
 """
 
 from __future__ import annotations
@@ -143,6 +143,108 @@ def bench_grading(repeats: int) -> list[str]:
     return rows
 
 
+def _full_class(folder: Path, students: int) -> list[str]:
+    """``students`` copies of one full submission (the solution notebooks) under ``folder``."""
+    import shutil
+
+    lessons = sorted(p.parent.name for p in (ROOT / "solutions").glob("lesson*/lesson*.ipynb"))
+    for k in range(students):
+        for lesson in lessons:
+            dest = folder / f"student{k:02d}" / f"{lesson}.ipynb"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / "solutions" / lesson / f"{lesson}.ipynb", dest)
+    return lessons
+
+
+def _course_grade(subs: Path, out: Path, *extra: str) -> tuple[float, str]:
+    """Seconds ``course grade`` takes (wall clock, whole command) and what it printed."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "grade", "--submissions", str(subs), "--out",
+         str(out), *extra],
+        check=True, capture_output=True, text=True,
+    )
+    return time.perf_counter() - start, done.stdout
+
+
+def bench_engine() -> list[str]:
+    """Plain nbclient execution of the 7 solution notebooks against grading them, one run."""
+    import re
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    plain = {}
+    for nb_path in sorted((ROOT / "solutions").glob("lesson*/lesson*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(nb_path.parent)}}).execute()
+        plain[nb_path.parent.name] = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        _full_class(Path(tmp) / "subs", 1)
+        total, printed = _course_grade(Path(tmp) / "subs", Path(tmp) / "out", "--jobs", "1")
+    graded = {m.group(1): float(m.group(2))
+              for m in re.finditer(r"student00 (lesson\d+): .* \(([\d.]+) s\)", printed)}
+    rows = ["| lesson | plain nbclient s | graded s (sandboxed job) | overhead s | graded / plain |",
+            "|---|---|---|---|---|"]
+    for lesson, seconds in plain.items():
+        g = graded.get(lesson, float("nan"))
+        rows.append(f"| {lesson} | {seconds:.1f} | {g:.1f} | {g - seconds:+.1f} | {g / seconds:.2f} |")
+    p_total = sum(plain.values())
+    rows.append(f"| **7 lessons** | **{p_total:.1f}** | **{sum(graded.values()):.1f}** | "
+                f"{sum(graded.values()) - p_total:+.1f} | **{sum(graded.values()) / p_total:.2f}** |")
+    rows.append(f"| whole `course grade --jobs 1` (generate, grade, write) | | {total:.1f} | | "
+                f"{total / p_total:.2f} |")
+    return rows
+
+
+def bench_class(students: int) -> list[str]:
+    """A class of full submissions: 1 job, 2 jobs, and a LocalCluster of 2 Dask workers."""
+    rows = [f"| class of {students} full submissions | seconds | speed-up vs 1 job | grades.csv |",
+            "|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        subs = Path(tmp) / "subs"
+        _full_class(subs, students)
+        one, _ = _course_grade(subs, Path(tmp) / "one", "--jobs", "1")
+        reference = (Path(tmp) / "one" / "grades.csv").read_bytes()
+        rows.append(f"| 1 job | {one:.0f} | 1.00 | reference |")
+        two, _ = _course_grade(subs, Path(tmp) / "two", "--jobs", "2")
+        same = (Path(tmp) / "two" / "grades.csv").read_bytes() == reference
+        rows.append(f"| 2 jobs | {two:.0f} | {one / two:.2f} | {'identical' if same else 'DIFFERS'} |")
+        try:
+            from distributed import LocalCluster
+        except ImportError:
+            rows.append("| 2 Dask workers | not run: pip install '.[dask]' | | |")
+            return rows
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster:
+            dask_s, _ = _course_grade(subs, Path(tmp) / "dask", "--scheduler",
+                                      cluster.scheduler_address)
+        same = (Path(tmp) / "dask" / "grades.csv").read_bytes() == reference
+        rows.append(f"| 2 Dask workers (LocalCluster, 1 thread each) | {dask_s:.0f} | "
+                    f"{one / dask_s:.2f} | {'identical' if same else 'DIFFERS'} |")
+    return rows
+
+
+def bench_imports(repeats: int) -> list[str]:
+    """What each fresh grading kernel pays before the first cell: the heavy imports."""
+    code = ("import torch, torchvision, matplotlib.pyplot, sklearn.metrics, ipykernel.kernelapp, "
+            "course_utils.checks")
+    bare, _ = median_time(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True),
+                          repeats)
+    heavy, _ = median_time(lambda: subprocess.run([sys.executable, "-c", code], check=True),
+                           repeats)
+    return [
+        "| fresh interpreter | seconds (median) |",
+        "|---|---|",
+        f"| `python -c pass` | {bare:.2f} |",
+        f"| + torch, torchvision, matplotlib, sklearn, ipykernel, course_utils | {heavy:.2f} |",
+        f"| import cost per kernel | {heavy - bare:.2f} |",
+        f"| for the 7 kernels of one full submission | {7 * (heavy - bare):.1f} |",
+    ]
+
+
 def _handwritten_loop(model, x, y, steps: int, batch: int, amp: bool, device) -> float:
     import torch
 
@@ -255,6 +357,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="run the slow sections once")
     parser.add_argument("--only", default="training,notebooks,grading,throughput")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--students", type=int, default=10, help="class size for --only class")
     args = parser.parse_args()
     # --quick keeps the cheap sections at 3 repeats and runs the slow ones (whole notebooks,
     # grading) once.
@@ -268,6 +371,12 @@ def main() -> int:
         ),
         "grading": ("Autograding", lambda: bench_grading(1 if args.quick else 2)),
         "throughput": ("Fine-tuning throughput", lambda: bench_throughput(repeats, args.quick)),
+        "engine": ("Plain execution vs grading, one full submission (same run)", bench_engine),
+        "class": (
+            "A class of full submissions: jobs and Dask workers",
+            lambda: bench_class(args.students),
+        ),
+        "imports": ("Import cost of a fresh kernel", lambda: bench_imports(repeats)),
     }
     lines = header()
     for key in args.only.split(","):

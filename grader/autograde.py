@@ -63,6 +63,127 @@ def guard_modules(lesson: str, released) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+@dataclass
+class JobResult:
+    """What one sandboxed job left: the worker's ``result.json``, the feedback page, the log tail."""
+
+    returncode: int | None
+    timed_out: bool
+    seconds: float
+    result: dict | None
+    page: str | None
+    log: str
+
+
+class Engine:
+    """Runs grading jobs on this machine: one sandboxed worker per notebook, in ``workdir``.
+
+    ``root`` holds the instructor's nbgrader config (``grader/nbgrader_config.py``);
+    ``db`` is the gradebook every job starts from. ``course grade`` uses one in
+    its own process, and each Dask worker builds one from a ``Bundle``.
+    """
+
+    def __init__(self, workdir: Path, root: Path, db: Path, lessons: dict[str, Lesson], *,
+                 limits: sandbox.Limits, isolation: sandbox.Isolation, threads: int,
+                 hide: tuple[Path, ...] = (), keep: Path | None = None) -> None:
+        self.workdir, self.root, self.db, self.lessons = workdir, root, db, lessons
+        self.limits, self.isolation, self.threads = limits, isolation, max(1, threads)
+        self.hide, self.keep = hide, keep
+
+    def _hidden_paths(self, jobdir: Path, out_hidden: list[str]) -> list[str]:
+        """Grader-only folders, other jobs, inputs and outputs.
+
+        The kernel sees only an allow-list (see ``kernel.allowed_paths``), so
+        these exist there only if they lie inside an allowed folder (the course
+        inside a virtual environment, say): then they are covered.
+        """
+        paths = [self.root / p for p in HIDE] + [*map(Path, out_hidden), *self.hide]
+        paths += [jobdir, self.db.parent, self.workdir / "jobs"]
+        # Never hide a folder holding the kernel's own folder or the course package it imports.
+        keep = (self.workdir / "scratch", course_package_parent())
+        return [str(p) for p in dict.fromkeys(paths)
+                if p.is_dir() and not any(k.is_relative_to(p) for k in keep)]
+
+    def _prepare(self, lesson: Lesson, student: str, text: str, jobdir: Path,
+                 out_hidden: list[str]) -> dict[str, str]:
+        """Write the job folder; returns the worker's environment."""
+        course = jobdir / "course"
+        submitted = course / "submitted" / student / lesson.name
+        submitted.mkdir(parents=True)
+        (submitted / f"{lesson.name}.ipynb").write_text(text, encoding="utf-8")
+        (course / "source" / lesson.name).mkdir(parents=True)
+        shutil.copyfile(self.db, course / "gradebook.db")
+        shutil.copyfile(lesson.released, jobdir / "released.ipynb")
+        # The kernel's working folder: a copy of the lesson's other files, nothing else.
+        scratch = self.workdir / "scratch" / jobdir.name
+        shutil.copytree(lesson.extra_files, scratch,
+                        ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
+        (scratch / "tmp").mkdir()
+        threads = str(self.threads)
+        kernel_env = {
+            "HOME": str(scratch), "TMPDIR": str(scratch / "tmp"),
+            "MPLCONFIGDIR": str(scratch / ".matplotlib"), "XDG_CACHE_HOME": str(scratch / ".cache"),
+            "IPYTHONDIR": str(scratch / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+        }
+        spec = {**asdict(self.limits), "cwd": str(scratch), "env": kernel_env,
+                "filesystem": self.isolation.filesystem, "allow": [],
+                "hide": self._hidden_paths(jobdir, out_hidden)}
+        (jobdir / "kernel-spec.json").write_text(json.dumps(spec))
+        kernels = jobdir / "jupyter" / "kernels" / "python3"
+        kernels.mkdir(parents=True)
+        (kernels / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "grader.kernel",
+                     str(jobdir / "kernel-spec.json"), "--", "-f", "{connection_file}"],
+            "display_name": "Python 3 (graded)", "language": "python",
+        }))
+        job = {
+            "student": student, "lesson": lesson.name, "root": str(self.root),
+            "network": self.isolation.network, "guard_modules": list(lesson.guard_modules),
+            "limits": asdict(self.limits), "secrets": lesson.secrets.to_json(),
+        }
+        (jobdir / "job.json").write_text(json.dumps(job))
+        for folder in ("home", "runtime", "config", "data"):
+            (jobdir / folder).mkdir(mode=0o700)
+        return {
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+            "HOME": str(jobdir / "home"), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+            "JUPYTER_PATH": str(jobdir / "jupyter"), "JUPYTER_RUNTIME_DIR": str(jobdir / "runtime"),
+            "JUPYTER_CONFIG_DIR": str(jobdir / "config"), "JUPYTER_DATA_DIR": str(jobdir / "data"),
+            "JUPYTER_PLATFORM_DIRS": "1", "TMPDIR": str(jobdir / "home"),
+            "OMP_NUM_THREADS": threads,
+        }
+
+    def run(self, index: int, student: str, lesson_name: str, text: str, *,
+            out_hidden: list[str] = ()) -> JobResult:
+        """Grade the notebook ``text`` of ``student`` in a sandboxed worker; ``index`` names the job."""
+        lesson = self.lessons[lesson_name]
+        jobdir = self.workdir / "jobs" / f"{index:05d}"
+        shutil.rmtree(jobdir, ignore_errors=True)  # a retried job starts clean
+        shutil.rmtree(self.workdir / "scratch" / jobdir.name, ignore_errors=True)
+        jobdir.mkdir(parents=True, mode=0o700)
+        try:
+            env = self._prepare(lesson, student, text, jobdir, list(out_hidden))
+            log = jobdir / "worker.log"
+            run = sandbox.run([sys.executable, "-m", "grader.worker", str(jobdir)],
+                              cwd=jobdir, env=env, log=log, timeout=self.limits.notebook_timeout,
+                              isolation=self.isolation)
+            try:
+                result = json.loads((jobdir / "result.json").read_text())
+            except (OSError, ValueError):
+                result = None
+            page_path = jobdir / "feedback.html"
+            page = page_path.read_text() if page_path.exists() else None
+            return JobResult(run.returncode, run.timed_out, run.seconds, result, page,
+                             log.read_text(errors="replace")[-20000:])
+        finally:
+            if self.keep is not None:  # for debugging the grader: the whole job, as it was left
+                shutil.copytree(jobdir, self.keep / student / lesson_name, dirs_exist_ok=True,
+                                symlinks=True)
+            shutil.rmtree(jobdir, ignore_errors=True)
+            shutil.rmtree(self.workdir / "scratch" / jobdir.name, ignore_errors=True)
+
+
 class Grader:
     """Grades submissions of ``lessons`` from the course at ``root``. Use as a context manager."""
 
@@ -102,6 +223,9 @@ class Grader:
                 feedback.Secrets.from_notebooks(source, released),
                 tuple(guard_modules(name, released)))
         self._db = scratch.db_path
+        self.engine = Engine(self.workdir, self.root, self._db, self.lessons, limits=self.limits,
+                             isolation=self.isolation, threads=(os.cpu_count() or 1) // self.jobs,
+                             hide=self.extra_hide, keep=self.keep)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -111,68 +235,19 @@ class Grader:
 
     # --- one job ---
 
-    def _hidden_paths(self, out: Path, jobdir: Path) -> list[str]:
-        """What the kernel must not see: grader-only folders, other jobs, inputs and outputs."""
-        paths = [self.root / p for p in HIDE] + [out.resolve(), *self.extra_hide]
-        paths += [jobdir, self.workdir / "master", self.workdir / "jobs"]
-        # Never hide a folder holding the kernel's own folder or the course package it imports.
-        keep = (self.workdir / "scratch", course_package_parent())
-        return [str(p) for p in dict.fromkeys(paths)
-                if p.is_dir() and not any(k.is_relative_to(p) for k in keep)]
-
-    def _prepare(self, lesson: Lesson, student: str, nb, jobdir: Path, out: Path) -> dict[str, str]:
-        """Write the job folder; returns the worker's environment."""
-        import nbformat
-
-        course = jobdir / "course"
-        submitted = course / "submitted" / student / lesson.name
-        submitted.mkdir(parents=True)
-        nbformat.write(nb, submitted / f"{lesson.name}.ipynb")
-        (course / "source" / lesson.name).mkdir(parents=True)
-        shutil.copyfile(self._db, course / "gradebook.db")
-        shutil.copyfile(lesson.released, jobdir / "released.ipynb")
-        # The kernel's working folder: a copy of the lesson's other files, nothing else.
-        scratch = self.workdir / "scratch" / jobdir.name
-        shutil.copytree(lesson.extra_files, scratch,
-                        ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-        (scratch / "tmp").mkdir()
-        threads = str(max(1, (os.cpu_count() or 1) // self.jobs))
-        kernel_env = {
-            "HOME": str(scratch), "TMPDIR": str(scratch / "tmp"),
-            "MPLCONFIGDIR": str(scratch / ".matplotlib"), "XDG_CACHE_HOME": str(scratch / ".cache"),
-            "IPYTHONDIR": str(scratch / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-        }
-        spec = {**asdict(self.limits), "cwd": str(scratch), "env": kernel_env,
-                "filesystem": self.isolation.filesystem, "hide": self._hidden_paths(out, jobdir)}
-        (jobdir / "kernel-spec.json").write_text(json.dumps(spec))
-        kernels = jobdir / "jupyter" / "kernels" / "python3"
-        kernels.mkdir(parents=True)
-        (kernels / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "grader.kernel",
-                     str(jobdir / "kernel-spec.json"), "--", "-f", "{connection_file}"],
-            "display_name": "Python 3 (graded)", "language": "python",
-        }))
-        job = {
-            "student": student, "lesson": lesson.name, "root": str(self.root),
-            "network": self.isolation.network, "guard_modules": list(lesson.guard_modules),
-            "limits": asdict(self.limits), "secrets": lesson.secrets.to_json(),
-        }
-        (jobdir / "job.json").write_text(json.dumps(job))
-        for folder in ("home", "runtime", "config", "data"):
-            (jobdir / folder).mkdir(mode=0o700)
-        return {
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
-            "HOME": str(jobdir / "home"), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-            "JUPYTER_PATH": str(jobdir / "jupyter"), "JUPYTER_RUNTIME_DIR": str(jobdir / "runtime"),
-            "JUPYTER_CONFIG_DIR": str(jobdir / "config"), "JUPYTER_DATA_DIR": str(jobdir / "data"),
-            "JUPYTER_PLATFORM_DIRS": "1", "TMPDIR": str(jobdir / "home"),
-            "OMP_NUM_THREADS": threads,
-        }
-
     def grade_one(self, student: str, lesson_name: str, path: Path, out: Path,
                   index: int) -> tuple[Outcome, str | None, str]:
         """Grade one notebook; returns the outcome, the feedback page (or None) and the worker log."""
+        lesson = self.lessons[lesson_name]
+        outcome, nb, text = self.load(student, lesson_name, path)
+        if nb is None:
+            return outcome, self._plain(outcome, text), ""
+        job = self.engine.run(index, student, lesson_name, text, out_hidden=[str(out.resolve())])
+        page = self.read_back(outcome, lesson, nb, job)
+        return outcome, page, job.log
+
+    def load(self, student: str, lesson_name: str, path: Path):
+        """(outcome, notebook, its text), or (outcome, None, why) for a file that is no notebook."""
         import nbformat
 
         lesson = self.lessons[lesson_name]
@@ -180,47 +255,30 @@ class Grader:
         try:
             if path.stat().st_size > MAX_NOTEBOOK_BYTES:
                 raise ValueError(f"{path.stat().st_size / 2**20:.0f} MiB is too large for a notebook")
-            nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+            text = path.read_text(encoding="utf-8")
+            nb = nbformat.reads(text, as_version=4)
         except Exception as exc:  # noqa: BLE001 - any unreadable file scores 0 with a reason
             outcome.status = "unreadable"
             outcome.notes.append(f"not a readable notebook ({type(exc).__name__}: {exc})"[:300])
-            return outcome, self._plain(outcome, "Your file could not be read as a Jupyter "
-                                        f"notebook: {exc}. Nothing was graded."), ""
-        jobdir = self.workdir / "jobs" / f"{index:05d}"
-        jobdir.mkdir(parents=True, mode=0o700)
-        try:
-            env = self._prepare(lesson, student, nb, jobdir, out)
-            log = jobdir / "worker.log"
-            run = sandbox.run([sys.executable, "-m", "grader.worker", str(jobdir)],
-                              cwd=jobdir, env=env, log=log, timeout=self.limits.notebook_timeout,
-                              isolation=self.isolation)
-            outcome.seconds = run.seconds
-            page = self._read_back(outcome, lesson, jobdir, nb, run)
-            return outcome, page, log.read_text(errors="replace")[-20000:]
-        finally:
-            if self.keep is not None:  # for debugging the grader: the whole job, as it was left
-                shutil.copytree(jobdir, self.keep / student / lesson_name, dirs_exist_ok=True,
-                                symlinks=True)
-            shutil.rmtree(jobdir, ignore_errors=True)
-            shutil.rmtree(self.workdir / "scratch" / jobdir.name, ignore_errors=True)
+            return outcome, None, (f"Your file could not be read as a Jupyter notebook: {exc}. "
+                                   "Nothing was graded.")
+        return outcome, nb, nbformat.writes(nb)
 
     def _plain(self, outcome: Outcome, reason: str) -> str:
         return feedback.fallback_page(outcome.student, outcome.lesson, outcome.score,
                                       outcome.max_score, reason)
 
-    def _read_back(self, outcome: Outcome, lesson: Lesson, jobdir: Path, nb,
-                   run: sandbox.RunResult) -> str:
-        if run.timed_out:
+    def read_back(self, outcome: Outcome, lesson: Lesson, nb, job: JobResult) -> str:
+        """Fill ``outcome`` from what the job left; returns the page to hand back."""
+        outcome.seconds = job.seconds
+        if job.timed_out:
             outcome.status = "timeout"
             outcome.notes.append(f"stopped after {self.limits.notebook_timeout} s")
             return self._plain(outcome, f"Grading stopped after {self.limits.notebook_timeout} s, "
                                "the limit for one notebook. Make every cell finish quickly (no "
                                "endless loops) and ask your instructor to grade it again.")
-        try:
-            result = json.loads((jobdir / "result.json").read_text())
-        except (OSError, ValueError):
-            result = {"ok": False, "error": f"the grader exited with code {run.returncode} "
-                      "and no result"}
+        result = job.result or {"ok": False, "error": f"the grader exited with code "
+                                f"{job.returncode} and no result"}
         if not result.get("ok"):
             outcome.status = "error"
             last = str(result.get("error", "")).strip().splitlines()[-1:] or ["unknown error"]
@@ -236,7 +294,7 @@ class Grader:
             if kind == "integrity":
                 outcome.status = "flagged"
             outcome.notes.append(f"{kind} at {where}: {detail}"[:300])
-        page = (jobdir / "feedback.html").read_text() if (jobdir / "feedback.html").exists() else None
+        page = job.page
         if page is None:
             outcome.notes.append("feedback: nbgrader could not render it; a plain page was written")
             return self._plain(outcome, "Your notebook was graded; the detailed feedback could not "
@@ -253,14 +311,21 @@ class Grader:
     # --- a class ---
 
     def grade(self, work: list[tuple[str, str, Path]], out: Path,
-              progress: Callable[[int, int, Outcome], None] | None = None) -> list[Outcome]:
-        """Grade ``work`` (student, lesson, notebook path); write feedback and logs under ``out``."""
+              progress: Callable[[int, int, Outcome], None] | None = None, *,
+              scheduler: str | None = None,
+              say: Callable[[str], None] = print) -> list[Outcome]:
+        """Grade ``work`` (student, lesson, notebook path); write feedback and logs under ``out``.
+
+        ``scheduler``: the address of a Dask scheduler (``tcp://HOST:PORT``) to
+        send the jobs to (see ``cluster``) instead of ``jobs`` local workers.
+        Outcomes come back in the order of ``work``.
+        """
         out.mkdir(parents=True, exist_ok=True)  # exists from the first job on, so it is hidden
-        done: list[Outcome] = []
+        done: dict[int, Outcome] = {}
         lock = threading.Lock()
 
-        def one(index: int, item: tuple[str, str, Path]) -> Outcome:
-            outcome, page, log = self.grade_one(*item, out=out, index=index)
+        def finish(index: int, item: tuple[str, str, Path], outcome: Outcome, page: str | None,
+                   log: str) -> Outcome:
             student, lesson, _ = item
             if page is not None:
                 target = out / "feedback" / student / f"{lesson}.html"
@@ -271,10 +336,19 @@ class Grader:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(log)
             with lock:
-                done.append(outcome)
+                done[index] = outcome
                 if progress:
                     progress(len(done), len(work), outcome)
             return outcome
+
+        if scheduler:
+            from grader.cluster import grade_on_cluster
+
+            grade_on_cluster(self, work, scheduler, finish, say)
+            return [done[i] for i in range(len(work))]
+
+        def one(index: int, item: tuple[str, str, Path]) -> Outcome:
+            return finish(index, item, *self.grade_one(*item, out=out, index=index))
 
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             return list(pool.map(one, range(len(work)), work))

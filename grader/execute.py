@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import hashlib
+import hmac
 import json
 import secrets
 from pathlib import Path
@@ -32,11 +34,12 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, List, Unicode
 
 
-def guard_loader(name: str) -> str:
+def guard_loader(name: str, key: bytes) -> str:
     """Code that builds the guard module from its source inside the kernel, as ``sys.modules[name]``.
 
     The kernel never imports the guard from disk: the grader package stays out
-    of the kernel's sight, and a submission cannot edit or pre-import it.
+    of the kernel's sight, and a submission cannot edit or pre-import it. The
+    guard is armed with ``key``, with which it signs its answers (see ``guard``).
     """
     from grader import guard
 
@@ -45,8 +48,23 @@ def guard_loader(name: str) -> str:
         "import sys as _course_sys, types as _course_types\n"
         f"_course_sys.modules[{name!r}] = _course_types.ModuleType({name!r})\n"
         f"exec(compile({source!r}, '<course guard>', 'exec'), _course_sys.modules[{name!r}].__dict__)\n"
+        f"_course_sys.modules[{name!r}].arm(bytes.fromhex({key.hex()!r}))\n"
         "del _course_sys, _course_types\n"
     )
+
+
+def check_answer(key: bytes, nonce: str, call: str, args: tuple, text: str) -> tuple[list, object]:
+    """Verify a guard's ``answer``: (what it found tampered with, what the call returned).
+
+    Raises ``ValueError`` when the signature does not match: the answer did not
+    come from the guard the grader armed.
+    """
+    mac, _, body = text.partition("\n")
+    expected = hmac.new(key, f"{nonce}\n{call}{args!r}\n{body}".encode(), hashlib.sha256)
+    if not hmac.compare_digest(mac, expected.hexdigest()):
+        raise ValueError("the guard's answer is not signed with the grader's key")
+    tampered, _, result = body.partition("\n")
+    return ast.literal_eval(tampered), ast.literal_eval(result)
 
 
 def error_output(ename: str, evalue: str):
@@ -83,6 +101,7 @@ class SandboxedExecute(Execute):
         self._executed: list[int] = []  # cells run in the current kernel, replayed after a restart
         self._stopped = ""  # why the remaining cells are not run
         self._guarded = False
+        self._untrusted = False  # the guard failed its challenge: no test runs after that
         self._resources = resources
         try:
             return super().preprocess(nb, resources, km)
@@ -104,33 +123,55 @@ class SandboxedExecute(Execute):
                                  user_expressions={"value": expression} if expression else None)
         return self.wait_for_reply(msg_id)
 
-    def _guard(self, call: str, index: int) -> str | None:
-        """Call the guard; ``None`` if that failed, else the repr of what it returned.
+    def _guard(self, call: str, index: int, *args) -> object:
+        """Call the guard through its challenge; ``None`` if that failed, else what it returned.
 
         The call travels as a user expression, which IPython evaluates without
-        the input transformers a submission may have installed.
+        the input transformers a submission may have installed. An answer that
+        is not signed with this kernel's key, or that reports the guard's own
+        functions or snapshot replaced, marks the kernel untrusted.
         """
-        reply = self._quiet("", f"__import__('sys').modules[{self._guard_name!r}].{call}")
+        nonce = secrets.token_hex(16)
+        expression = (f"__import__('sys').modules[{self._guard_name!r}].answer("
+                      f"{', '.join(repr(a) for a in (nonce, call, *args))})")
+        reply = self._quiet("", expression)
         value = (reply or {}).get("content", {}).get("user_expressions", {}).get("value", {})
         if value.get("status") != "ok":
             self._incident("guard", index, f"guard.{call} failed: {value.get('evalue', 'no reply')}")
             return None
-        return value.get("data", {}).get("text/plain", "")
+        try:
+            text = ast.literal_eval(value.get("data", {}).get("text/plain", ""))
+            tampered, result = check_answer(self._guard_key, nonce, call, args, text)
+        except (ValueError, SyntaxError, TypeError) as exc:
+            self._untrusted = True
+            self._incident("integrity", index, f"the guard did not answer its challenge ({exc}): "
+                           "it was replaced or tampered with")
+            return None
+        if tampered:
+            self._untrusted = True
+            self._incident("integrity", index, "the guard was tampered with: "
+                           f"{', '.join(tampered)} replaced")
+            return None
+        return result
 
     def _install_guard(self) -> None:
         self._guard_name = f"_course_guard_{secrets.token_hex(8)}"
-        self._quiet(guard_loader(self._guard_name))
-        self._guard(f"install({list(self.guard_modules)!r})", -1)
+        self._guard_key = secrets.token_bytes(32)
+        self._untrusted = False
+        self._quiet(guard_loader(self._guard_name, self._guard_key))
+        self._guard("install", -1, list(self.guard_modules))
         self._guarded = True
 
     def _restore(self, index: int) -> bool:
         """Undo monkeypatching, then check that a failing assert still fails."""
-        repaired = self._guard("restore()", index)
+        repaired = self._guard("restore", index)
+        if self._untrusted:
+            return False
         if repaired is None:
             self._incident("integrity", index, "the guard could not restore the test environment")
             return False
-        if repaired != "[]":
-            self._incident("repaired", index, f"undone before this test: {' '.join(repaired.split())}")
+        if repaired:
+            self._incident("repaired", index, f"undone before this test: {' '.join(repaired)}")
         nonce = secrets.token_hex(8)
         canary = self._quiet(f"assert 0 == 1, 'grader canary {nonce}'")
         content = canary["content"] if canary else {}
@@ -159,7 +200,7 @@ class SandboxedExecute(Execute):
                 return cell, self.resources
             cell = self.execute_cell(cell, index, store_history=True)
             if utils.is_locked(cell):
-                self._guard("remember()", index)
+                self._guard("remember", index)
         except CellExecutionError:
             raise
         except Exception as exc:  # noqa: BLE001 - the kernel died or cannot be interrupted
@@ -189,7 +230,7 @@ class SandboxedExecute(Execute):
                 if not self._quiet(cell.source):
                     raise RuntimeError(f"replaying cell {index} failed")
                 if utils.is_locked(cell):
-                    self._guard("remember()", index)
+                    self._guard("remember", index)
         except Exception as exc:  # noqa: BLE001 - give up on the rest, keep what was graded
             self._stopped = f"not run: the kernel could not be restarted after cell {failed} ({exc})"
             self._incident("stopped", failed, self._stopped)

@@ -10,6 +10,16 @@ redefines ``check_...``, patches ``course_utils``, rebinds ``print`` or
 transformers, ``sys.excepthook``, event callbacks) or replaces the methods
 that run cells and report errors is undone before the tests run.
 
+The grader calls all three through ``answer(nonce, call)``, a per-call
+challenge: ``arm`` (run once by the loader, before any student code) keeps a
+key the grader chose, the guard's own functions and references to the
+hashing it uses; ``answer`` checks that the guard's functions and its
+snapshot are still the ones it made, runs the call, and signs
+(HMAC-SHA256 with the key) the nonce, the call, what it found and what the
+call returned. A guard whose module, functions or snapshot were replaced
+cannot sign, or says it was tampered with; the grader then flags the
+notebook.
+
 This is best effort against students, not a security boundary against an
 attacker who reads this file: code in the same process can always undo it.
 The grader therefore also checks, after ``restore``, that a failing assert
@@ -19,6 +29,7 @@ still fails (the canary in ``execute``) and flags the notebook if not.
 from __future__ import annotations
 
 import builtins
+import hashlib
 import importlib
 import sys
 import types
@@ -232,3 +243,78 @@ def _restore_shell(shell) -> list[str]:
             fns[:] = kept
             repaired.append(f"{event} callbacks")
     return repaired
+
+
+# --- the challenge ---------------------------------------------------------------
+
+CALLS = ("install", "remember", "restore")
+
+
+# Snapshot entries whose containers hold containers of the guard's own (copies it made).
+_NESTED = ("module_dicts", "instance", "transforms", "callbacks", "classes")
+
+
+def _ids(value, depth: int):
+    """Identities of what ``value`` holds, ``depth`` levels down: changes when anything is swapped."""
+    if depth == 0:
+        return id(value)
+    if isinstance(value, dict):
+        return (id(value), tuple(sorted((str(k), _ids(v, depth - 1)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return (id(value), tuple(_ids(v, depth - 1) for v in value))
+    return id(value)
+
+
+def _fingerprint(state: dict):
+    """The snapshot's identities: its containers and what they hold, not the live objects'
+    contents (the notebook namespace's ``In`` grows with every cell)."""
+    return tuple(sorted((key, _ids(value, 3 if key in _NESTED else 1))
+                        for key, value in state.items()))
+
+
+def arm(key: bytes) -> None:
+    """Once, before any student code: keep ``key`` and what the guard is made of, in a closure."""
+    module = globals()
+    if module.get("answer") is not _unarmed:
+        raise RuntimeError("the guard is armed already")
+    sha256, repr_, isinstance_, sorted_ = hashlib.sha256, repr, isinstance, sorted
+    settrace, setprofile = sys.settrace, sys.setprofile
+    block = key.ljust(64, b"\0")
+    inner_key, outer_key = bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
+    functions = {name: (fn, fn.__code__, fn.__defaults__, fn.__kwdefaults__, fn.__closure__)
+                 for name, fn in module.items() if isinstance_(fn, types.FunctionType)}
+    calls = {name: module[name] for name in CALLS}
+    fingerprint, seal = module["_fingerprint"], [None]
+    state = module["_state"]
+
+    def sign(text: str) -> str:
+        return sha256(outer_key + sha256(inner_key + text.encode()).digest()).hexdigest()
+
+    def answer(nonce: str, call: str, *args) -> str:
+        """The signature, what was tampered with, and ``call(*args)``'s result, one line each."""
+        settrace(None)
+        setprofile(None)
+        tampered = []
+        for name, (fn, code, defaults, kwdefaults, closure) in functions.items():
+            now = module.get(name)
+            if name != "answer" and (now is not fn or fn.__code__ is not code
+                                     or fn.__defaults__ is not defaults
+                                     or fn.__kwdefaults__ is not kwdefaults
+                                     or fn.__closure__ is not closure):
+                tampered.append(name)
+        if module.get("_state") is not state or (
+                seal[0] is not None and fingerprint(state) != seal[0]):
+            tampered.append("_state")
+        result = calls[call](*args)
+        seal[0] = fingerprint(state)
+        body = repr_(sorted_(tampered)) + "\n" + repr_(result)
+        return sign(nonce + "\n" + call + repr_(args) + "\n" + body) + "\n" + body
+
+    module["answer"] = answer
+
+
+def _unarmed(nonce: str, call: str) -> str:
+    raise RuntimeError("the guard was never armed")
+
+
+answer = _unarmed

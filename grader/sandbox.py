@@ -9,10 +9,12 @@ by ``course grade``:
   ends or is killed, every process the submission started dies with it, and
   the submission cannot signal anything outside it.
 - ``filesystem``: a private mount namespace in which the kernel (see
-  ``kernel``) sees every mount read-only except its own working folder,
-  with solutions, tests, the grader folder, git history, the submissions,
-  the output folder and the grader's own files hidden, and no capabilities
-  left to undo that.
+  ``kernel``) sees only an allow-list, read-only: the system, the Python
+  installation with its packages and the ``course_utils`` package; plus its
+  own writable working folder and a private ``/tmp``. Nothing of the course
+  repository (solutions, tests, the grader, git history), the submissions,
+  the output folder or other jobs exists there, and no capabilities are left
+  to undo that.
 
 As root, ``unshare --net --pid --mount`` gives all three; otherwise
 ``unshare --map-root-user`` does the same where user namespaces are enabled.
@@ -85,7 +87,7 @@ def _works(prefix: list[str], code: str = "pass") -> bool:
 _PROBE = """
 from grader import kernel, sandbox
 sandbox.loopback_up()
-kernel.lock_filesystem([], {folder!r})
+kernel.lock_filesystem(kernel.allowed_paths(), {folder!r})
 kernel.drop_capabilities()
 open({folder!r} + "/probe", "w").close()
 """
@@ -121,6 +123,17 @@ def loopback_up() -> None:
         request = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(sock, siocgifflags, request))[1]
         fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """In the child, before ``exec``: SIGKILL when the process that started it dies.
+
+    A Dask worker killed in the middle of a job must not leave its job running.
+    """
+    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
 
 
 def not_dumpable() -> None:
@@ -179,7 +192,9 @@ def run(command: list[str], *, cwd: Path, env: dict[str, str], log: Path, timeou
     with open(log, "ab") as out:
         proc = subprocess.Popen([*isolation.prefix, *command], cwd=cwd, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=_die_with_parent if sys.platform.startswith("linux")
+                                else None)
         timed_out = False
         try:
             proc.wait(timeout=timeout)

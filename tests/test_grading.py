@@ -317,9 +317,9 @@ def test_kernel_lockdown_leaves_only_its_folder_writable(tmp_path):
     work.mkdir()
     other.write_text("untouched")
     code = (
-        "import os\nfrom grader.kernel import lock_filesystem, drop_capabilities\n"
-        f"lock_filesystem([{str(secret)!r}], {str(work)!r})\ndrop_capabilities()\n"
-        f"print(os.listdir({str(secret)!r}))\n"
+        "import os\nfrom grader.kernel import allowed_paths, lock_filesystem, drop_capabilities\n"
+        f"lock_filesystem(allowed_paths([{str(other)!r}]), {str(work)!r})\ndrop_capabilities()\n"
+        f"print(os.path.exists({str(secret)!r}))\n"
         f"open({str(work / 'ok.txt')!r}, 'w').write('fine')\n"
         f"try:\n    open({str(other)!r}, 'w')\nexcept OSError as e:\n    print('refused', e.errno)\n"
         "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0])\n"
@@ -330,8 +330,99 @@ def test_kernel_lockdown_leaves_only_its_folder_writable(tmp_path):
         text=True,
         timeout=60,
     )
-    assert done.stdout.split("\n")[:3] == ["[]", "refused 30", "0000000000000000"], done.stderr
+    assert done.stdout.split("\n")[:3] == ["False", "refused 30", "0000000000000000"], done.stderr
     assert (work / "ok.txt").read_text() == "fine" and other.read_text() == "untouched"
+
+
+# What a fresh interpreter in the locked-down kernel finds (run with -c after lock_filesystem).
+_LOOK_AROUND = """
+import json, os, sys
+root = sys.argv[1]
+found = {"root": sorted(os.listdir(root)) if os.path.isdir(root) else None}
+for name in ("solutions", "tests", "grader", ".git", "bench"):
+    found[name] = os.path.exists(os.path.join(root, name))
+try:
+    open(os.path.join(root, "solutions", "lesson1", "lesson1.ipynb")).read()
+    found["read_solution"] = True
+except OSError:
+    found["read_solution"] = False
+import course_utils.checks, torch
+found["course_utils"] = os.path.dirname(course_utils.__file__)
+found["torch"] = torch.__version__
+try:
+    import grader.guard
+    found["grader"] = True
+except ImportError:
+    found["grader"] = False
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sandbox.detect().filesystem, reason="no mount namespace on this machine")
+def test_kernel_sees_the_allow_list_and_nothing_else_of_the_course(tmp_path):
+    """A kernel cannot list or read the repository, but imports course_utils and torch."""
+    code = (
+        "import subprocess, sys\n"
+        "from grader.kernel import allowed_paths, lock_filesystem, drop_capabilities\n"
+        f"lock_filesystem(allowed_paths(), {str(tmp_path)!r}, hide=[{str(ROOT / 'solutions')!r}])\n"
+        "drop_capabilities()\n"
+        f"sys.exit(subprocess.run([sys.executable, '-c', {_LOOK_AROUND!r}, {str(ROOT)!r}]).returncode)\n"
+    )
+    done = subprocess.run(
+        [*sandbox.detect().prefix, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    import course_utils
+
+    package = Path(course_utils.__file__).resolve().parent
+    visible = {package.name} if package.parent == ROOT else set()
+    if Path(sys.prefix).resolve().parent == ROOT:
+        visible.add(Path(sys.prefix).resolve().name)
+    assert set(found["root"] or []) <= visible, found["root"]
+    assert not any(found[k] for k in ("solutions", "tests", "grader", ".git", "bench"))
+    assert not found["read_solution"] and not found["grader"]
+    assert found["course_utils"] == str(package) and found["torch"]
+
+
+# --- the guard's challenge (in this process: no IPython shell) ------------------------------
+
+
+def _armed_guard(key: bytes):
+    from grader.execute import guard_loader
+
+    namespace: dict = {}
+    exec(guard_loader("_course_guard_test", key), namespace)  # noqa: S102
+    return sys.modules.pop("_course_guard_test")
+
+
+def test_guard_answers_its_challenge_and_reports_tampering():
+    from grader.execute import check_answer
+
+    key = os.urandom(32)
+    guard = _armed_guard(key)
+    text = guard.answer("n1", "install", ["course_utils.checks"])
+    assert check_answer(key, "n1", "install", (["course_utils.checks"],), text) == ([], None)
+    assert check_answer(key, "n2", "restore", (), guard.answer("n2", "restore")) == ([], [])
+    with pytest.raises(ValueError, match="not signed"):  # an answer to another nonce
+        check_answer(key, "n3", "restore", (), text)
+    with pytest.raises(ValueError, match="not signed"):  # the right nonce, another key
+        check_answer(os.urandom(32), "n4", "restore", (), guard.answer("n4", "restore"))
+    with pytest.raises(RuntimeError, match="armed already"):
+        guard.arm(os.urandom(32))
+    guard.restore = lambda: []
+    guard._state["builtins"] = {}
+    tampered, _ = check_answer(key, "n5", "remember", (), guard.answer("n5", "remember"))
+    assert tampered == ["_state", "restore"]
+    forged = "0" * 64 + "\n[]\n[]"
+    guard.answer = lambda nonce, call, *args: forged
+    with pytest.raises(ValueError, match="not signed"):
+        check_answer(key, "n6", "restore", (), guard.answer("n6", "restore"))
 
 
 # --- end to end on the fake course ---------------------------------------------------
@@ -449,6 +540,22 @@ def test_cheats_that_fool_stock_nbgrader_score_zero_here(case, course, notebooks
     spec = corpus.expected()[case]
     assert outcome.score == 0 and outcome.status == spec.get("status", "graded")
     assert any(spec["notes"] in note for note in outcome.notes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["guard_tamper", "guard_functions"])
+def test_a_submission_that_replaces_the_guard_is_flagged(case, course, notebooks, tmp_path):
+    from grader.autograde import Grader
+
+    path = _save(corpus.build(case, *notebooks["intro"]), tmp_path / "subs" / "eve" / "intro.ipynb")
+    fair = _save(corpus.build("perfect", *notebooks["intro"]), tmp_path / "subs" / "ann" / "intro.ipynb")
+    with Grader(course, ["intro"], limits=sandbox.Limits(cell_timeout=60)) as grader:
+        honest, outcome = grader.grade([("ann", "intro", fair), ("eve", "intro", path)],
+                                       tmp_path / "out")
+    assert (honest.score, honest.status, honest.notes) == (3, "graded", [])  # no false alarm
+    assert (outcome.score, outcome.status) == (0, "flagged"), outcome.notes
+    expected = "not signed" if case == "guard_tamper" else "restore replaced"
+    assert any("integrity" in note and expected in note for note in outcome.notes), outcome.notes
 
 
 # --- feedback of every real lesson ---------------------------------------------------------

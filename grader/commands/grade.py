@@ -16,10 +16,22 @@ unless ``--allow-unmatched``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+def progress_bar(total: int, file=None):
+    """A tqdm bar on stderr (``file``) with the time left; silent when that is not a terminal."""
+    from tqdm import tqdm
+
+    file = file if file is not None else sys.stderr
+    return tqdm(total=total, file=file, unit="notebook", dynamic_ncols=True, smoothing=0.1,
+                disable=not (hasattr(file, "isatty") and file.isatty()),
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]")
 
 
 def _default_jobs(memory_mb: int) -> int:
@@ -65,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="copy each job folder here (graded notebook, grader log): for debugging")
     parser.add_argument("--root", type=Path, default=None,
                         help="course root (default: the folder above cwd holding grader/)")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help="grade on this Dask distributed cluster instead of --jobs local "
+                             "workers (needs the 'dask' extra; see grader/README.md)")
 
 
 def _lesson_error(requested: list[str], found: list, where: Path) -> str | None:
@@ -106,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
         jobs = args.jobs if args.jobs is not None else _default_jobs(limits.memory_mb)
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {jobs}")
+        if args.scheduler and importlib.util.find_spec("distributed") is None:
+            raise ValueError(f"--scheduler {args.scheduler} needs Dask: pip install "
+                             "'swap-the-head[dask]' (or pip install 'dask[distributed]')")
         with tempfile.TemporaryDirectory(prefix="course-submissions-") as unpacked:
             found = layout.discover(args.submissions, available, Path(unpacked), class_list)
             counts = {k: found.lessons_found[k] for k in available if k in found.lessons_found}
@@ -138,18 +156,24 @@ def run(args: argparse.Namespace) -> int:
             work = [(f.student, f.lesson, f.path) for f in chosen]
             sources = {(f.student, f.lesson): (f.origin, f.late) for f in chosen}
             isolation = sandbox.detect()
+            where = (f"on the Dask cluster at {args.scheduler}" if args.scheduler
+                     else f"with {jobs} job(s); {isolation.describe()}")
             print(f"grading {len(work)} notebook(s) of {len(students)} student(s) for "
-                  f"{', '.join(lessons)} with {jobs} job(s); {isolation.describe()}")
+                  f"{', '.join(lessons)} {where}")
             start = time.monotonic()
 
+            bar = progress_bar(len(work))
+
             def progress(i: int, n: int, o: results.Outcome) -> None:
-                print(f"[{i}/{n}] {o.student} {o.lesson}: {o.score:g}/{o.max_score:g} "
-                      f"{o.status} ({o.seconds:.1f} s)", flush=True)
+                bar.write(f"[{i}/{n}] {o.student} {o.lesson}: {o.score:g}/{o.max_score:g} "
+                          f"{o.status} ({o.seconds:.1f} s)", file=sys.stdout)
+                bar.update(1)
 
             hide = (args.submissions.resolve(),) if args.submissions.is_dir() else ()
             with Grader(root, lessons, limits=limits, jobs=jobs, isolation=isolation,
-                        hide=hide, keep=args.keep) as grader:
-                outcomes = grader.grade(work, args.out, progress)
+                        hide=hide, keep=args.keep) as grader, bar:
+                outcomes = grader.grade(work, args.out, progress, scheduler=args.scheduler,
+                                        say=lambda text: bar.write(text, file=sys.stdout))
                 graded = {(o.student, o.lesson) for o in outcomes}
                 outcomes += [results.Outcome(s, lesson, 0.0, grader.lessons[lesson].max_score,
                                              "missing") for s in students for lesson in lessons
@@ -159,6 +183,11 @@ def run(args: argparse.Namespace) -> int:
                     o.notes.append("submitted late (the LMS says so)")
     except (CourseError, layout.LayoutError, ValueError) as exc:
         print(f"course grade: {exc}")
+        return 2
+    except OSError as exc:  # the Dask scheduler cannot be reached
+        if not args.scheduler:
+            raise
+        print(f"course grade: the Dask scheduler at {args.scheduler} failed: {exc}")
         return 2
     path, backup = results.write_grades(args.out, outcomes)
     book, replaced, added = gradebook.record(args.out, outcomes, sources)

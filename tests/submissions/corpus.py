@@ -148,6 +148,24 @@ for _obj in (_kernel, get_ipython().displayhook, get_ipython().display_pub):
     _obj._trait_values["session"] = _liar  # past traitlets' type check
 '''
 
+# Replaces the guard the grader built in the kernel: its functions, and its challenge answer.
+GUARD_TAMPER = '''
+import sys
+for _name, _mod in list(sys.modules.items()):
+    if _name.startswith("_course_guard_"):
+        _mod.restore = lambda *args, **kwargs: []
+        _mod.remember = lambda *args, **kwargs: None
+        _mod.answer = lambda nonce, call, *args: "0" * 64 + "\\n[]\\n[]"
+'''
+
+# Only the guard's functions, leaving its challenge answer in place: it reports them replaced.
+GUARD_FUNCTIONS = '''
+import sys
+for _name, _mod in list(sys.modules.items()):
+    if _name.startswith("_course_guard_"):
+        _mod.restore = lambda *args, **kwargs: []
+'''
+
 # Tries to write where a submission must not; prints WROTE for every success.
 WRITES = '''
 import glob, os, course_utils
@@ -233,6 +251,10 @@ def build(case: str, released, source, *, wrong_letter: str | None = None):
         return _insert_after_setup(copy.deepcopy(released), MONKEYPATCH)
     if case == "error_hiding":
         return _insert_after_setup(copy.deepcopy(released), ERROR_HIDING)
+    if case == "guard_tamper":
+        return _insert_after_setup(answered(released, source), GUARD_TAMPER)
+    if case == "guard_functions":  # not in expected.json: tests/test_grading.py uses it directly
+        return _insert_after_setup(answered(released, source), GUARD_FUNCTIONS)
     if case == "writes_outside":
         return _insert_after_setup(answered(released, source), WRITES)
     if case == "exfiltrate":
