@@ -339,7 +339,7 @@ def check_repair_head(
         before = set(model._modules)
         # What arrives at the head is what torchvision's own head was built for (tested against
         # measured_features in tests/test_checks_lesson4.py); reading it saves a forward pass.
-        features = get_module(build_model(name), path).in_features
+        features = get_module(build(name), path).in_features  # a meta model: shapes only
         try:
             result = repair_head(model, example)
         except NotImplementedError:
