@@ -43,9 +43,8 @@ def split_model(model):
     return backbone, head
 
 
-def adapt_head(model, class_names):
-    model.fc = nn.Linear(model.fc.in_features, len(class_names))
-    return model
+def dropout_head(in_features, num_classes, p):
+    return nn.Sequential(nn.Dropout(p), nn.Linear(in_features, num_classes))
 
 
 def feedback(check, *args, **kwargs) -> str:
@@ -86,7 +85,7 @@ def test_split_model_catches_a_copied_head_and_an_in_place_split():
         model.fc = nn.Identity()
         return model, head
 
-    assert "wrong head" in feedback(checks.check_split_model, copied_head, tiny_resnet())
+    assert "a copy or a new layer" in feedback(checks.check_split_model, copied_head, tiny_resnet())
     assert "modified the model in place" in feedback(checks.check_split_model, in_place,
                                                      tiny_resnet())
 
@@ -113,47 +112,66 @@ def test_split_model_turns_errors_and_wrong_types_into_feedback():
         return model.classifier, model.classifier[6]
 
     assert "AttributeError" in feedback(checks.check_split_model, vgg_style, tiny_resnet())
-    assert "wrong return type" in feedback(checks.check_split_model, lambda m: m, tiny_resnet())
-    assert "not a function" in feedback(checks.check_split_model, 3)
+    assert "a pair (backbone, head)" in feedback(checks.check_split_model, lambda m: m,
+                                                 tiny_resnet())
+    assert "a function expected" in feedback(checks.check_split_model, 3)
     with pytest.raises(TypeError, match="nn.Module"):
         checks.check_split_model(split_model, "resnet18")
 
 
-# --------------------------------------------------------------------------- adapt_head
+# --------------------------------------------------------------------------- dropout_head
 
 
-def test_adapt_head_accepts_a_general_answer_on_other_sizes(capsys):
-    checks.check_adapt_head(adapt_head, tiny_resnet(), tiny_resnet(16, 1000),
-                            class_names=["a", "b", "c"])
-    assert "Correct" in capsys.readouterr().out
+def named(check, *args) -> str:
+    with pytest.raises(ExerciseError) as info:
+        check(*args)
+    return info.value.misconception_id.split(".", 1)[1]
 
 
-def test_adapt_head_catches_hard_coded_numbers():
-    def five(model, class_names):
-        model.fc = nn.Linear(model.fc.in_features, 5)
-        return model
+def test_dropout_head_accepts_general_answers_and_says_what_it_checked(capsys):
+    def other_style(in_features, num_classes, p):
+        head = nn.Sequential()
+        head.add_module("drop", nn.Dropout(p=p))
+        head.add_module("linear", nn.Linear(in_features=in_features, out_features=num_classes))
+        return head
 
-    def in_512(model, class_names):
-        model.fc = nn.Linear(512, len(class_names))
-        return model
-
-    checks.check_adapt_head(five, tiny_resnet())  # five flowers by default
-    assert "hard-coded the class count" in feedback(
-        checks.check_adapt_head, five, tiny_resnet(), class_names=["a", "b", "c"]
-    )
-    assert "hard-coded the feature size" in feedback(checks.check_adapt_head, in_512, tiny_resnet())
+    checks.check_dropout_head(dropout_head)
+    checks.check_dropout_head(other_style, (1280, 7, 0.3), (768, 1, 0.0))
+    out = capsys.readouterr().out
+    assert "dropout_head(512, 5, 0.2) and dropout_head(2048, 3, 0.5)" in out
 
 
-def test_adapt_head_catches_a_rebuilt_model_and_a_missing_return():
-    def rebuilt(model, class_names):
-        return TinyResNet(model.fc.in_features, len(class_names))
+@pytest.mark.parametrize(
+    ("answer", "misconception"),
+    [
+        (lambda i, n, p: nn.Sequential(nn.Linear(i, n), nn.Dropout(p)), "dropout_after_linear"),
+        (lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.Linear(i, n), nn.Softmax(dim=1)),
+         "softmax_in_head"),
+        (lambda i, n, p: nn.Sequential(nn.Dropout(p * 100), nn.Linear(i, n)), "p_as_percent"),
+        (lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.Linear(512, n)), "typed_in_features"),
+        (lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.Linear(i, 5)), "typed_class_count"),
+        (lambda i, n, p: nn.Sequential(nn.Dropout(), nn.Linear(i, n)), "p_ignored"),
+        (lambda i, n, p: nn.Linear(i, n), "not_a_sequential"),
+        (lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.ReLU(), nn.Linear(i, n)),
+         "not_a_sequential"),
+        (lambda i, n, p: [nn.Dropout(p), nn.Linear(i, n)], "not_a_sequential"),
+    ],
+)
+def test_dropout_head_visible_check_names_each_mistake(answer, misconception):
+    assert named(checks.check_dropout_head, answer) == misconception
 
-    def no_return(model, class_names):
-        model.fc = nn.Linear(model.fc.in_features, len(class_names))
 
-    assert "rebuilt the model" in feedback(checks.check_adapt_head, rebuilt, tiny_resnet())
-    assert "head not replaced" in feedback(checks.check_adapt_head, lambda m, c: m, tiny_resnet())
-    assert "return model" in feedback(checks.check_adapt_head, no_return, tiny_resnet())
+def test_split_model_visible_check_catches_a_resnet_only_answer(capsys):
+    def resnet_only(model):
+        backbone = copy.deepcopy(model)
+        backbone.fc = nn.Identity()
+        return backbone, model.fc
+
+    checks.check_split_model(resnet_only, tiny_resnet())  # right on a ResNet ...
+    assert named(checks.check_split_model, resnet_only) == "resnet_only"  # ... named visibly
+    checks.check_split_model(split_model)
+    out = capsys.readouterr().out
+    assert "ResNet (head at fc) and MobileNetV3 (head at classifier.3)" in out
 
 
 # --------------------------------------------------------------------------- multiple choice
@@ -180,7 +198,7 @@ def test_choice_ignores_a_str_subclass_that_fakes_its_letter():
         def strip(self):
             return "B"
 
-    assert "misconception" in feedback(checks.check_q1, Fake("A"))
+    assert "lesson1.input_size_changes" in feedback(checks.check_q1, Fake("A"))
 
 
 def test_an_untouched_stub_is_left_to_nbgrader():
@@ -188,6 +206,6 @@ def test_an_untouched_stub_is_left_to_nbgrader():
         raise NotImplementedError()
 
     for check, args in ((checks.check_split_model, (tiny_resnet(),)),
-                        (checks.check_adapt_head, (tiny_resnet(),))):
+                        (checks.check_dropout_head, ())):
         with pytest.raises(NotImplementedError):
             check(stub, *args)

@@ -92,7 +92,8 @@ def test_replace_resnet_head_names_each_misconception():
     checks.check_replace_resnet_head(with_512, ("resnet34", 4))  # right there, by luck
     assert "model.classifier on a ResNet" in feedback(checks.check_replace_resnet_head, classifier)
     assert "model.classifier / model.head" in feedback(checks.check_replace_resnet_head, vgg_style)
-    assert "wrong head" in feedback(checks.check_replace_resnet_head, lambda m, n: m.fc)
+    assert "a layer of the old head's kind" in feedback(checks.check_replace_resnet_head,
+                                                         lambda m, n: m.fc)
     assert "hard-coded class count" in feedback(checks.check_replace_resnet_head, ten,
                                                 ("resnet18", 3))
 
@@ -137,8 +138,8 @@ def test_get_in_features_names_each_misconception():
     assert "not the head" in feedback(checks.check_get_in_features, first_layer, "vgg16")
     assert "every head is nn.Linear" in feedback(checks.check_get_in_features, linear_only,
                                                  "squeezenet1_1")
-    assert "wrong return type" in feedback(checks.check_get_in_features, lambda m: "512")
-    assert "wrong return type" in feedback(checks.check_get_in_features, lambda m: torch.tensor(2))
+    assert "an int expected" in feedback(checks.check_get_in_features, lambda m: "512")
+    assert "an int expected" in feedback(checks.check_get_in_features, lambda m: torch.tensor(2))
 
 
 # --------------------------------------------------------------------------- make_head
@@ -174,7 +175,7 @@ def test_make_head_names_each_misconception():
     checks.check_make_head(always_bias, ("vgg11", 3))
     assert "bias setting not copied" in feedback(checks.check_make_head, always_bias,
                                                  ("maxvit_t", 3))
-    assert "hard-coded in_features" in feedback(checks.check_make_head, fixed_in)
+    assert "hard-coded in_features" in feedback(checks.check_make_head, fixed_in, ("vgg16", 3))
     assert "every head is nn.Linear" in feedback(checks.check_make_head, linear_only,
                                                  ("squeezenet1_0", 3))
 
@@ -218,3 +219,55 @@ def test_an_untouched_stub_is_left_to_nbgrader():
                   checks.check_make_head):
         with pytest.raises(NotImplementedError):
             check(stub)
+
+
+# --------------------------------------------------------------------------- visible checks
+
+
+def named(check, *args) -> str:
+    with pytest.raises(ExerciseError) as info:
+        check(*args)
+    return info.value.misconception_id
+
+
+def test_visible_checks_catch_typed_sizes_and_single_family_answers(capsys):
+    def typed_2048(model, n):
+        model.fc = nn.Linear(2048, n)
+        return model
+
+    def typed_512(model, n):
+        model.fc = nn.Linear(512, n)
+        return model
+
+    assert named(checks.check_replace_resnet_head, typed_2048) == "lesson2.typed_in_features"
+    assert named(checks.check_replace_resnet_head, typed_512) == (
+        "lesson2.resnet18_size_on_resnet50")
+    assert named(checks.check_get_in_features, lambda m: m.fc.in_features) == (
+        "lesson2.resnet_only")
+
+    def last_linear(model):
+        return [m for m in model.modules() if isinstance(m, nn.Linear)][-1].in_features
+
+    assert named(checks.check_get_in_features, last_linear) == "lesson2.linear_only"
+
+    def linear_any(old, n):
+        return nn.Linear(old.in_features, n)
+
+    def conv_no_bias_check(old, n):
+        if isinstance(old, nn.Conv2d):
+            return nn.Conv2d(old.in_channels, n, kernel_size=1)
+        return nn.Linear(old.in_features, n)
+
+    assert named(checks.check_make_head, linear_any) == "lesson2.linear_only"
+    assert named(checks.check_make_head, conv_no_bias_check) == "lesson2.bias_not_copied"
+
+
+def test_visible_success_messages_say_what_was_checked(capsys):
+    checks.check_replace_resnet_head(replace_resnet_head)
+    checks.check_get_in_features(get_in_features)
+    checks.check_make_head(make_head)
+    out = capsys.readouterr().out
+    assert "on resnet18 and resnet50." in out
+    assert "on resnet18, resnet50, vgg16, squeezenet1_1." in out
+    assert "on resnet18, squeezenet1_1, maxvit_t, googlenet." in out
+    assert "every" not in out

@@ -1,7 +1,9 @@
 import pytest
 import torch
+import torchvision
 from torch import nn
 
+from course_utils import heads
 from course_utils.checks import ExerciseError
 from course_utils.checks import lesson3 as checks
 
@@ -48,25 +50,29 @@ def test_output_shape_accepts_reasoning_and_meta_forward_answers(capsys):
         (lambda m, s: (m.fc.out_features,), "forgot the batch dimension"),
         (lambda m, s: (1, m.fc.out_features), "hard-coded batch size"),
         (lambda m, s: (m.fc.out_features, s[0]), "axes swapped"),
-        (lambda m, s: [s[0], m.fc.out_features, 1], "wrong shape"),
-        (lambda m, s: f"({s[0]}, 5)", "wrong return type"),
-        (lambda m, s: m(torch.zeros(s)), "the code does not run"),
+        (lambda m, s: [s[0], m.fc.out_features, 1], "a tuple of ints expected"),
+        (lambda m, s: f"({s[0]}, 5)", "a tuple of ints expected"),
+        (lambda m, s: (s[0], 7), "does not follow from the model's head"),
+        (lambda m, s: m(torch.zeros(s)), "a device assumed"),
+        (lambda m, s: 1 / 0, "the code does not run"),
     ],
 )
 def test_output_shape_names_each_misconception(answer, named):
     text = feedback(checks.check_output_shape, answer, ("resnet18", 5, (8, 3, 32, 32)))
     assert named in text
-    assert ("(8, 5)" in text) is (named != "the code does not run")  # a crash gets no answer
+    crashed = named in ("the code does not run", "a device assumed")
+    assert ("(8, 5)" in text) is not crashed  # a crash gets no answer
 
 
 def test_output_shape_hard_coded_visible_answer_fails_other_cases():
     def visible_only(model, input_shape):
         return (1, 5)
 
-    checks.check_output_shape(visible_only)
+    assert "hard-coded batch size" in feedback(checks.check_output_shape, visible_only)
     assert "hard-coded batch size" in feedback(checks.check_output_shape, visible_only,
                                                ("resnet18", 5, (4, 3, 224, 224)))
-    assert "wrong shape" in feedback(checks.check_output_shape, visible_only,
+    assert "does not follow from the model's head" in feedback(checks.check_output_shape,
+                                                                visible_only,
                                      ("resnet50", 10, (1, 3, 224, 224)))
 
 
@@ -95,9 +101,9 @@ def test_predict_accepts_softmax_then_argmax_on_many_logits(capsys):
         (lambda z: (z.exp() / z.exp().sum(1, keepdim=True), z.argmax(1)), "numerically unstable"),
         # Right numbers (softmax ignores a shift), but the caller's logits were changed.
         (lambda z: (torch.softmax(z.sub_(0.5), 1), z.argmax(1)), "modified the input"),
-        (lambda z: torch.softmax(z, 1), "wrong return type"),
-        (lambda z: (torch.softmax(z, 1).tolist(), z.argmax(1)), "wrong return type"),
-        (lambda z: (torch.softmax(z, 1).numpy(), z.argmax(1)), "wrong return type"),
+        (lambda z: torch.softmax(z, 1), "a pair of tensors expected"),
+        (lambda z: (torch.softmax(z, 1).tolist(), z.argmax(1)), "a pair of tensors expected"),
+        (lambda z: (torch.softmax(z, 1).numpy(), z.argmax(1)), "a pair of tensors expected"),
         (lambda z: z.nonexistent(), "the code does not run"),
     ],
 )
@@ -114,7 +120,7 @@ def test_predict_refuses_tensor_subclasses_that_fake_comparisons():
         p = torch.softmax(z, 1)
         return p.as_subclass(Agreeable), p.argmax(1)
 
-    assert "wrong return type" in feedback(checks.check_predict, sneaky)
+    assert "a pair of tensors expected" in feedback(checks.check_predict, sneaky)
 
 
 def test_predict_rejects_bad_checker_input():
@@ -133,9 +139,11 @@ def test_output_count_is_measured_and_names_misconceptions(capsys):
     assert "forgot the batch" in feedback(checks.check_output_count, 24)
     assert "1000 outputs" in feedback(checks.check_output_count, 8000)
     assert "input shape" in feedback(checks.check_output_count, 8 * 3 * 32 * 32)
-    assert "wrong count" in feedback(checks.check_output_count, 7)
-    assert "wrong type" in feedback(checks.check_output_count, "192")
-    assert "wrong type" in feedback(checks.check_output_count, 192.0)
+    assert "not rows x columns" in feedback(checks.check_output_count, 7)
+    assert "the flower head" in feedback(checks.check_output_count, 40)
+    text = feedback(checks.check_output_count, "192")
+    assert "a whole number (int) expected" in text and "a str" in text and "192: 192" not in text
+    assert "a whole number (int) expected" in feedback(checks.check_output_count, 192.0)
 
 
 @pytest.mark.parametrize(
@@ -165,3 +173,47 @@ def test_an_untouched_stub_is_left_to_nbgrader():
     for check in (checks.check_output_shape, checks.check_predict):
         with pytest.raises(NotImplementedError):
             check(stub)
+
+
+def test_visible_checks_catch_overflow_resnet_only_and_meta_only_answers(capsys):
+    def by_hand(z):
+        p = z.exp() / z.exp().sum(1, keepdim=True)
+        return p, p.argmax(1)
+
+    assert "numerically unstable" in feedback(checks.check_predict, by_hand)
+
+    def resnet_only(model, shape):
+        return (shape[0], model.fc.out_features)
+
+    assert "only for a ResNet" in feedback(checks.check_output_shape, resnet_only)
+
+    def meta_only(model, shape):
+        return tuple(model(torch.empty(shape, device="meta")).shape)
+
+    checks.check_output_shape(meta_only)  # right on meta models ...
+    cpu = torchvision.models.resnet18(num_classes=3).eval()
+    assert "a device assumed" in feedback(checks.check_output_shape, meta_only,
+                                          (cpu, (2, 3, 32, 32)))  # ... named on a CPU one
+
+
+def test_visible_success_messages_say_what_was_checked(capsys):
+    checks.check_output_shape(lambda m, s: (s[0], heads.find_head(m).out_features))
+    checks.check_predict(predict)
+    out = capsys.readouterr().out
+    assert "resnet18 with 5 classes on the meta device" in out and "vgg11 with 3 classes" in out
+    assert "small and very large" in out
+
+
+@pytest.mark.parametrize(
+    ("check", "right", "named"),
+    [(checks.check_loss_head, "B", {"A": "softmax before CrossEntropyLoss",
+                                    "C": "a ReLU after the head", "D": "argmax inside the head"}),
+     (checks.check_inference, "C", {"A": "predicting in train mode",
+                                    "B": "torch.no_grad() switches to eval mode",
+                                    "D": "model.eval() turns off gradients"})],
+)
+def test_hygiene_questions_name_each_wrong_option(check, right, named, capsys):
+    check(right)
+    assert "Correct" in capsys.readouterr().out
+    for letter, label in named.items():
+        assert label in feedback(check, letter)

@@ -35,11 +35,6 @@ def repair_ok(model, example):
     return model
 
 
-def swap_ok(model, num_classes):
-    model.fc = nn.Linear(model.fc.in_features, num_classes)
-    return model
-
-
 def failure(check, *args, **kwargs) -> ExerciseError:
     with pytest.raises(ExerciseError) as info:
         check(*args, **kwargs)
@@ -59,24 +54,37 @@ def test_parse_correct_passes_on_many_messages(capsys):
     assert capsys.readouterr().out.startswith("Correct:")
 
 
+def mid(err):
+    return err.misconception_id.split(".", 1)[1]
+
+
 @pytest.mark.parametrize(
     ("answer", "misconception"),
     [
-        (lambda m: parse_ok(m)[::-1], "swapped order"),
-        (lambda m: tuple(int(n) for n in re.findall(r"\d+", m)[:2]), "batch size read as features"),
-        (lambda m: (parse_ok(m)[0], int(re.findall(r"\d+", m)[-1])), "blaming the output size"),
-        (lambda m: (2048, 1024), "numbers not read from this message"),
-        (lambda m: ("2048", "1024"), "wrong type"),
-        (lambda m: None, "wrong type"),
+        (lambda m: parse_ok(m)[::-1], "swapped_numbers"),
+        (lambda m: tuple(int(n) for n in re.findall(r"\d+", m)[:2]), "batch_as_features"),
+        (lambda m: (parse_ok(m)[0], int(re.findall(r"\d+", m)[-1])), "output_size_blamed"),
+        (lambda m: (2048, 1024), "numbers_not_from_message"),
+        (lambda m: ("2048", "1024"), "not_two_ints"),
+        (lambda m: None, "not_two_ints"),
     ],
 )
 def test_parse_misconceptions_are_named(answer, misconception):
     err = failure(checks.check_parse_shape_error, answer, CASES)
-    assert err.misconception == misconception
-    assert misconception in str(err)
+    assert mid(err) == misconception
+    assert checks.MISCONCEPTIONS[misconception].text in str(err)
 
 
-def test_parse_with_a_traceback_prefix():
+def anchored(message):
+    found = re.match(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x", message)
+    return int(found.group(2)), int(found.group(3))
+
+
+def test_parse_visible_check_catches_an_anchored_pattern_and_typed_numbers():
+    assert mid(failure(checks.check_parse_shape_error, anchored)) == "anchored_pattern"
+    assert mid(failure(checks.check_parse_shape_error, lambda m: (2048, 1024))) == (
+        "numbers_not_from_message")
+    checks.check_parse_shape_error(parse_ok)
     checks.check_parse_shape_error(parse_ok, CASES, prefix="RuntimeError: ")
 
     def by_index(message):  # assumes no digits before PyTorch's text but mat1's and mat2's
@@ -84,12 +92,14 @@ def test_parse_with_a_traceback_prefix():
         return int(numbers[3]), int(numbers[4])
 
     checks.check_parse_shape_error(by_index, CASES)
-    failure(checks.check_parse_shape_error, by_index, CASES, prefix="line 12: ")
+    err = failure(checks.check_parse_shape_error, by_index, CASES, prefix="line 12: ")
+    assert mid(err) == "anchored_pattern"
 
 
-def test_parse_hard_coded_answer_passes_visible_but_not_hidden():
-    checks.check_parse_shape_error(lambda m: (2048, 1024))
-    failure(checks.check_parse_shape_error, lambda m: (2048, 1024), [(4, 512, 256, 3)])
+def test_parse_success_message_says_what_was_checked(capsys):
+    checks.check_parse_shape_error(parse_ok)
+    out = capsys.readouterr().out
+    assert "(1x2048 and 1024x10)" in out and "(32x512 and 2048x5)" in out and "with and without" in out
 
 
 def test_parse_error_inside_the_answer_becomes_feedback():
@@ -97,48 +107,103 @@ def test_parse_error_inside_the_answer_becomes_feedback():
         return tuple(int(n) for n in message.split("(")[1].split(" and ")[0].split("x"))[::-1][0]
 
     err = failure(checks.check_parse_shape_error, lambda m: int("x"), CASES)
-    assert err.misconception == "the code does not run"
+    assert err.misconception_id == "course.code_error"
     assert "ValueError" in err.observed
-    assert failure(checks.check_parse_shape_error, fragile).misconception == "wrong type"
+    assert mid(failure(checks.check_parse_shape_error, fragile)) == "not_two_ints"
 
 
 def test_parse_rejects_non_function():
-    assert failure(checks.check_parse_shape_error, "2048").misconception == "not a function"
+    assert mid(failure(checks.check_parse_shape_error, "2048")) == "not_a_function"
 
 
-@pytest.mark.parametrize(("arch", "num_classes"), [("resnet50", 10), ("resnet18", 7)])
-def test_swap_correct_passes(arch, num_classes, capsys):
-    checks.check_swap_head(swap_ok, arch, num_classes)
-    assert "Correct" in capsys.readouterr().out
+def fits_ok(model, example, num_classes):
+    try:
+        with torch.no_grad():
+            out = model.eval()(example)
+    except RuntimeError:
+        return False
+    return tuple(out.shape) == (len(example), num_classes)
 
 
-def typed_2048(model, num_classes):
-    model.fc = nn.Linear(2048, num_classes)
-    return model
+def fits_other_style(model, example, num_classes):
+    model.eval()
+    with torch.inference_mode():
+        try:
+            logits = model(example)
+        except RuntimeError as err:
+            if "cannot be multiplied" in str(err):
+                return False
+            raise
+    return logits.shape == torch.Size([example.shape[0], num_classes])
+
+
+HIDDEN_FITS = [("resnet34", "typed_512", 3, 1), ("densenet121", "fits", 7, 4),
+               ("efficientnet_b0", "wrong_classes", 3, 2), ("resnet50", "unused_classifier", 2, 1)]
+
+
+@pytest.mark.parametrize("answer", [fits_ok, fits_other_style])
+def test_head_fits_correct_passes_and_says_what_it_checked(answer, capsys):
+    checks.check_head_fits(answer)
+    out = capsys.readouterr().out
+    assert "resnet18 (fits)" in out and "mobilenet_v3_small (fits)" in out
+    checks.check_head_fits(answer, HIDDEN_FITS)
+
+
+def no_catch(model, example, num_classes):
+    with torch.no_grad():
+        return tuple(model(example).shape) == (len(example), num_classes)
+
+
+def only_errors(model, example, num_classes):
+    try:
+        with torch.no_grad():
+            model(example)
+    except RuntimeError:
+        return False
+    return True
+
+
+def attributes_only(model, example, num_classes):
+    return model.fc.out_features == num_classes
+
+
+def fixed_batch(model, example, num_classes):
+    try:
+        with torch.no_grad():
+            out = model(example)
+    except RuntimeError:
+        return False
+    return tuple(out.shape) == (2, num_classes)
+
+
+def returns_shape(model, example, num_classes):
+    with torch.no_grad():
+        try:
+            return tuple(model(example).shape)
+        except RuntimeError:
+            return None
 
 
 @pytest.mark.parametrize(
     ("answer", "misconception"),
-    [
-        (typed_2048, "typed feature size"),
-        (lambda m, n: setattr(m, "fc", nn.Linear(m.fc.in_features, n)), "nothing returned"),
-        (lambda m, n: (setattr(m, "fc", nn.Linear(n, m.fc.in_features)), m)[1],
-         "swapped arguments"),
-        (lambda m, n: (setattr(m, "fc", nn.Linear(m.fc.in_features, 1000)), m)[1],
-         "wrong output size"),
-        (lambda m, n: m, "head not replaced"),
-        (lambda m, n: nn.Linear(m.fc.in_features, n), "wrong return value"),
-    ],
+    [(no_catch, "shape_error_escapes"), (only_errors, "only_errors_checked"),
+     (attributes_only, "no_forward_pass"), (fixed_batch, "fixed_batch"),
+     (returns_shape, "not_a_bool")],
 )
-def test_swap_misconceptions(answer, misconception):
-    err = failure(checks.check_swap_head, answer, "resnet18", 7)
-    assert err.misconception == misconception
+def test_head_fits_visible_check_names_the_mistake(answer, misconception):
+    assert mid(failure(checks.check_head_fits, answer)) == misconception
 
 
-def test_swap_typed_2048_passes_resnet50_only():
-    checks.check_swap_head(typed_2048, "resnet50", 10)
-    err = failure(checks.check_swap_head, typed_2048, "resnet18", 3)
-    assert "ResNet-50" in err.observed
+def test_head_fits_resnet_only_answer_is_named():
+    def via_fc(model, example, num_classes):
+        return fits_ok(model, example, num_classes) and model.fc.out_features == num_classes
+
+    assert mid(failure(checks.check_head_fits, via_fc)) == "resnet_only"
+
+
+def test_fit_case_rejects_unknown_change():
+    with pytest.raises(ValueError, match="unknown change"):
+        checks.fit_case("resnet18", "nonsense", 3)
 
 
 @pytest.mark.parametrize(
@@ -150,32 +215,53 @@ def test_repair_correct_passes_on_other_architectures(arch, wrong_in, num_classe
     checks.check_repair_head(repair_ok, arch, wrong_in, num_classes)
 
 
+def test_repair_visible_check_uses_two_families(capsys):
+    checks.check_repair_head(repair_ok)
+    out = capsys.readouterr().out
+    assert "resnet50 (head at 'fc'" in out and "mobilenet_v3_small (head at 'classifier.3'" in out
+
+
 def test_repair_misconceptions():
     def reads_broken_layer(model, example):
-        model.fc = nn.Linear(model.fc.in_features, model.fc.out_features)
+        path = last_linear_path(model)
+        old = model.get_submodule(path)
+        set_module(model, path, nn.Linear(old.in_features, old.out_features))
         return model
 
     def changes_output(model, example):
         repair_ok(model, example)
-        model.fc = nn.Linear(model.fc.in_features, 1000)
+        path = last_linear_path(model)
+        set_module(model, path, nn.Linear(model.get_submodule(path).in_features, 1000))
         return model
 
     def resnet_only(model, example):
         model.fc = nn.Linear(2048, model.fc.out_features)
         return model
 
-    assert failure(checks.check_repair_head, reads_broken_layer).misconception == (
-        "broken in_features kept"
-    )
-    assert failure(checks.check_repair_head, changes_output).misconception == (
-        "blaming the output size"
-    )
-    checks.check_repair_head(resnet_only)  # the visible ResNet-50 case cannot tell ...
-    err = failure(checks.check_repair_head, resnet_only, "mobilenet_v3_small", 1000, 3)
-    assert err.misconception == "the code does not run"  # ... a hidden one can: no .fc there
+    def resnet_measured(model, example):
+        model.fc = nn.Identity()
+        with torch.no_grad():
+            n = model(example).shape[-1]
+        model.fc = nn.Linear(n, 10)
+        return model
+
+    def numel(model, example):
+        path = last_linear_path(model)
+        old = model.get_submodule(path)
+        set_module(model, path, nn.Identity())
+        with torch.no_grad():
+            n = model.eval()(example).numel()
+        set_module(model, path, nn.Linear(n, old.out_features))
+        return model
+
+    assert mid(failure(checks.check_repair_head, reads_broken_layer)) == "broken_in_kept"
+    assert mid(failure(checks.check_repair_head, changes_output)) == "output_size_blamed"
+    assert mid(failure(checks.check_repair_head, resnet_only)) == "resnet_only"
+    assert mid(failure(checks.check_repair_head, resnet_measured)) == "resnet_only"
+    assert mid(failure(checks.check_repair_head, numel)) == "counted_batch"
     err = failure(checks.check_repair_head, resnet_only, "resnet18", 1024, 3)
-    assert err.misconception == "typed feature size"
-    assert failure(checks.check_repair_head, lambda m, x: None).misconception == "nothing returned"
+    assert mid(err) == "typed_in_features"
+    assert mid(failure(checks.check_repair_head, lambda m, x: None)) == "nothing_returned"
 
 
 @pytest.mark.parametrize(
@@ -185,15 +271,17 @@ def test_repair_misconceptions():
 def test_the_original_heads_in_features_is_what_arrives(arch):
     # check_repair_head reads the expected size from a fresh model instead of measuring it.
     model = checks.broken_model(arch, 7, 5)
-    original = checks.build_model(arch).get_submodule(checks._head_path(model))
+    original = checks.build_model(arch).get_submodule(last_linear_path(model))
     assert checks.measured_features(model, torch.zeros(2, 3, 64, 64)) == original.in_features
 
 
 def test_multiple_choice():
     checks.check_cause("c")
     checks.check_fix(" D ")
-    for letter, name in [("A", "output size"), ("B", "eval/train"), ("D", "lack model.fc")]:
-        assert name in failure(checks.check_cause, letter).observed
-    assert "broken layer" in failure(checks.check_fix, "A").observed
-    assert failure(checks.check_fix, "Z").misconception == "not a valid option"
-    assert failure(checks.check_fix, 3).misconception == "not a valid option"
+    for letter, name in [("A", "output_size_blamed"), ("B", "mode_blamed"),
+                         ("D", "no_fc_when_pretrained")]:
+        assert mid(failure(checks.check_cause, letter)) == name
+    assert mid(failure(checks.check_fix, "A")) == "broken_in_kept"
+    assert mid(failure(checks.check_fix, "C")) == "mode_blamed"
+    assert failure(checks.check_fix, "Z").misconception_id == "course.invalid_option"
+    assert failure(checks.check_fix, 3).misconception_id == "course.invalid_option"

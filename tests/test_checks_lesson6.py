@@ -75,8 +75,8 @@ def test_compute_metrics_division_by_zero_is_explained():
         return {"accuracy": (tp + tn) / (tp + fp + fn + tn), "precision": p, "recall": r,
                 "f1": 2 * p * r / (p + r)}
 
-    checks.check_compute_metrics(naive)  # fine on the worked example ...
-    err = failure(checks.check_compute_metrics, naive, [(0, 0, 12, 88)])  # ... not here
+    checks.check_compute_metrics(naive, [checks.WORKED_EXAMPLE])  # fine on the worked example,
+    err = failure(checks.check_compute_metrics, naive)  # but the visible check has an edge case
     assert err.misconception == "division by zero on an undefined ratio"
 
 
@@ -102,16 +102,17 @@ def test_compute_metrics_hard_coded_worked_example_fails_other_counts():
     def typed(tp, fp, fn, tn):
         return {"accuracy": 0.85, "precision": 0.889, "recall": 0.8, "f1": 0.842}
 
-    checks.check_compute_metrics(typed)
+    checks.check_compute_metrics(typed, [checks.WORKED_EXAMPLE])
+    assert failure(checks.check_compute_metrics, typed).misconception  # visible: a 2nd case
     assert failure(checks.check_compute_metrics, typed, EDGE_CASES[:1]).misconception
 
 
 def test_compute_metrics_wrong_types_are_explained():
-    assert failure(checks.check_compute_metrics, 0.85).misconception == "not a function"
+    assert failure(checks.check_compute_metrics, 0.85).misconception == "a function expected"
     err = failure(checks.check_compute_metrics, lambda **c: tuple(metrics_ok(**c).values()))
-    assert err.misconception == "wrong return type"
+    assert err.misconception == "a dict of four metrics expected"
     err = failure(checks.check_compute_metrics, lambda **c: {"acc": 1.0})
-    assert err.misconception == "missing metric"
+    assert err.misconception == "a metric missing from the dict"
     err = failure(checks.check_compute_metrics, lambda **c: {**metrics_ok(**c), "f1": None})
     assert err.misconception == "undefined ratio not set to 0.0"
     err = failure(checks.check_compute_metrics, lambda **c: 1 / 0 if c else None)
@@ -148,7 +149,7 @@ def test_multiple_choice_right_letter_passes_and_every_wrong_one_explains(check,
     for letter in "ABCD":
         if letter != right:
             err = failure(check, letter)
-            assert err.misconception == "misconception"
+            assert err.misconception_id.startswith("lesson6.")
             assert f"option {letter}:" in str(err)
     for bad in ("E", "", None, 2, ["B"]):
         assert failure(check, bad).misconception == "not a valid option"
@@ -198,7 +199,7 @@ def test_threshold_too_high_or_default_fails():
     err = failure(checks.check_threshold_for_recall, lambda *a: 0.5, y, s, 0.95)
     assert err.misconception == "default threshold kept"
     err = failure(checks.check_threshold_for_recall, lambda *a: 0.9, y, s, 0.95)
-    assert err.misconception == "threshold too high"
+    assert err.misconception == "threshold too high for the recall target"
     err = failure(checks.check_threshold_for_recall, lambda *a: 95, y, s, 0.95)
     assert err.misconception == "percent instead of a fraction"
 
@@ -229,14 +230,14 @@ def test_threshold_hard_coded_to_the_visible_case_fails_another():
 def test_threshold_wrong_types_are_explained():
     y, s = scored(8)
     assert failure(checks.check_threshold_for_recall, "0.4", y, s, 0.9).misconception == (
-        "not a function"
+        "a function expected"
     )
     err = failure(checks.check_threshold_for_recall, lambda *a: {"threshold": 0.4}, y, s, 0.9)
-    assert err.misconception == "not a threshold"
+    assert err.misconception == "one number (the threshold) expected"
     err = failure(checks.check_threshold_for_recall, lambda *a: [0.4, 0.5], y, s, 0.9)
-    assert err.misconception == "not a threshold"
+    assert err.misconception == "one number (the threshold) expected"
     err = failure(checks.check_threshold_for_recall, lambda *a: math.nan, y, s, 0.9)
-    assert err.misconception == "not a threshold"
+    assert err.misconception == "one number (the threshold) expected"
 
 
 # --- exercise 6: the accuracy paradox ---------------------------------------------------------
@@ -279,7 +280,7 @@ def test_paradox_fixed_cut_off_fails_and_is_named():
         return bool((np.asarray(y_true) == np.asarray(y_pred)).mean() >= 0.9)
 
     err = failure(checks.check_accuracy_paradox, cut_off, paradox_cases())
-    assert err.misconception == "a fixed accuracy cut-off"
+    assert err.misconception == "a fixed accuracy cut-off instead of the baseline"
 
 
 def test_paradox_recall_only_answer_fails_on_a_model_that_finds_some_positives():
@@ -301,12 +302,64 @@ def test_paradox_never_true_and_strict_comparison_fail():
         return bool((y == p).mean() < sizes.max() / len(y))
 
     animals = paradox_cases()[3]
-    assert failure(checks.check_accuracy_paradox, strict, [animals]).misconception
+    err = failure(checks.check_accuracy_paradox, strict, [animals])
+    assert err.misconception_id == "lesson6.tie_counted_as_better"
+
+
+def test_paradox_binary_only_baseline_is_named():
+    def zero_one(y_true, y_pred):
+        y, p = np.asarray(y_true), np.asarray(y_pred)
+        return bool((y == p).mean() <= max(y.mean(), 1 - y.mean()))
+
+    strings = (["cat"] * 6 + ["dog"] * 3 + ["fox"], ["cat"] * 10)
+    err = failure(checks.check_accuracy_paradox, zero_one, [strings])
+    assert err.misconception_id == "lesson6.binary_labels_assumed"
+
+
+def test_most_confused_reads_true_rows_and_skips_the_diagonal(capsys):
+    small = ([[50, 2, 0], [9, 40, 1], [0, 3, 47]], ["cat", "dog", "fox"])
+
+    def right(matrix, names):
+        m = np.array(matrix, dtype=float)
+        np.fill_diagonal(m, -1)
+        i, j = np.unravel_index(np.argmax(m), m.shape)
+        return names[i], names[j]
+
+    def swapped(matrix, names):
+        return right(matrix, names)[::-1]
+
+    def diagonal(matrix, names):
+        i = int(np.argmax(np.diag(np.array(matrix))))
+        j = int(np.argmax(np.array(matrix).max(axis=0)))
+        return names[i], names[j]
+
+    checks.check_most_confused(right, [small])
+    assert "on 1 matrices" in capsys.readouterr().out
+    assert failure(checks.check_most_confused, swapped, [small]).misconception_id == (
+        "lesson6.rows_columns_swapped")
+    assert failure(checks.check_most_confused, diagonal, [small]).misconception_id == (
+        "lesson6.diagonal_counted")
+    assert failure(checks.check_most_confused, lambda m, n: "cat", [small]).misconception_id == (
+        "lesson6.not_a_name_pair")
+    with pytest.raises(ValueError, match="square"):
+        checks.most_confused_expected([[1, 2, 3]], ["a"])
+
+
+@pytest.mark.parametrize(("check", "right", "wrong"), [
+    (checks.check_rare_curves, "B", {"A": "roc_for_rare", "C": "accuracy_curve",
+                                     "D": "curves_equivalent"}),
+    (checks.check_micro_average, "B", {"A": "micro_is_macro", "C": "micro_is_weighted",
+                                       "D": "micro_is_largest_class"}),
+])
+def test_curve_and_average_questions_name_each_option(check, right, wrong):
+    check(right)
+    for letter, name in wrong.items():
+        assert failure(check, letter).misconception_id == f"lesson6.{name}"
 
 
 def test_paradox_wrong_return_type_is_explained():
     err = failure(checks.check_accuracy_paradox, lambda *a: "yes", paradox_cases())
-    assert err.misconception == "not a yes/no answer"
+    assert err.misconception == "True or False expected"
     err = failure(checks.check_accuracy_paradox, lambda *a: 0.9, paradox_cases())
-    assert err.misconception == "not a yes/no answer"
+    assert err.misconception == "True or False expected"
     checks.check_accuracy_paradox(lambda y, p: np.bool_(paradox_ok(y, p)), paradox_cases())

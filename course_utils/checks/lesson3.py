@@ -12,8 +12,58 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from course_utils.checks._feedback import check_choice, correct, fail
-from course_utils.checks.lesson2 import build, outputs_of, plain_int
+from course_utils.checks._feedback import (
+    GENERIC,
+    Misconception,
+    check_choice,
+    correct,
+    fail,
+    registry,
+)
+from course_utils.checks._toolkit import build, outputs_of, plain_int
+
+S1 = "1. The output has one row per image and one column per class"
+S2 = "2. Logits -> probabilities -> prediction"
+S3 = "3. Predictions in practice: eval mode, no gradients, and a loss that takes logits"
+EX = "the exercise's instructions"
+
+MISCONCEPTIONS = registry(
+    "lesson3",
+    Misconception("input_as_output", "reading the input shape as the output shape", S1),
+    Misconception("still_1000", "expecting 1000 outputs still", S1),
+    Misconception("features_as_outputs", "feature size confused with output size", S1),
+    Misconception("no_batch", "forgot the batch dimension", S1),
+    Misconception("fixed_batch", "hard-coded batch size", S1),
+    Misconception("axes_swapped", "axes swapped", S1),
+    Misconception("typed_classes", "a class count that does not follow from the model's head", S1),
+    Misconception("resnet_only", "code that works only for a ResNet's model.fc", S1),
+    Misconception("device_assumed", "a device assumed instead of read from the model", S1),
+    Misconception("not_a_shape", "a tuple of ints expected", EX),
+    Misconception("not_a_number", "a whole number (int) expected", EX),
+    Misconception("wrong_count", "a count that is not rows x columns of the output", S1),
+    Misconception("softmax_over_batch", "softmax over the batch axis", S2),
+    Misconception("sigmoid", "sigmoid instead of softmax", S2),
+    Misconception("logits_as_probabilities", "logits used as probabilities", S2),
+    Misconception("not_softmax", "not a softmax over classes", S2),
+    Misconception("unstable_softmax", "numerically unstable softmax (exp overflows)", S2),
+    Misconception("max_value_not_index", "the highest probability, not its index", S2),
+    Misconception("not_indices", "not class indices", S2),
+    Misconception("argmax_wrong_axis", "argmax over the wrong axis or of the wrong tensor", S2),
+    Misconception("extra_dimension", "extra dimension in the predicted classes", S2),
+    Misconception("modified_input", "modified the input", S2),
+    Misconception("not_two_tensors", "a pair of tensors expected", EX),
+    Misconception("argmax_needs_probabilities", "thinking argmax needs probabilities", S2),
+    Misconception("softmax_reorders", "thinking softmax reorders the classes", S2),
+    Misconception("softmax_before_loss", "a softmax before CrossEntropyLoss (it takes logits)",
+                  S3),
+    Misconception("argmax_in_head", "an argmax inside the head (it has no gradient)", S3),
+    Misconception("relu_on_logits", "a ReLU after the head (logits may be negative)", S3),
+    Misconception("train_mode_inference", "predicting in train mode", S3),
+    Misconception("no_grad_is_eval", "thinking torch.no_grad() switches to eval mode", S3),
+    Misconception("eval_is_no_grad", "thinking model.eval() turns off gradients", S3),
+)
+M = MISCONCEPTIONS
+GENERIC_ERROR = GENERIC["code_error"]
 
 ShapeCase = tuple[str, int, tuple[int, ...]] | tuple[nn.Module, tuple[int, ...]]
 
@@ -46,33 +96,45 @@ def _measured_shape(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int
 
 
 def _shape_misconception(got: tuple[int, ...], want: tuple[int, ...], in_shape: tuple[int, ...],
-                         in_features: int) -> tuple[str, str]:
+                         in_features: int) -> tuple[str, Misconception]:
     batch, classes = want
     if got == in_shape:
-        return "the input shape", "reading the input shape as the output shape"
+        return "the input shape", M["input_as_output"]
     if got == (batch, 1000) and classes != 1000:
-        return "1000 columns: ImageNet's class count", "expecting 1000 outputs still"
+        return "1000 columns: ImageNet's class count", M["still_1000"]
     if got == (batch, in_features):
         return (f"{in_features} columns: the feature size that goes INTO the head",
-                "feature size confused with output size")
+                M["features_as_outputs"])
     if got == (classes,):
-        return "no batch dimension", "forgot the batch dimension"
-    if got == (1, classes) and batch != 1:
-        return "a batch of 1 whatever the input", "hard-coded batch size"
+        return "no batch dimension", M["no_batch"]
     if got == (classes, batch):
-        return "(classes, batch): the two axes swapped", "axes swapped"
-    return "a shape that does not follow from the model", "wrong shape"
+        return "(classes, batch): the two axes swapped", M["axes_swapped"]
+    if len(got) == 2 and got[0] != batch:
+        return f"a batch of {got[0]} whatever the input", M["fixed_batch"]
+    if len(got) == 2 and got[0] == batch:
+        return (f"{got[1]} columns, not the {classes} outputs of this model's head",
+                M["typed_classes"])
+    return "a shape that does not follow from the model", M["not_a_shape"]
 
 
 # --------------------------------------------------------------------------- exercise 1
+
+
+# The visible cases: two families, two batch sizes, a meta model and (in the notebook) a CPU one.
+VISIBLE_SHAPES: tuple[ShapeCase, ...] = (("resnet18", 5, (1, 3, 224, 224)),
+                                         ("vgg11", 3, (4, 3, 224, 224)))
 
 
 def check_output_shape(predict_output_shape: Callable, *cases: ShapeCase) -> None:
     """``predict_output_shape(model, input_shape)`` returns (batch, classes) for any classifier."""
     from course_utils.heads import find_head
 
-    for case in cases or (("resnet18", 5, (1, 3, 224, 224)),):
+    labels = []
+    for case in cases or VISIBLE_SHAPES:
         model, in_shape, label = _case(case)
+        device = next(model.parameters()).device.type
+        label = f"{label} on the {device} device"
+        labels.append(f"{label}, input {in_shape}")
         want = _measured_shape(model, in_shape)
         in_features = find_head(model).in_features
         try:
@@ -80,19 +142,29 @@ def check_output_shape(predict_output_shape: Callable, *cases: ShapeCase) -> Non
         except NotImplementedError:
             raise  # the untouched stub: let nbgrader show it as "not answered yet"
         except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
-            fail(f"predict_output_shape on a {label} to run", f"{type(exc).__name__}: {exc}",
-                 "the model lives on the meta device (shapes, no numbers): read the answer from "
-                 "its head and the input shape.", "the code does not run")
+            text = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, AttributeError) and "'fc'" in str(exc):
+                fail(f"predict_output_shape on a {label} to run", text,
+                     "only ResNet-like models keep their head in model.fc; heads.find_head(model) "
+                     "finds it anywhere.", M["resnet_only"])
+            if isinstance(exc, (RuntimeError, NotImplementedError)) and (
+                    "meta" in str(exc) or "device" in str(exc)):
+                fail(f"predict_output_shape on a {label} to run", text,
+                     "build any example tensor on the model's own device: "
+                     "next(model.parameters()).device (or reason from the head, no tensor "
+                     "needed).", M["device_assumed"])
+            fail(f"predict_output_shape on a {label} to run", text,
+                 "read the answer from the model's head and the input shape.", GENERIC_ERROR)
         got = _as_shape(result)
         if got is None:
             fail("a tuple of ints such as (batch, classes)", f"{type(result).__name__}: "
-                 f"{result!r:.80}", "return a tuple, e.g. (2, 7).", "wrong return type")
+                 f"{result!r:.80}", "return a tuple, e.g. (2, 7).", M["not_a_shape"])
         if got != want:
             observed, misconception = _shape_misconception(got, want, in_shape, in_features)
             fail(f"{want} for a {label} on input {in_shape}", f"{got}: {observed}",
                  "one row per image in the batch, one column per output of the head.",
                  misconception)
-    correct("(batch, classes): rows are images, columns are the head's outputs.")
+    correct("(batch, classes) on " + "; ".join(labels) + ".")
 
 
 # --------------------------------------------------------------------------- exercise 2
@@ -107,70 +179,77 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
     except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
         fail(f"predict on logits of shape {tuple(logits.shape)} to run",
              f"{type(exc).__name__}: {exc}", "try it on a small tensor in a cell of its own.",
-             "the code does not run")
+             GENERIC_ERROR)
     # Exact torch.Tensor only: a subclass could redefine the comparisons below.
     if not (isinstance(result, tuple) and len(result) == 2
             and all(type(t) is torch.Tensor for t in result)):
         fail("a pair of tensors (probabilities, predicted_class)",
              f"{type(result).__name__}: {result!r:.100}",
-             "end with: return probabilities, predicted_class", "wrong return type")
+             "end with: return probabilities, predicted_class", M["not_two_tensors"])
     if not torch.equal(logits, original):
         fail("the logits left unchanged", "your function changed the logits in place",
              "use functions that return new tensors (torch.softmax), not in-place ones.",
-             "modified the input")
+             M["modified_input"])
     probs, pred = result
     want = torch.softmax(logits.double(), dim=1)
     if tuple(probs.shape) != tuple(logits.shape):
         fail(f"probabilities of shape {tuple(logits.shape)}, one per logit",
-             f"shape {tuple(probs.shape)}", "softmax keeps the shape of the logits.", "wrong shape")
+             f"shape {tuple(probs.shape)}", "softmax keeps the shape of the logits.",
+             M["not_softmax"])
     p = probs.detach().double().cpu()
     if not torch.isfinite(p).all():
         fail("finite probabilities even for large logits", "nan or inf values",
              "exp() of a large logit overflows; torch.softmax subtracts the row maximum first.",
-             "numerically unstable softmax")
+             M["unstable_softmax"])
     if torch.allclose(p, logits.double()):
         fail("probabilities (each row sums to 1)", "the logits, unchanged",
-             "turn logits into probabilities with softmax.", "logits used as probabilities")
+             "turn logits into probabilities with softmax.", M["logits_as_probabilities"])
     if not torch.allclose(p, want, atol=1e-5):
         sums = f"row sums {p.sum(dim=1).round(decimals=3).tolist()}"
         if logits.shape[0] > 1 and torch.allclose(p, torch.softmax(logits.double(), dim=0)):
-            observed, why = "each column sums to 1, not each row", "softmax over the batch axis"
+            observed, why = "each column sums to 1, not each row", M["softmax_over_batch"]
         elif torch.allclose(p, torch.sigmoid(logits.double()), atol=1e-5):
-            observed, why = sums, "sigmoid instead of softmax"
+            observed, why = sums, M["sigmoid"]
         else:
-            observed, why = sums, "not a softmax over classes"
+            observed, why = sums, M["not_softmax"]
         fail("softmax over the classes: every row sums to 1", observed,
              "dim=1 is the class axis of a (batch, classes) tensor.", why)
     batch = logits.shape[0]
     target = want.argmax(dim=1)
     if pred.is_floating_point():
-        why = ("the highest probability, not its index"
+        why = (M["max_value_not_index"]
                if torch.allclose(pred.detach().double().cpu().flatten(), want.max(dim=1).values)
-               else "not class indices")
+               else M["not_indices"])
         fail(f"{batch} integer class indices", f"floating values {pred.flatten().tolist()[:6]}",
              "max() returns (values, indices); you want the indices: argmax.", why)
     if tuple(pred.shape) != (batch,):
         fail(f"one class index per image: shape ({batch},)", f"shape {tuple(pred.shape)}",
              "argmax over the class axis gives one index per row.",
-             "argmax over the wrong axis" if pred.numel() != batch else "extra dimension")
+             M["argmax_wrong_axis"] if pred.numel() != batch else M["extra_dimension"])
     if not torch.equal(pred.cpu(), target):
         fail(f"predicted classes {target.tolist()}", f"{pred.tolist()}",
              "the prediction is the column with the largest probability in each row.",
-             "argmax over the wrong axis or of the wrong tensor")
+             M["argmax_wrong_axis"])
+
+
+# The visible cases: ordinary logits, and logits large enough to overflow exp().
+VISIBLE_LOGITS = (_EXAMPLE_LOGITS, ((1000.0, 0.0, -1000.0), (-50.0, 60.0, 0.0)))
 
 
 def check_predict(predict: Callable, *logits: torch.Tensor | Sequence) -> None:
     """``predict(logits) -> (probabilities, predicted_class)`` for any (batch, classes) logits."""
     if not callable(predict):
-        fail("a function predict(logits)", f"{predict!r}", "define it with def.", "not a function")
-    for item in logits or (_EXAMPLE_LOGITS,):
+        fail("a function predict(logits)", f"{predict!r}", "define it with def.", GENERIC_ERROR)
+    for item in logits or VISIBLE_LOGITS:
         tensor = torch.as_tensor(item, dtype=torch.float32)
         if tensor.ndim != 2:
             raise ValueError(
                 f"logits must be 2-D (batch, classes), got shape {tuple(tensor.shape)}"
             )
         _check_prediction(predict, tensor)
-    correct("softmax over the class axis, then argmax: rows are images, columns are classes.")
+    shapes = " and ".join(str(tuple(torch.as_tensor(item).shape)) for item in logits or VISIBLE_LOGITS)
+    correct(f"softmax over the class axis, then argmax, on logits of shape {shapes}"
+            + ("" if logits else ", small and very large") + ".")
 
 
 # --------------------------------------------------------------------------- short answers
@@ -182,12 +261,12 @@ def check_q1(answer: object) -> None:
         answer,
         "C",
         {
-            "A": "the new head has 5 outputs; 1000 belonged to the ImageNet head that was "
-            "replaced [expecting 1000 outputs still]",
-            "B": "512 is what goes INTO the head (its in_features); the head turns it into 5 "
-            "scores [feature size confused with output size]",
-            "D": "that is the input: the output has one row per image and one column per class "
-            "[reading the input shape as the output shape]",
+            "A": ("the new head has 5 outputs; 1000 belonged to the ImageNet head that was "
+                  "replaced", M["still_1000"]),
+            "B": ("512 is what goes INTO the head (its in_features); the head turns it into 5 "
+                  "scores", M["features_as_outputs"]),
+            "D": ("that is the input: the output has one row per image and one column per class",
+                  M["input_as_output"]),
         },
         question="the shape of model(x) for x of shape (16, 3, 224, 224) and fc = Linear(512, 5)",
         confirmation="(16, 5): 16 images, 5 scores each.",
@@ -200,11 +279,12 @@ def check_q2(answer: object) -> None:
         answer,
         "D",
         {
-            "A": "softmax keeps the order of the scores in each row, so the largest logit is "
-            "also the largest probability",
-            "B": "the logits already rank the classes; softmax only rescales them",
-            "C": "the 512 features describe the image, not the classes: there is nothing to "
-            "pick a class from [feature size confused with output size]",
+            "A": ("softmax keeps the order of the scores in each row, so the largest logit is "
+                  "also the largest probability", M["argmax_needs_probabilities"]),
+            "B": ("the logits already rank the classes; softmax only rescales them",
+                  M["softmax_reorders"]),
+            "C": ("the 512 features describe the image, not the classes: there is nothing to "
+                  "pick a class from", M["features_as_outputs"]),
         },
         question="which tensor gives the predicted class with argmax(dim=1)?",
         confirmation="softmax never changes which score is the largest: either tensor works.",
@@ -218,20 +298,61 @@ def check_output_count(answer: object, *, batch: int = 8, num_classes: int = 24)
     want = shape[0] * shape[1]
     given = plain_int(answer)
     if given is None:
-        fail("a whole number", f"{answer!r:.80}", "count the numbers: rows times columns.",
-             "wrong type")
+        kind = type(answer).__name__
+        fail("a whole number (an int), such as 8 * 24", f"{answer!r:.80}, a {kind}",
+             "write the number or the product without quotes or a decimal point: "
+             "answer_q3 = 2 * 3, not '6' or 6.0.", M["not_a_number"])
     answer = given
     if answer == want:
         correct(f"{shape[0]} rows x {shape[1]} columns = {want} scores.")
         return
     known = {
-        batch * 512: ("the features (batch x 512), not the scores",
-                      "feature size confused with output size"),
-        num_classes: ("one image's scores: the batch is missing", "forgot the batch dimension"),
-        batch * 1000: ("1000 scores per image", "expecting 1000 outputs still"),
-        batch * 3 * 32 * 32: ("the number of input pixel values",
-                              "reading the input shape as the output shape"),
+        batch * 512: ("the features (batch x 512), not the scores", M["features_as_outputs"]),
+        num_classes: ("one image's scores: the batch is missing", M["no_batch"]),
+        batch * 1000: ("1000 scores per image", M["still_1000"]),
+        batch * 3 * 32 * 32: ("the number of input pixel values", M["input_as_output"]),
+        batch * 5: ("5 scores per image: the flower head, not the 24-shape head",
+                    M["typed_classes"]),
     }
-    observed, misconception = known.get(answer, (f"{answer}", "wrong count"))
+    observed, misconception = known.get(answer, (f"{answer}", M["wrong_count"]))
     fail("rows x columns of the output: (batch, classes)", observed,
          "write down the output shape first, then multiply.", misconception)
+
+
+def check_loss_head(answer: object) -> None:
+    """Exercise 4: the head to train with nn.CrossEntropyLoss."""
+    check_choice(
+        answer,
+        "B",
+        {
+            "A": ("CrossEntropyLoss applies log-softmax itself; a softmax in the head squashes "
+                  "the scores twice, and the loss can no longer approach 0",
+                  M["softmax_before_loss"]),
+            "C": ("the loss needs logits of any sign; a ReLU sets every negative score to 0, "
+                  "so the head can no longer rank the unlikely classes", M["relu_on_logits"]),
+            "D": ("argmax gives class indices, which have no gradient: nothing could be "
+                  "trained", M["argmax_in_head"]),
+        },
+        question="the head for a 5-class model trained with nn.CrossEntropyLoss",
+        confirmation="a plain nn.Linear: the loss takes logits and applies the softmax itself.",
+    )
+
+
+def check_inference(answer: object) -> None:
+    """Exercise 5: predictions that do not depend on the batch and store no gradients."""
+    check_choice(
+        answer,
+        "C",
+        {
+            "A": ("in train mode BatchNorm normalises with the batch's own statistics (and "
+                  "updates its running ones): the prediction for an image depends on the "
+                  "other images in the batch", M["train_mode_inference"]),
+            "B": ("torch.no_grad() only stops recording gradients; the model stays in train "
+                  "mode, with batch statistics", M["no_grad_is_eval"]),
+            "D": ("model.eval() fixes BatchNorm and Dropout, but autograd still records every "
+                  "operation for a backward pass that never comes", M["eval_is_no_grad"]),
+        },
+        question="which code predicts without batch-dependent results and without recording "
+                 "gradients?",
+        confirmation="model.eval() for the layers, torch.no_grad() for the memory: both.",
+    )

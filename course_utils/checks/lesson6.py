@@ -16,7 +16,71 @@ from typing import Any
 import numpy as np
 
 from course_utils import metrics
-from course_utils.checks._feedback import call_student, check_choice, correct, fail
+from course_utils.checks._feedback import Misconception, check_choice, correct, fail, registry
+from course_utils.checks._toolkit import call_student, to_numpy
+
+S1 = "1. The confusion matrix and four metrics"
+S2 = "2. Which metric matters depends on the cost of each error"
+S3 = "3. Real screening data: moving the decision threshold"
+S4 = "4. A rule of thumb for reading the numbers"
+S51 = "5.1 The accuracy paradox"
+EX = "the exercise's instructions"
+
+MISCONCEPTIONS = registry(
+    "lesson6",
+    Misconception("percent_not_fraction", "percent instead of a fraction", S1),
+    Misconception("precision_recall_swapped", "precision and recall swapped", S1),
+    Misconception("tn_not_counted", "true negatives not counted as correct", S1),
+    Misconception("f1_plain_average", "F1 taken as the plain average", S1),
+    Misconception("undefined_ratio", "undefined ratio not set to 0.0", S1),
+    Misconception("division_by_zero", "division by zero on an undefined ratio", S1),
+    Misconception("wrong_formula", "a formula that is not the lesson's", S1),
+    Misconception("not_a_dict", "a dict of four metrics expected", EX),
+    Misconception("missing_metric", "a metric missing from the dict", EX),
+    Misconception("not_a_function", "a function expected", EX),
+    Misconception("accuracy_for_errors", "accuracy chosen where one kind of error matters", S2),
+    Misconception("recall_for_spam", "recall chosen where false alarms are the costly error", S2),
+    Misconception("precision_for_screening",
+                  "precision chosen where missed cases are the costly error", S2),
+    Misconception("f1_for_unequal_costs", "F1 chosen although the two errors cost differently",
+                  S2),
+    Misconception("default_threshold_kept", "default threshold kept", S3),
+    Misconception("threshold_too_high", "threshold too high for the recall target", S3),
+    Misconception("threshold_lower_than_needed", "threshold lower than needed", S3),
+    Misconception("flag_everything", "flag everything", S3),
+    Misconception("target_as_threshold", "target recall used as the threshold", S3),
+    Misconception("not_a_threshold", "one number (the threshold) expected", EX),
+    Misconception("accuracy_alone", "accuracy judged alone (the accuracy paradox)", S4),
+    Misconception("precision_covers_misses", "precision taken to cover the missed cases", S4),
+    Misconception("verdict_postponed", "a verdict postponed although the numbers decide it", S4),
+    Misconception("fixed_cutoff", "a fixed accuracy cut-off instead of the baseline", S51),
+    Misconception("paradox_for_better_model",
+                  "paradox called for a model that beats the baseline", S51),
+    Misconception("baseline_ignored", "accuracy judged without the baseline", S51),
+    Misconception("tie_counted_as_better",
+                  "a tie with the baseline counted as beating it (strict <)", S51),
+    Misconception("binary_labels_assumed", "a baseline that assumes 0/1 labels", S51),
+    Misconception("not_a_bool", "True or False expected", EX),
+    Misconception("more_data_better", "leaked test rows taken for useful extra data",
+                  "5.2 Data leakage"),
+    Misconception("leakage_as_overfitting", "leakage mistaken for overfitting",
+                  "5.2 Data leakage"),
+    Misconception("leakage_as_balance", "leakage mistaken for a class-balance change",
+                  "5.2 Data leakage"),
+    Misconception("overfitting_as_leakage", "overfitting mistaken for leakage",
+                  "5.3 Overfitting"),
+    Misconception("perfect_train_score", "a perfect training score taken as proof",
+                  "5.3 Overfitting"),
+    Misconception("overfitting_as_underfitting", "overfitting mistaken for underfitting",
+                  "5.3 Overfitting"),
+    Misconception("weighted_is_fair", "the weighted average taken as the fair one",
+                  "5.4 Ignoring class balance"),
+    Misconception("macro_miscalculated", "the macro average taken for a miscalculation",
+                  "5.4 Ignoring class balance"),
+    Misconception("agreement_as_evidence", "agreement of accuracy and weighted scores taken "
+                  "as evidence", "5.4 Ignoring class balance"),
+)
+M = MISCONCEPTIONS
 
 # The curriculum's worked example, positive class first: TP, FN, FP, TN = 40, 10, 5, 45.
 WORKED_EXAMPLE = metrics.ConfusionCounts(tp=40, fp=5, fn=10, tn=45)
@@ -25,14 +89,14 @@ METRIC_NAMES = ("accuracy", "precision", "recall", "f1")
 TOLERANCE = 1e-3
 
 
-def _explain_zero_division(exc: Exception) -> tuple[str, str, str] | None:
+def _explain_zero_division(exc: Exception) -> tuple[str, str, Misconception] | None:
     if not isinstance(exc, ZeroDivisionError):
         return None
     return (
         "the function to return 0.0 for a ratio whose denominator is zero",
         "check the denominator before dividing; the course's policy for an undefined "
         "ratio is 0.0 (a model that flags nothing has found nothing).",
-        "division by zero on an undefined ratio",
+        M["division_by_zero"],
     )
 
 
@@ -47,7 +111,7 @@ def _require_function(function: Any, signature: str) -> None:
             f"a function {signature}",
             f"a {type(function).__name__}: {function!r:.60}",
             f"define it with def {signature}: ...",
-            "not a function",
+            M["not_a_function"],
         )
 
 
@@ -62,7 +126,8 @@ def _close(a: float, b: float) -> bool:
 # --- exercise 1: the four metrics from the counts -------------------------------------------
 
 
-def _diagnose_metric(name: str, got: float, c: metrics.ConfusionCounts) -> tuple[str, str, str]:
+def _diagnose_metric(name: str, got: float,
+                     c: metrics.ConfusionCounts) -> tuple[str, Misconception, str]:
     """(what the answer shows, misconception, hint) for one wrong metric."""
     right = metrics.metrics_from_counts(c)
     p, r = right.precision, right.recall
@@ -70,53 +135,58 @@ def _diagnose_metric(name: str, got: float, c: metrics.ConfusionCounts) -> tuple
     if got > 1 and _close(got / 100, expected):
         return (
             f"{name} = {got:g}, a percentage",
-            "percent instead of a fraction",
+            M["percent_not_fraction"],
             "return fractions between 0 and 1 (0.85, not 85).",
         )
     if name == "precision" and not _close(p, r) and _close(got, r):
         return (
             f"precision = {got:.3f}, which is the recall TP / (TP + FN)",
-            "precision and recall swapped",
+            M["precision_recall_swapped"],
             "precision asks: of the samples the model FLAGGED, how many are real? "
             "Its denominator is every predicted positive.",
         )
     if name == "recall" and not _close(p, r) and _close(got, p):
         return (
             f"recall = {got:.3f}, which is the precision TP / (TP + FP)",
-            "precision and recall swapped",
+            M["precision_recall_swapped"],
             "recall asks: of the REAL positives, how many did the model find? "
             "Its denominator is every actual positive.",
         )
     if name == "accuracy" and _close(got, c.tp / c.total) and not _close(got, expected):
         return (
             f"accuracy = {got:.3f} = TP / total",
-            "true negatives not counted as correct",
+            M["tn_not_counted"],
             "a correct 'no' is as correct as a correct 'yes': count both on the diagonal.",
         )
     if name == "f1" and _close(got, (p + r) / 2) and not _close(got, expected):
         return (
             f"f1 = {got:.3f}, the arithmetic mean (P + R) / 2",
-            "F1 taken as the plain average",
+            M["f1_plain_average"],
             "F1 is the harmonic mean 2PR / (P + R): it stays low when either side is low.",
         )
     if name in ("precision", "f1") and c.tp + c.fp == 0 and not _close(got, 0.0):
         return (
             f"{name} = {got:g} when the model predicts no positive at all",
-            "undefined ratio not set to 0.0",
+            M["undefined_ratio"],
             "with no positive predictions TP + FP = 0; the course's policy is 0.0: "
             "a model that flags nothing has found nothing.",
         )
     if c.tp + c.fn == 0 and name in ("recall", "f1") and not _close(got, 0.0):
         return (
             f"{name} = {got:g} when there is no real positive at all",
-            "undefined ratio not set to 0.0",
+            M["undefined_ratio"],
             "with no actual positives TP + FN = 0; the course's policy is 0.0.",
         )
     return (
         f"{name} = {got:.3f}",
-        "wrong formula",
+        M["wrong_formula"],
         "write the formula out with TP, FP, FN and TN and compare it with the lesson's.",
     )
+
+
+# The visible check: the worked example, and a model that never predicts positive (undefined
+# precision), so that a division by zero shows before submission.
+VISIBLE_COUNTS = [WORKED_EXAMPLE, metrics.ConfusionCounts(tp=0, fp=0, fn=12, tn=88)]
 
 
 def check_compute_metrics(
@@ -130,7 +200,8 @@ def check_compute_metrics(
     with keywords, so argument order cannot hide a mistake.
     """
     _require_function(compute_metrics, "compute_metrics(tp, fp, fn, tn)")
-    for case in cases if cases is not None else [WORKED_EXAMPLE]:
+    cases = list(cases) if cases is not None else VISIBLE_COUNTS
+    for case in cases:
         c = case if isinstance(case, metrics.ConfusionCounts) else metrics.ConfusionCounts(*case)
         got = _call(
             compute_metrics, what=f"compute_metrics for {c}", tp=c.tp, fp=c.fp, fn=c.fn, tn=c.tn
@@ -140,7 +211,7 @@ def check_compute_metrics(
                 f"a dict with keys {list(METRIC_NAMES)}",
                 f"a {type(got).__name__}: {got!r:.80}",
                 "return {'accuracy': ..., 'precision': ..., 'recall': ..., 'f1': ...}.",
-                "wrong return type",
+                M["not_a_dict"],
             )
         missing = [k for k in METRIC_NAMES if k not in got]
         if missing:
@@ -148,7 +219,7 @@ def check_compute_metrics(
                 f"a dict with keys {list(METRIC_NAMES)}",
                 f"keys {sorted(map(str, got))}: {missing} missing",
                 "spell the keys exactly as listed, in lower case.",
-                "missing metric",
+                M["missing_metric"],
             )
         right = metrics.metrics_from_counts(c)
         for name in METRIC_NAMES:
@@ -159,14 +230,16 @@ def check_compute_metrics(
                     f"{name} = {value!r}",
                     "an undefined ratio (zero denominator) is 0.0 in this course, never NaN "
                     "or None.",
-                    "undefined ratio not set to 0.0",
+                    M["undefined_ratio"],
                 )
             if not _close(float(value), getattr(right, name)):
                 observed, name_of_error, hint = _diagnose_metric(name, float(value), c)
                 fail(f"the right {name} for {c}", observed, hint, name_of_error)
+    shown = "; ".join(str(c if isinstance(c, metrics.ConfusionCounts)
+                          else metrics.ConfusionCounts(*c)) for c in cases)
     correct(
         "accuracy counts both diagonals, precision divides by the predicted positives, recall "
-        "by the real positives, and F1 is their harmonic mean."
+        f"by the real positives, and F1 is their harmonic mean; checked on {shown}."
     )
 
 
@@ -179,12 +252,12 @@ def check_spam_metric(answer: Any) -> None:
         answer,
         "B",
         {
-            "A": "accuracy is dominated by whichever class is common and says nothing "
-            "about which kind of error the filter makes.",
-            "C": "recall counts the spam that was caught; a filter can reach recall 1.0 by "
-            "binning every email, good ones included.",
-            "D": "a balanced F1 treats a lost good email and a missed spam as equally bad, "
-            "but here they are not.",
+            "A": ("accuracy is dominated by whichever class is common and says nothing "
+                  "about which kind of error the filter makes.", M["accuracy_for_errors"]),
+            "C": ("recall counts the spam that was caught; a filter can reach recall 1.0 by "
+                  "binning every email, good ones included.", M["recall_for_spam"]),
+            "D": ("a balanced F1 treats a lost good email and a missed spam as equally bad, "
+                  "but here they are not.", M["f1_for_unequal_costs"]),
         },
         question="a spam filter that moves emails to the spam folder",
         confirmation="a false positive buries a good email, so when the filter says spam it "
@@ -198,12 +271,12 @@ def check_screening_metric(answer: Any) -> None:
         answer,
         "C",
         {
-            "A": "accuracy can be high while cancers are missed, because most people "
-            "screened are healthy.",
-            "B": "precision keeps false alarms rare, but a false alarm only costs a follow-up "
-            "test; a missed cancer costs far more.",
-            "D": "F1 weighs false alarms and missed cancers alike, and in screening they are "
-            "not alike.",
+            "A": ("accuracy can be high while cancers are missed, because most people "
+                  "screened are healthy.", M["accuracy_for_errors"]),
+            "B": ("precision keeps false alarms rare, but a false alarm only costs a follow-up "
+                  "test; a missed cancer costs far more.", M["precision_for_screening"]),
+            "D": ("F1 weighs false alarms and missed cancers alike, and in screening they are "
+                  "not alike.", M["f1_for_unequal_costs"]),
         },
         question="a cancer screening that sends flagged patients for a follow-up test",
         confirmation="a missed cancer (false negative) is the costly error, so screening wants "
@@ -249,7 +322,7 @@ def check_threshold_for_recall(
             "one number: the threshold (predict positive when score >= threshold)",
             f"a {type(got).__name__}: {got!r:.80}",
             "return a single float, not the metrics or the whole sweep.",
-            "not a threshold",
+            M["not_a_threshold"],
         )
     t = float(got)
     # Forgive float32 rounding of a threshold read off float64 scores (or the reverse).
@@ -260,11 +333,11 @@ def check_threshold_for_recall(
     highest = float(feasible.max())
     if recall < min_recall - 1e-12:
         if math.isclose(t, 0.5):
-            name, hint = "default threshold kept", "0.5 is only a default; lower it until "
+            name, hint = M["default_threshold_kept"], "0.5 is only a default; lower it until "
         elif t > 1 >= s.max():
-            name, hint = "percent instead of a fraction", "scores lie between 0 and 1, so "
+            name, hint = M["percent_not_fraction"], "scores lie between 0 and 1, so "
         else:
-            name, hint = "threshold too high", "lower the threshold until "
+            name, hint = M["threshold_too_high"], "lower the threshold until "
         fail(
             f"a threshold with recall >= {min_recall} on these scores",
             f"threshold {t:.4g} gives recall {recall:.3f}: it misses too many positives",
@@ -277,16 +350,16 @@ def check_threshold_for_recall(
     if flagged > fewest + 1 and precision < best_precision - 1e-9:
         if flagged == len(s):
             observed = f"threshold {t:.4g} flags every sample (precision {precision:.3f})"
-            name = "flag everything"
+            name = M["flag_everything"]
         elif math.isclose(t, min_recall):
             observed = f"threshold {t:.4g} is the recall target itself"
-            name = "target recall used as the threshold"
+            name = M["target_as_threshold"]
         else:
             observed = (
                 f"threshold {t:.4g} flags {flagged} samples where {fewest} would meet the "
                 f"target; precision drops to {precision:.3f} from {best_precision:.3f}"
             )
-            name = "threshold lower than needed"
+            name = M["threshold_lower_than_needed"]
         fail(
             f"the highest threshold that still reaches recall >= {min_recall}",
             observed,
@@ -309,16 +382,18 @@ def check_fraud_verdict(answer: Any) -> None:
         answer,
         "C",
         {
-            "A": "98% accuracy clears the 80% rule of thumb, but the rule also asks for "
-            "recall above 75%; here the accuracy comes from the legitimate transactions.",
-            "B": "a high precision only says the few flagged transactions are real frauds; "
-            "it says nothing about the frauds that were never flagged.",
-            "D": "more data may help later, but the question is whether THIS model is fit "
-            "now, and its recall already answers that.",
+            "A": ("98% accuracy clears the 80% rule of thumb, but the rule also asks for "
+                  "recall above 75%, and 98% is exactly what always answering 'legitimate' "
+                  "scores here.", M["accuracy_alone"]),
+            "B": ("a high precision only says the few flagged transactions are real frauds; "
+                  "it says nothing about the frauds that were never flagged.",
+                  M["precision_covers_misses"]),
+            "D": ("more data may help later, but the question is whether THIS model is fit "
+                  "now, and its recall already answers that.", M["verdict_postponed"]),
         },
         question="a fraud model with 98% accuracy but 12% recall on fraud",
-        confirmation="with recall 0.12 it misses 88% of frauds; the 98% accuracy is the "
-        "accuracy paradox at work.",
+        confirmation="with recall 0.12 it misses 88% of frauds; its 98% accuracy is what always "
+        "answering 'legitimate' scores: the accuracy paradox.",
     )
 
 
@@ -348,31 +423,49 @@ def check_accuracy_paradox(
     ``cases`` are ``(y_true, y_pred)`` pairs: any labels, any number of classes.
     """
     _require_function(accuracy_paradox, "accuracy_paradox(y_true, y_pred)")
+    cases = list(cases)
     for y_true, y_pred in cases:
+        expected, accuracy, baseline = _paradox_expected(y_true, y_pred)
+        labels = np.unique(to_numpy(y_true))
+        binary01 = len(labels) <= 2 and set(labels.tolist()) <= {0, 1}
+        if not binary01:
+            try:
+                accuracy_paradox(y_true, y_pred)
+            except NotImplementedError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - named: the answer assumed 0/1 labels
+                fail(f"{expected} for labels {labels.tolist()[:4]}",
+                     f"it raised {type(exc).__name__}: {exc}",
+                     "count how often each label occurs (np.unique(..., return_counts=True)); "
+                     "do not assume the labels are 0 and 1.", M["binary_labels_assumed"])
         got = _call(accuracy_paradox, y_true, y_pred, what="accuracy_paradox(y_true, y_pred)")
         if not isinstance(got, bool | np.bool_):
             fail(
                 "True or False",
                 f"a {type(got).__name__}: {got!r:.80}",
                 "return a comparison such as accuracy <= baseline, which is a bool.",
-                "not a yes/no answer",
+                M["not_a_bool"],
             )
-        expected, accuracy, baseline = _paradox_expected(y_true, y_pred)
         if bool(got) == expected:
             continue
         situation = (
             f"accuracy {accuracy:.3f} against {baseline:.3f} for always predicting the most "
             f"frequent class ({len(np.asarray(y_true))} samples)"
         )
+        tie = abs(accuracy - baseline) <= 1e-12
         if got:
-            name = (
-                "a fixed accuracy cut-off"
-                if accuracy >= 0.9
-                else "paradox called for a model that beats the baseline"
-            )
+            name = M["fixed_cutoff"] if accuracy >= 0.9 else M["paradox_for_better_model"]
             observed = f"True for {situation}: this model beats the baseline"
+        elif tie:
+            name = M["tie_counted_as_better"]
+            observed = (f"False for {situation}: equal to the baseline, which is no better "
+                        "(use <=, not <)")
+        elif not binary01:
+            name = M["binary_labels_assumed"]
+            observed = (f"False for {situation}, with labels {labels.tolist()[:4]}: "
+                        "the majority share was not computed from these labels")
         else:
-            name = "accuracy judged without the baseline"
+            name = M["baseline_ignored"]
             observed = f"False for {situation}: the model is no better than the baseline"
         fail(
             f"{expected} for {situation}",
@@ -383,7 +476,7 @@ def check_accuracy_paradox(
         )
     correct(
         "an accuracy means something only once it beats always predicting the most "
-        "frequent class."
+        f"frequent class; checked on {len(cases)} cases."
     )
 
 
@@ -396,11 +489,14 @@ def check_leakage(answer: Any) -> None:
         answer,
         "D",
         {
-            "A": "more training data can help, but these extra rows are the test rows "
-            "themselves: the model was graded on questions it had already seen.",
-            "B": "overfitting shows up as a gap between training and validation scores; here "
-            "the test score itself went up because the test rows were memorised.",
-            "C": "the class balance of the test set did not change; the same rows are scored.",
+            "A": ("more training data can help, but these extra rows are the test rows "
+                  "themselves: the model was graded on questions it had already seen.",
+                  M["more_data_better"]),
+            "B": ("overfitting shows up as a gap between training and validation scores; here "
+                  "the test score itself went up because the test rows were memorised.",
+                  M["leakage_as_overfitting"]),
+            "C": ("the class balance of the test set did not change; the same rows are scored.",
+                  M["leakage_as_balance"]),
         },
         question="test F1 jumped after test rows were added to the training data",
         confirmation="the model memorised rows it was then tested on: data leakage inflates "
@@ -414,12 +510,13 @@ def check_overfitting(answer: Any) -> None:
         answer,
         "A",
         {
-            "B": "leakage would make the validation score look too good; here it is the "
-            "training score that is too good to be true.",
-            "C": "a perfect training score is not a sign of a good model; only data it has "
-            "not seen can tell that.",
-            "D": "the gap grows as the model gets more capacity, which is what overfitting "
-            "does; more epochs or depth would make it worse, not better.",
+            "B": ("leakage would make the validation score look too good; here it is the "
+                  "training score that is too good to be true.", M["overfitting_as_leakage"]),
+            "C": ("a perfect training score is not a sign of a good model; only data it has "
+                  "not seen can tell that.", M["perfect_train_score"]),
+            "D": ("the gap grows as the model gets more capacity, which is what overfitting "
+                  "does; more epochs or depth would make it worse, not better.",
+                  M["overfitting_as_underfitting"]),
         },
         question="training accuracy 1.00, validation accuracy much lower, and the gap grows "
         "with depth",
@@ -434,14 +531,127 @@ def check_class_balance(answer: Any) -> None:
         answer,
         "B",
         {
-            "A": "the weighted average follows the class sizes, just like accuracy, so the "
-            "large class hides the small one there too.",
-            "C": "a macro average is not wrong: it gives every class the same weight, which "
-            "is exactly why it exposes the neglected rare class.",
-            "D": "accuracy and weighted scores agree because both are dominated by the big "
-            "class; agreement is not evidence that every class is served.",
+            "A": ("the weighted average follows the class sizes, just like accuracy, so the "
+                  "large class hides the small one there too.", M["weighted_is_fair"]),
+            "C": ("a macro average is not wrong: it gives every class the same weight, which "
+                  "is exactly why it exposes the neglected rare class.",
+                  M["macro_miscalculated"]),
+            "D": ("accuracy and weighted scores agree because both are dominated by the big "
+                  "class; agreement is not evidence that every class is served.",
+                  M["agreement_as_evidence"]),
         },
         question="accuracy and weighted recall are high but macro recall is much lower",
         confirmation="read the per-class table: the rare class has low recall, and only the "
         "macro average (every class weighs the same) shows it.",
+    )
+
+
+# --- section 6: curves, many classes, averages ------------------------------------------------
+
+S6 = "6. Beyond one threshold: precision-recall and ROC curves"
+S7 = "7. Beyond two classes: the confusion matrix and three averages"
+MISCONCEPTIONS.update(registry(
+    "lesson6",
+    Misconception("roc_for_rare", "ROC AUC trusted for rare positives", S6),
+    Misconception("accuracy_curve", "accuracy taken to show the cost of false alarms", S6),
+    Misconception("curves_equivalent", "the two curves taken to say the same", S6),
+    Misconception("diagonal_counted", "the diagonal (right answers) counted as confusion", S7),
+    Misconception("rows_columns_swapped", "rows (true) and columns (predicted) swapped", S7),
+    Misconception("not_a_name_pair", "a pair of class names expected", EX),
+    Misconception("micro_is_macro", "micro averaging taken for macro averaging", S7),
+    Misconception("micro_is_weighted", "micro averaging taken for weighted averaging", S7),
+    Misconception("micro_is_largest_class", "micro F1 taken for the largest class's F1", S7),
+))
+
+
+def check_rare_curves(answer: Any) -> None:
+    """Exercise 10: for rare positives the precision-recall curve (and AP) is the honest one."""
+    check_choice(
+        answer,
+        "B",
+        {
+            "A": ("ROC plots recall against the false-positive RATE, FP / all negatives; with "
+                  "many negatives a flood of false alarms is still a small rate, so the curve "
+                  "and its AUC stay high.", M["roc_for_rare"]),
+            "C": ("accuracy is dominated by the many negatives: always answering 'no' already "
+                  "scores high.", M["accuracy_curve"]),
+            "D": ("they share recall, but ROC divides false alarms by all negatives and PR "
+                  "by the flags: on rare positives they tell different stories, as the two "
+                  "numbers above show.", M["curves_equivalent"]),
+        },
+        question="which curve shows, for rare positives, how many false alarms come with the "
+                 "positives found?",
+        confirmation="precision counts false alarms among the flags, and its chance level is "
+                     "the positive share: the PR curve and AP show rare-positive trouble.",
+    )
+
+
+def most_confused_expected(matrix: Any, class_names: Any) -> tuple[str, str]:
+    """(true class, predicted class) of the largest off-diagonal count of a confusion matrix."""
+    m = np.array(to_numpy(matrix), dtype=float)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"matrix must be square (classes x classes), got shape {m.shape}")
+    names = list(class_names)
+    np.fill_diagonal(m, -np.inf)
+    row, col = np.unravel_index(int(np.argmax(m)), m.shape)
+    return names[row], names[col]
+
+
+def check_most_confused(most_confused: Callable[[Any, Any], Any],
+                        cases: Iterable[tuple[Any, Any]]) -> None:
+    """``most_confused(matrix, class_names)`` returns (true, predicted) of the largest error.
+
+    Rows of the matrix are true classes, columns predicted ones (scikit-learn's
+    order); the diagonal holds the right answers and is never a confusion.
+    """
+    _require_function(most_confused, "most_confused(matrix, class_names)")
+    cases = list(cases)
+    for matrix, names in cases:
+        names = [str(n) for n in names]
+        want = most_confused_expected(matrix, names)
+        got = _call(most_confused, np.array(matrix), list(names),
+                    what="most_confused(matrix, class_names)")
+        if not (isinstance(got, tuple | list) and len(got) == 2):
+            fail("a pair (true class name, predicted class name)", f"{got!r:.80}",
+                 "return a tuple of two names, e.g. ('3', '8').", M["not_a_name_pair"])
+        got = tuple(str(g) for g in got)
+        if got == want:
+            continue
+        m = np.array(to_numpy(matrix), dtype=float)
+        diag = names[int(np.argmax(np.diag(m)))]
+        if got[0] == got[1] and got[0] == diag:
+            observed, name = (f"{got}: the largest count on the diagonal, the right answers",
+                              "diagonal_counted")
+        elif got == want[::-1]:
+            observed, name = f"{got}: true and predicted the other way round", \
+                "rows_columns_swapped"
+        elif got[0] == got[1]:
+            observed, name = f"{got}: a class confused with itself is a right answer", \
+                "diagonal_counted"
+        else:
+            observed, name = f"{got}", "rows_columns_swapped"
+        fail(f"{want}: true class {want[0]} predicted as {want[1]} most often", observed,
+             "rows are the true classes, columns the predictions; skip the diagonal and take "
+             "the largest remaining cell.", M[name])
+    correct(f"the largest off-diagonal cell, read as (true, predicted), on {len(cases)} "
+            "matrices.")
+
+
+def check_micro_average(answer: Any) -> None:
+    """Exercise 12: micro-F1 of single-label multi-class predictions equals accuracy."""
+    check_choice(
+        answer,
+        "B",
+        {
+            "A": ("macro averaging computes F1 per class and averages them with equal weights; "
+                  "micro averaging pools every sample's TP, FP and FN first.",
+                  M["micro_is_macro"]),
+            "C": ("weighted averaging averages the per-class F1 by class size; micro pools the "
+                  "counts. They are close here, but not equal.", M["micro_is_weighted"]),
+            "D": ("micro averaging pools all classes; no class decides it alone.",
+                  M["micro_is_largest_class"]),
+        },
+        question="for single-label multi-class predictions, micro-averaged F1 equals ...",
+        confirmation="pooled over all classes, every wrong answer is one FP and one FN, so "
+                     "micro precision = micro recall = micro F1 = accuracy.",
     )

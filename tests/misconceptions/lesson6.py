@@ -1,0 +1,121 @@
+"""Lesson 6 (metrics and their interpretation): realistic answers and what the checks must say."""
+
+from misconceptions import Case
+
+L = "lesson6"
+
+NO_GUARD = '''def compute_metrics(tp, fp, fn, tn):
+    precision = tp / (tp + fp)
+    recall = tp / (tp + fn)
+    return {"accuracy": (tp + tn) / (tp + fp + fn + tn), "precision": precision,
+            "recall": recall, "f1": 2 * precision * recall / (precision + recall)}
+'''
+
+TP_OVER_TOTAL = '''def compute_metrics(tp, fp, fn, tn):
+    def ratio(a, b):
+        return a / b if b else 0.0
+
+    precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
+    return {"accuracy": ratio(tp, tp + fp + fn + tn), "precision": precision,
+            "recall": recall, "f1": ratio(2 * precision * recall, precision + recall)}
+'''
+
+TRY_EXCEPT = '''def compute_metrics(tp, fp, fn, tn):
+    def safe(a, b):
+        try:
+            return a / b
+        except ZeroDivisionError:
+            return 0.0
+
+    p, r = safe(tp, tp + fp), safe(tp, tp + fn)
+    return dict(accuracy=safe(tp + tn, tp + fp + fn + tn), precision=p, recall=r,
+                f1=safe(2 * p * r, p + r))
+'''
+
+DEFAULT_THRESHOLD = '''def threshold_for_recall(y_true, scores, min_recall):
+    return 0.5
+'''
+
+SORTED_SCORES = '''def threshold_for_recall(y_true, scores, min_recall):
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=float)
+    positive_scores = np.sort(s[y == 1])[::-1]
+    needed = int(np.ceil(min_recall * len(positive_scores)))
+    return float(positive_scores[max(needed, 1) - 1])
+'''
+
+STRICT = '''def accuracy_paradox(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    _, sizes = np.unique(y_true, return_counts=True)
+    return bool(np.mean(y_true == y_pred) < sizes.max() / len(y_true))
+'''
+
+ZERO_ONE = '''def accuracy_paradox(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    share = y_true.mean()
+    return bool(np.mean(y_true == y_pred) <= max(share, 1 - share))
+'''
+
+COUNTER = '''from collections import Counter
+
+
+def accuracy_paradox(y_true, y_pred):
+    y_true, y_pred = list(y_true), list(y_pred)
+    right = sum(t == p for t, p in zip(y_true, y_pred))
+    return right <= Counter(y_true).most_common(1)[0][1]
+'''
+
+SWAPPED = '''def most_confused(matrix, class_names):
+    counts = np.array(matrix, dtype=float)
+    np.fill_diagonal(counts, -1)
+    row, col = np.unravel_index(np.argmax(counts), counts.shape)
+    return class_names[col], class_names[row]
+'''
+
+DIAGONAL = '''def most_confused(matrix, class_names):
+    counts = np.array(matrix)
+    row, col = np.unravel_index(np.argmax(counts), counts.shape)
+    return class_names[row], class_names[col]
+'''
+
+LOOPS = '''def most_confused(matrix, class_names):
+    best, pair = -1, None
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            if i != j and count > best:
+                best, pair = count, (class_names[i], class_names[j])
+    return pair
+'''
+
+CASES = [
+    Case("metrics_divide_by_zero", L, "ex1_answer", NO_GUARD, "lesson6.division_by_zero"),
+    Case("metrics_tp_over_total", L, "ex1_answer", TP_OVER_TOTAL, "lesson6.tn_not_counted"),
+    Case("metrics_try_except", L, "ex1_answer", TRY_EXCEPT, "pass", "pass"),
+    Case("spam_recall", L, "q1_answer", 'answer_q1 = "C"', "lesson6.recall_for_spam"),
+    Case("spam_accuracy", L, "q1_answer", 'answer_q1 = "A"', "lesson6.accuracy_for_errors"),
+    Case("screening_precision", L, "q2_answer", 'answer_q2 = "B"',
+         "lesson6.precision_for_screening"),
+    Case("screening_f1", L, "q2_answer", 'answer_q2 = "D"', "lesson6.f1_for_unequal_costs"),
+    Case("threshold_default", L, "ex4_answer", DEFAULT_THRESHOLD,
+         "lesson6.default_threshold_kept"),
+    Case("threshold_sorted_scores", L, "ex4_answer", SORTED_SCORES, "pass", "pass"),
+    Case("fraud_accuracy", L, "q3_answer", 'answer_q3 = "A"', "lesson6.accuracy_alone"),
+    Case("fraud_precision", L, "q3_answer", 'answer_q3 = "B"', "lesson6.precision_covers_misses"),
+    Case("fraud_wait", L, "q3_answer", 'answer_q3 = "D"', "lesson6.verdict_postponed"),
+    Case("paradox_strict", L, "ex6_answer", STRICT, "lesson6.tie_counted_as_better"),
+    Case("paradox_zero_one", L, "ex6_answer", ZERO_ONE, "lesson6.binary_labels_assumed"),
+    Case("paradox_counter", L, "ex6_answer", COUNTER, "pass", "pass"),
+    Case("leakage_more_data", L, "q4_answer", 'answer_q4 = "A"', "lesson6.more_data_better"),
+    Case("leakage_overfits", L, "q4_answer", 'answer_q4 = "B"', "lesson6.leakage_as_overfitting"),
+    Case("overfit_perfect", L, "q5_answer", 'answer_q5 = "C"', "lesson6.perfect_train_score"),
+    Case("overfit_underfit", L, "q5_answer", 'answer_q5 = "D"',
+         "lesson6.overfitting_as_underfitting"),
+    Case("balance_weighted", L, "q6_answer", 'answer_q6 = "A"', "lesson6.weighted_is_fair"),
+    Case("curves_roc", L, "q7_answer", 'answer_q7 = "A"', "lesson6.roc_for_rare"),
+    Case("curves_same", L, "q7_answer", 'answer_q7 = "D"', "lesson6.curves_equivalent"),
+    Case("confused_swapped", L, "ex11_answer", SWAPPED, "lesson6.rows_columns_swapped"),
+    Case("confused_diagonal", L, "ex11_answer", DIAGONAL, "lesson6.diagonal_counted"),
+    Case("confused_loops", L, "ex11_answer", LOOPS, "pass", "pass"),
+    Case("micro_macro", L, "q8_answer", 'answer_q8 = "A"', "lesson6.micro_is_macro"),
+    Case("micro_weighted", L, "q8_answer", 'answer_q8 = "C"', "lesson6.micro_is_weighted"),
+]
