@@ -218,8 +218,55 @@ def find_leakage(
     return [(i, j) for j, d in enumerate(_digests("test", test)) for i in seen.get(d, [])]
 
 
-def image_folder(root: str | Path, size: int = 32) -> ImageSet:
-    """A user's own images laid out as ``root/<class>/<image>`` (torchvision's ImageFolder)."""
+class PreprocessedImages(Dataset):
+    """Images already turned into model inputs by a transform (e.g. a weights' ``transforms()``).
+
+    Like :class:`ImageSet` for training and evaluation (``tensors()``,
+    ``labels``, ``classes``), but the images are float tensors preprocessed
+    for particular pretrained weights, not the course's uint8 images.
+    """
+
+    def __init__(self, inputs: torch.Tensor, labels: np.ndarray, classes: tuple[str, ...],
+                 transform: object):
+        if len(inputs) != len(labels):
+            raise ValueError(f"{len(inputs)} inputs but {len(labels)} labels: lengths must match")
+        self.inputs, self.labels = inputs, np.asarray(labels, dtype=np.int64)
+        self.classes, self.transform = tuple(classes), transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.inputs[i], int(self.labels[i])
+
+    def __repr__(self) -> str:
+        counts = np.bincount(self.labels, minlength=len(self.classes)).tolist()
+        shape = "x".join(str(n) for n in self.inputs.shape[1:])
+        return (f"PreprocessedImages({len(self)} images of {shape}, classes={list(self.classes)}, "
+                f"per class={counts})")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All inputs as one float tensor, and the labels as int64."""
+        return self.inputs, torch.from_numpy(self.labels)
+
+
+def image_folder(
+    root: str | Path, size: int | None = None, *, transform: object = None
+) -> ImageSet | PreprocessedImages:
+    """A user's own images laid out as ``root/<class>/<image>`` (torchvision's ImageFolder).
+
+    Without ``transform``: an :class:`ImageSet` resized to ``size`` pixels
+    (32 by default) with the course's normalisation, for the course backbone.
+    For torchvision's pretrained weights, pass their preprocessing instead:
+    ``transform=ResNet18_Weights.DEFAULT.transforms()`` (resize, 224 px
+    centre crop, ImageNet mean and std), the weights enum itself, or any
+    callable that turns a PIL image into a (3, H, W) float tensor. Then the
+    result is a :class:`PreprocessedImages`, and ``size`` must not be given.
+    """
     from PIL import Image
     from torchvision.datasets import ImageFolder
 
@@ -230,11 +277,32 @@ def image_folder(root: str | Path, size: int = 32) -> ImageSet:
         raise FileNotFoundError(
             f"image folder {str(root)!r} does not exist: expected root/<class>/<image>"
         )
+    if transform is not None:
+        if size is not None:
+            raise ValueError(f"give size or transform, not both (got size={size!r}): the "
+                             "transform decides the input size of its weights")
+        if not callable(transform) and callable(getattr(transform, "transforms", None)):
+            transform = transform.transforms()  # a torchvision weights enum
+        if not callable(transform):
+            raise TypeError(f"transform must be callable, e.g. ResNet18_Weights.DEFAULT."
+                            f"transforms(), got {type(transform).__name__}: {transform!r:.80}")
+    size = 32 if size is None else size
     _check_count("size", size)
     try:
         folder = ImageFolder(str(root))
     except FileNotFoundError as exc:
         raise ValueError(f"{str(root)!r} holds no class folders with images: {exc}") from exc
+    labels, classes = np.array(folder.targets), tuple(folder.classes)
+    if transform is not None:
+        inputs = []
+        for path, _ in folder.samples:
+            out = transform(Image.open(path).convert("RGB"))
+            if not isinstance(out, torch.Tensor) or out.ndim != 3 or not out.is_floating_point():
+                raise TypeError(f"transform must turn an image into a (3, H, W) float tensor, "
+                                f"got {type(out).__name__} for {Path(path).name!r}: end it with "
+                                "ToImage() and ToDtype(torch.float32, scale=True)")
+            inputs.append(out)
+        return PreprocessedImages(torch.stack(inputs), labels, classes, transform)
     images = np.stack(
         [
             np.asarray(
@@ -243,7 +311,7 @@ def image_folder(root: str | Path, size: int = 32) -> ImageSet:
             for path, _ in folder.samples
         ]
     )
-    return ImageSet(images, np.array(folder.targets), tuple(folder.classes))
+    return ImageSet(images, labels, classes)
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,9 @@ ARCHS = [("resnet50", 15), ("resnet18", 7), ("mobilenet_v3_small", 3), ("densene
          ("mlp", 2)]
 
 
-def set_module(model, path, module):
-    parent, _, child = path.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, module)
-
-
 def swap(model, num_classes):
     path = checks.head_path(model)
-    set_module(model, path, nn.Linear(model.get_submodule(path).in_features, num_classes))
+    checks.set_module(model, path, nn.Linear(model.get_submodule(path).in_features, num_classes))
     return model
 
 
@@ -36,15 +31,20 @@ def failure(check, *args, **kwargs) -> ExerciseError:
     return info.value
 
 
+def named(err: ExerciseError) -> str:
+    return (err.misconception_id or "").removeprefix("lesson5.")
+
+
 @pytest.mark.parametrize(("arch", "num_classes"), ARCHS)
 def test_prepare_correct_passes_everywhere(arch, num_classes, capsys):
     checks.check_prepare_feature_extractor(prepare_ok, arch, num_classes)
     assert capsys.readouterr().out.startswith("Correct:")
 
 
-def test_prepare_resnet50_trains_2048_x_15_plus_15(capsys):
+def test_prepare_visible_check_names_both_models(capsys):
     checks.check_prepare_feature_extractor(prepare_ok)
-    assert f"{2048 * 15 + 15:,}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{2048 * 15 + 15:,}" in out and "mobilenet_v3_small" in out
 
 
 def resnet_only(model, num_classes):
@@ -63,25 +63,31 @@ def freeze_linear_only(model, num_classes):
 @pytest.mark.parametrize(
     ("answer", "misconception"),
     [
-        (lambda m, n: freeze(swap(m, n)), "froze after replacing"),
-        (lambda m, n: swap(m, n), "not freezing at all"),
-        (freeze_linear_only, "backbone partly frozen"),
-        (lambda m, n: freeze(m), "head not replaced"),
-        (lambda m, n: (prepare_ok(m, n), None)[1], "nothing returned"),
-        (lambda m, n: prepare_ok(m, 1000), "wrong head shape"),
-        (resnet_only, "wrong head shape"),
+        (lambda m, n: freeze(swap(m, n)), "froze_after_replacing"),
+        (lambda m, n: swap(m, n), "not_frozen"),
+        (freeze_linear_only, "partly_frozen"),
+        (lambda m, n: freeze(m), "head_not_replaced"),
+        (lambda m, n: (prepare_ok(m, n), None)[1], "not_returned"),
+        (lambda m, n: prepare_ok(m, 1000), "wrong_out_features"),
+        (resnet_only, "typed_in_features"),
     ],
 )
 def test_prepare_misconceptions_are_named(answer, misconception):
     err = failure(checks.check_prepare_feature_extractor, answer, "resnet18", 7)
-    assert err.misconception == misconception
-    assert misconception in str(err)
+    assert named(err) == misconception
+    assert "Review:" in str(err)
 
 
-def test_prepare_resnet_only_answer_passes_visible_fails_hidden():
-    checks.check_prepare_feature_extractor(resnet_only)
-    err = failure(checks.check_prepare_feature_extractor, resnet_only, "mobilenet_v3_small", 3)
-    assert err.misconception == "head not replaced"  # model.fc is a new attribute there
+def test_prepare_resnet_only_answer_fails_the_visible_check():
+    # model.fc = nn.Linear(model.fc.in_features, n) works on a ResNet only: visible already fails.
+    def fc_only(model, n):
+        freeze(model)
+        model.fc = nn.Linear(model.fc.in_features, n)
+        return model
+
+    checks.check_prepare_feature_extractor(fc_only, "resnet50", 15)
+    err = failure(checks.check_prepare_feature_extractor, fc_only)
+    assert err.misconception_id  # named (code error or head not replaced), never "Correct"
 
 
 def test_prepare_must_not_unfreeze_the_backbones_linear_layers():
@@ -94,7 +100,7 @@ def test_prepare_must_not_unfreeze_the_backbones_linear_layers():
 
     checks.check_prepare_feature_extractor(unfreeze_linears, "resnet18", 3)  # one Linear: fine
     err = failure(checks.check_prepare_feature_extractor, unfreeze_linears, "mlp", 3)
-    assert err.misconception == "backbone partly frozen"
+    assert named(err) == "partly_frozen"
 
 
 def count_ok(model, num_classes):
@@ -107,6 +113,12 @@ def test_count_correct(arch, num_classes):
     checks.check_trainable_after_swap(count_ok, arch, num_classes)
 
 
+def test_count_visible_check_uses_two_models(capsys):
+    checks.check_trainable_after_swap(count_ok)
+    out = capsys.readouterr().out
+    assert "30,735" in out and "3,591" in out
+
+
 def test_expected_trainable_is_measured():
     assert checks.expected_trainable("resnet50", 15) == 30_735
     assert checks.expected_trainable("resnet18", 5) == 512 * 5 + 5
@@ -115,23 +127,43 @@ def test_expected_trainable_is_measured():
 @pytest.mark.parametrize(
     ("answer", "misconception"),
     [
-        (lambda m, n: m.fc.in_features * n, "forgot the bias"),
-        (lambda m, n: m.fc.in_features * (n + 1), "bias counted per input"),
-        (lambda m, n: m.fc.in_features * 1000 + 1000, "counted the old head"),
-        (lambda m, n: sum(p.numel() for p in m.parameters()), "not freezing at all"),
-        (lambda m, n: 0, "froze after replacing"),
-        (lambda m, n: 2048 * n + n, "count not computed from this model"),
-        (lambda m, n: "30735", "wrong type"),
-        (lambda m, n: 1 / 0, "the code does not run"),
+        (lambda m, n: m.fc.in_features * n, "count_forgot_bias"),
+        (lambda m, n: m.fc.in_features * (n + 1), "count_bias_per_input"),
+        (lambda m, n: m.fc.in_features * 1000 + 1000, "count_old_head"),
+        (lambda m, n: sum(p.numel() for p in m.parameters()), "count_all_parameters"),
+        (lambda m, n: 0, "froze_after_replacing"),
+        (lambda m, n: 2048 * n + n, "count_typed"),
+        (lambda m, n: 1234, "count_not_from_head"),
+        (lambda m, n: str(count_ok(m, n)), "number_as_string"),
+        (lambda m, n: [count_ok(m, n)], "not_an_int"),
     ],
 )
 def test_count_misconceptions(answer, misconception):
     err = failure(checks.check_trainable_after_swap, answer, "resnet18", 7)
-    assert err.misconception == misconception
+    assert named(err) == misconception
 
 
-def test_count_accepts_a_tensor_scalar():
+def test_count_code_error_is_generic():
+    err = failure(checks.check_trainable_after_swap, lambda m, n: 1 / 0, "resnet18", 7)
+    assert err.misconception_id == "course.code_error"
+
+
+def test_count_all_parameters_does_not_print_the_number_twice():
+    err = failure(checks.check_trainable_after_swap, lambda m, n: sum(
+        p.numel() for p in m.parameters()), "resnet50", 15)
+    assert str(err).count("25,557,032") == 1 and "as if nothing were frozen" in str(err)
+
+
+def test_count_typed_for_resnet50_fails_the_visible_check():
+    err = failure(checks.check_trainable_after_swap, lambda m, n: 30735)
+    assert named(err) == "count_typed"
+
+
+def test_count_accepts_a_tensor_scalar_and_numpy():
+    import numpy as np
+
     checks.check_trainable_after_swap(lambda m, n: torch.tensor(count_ok(m, n)), "resnet18", 3)
+    checks.check_trainable_after_swap(lambda m, n: np.int64(count_ok(m, n)), "resnet18", 3)
 
 
 def build_ok(model, lr):
@@ -149,14 +181,14 @@ def test_optimizer_misconceptions():
     too_early = torch.optim.SGD(early.fc.parameters(), lr=0.01)  # before the swap ...
     prepare_ok(early, 5)  # ... so it holds the old fc
     cases = [
-        (early, too_early, "optimizer built too early"),
-        (model, torch.optim.SGD(model.layer4.parameters(), lr=0.01), "optimizer misses the head"),
-        (model, torch.optim.SGD(model.parameters(), lr=0.01), "frozen parameters in optimizer"),
-        (model, None, "wrong type"),
-        (model, build_ok(model, 0.1), "wrong learning rate"),
+        (early, too_early, "optimizer_too_early"),
+        (model, torch.optim.SGD(model.layer4.parameters(), lr=0.01), "optimizer_misses_head"),
+        (model, torch.optim.SGD(model.parameters(), lr=0.01), "frozen_in_optimizer"),
+        (model, None, "not_an_optimizer"),
+        (model, build_ok(model, 0.1), "wrong_lr"),
     ]
     for m, opt, name in cases:
-        assert failure(checks.check_optimizer_setup, m, opt, 0.01).misconception == name
+        assert named(failure(checks.check_optimizer_setup, m, opt, 0.01)) == name
     checks.check_optimizer_setup(model, build_ok(model, 0.01), 0.01)
 
 
@@ -166,7 +198,7 @@ def test_build_optimizer_hard_coded_fc_fails_elsewhere():
 
     checks.check_build_optimizer(fc_only, "resnet18")
     err = failure(checks.check_build_optimizer, fc_only, "mobilenet_v3_small")
-    assert err.misconception == "the code does not run"
+    assert err.misconception_id == "lesson5.resnet_only"
 
 
 def test_one_step_trains_only_the_head():
@@ -177,19 +209,20 @@ def test_one_step_trains_only_the_head():
     early = checks.build_model("resnet18")
     stale = torch.optim.SGD(early.fc.parameters(), lr=0.1)
     prepare_ok(early, 3)
-    err = failure(checks.check_one_step_trains_head, early, stale, x, y)
-    assert err.misconception == "optimizer built too early"
+    assert named(failure(checks.check_one_step_trains_head, early, stale, x, y)) == \
+        "optimizer_too_early"
 
     unfrozen = swap(checks.build_model("resnet18"), 3)
     err = failure(checks.check_one_step_trains_head, unfrozen, build_ok(unfrozen, 0.1), x, y)
-    assert err.misconception == "not freezing at all"
+    assert named(err) == "not_frozen"
 
 
 def test_batchnorm_choice():
     checks.check_batchnorm("B")
-    for letter in "ACD":
-        assert failure(checks.check_batchnorm, letter).misconception == "misconception"
-    assert "buffers" in failure(checks.check_batchnorm, "A").observed
+    for letter, name in zip("ACD", ["requires_grad_protects_all", "eval_stops_learning",
+                                    "freezing_resets_stats"], strict=True):
+        assert named(failure(checks.check_batchnorm, letter)) == name
+    assert "batch's own statistics" in failure(checks.check_batchnorm, "A").observed
 
 
 @pytest.mark.parametrize(
@@ -198,15 +231,22 @@ def test_batchnorm_choice():
      ({"head": 0.90, "full": 0.97, "random": 0.40}, "B"),  # full clearly better
      ({"head": 0.50, "full": 0.52, "random": 0.53}, "C")],  # all close: the cheap, better one
 )
-def test_setup_choice_follows_the_measured_numbers(results, right):
+def test_setup_choice_follows_the_validation_numbers(results, right):
     checks.check_setup_choice(right, results)
     for letter in sorted(set("ABCD") - {right}):
-        err = failure(checks.check_setup_choice, letter, results)
-        assert err.misconception == "misconception"
-    assert "costs more" in failure(checks.check_setup_choice, "B", {
-        "head": 0.98, "full": 0.99, "random": 0.2}).observed
+        assert failure(checks.check_setup_choice, letter, results).misconception_id
+    err = failure(checks.check_setup_choice, "B", {"head": 0.98, "full": 0.99, "random": 0.2})
+    assert named(err) == "cost_ignored"
     with pytest.raises(ValueError, match="keys"):
         checks.check_setup_choice("A", {"head": 1.0})
+
+
+def test_setup_choice_on_test_numbers_is_named():
+    val = {"head": 0.96, "full": 0.985, "random": 0.2}
+    test = {"head": 0.90, "full": 0.98, "random": 0.2}  # on test the rule would pick full
+    checks.check_setup_choice("A", val, test_results=test)
+    assert named(failure(checks.check_setup_choice, "B", val, test_results=test)) == \
+        "chose_on_test"
 
 
 def test_choose_setup_tolerance():
@@ -217,7 +257,8 @@ def test_choose_setup_tolerance():
 
 def test_random_init_choice():
     checks.check_random_init("C")
-    assert "memorises" in failure(checks.check_random_init, "B").observed
+    err = failure(checks.check_random_init, "B")
+    assert named(err) == "random_memorises" and "did not even fit" in err.observed
 
 
 def test_count_by_doing_the_recipe_on_the_models_also_passes():
@@ -226,3 +267,73 @@ def test_count_by_doing_the_recipe_on_the_models_also_passes():
         return sum(p.numel() for p in prepare_ok(model, num_classes).parameters() if p.requires_grad)
 
     checks.check_trainable_after_swap(count_on_the_model, "mobilenet_v3_small", 3)
+    checks.check_trainable_after_swap(count_on_the_model)
+
+
+def two_rates_ok(model, lr, backbone_factor):
+    head = checks.get_module(model, checks.head_path(model))
+    ids = {id(p) for p in head.parameters()}
+    backbone = [p for p in model.parameters() if id(p) not in ids]
+    return torch.optim.AdamW([{"params": backbone, "lr": lr * backbone_factor},
+                              {"params": head.parameters(), "lr": lr}])
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v3_small", "densenet121", "mlp"])
+def test_two_rates_correct(arch, capsys):
+    checks.check_two_rate_optimizer(two_rates_ok, arch, 3, lr=0.01, factor=0.2)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def test_two_rates_visible_uses_two_families(capsys):
+    checks.check_two_rate_optimizer(two_rates_ok)
+    out = capsys.readouterr().out
+    assert "resnet18" in out and "mobilenet_v3_small" in out
+
+
+def swapped(model, lr, f):
+    return two_rates_ok(model, lr * f, 1 / f)
+
+
+def both_groups(model, lr, f):
+    head = checks.get_module(model, checks.head_path(model))
+    return torch.optim.AdamW([{"params": model.parameters(), "lr": lr * f},
+                              {"params": head.parameters(), "lr": lr}])
+
+
+def head_only(model, lr, f):
+    head = checks.get_module(model, checks.head_path(model))
+    return torch.optim.AdamW(head.parameters(), lr=lr)
+
+
+def fc_two_rates(model, lr, f):
+    backbone = [p for n, p in model.named_parameters() if not n.startswith("fc.")]
+    return torch.optim.AdamW([{"params": backbone, "lr": lr * f},
+                              {"params": model.fc.parameters(), "lr": lr}])
+
+
+@pytest.mark.parametrize(
+    ("answer", "misconception"),
+    [
+        (swapped, "lesson5.rates_swapped"),
+        (lambda m, lr, f: torch.optim.AdamW(m.parameters(), lr=lr), "lesson5.one_rate"),
+        (both_groups, "lesson5.head_in_both_groups"),
+        (head_only, "lesson5.backbone_left_out"),
+        (lambda m, lr, f: two_rates_ok(m, 1e-3, 0.1), "lesson5.wrong_lr"),
+        (lambda m, lr, f: None, "lesson5.not_an_optimizer"),
+    ],
+)
+def test_two_rates_misconceptions(answer, misconception):
+    err = failure(checks.check_two_rate_optimizer, answer, "resnet18", 5, lr=0.01, factor=0.2)
+    assert err.misconception_id == misconception
+
+
+def test_two_rates_resnet_only_answer_fails_the_visible_check():
+    checks.check_two_rate_optimizer(fc_two_rates, "resnet18")
+    assert failure(checks.check_two_rate_optimizer, fc_two_rates).misconception_id
+
+
+def test_augmentation_choice():
+    checks.check_augmentation("B")
+    for letter, name in zip("ACD", ["augment_eval_data", "augment_changes_label",
+                                    "augment_adds_information"], strict=True):
+        assert named(failure(checks.check_augmentation, letter)) == name

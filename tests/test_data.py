@@ -113,3 +113,51 @@ def test_image_folder_reads_user_images(tmp_path):
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         data.image_folder(tmp_path / "missing")
+
+
+def _folder(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (tmp_path / cls).mkdir()
+        for k in range(2):
+            Image.fromarray(rng.integers(0, 255, (300, 280, 3), dtype=np.uint8)).save(
+                tmp_path / cls / f"{k}.png"
+            )
+    return tmp_path
+
+
+def test_image_folder_with_the_weights_preprocessing(tmp_path):
+    # Building the weights' transforms downloads nothing: it only configures resize, crop, norm.
+    from torchvision.models import ResNet18_Weights
+
+    from course_utils import training
+
+    root = _folder(tmp_path)
+    weights = ResNet18_Weights.DEFAULT
+    ds = data.image_folder(root, transform=weights.transforms())
+    x, y = training.as_tensors(ds)
+    assert x.shape == (4, 3, 224, 224) and x.dtype == torch.float32
+    assert y.tolist() == [0, 0, 1, 1] and ds.classes == ("cat", "dog") and len(ds) == 4
+    # ImageNet normalisation: uniform noise in [0, 1] has mean 0.5, so channel 0 is near
+    # (0.5 - 0.485) / 0.229, far from the course normalisation's 0.
+    assert abs(float(x[:, 0].mean()) - (0.5 - 0.485) / 0.229) < 0.05
+    same = data.image_folder(root, transform=weights)  # the enum itself is accepted
+    assert torch.equal(same.tensors()[0], x)
+    assert "224x224" in repr(ds) and ds.num_classes == 2 and ds[0][0].shape == (3, 224, 224)
+
+
+def test_image_folder_with_any_transform_and_its_errors(tmp_path):
+    from torchvision.transforms import v2
+
+    root = _folder(tmp_path)
+    small = v2.Compose([v2.ToImage(), v2.Resize((64, 64)), v2.ToDtype(torch.float32, scale=True)])
+    assert data.image_folder(root, transform=small).tensors()[0].shape == (4, 3, 64, 64)
+    with pytest.raises(ValueError, match="not both"):
+        data.image_folder(root, 64, transform=small)
+    with pytest.raises(TypeError, match="callable"):
+        data.image_folder(root, transform="imagenet")
+    with pytest.raises(TypeError, match="float tensor"):
+        data.image_folder(root, transform=v2.Resize((64, 64)))  # a PIL image, not a tensor
+    assert data.image_folder(root).images.shape == (4, 3, 32, 32)  # the course default

@@ -4,23 +4,93 @@ The checkers never trust a number the student typed: they re-measure the
 student's own model on the data (``training.evaluate``) and judge the
 answer against those measurements. So a verdict that agrees with the
 student's measured metrics passes even when their numbers differ from the
-reference solution's, and a typed verdict that disagrees fails.
+reference solution's, and a typed verdict that disagrees fails. Checks that
+run before the step that opens the test set measure on validation data only
+and never print a test number.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from course_utils import backbones, heads, metrics, training
-from course_utils.checks._feedback import call_student as _call
-from course_utils.checks._feedback import correct, fail
+from course_utils import metrics, training
+from course_utils.checks._feedback import Misconception, correct, fail, registry
+from course_utils.checks._toolkit import call_student as _call
+from course_utils.checks._toolkit import to_numpy
+
+MISCONCEPTIONS = registry(
+    "lesson7",
+    Misconception("wrong_type", "a value of the wrong type", "the exercise's instructions"),
+    Misconception("not_a_number", "not one number", "the exercise's instructions"),
+    Misconception("not_a_function", "not a function", "the exercise's instructions"),
+    Misconception("measured_on_test", "validation accuracy measured on the test set",
+                  "Step 1: two candidates, chosen on validation"),
+    Misconception("measured_on_train", "training accuracy used instead of validation accuracy",
+                  "Step 1: two candidates, chosen on validation"),
+    Misconception("accuracy_not_measured", "accuracies not measured on these models",
+                  "Step 1: two candidates, chosen on validation"),
+    Misconception("chose_on_test", "candidate chosen on test accuracy",
+                  "Step 1: two candidates, chosen on validation"),
+    Misconception("not_the_best_on_val", "not the candidate with the best validation accuracy",
+                  "Step 1: two candidates, chosen on validation"),
+    Misconception("lowest_losses", "the easiest images (lowest loss) instead of the worst",
+                  "Step 2: look at the errors"),
+    Misconception("least_confident", "the least confident images instead of the highest loss",
+                  "Step 2: look at the errors"),
+    Misconception("losses_unsorted", "the right images, not sorted from the worst",
+                  "Step 2: look at the errors"),
+    Misconception("losses_wrong_data", "losses not computed on the data passed in",
+                  "Step 2: look at the errors"),
+    Misconception("losses_not_measured", "not the images with the highest loss",
+                  "Step 2: look at the errors"),
+    Misconception("threshold_misses_target", "threshold does not meet the target on "
+                  "validation data", "Step 3: a threshold for the use case, chosen on validation"),
+    Misconception("threshold_too_low", "threshold lower than needed (flags far too much)",
+                  "Step 3: a threshold for the use case, chosen on validation"),
+    Misconception("threshold_from_test", "threshold chosen on the test set",
+                  "Step 3: a threshold for the use case, chosen on validation"),
+    Misconception("report_on_validation", "report of the validation set, not the test set",
+                  "Step 4: open the test set, once"),
+    Misconception("report_not_measured", "report not measured on this model's test predictions",
+                  "Step 4: open the test set, once"),
+    Misconception("class_names_missing", "class names missing from the report",
+                  "Step 4: open the test set, once"),
+    Misconception("index_not_name", "a class index instead of its name",
+                  "Step 4: open the test set, once"),
+    Misconception("weakest_by_precision", "weakest class read from precision instead of recall",
+                  "Step 4: open the test set, once"),
+    Misconception("not_weakest", "not the class with the lowest recall",
+                  "Step 4: open the test set, once"),
+    Misconception("percent_not_fraction", "percent instead of a fraction",
+                  "Step 4: open the test set, once"),
+    Misconception("precision_recall_swapped", "precision and recall swapped",
+                  "Step 4: open the test set, once"),
+    Misconception("threshold_not_applied", "threshold not applied (argmax metrics)",
+                  "Step 4: open the test set, once"),
+    Misconception("validation_as_test", "validation numbers reported as test",
+                  "Step 4: open the test set, once"),
+    Misconception("numbers_not_measured", "numbers not measured", "Step 4: open the test set, once"),
+    Misconception("not_a_verdict", "not one of the two verdicts", "Step 5: the verdict"),
+    Misconception("recall_only", "requirements read one-sidedly: precision ignored",
+                  "Step 5: the verdict"),
+    Misconception("precision_only", "requirements read one-sidedly: recall ignored",
+                  "Step 5: the verdict"),
+    Misconception("at_least_as_more_than", "'at least' read as 'more than'", "Step 5: the verdict"),
+    Misconception("rule_not_applied", "the use case's rule not applied", "Step 5: the verdict"),
+    Misconception("accuracy_paradox", "judged by accuracy (the accuracy paradox)",
+                  "Step 5: the verdict"),
+    Misconception("verdict_disagrees", "verdict disagrees with the measurements",
+                  "Step 5: the verdict"),
+    Misconception("typed_verdict", "verdict typed instead of computed", "Step 5: the verdict"),
+)
+M = MISCONCEPTIONS
 
 VERDICTS = ("deploy", "do not deploy")
 # Forgive float rounding between a threshold and the scores it was read from.
@@ -30,7 +100,7 @@ ROUNDING = 1e-6
 
 def _require(value: Any, kind: type | tuple[type, ...], expected: str, hint: str) -> None:
     if not isinstance(value, kind) or isinstance(value, bool):
-        fail(expected, f"a {type(value).__name__}: {value!r:.80}", hint, "wrong type")
+        fail(expected, f"a {type(value).__name__}: {value!r:.80}", hint, M["wrong_type"])
 
 
 def _number(value: Any, name: str) -> float:
@@ -44,167 +114,168 @@ def _number(value: Any, name: str) -> float:
             f"{name} as one number",
             f"a {type(value).__name__}: {value!r:.80}",
             "store a single float, not a list, a dict or the whole report.",
-            "not a number",
+            M["not_a_number"],
         )
     value = float(value)
     if not math.isfinite(value):
-        fail(f"{name} as a finite number", f"{value}", "check how it was computed.", "not a number")
+        fail(f"{name} as a finite number", f"{value}", "check how it was computed.",
+             M["not_a_number"])
     return value
 
 
-def _trainable(model: nn.Module) -> set[str]:
-    return {name for name, p in model.named_parameters() if p.requires_grad}
+# --- exercise 1: two candidates, chosen on validation -----------------------------------------
 
 
-def _param_names(module: nn.Module, prefix: str) -> set[str]:
-    return {f"{prefix}.{name}" for name, _ in module.named_parameters()}
+def _accuracy(model: nn.Module, data: Any) -> float:
+    labels, predictions, _ = training.evaluate(model, data)
+    return float((labels == predictions).mean())
 
 
-def _backbone_state(model: nn.Module, *head_paths: str) -> dict[str, torch.Tensor]:
-    """Every parameter and buffer outside the head(s), BatchNorm statistics included, on CPU."""
-    return {
-        k: v.detach().cpu().clone()
-        for k, v in model.state_dict().items()
-        if not any(k == p or k.startswith(p + ".") for p in head_paths)
-    }
+def choose_candidate(val_accuracy: Mapping[str, float], cheapest: str = "head") -> str:
+    """The candidate with the best validation accuracy; a tie goes to ``cheapest``."""
+    best = max(val_accuracy.values())
+    if math.isclose(val_accuracy.get(cheapest, -1.0), best, abs_tol=1e-9):
+        return cheapest
+    return max(val_accuracy, key=val_accuracy.__getitem__)
 
 
-def _changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> list[str]:
-    return [k for k, v in before.items() if k not in after or not torch.equal(v, after[k])]
-
-
-# --- exercise 1: pick the head, freeze, swap -------------------------------------------------
-
-
-def course_resnet18() -> nn.Module:
-    """The course's pretrained ResNet-18 (24 source classes), the capstone's starting point."""
-    return backbones.load_backbone("resnet18", weights="course")
-
-
-def check_prepare_model(
-    prepare_model: Callable[[nn.Module, int], nn.Module],
-    cases: Iterable[tuple[Callable[[], nn.Module], int]] | None = None,
+def check_choice_on_validation(
+    val_accuracy: Any,
+    chosen: Any,
+    candidates: Mapping[str, nn.Module],
+    val: Any,
+    *,
+    test: Any = None,
+    histories: Mapping[str, Any] | None = None,
 ) -> None:
-    """``prepare_model(model, num_classes)`` freezes everything, then swaps in a trainable head.
+    """``val_accuracy`` holds each candidate's VALIDATION accuracy; ``chosen`` is the best one.
 
-    ``cases`` are ``(make_model, num_classes)`` pairs; the default is the course
-    ResNet-18 with 5 classes. Every case gets a fresh model, so an answer typed
-    for ResNet-18 (``nn.Linear(512, 5)``) fails on other architectures.
+    The checker re-measures every candidate on ``val``. With ``test`` (and
+    ``histories``) it can also tell numbers measured on the test set (or on
+    the training data) apart from validation numbers; test numbers are never
+    printed.
     """
-    if not callable(prepare_model):
-        fail(
-            "a function prepare_model(model, num_classes) -> model",
-            f"a {type(prepare_model).__name__}",
-            "define it with def prepare_model(model, num_classes): ...",
-            "not a function",
-        )
-    for make_model, num_classes in cases if cases is not None else [(course_resnet18, 5)]:
-        model = make_model()
-        old = heads.find_head(model)
-        name = type(model).__name__
-        backbone_before = _backbone_state(model, old.path)
-        got = _call(prepare_model, model, num_classes, what=f"prepare_model({name}, {num_classes})")
-        if got is None:
-            fail(
-                "prepare_model to return the model",
-                "it returned None",
-                "end the function with return model.",
-                "model not returned",
-            )
-        _require(got, nn.Module, "an nn.Module", "return the model you changed.")
-        try:
-            new = heads.find_head(got)
-        except ValueError as err:
-            fail(f"a model whose head sits at {old.path!r}", str(err),
-                 "replace the head where find_head found it, with set_module.", "head misplaced")
-        case = (f"{name} with {num_classes} classes (its head {old.path!r} takes "
-                f"{old.in_features} features)")
-        # A head wrapped in nn.Sequential (e.g. dropout, then the Linear) sits below old.path.
-        if new.path != old.path and not new.path.startswith(old.path + "."):
-            fail(f"the new head at {old.path!r}", f"the head is now at {new.path!r}",
-                 "replace the layer at find_head(model).path; do not add a new attribute.",
-                 "head misplaced")
-        if tuple(new.module.weight.shape) != (new.out_features, new.in_features):
-            fail(f"a freshly built nn.Linear({old.in_features}, {num_classes})",
-                 f"a layer whose weight has shape {tuple(new.module.weight.shape)} but claims "
-                 f"{new.in_features} -> {new.out_features}",
-                 "build a new layer; changing the attributes of the old one does not resize it.",
-                 "head edited in place")
-        if new.module is old.module or new.out_features == old.out_features != num_classes:
-            fail(f"a new head with out_features={num_classes} for {case}",
-                 f"the old head with out_features={old.out_features} is still there",
-                 "build a new nn.Linear and put it where the old head was.", "head not replaced")
-        if new.in_features != old.in_features:
-            typed = " (a ResNet-18's 512 typed in)" if new.in_features == 512 else ""
-            fail(f"in_features={old.in_features} for {case}",
-                 f"in_features={new.in_features}{typed}",
-                 "read in_features from the head that find_head returns; never type it.",
-                 "in_features typed, not read from the model")
-        if new.out_features != num_classes:
-            fail(f"out_features={num_classes} (one output per class) for {case}",
-                 f"out_features={new.out_features}",
-                 "use the num_classes argument, not a number typed for one task.",
-                 "wrong out_features")
-        trainable = _trainable(got)
-        head_params = _param_names(heads.get_module(got, old.path), old.path)
-        if not trainable & head_params:
-            fail(f"a trainable head for {case}", "the new head has requires_grad=False",
-                 "freeze first, then swap: a freshly built layer is trainable by default.",
-                 "froze after swapping: the new head is frozen too")
-        if trainable - head_params:
-            extra = sorted(trainable - head_params)
-            fail(f"only the head's parameters trainable for {case}",
-                 f"{len(extra)} backbone parameters still train, e.g. {extra[:3]}",
-                 "set requires_grad=False on every existing parameter before the swap.",
-                 "backbone not frozen")
-        changed = _changed(backbone_before, _backbone_state(got, new.path))
-        if changed:
-            fail(f"the pretrained backbone of {case} kept as it was",
-                 f"{len(changed)} backbone tensors changed, e.g. {changed[:3]}",
-                 "change only the head; do not reload or re-initialise the model.",
-                 "backbone weights replaced")
-    correct("find the head, freeze everything, then swap: only the new head will train, and "
-            "its in_features come from the model.")
+    if not isinstance(val_accuracy, Mapping) or set(val_accuracy) != set(candidates):
+        fail(f"a dict with one validation accuracy per candidate: keys {sorted(candidates)}",
+             f"{val_accuracy!r:.80}", "val_accuracy = {name: ... for name in candidates}.",
+             M["wrong_type"])
+    got = {k: _number(v, f"val_accuracy[{k!r}]") for k, v in val_accuracy.items()}
+    measured = {k: _accuracy(m, val) for k, m in candidates.items()}
+
+    def same(values: Mapping[str, float]) -> bool:
+        return all(math.isclose(got[k], values[k], abs_tol=1e-6) for k in candidates)
+
+    if not same(measured):
+        if test is not None and same({k: _accuracy(m, test) for k, m in candidates.items()}):
+            fail("each candidate's accuracy on the VALIDATION set",
+                 "the test set's accuracies",
+                 "the test set is opened once, after every choice: measure on splits.val.",
+                 M["measured_on_test"])
+        if histories is not None and same(
+            {k: float(h.final["train_acc"]) for k, h in histories.items()}
+        ):
+            fail("each candidate's accuracy on the VALIDATION set",
+                 "the final training accuracies from the histories",
+                 "training accuracy flatters a model that fits its training images; measure "
+                 "on splits.val.", M["measured_on_train"])
+        fail("each candidate's accuracy on the validation set",
+             f"{ {k: round(v, 3) for k, v in got.items()} }, but the models measure "
+             f"{ {k: round(v, 3) for k, v in measured.items()} } there",
+             "evaluate each model on splits.val with training.evaluate; never type numbers.",
+             M["accuracy_not_measured"])
+    if not isinstance(chosen, str) or chosen not in candidates:
+        fail(f"one of {sorted(candidates)}", f"{chosen!r:.80}",
+             "store the candidate's name, e.g. chosen = 'head'.", M["wrong_type"])
+    want = choose_candidate(measured)
+    if chosen != want:
+        if test is not None and chosen == choose_candidate(
+            {k: _accuracy(m, test) for k, m in candidates.items()}
+        ):
+            fail(f"{want!r}, the best on validation", f"{chosen!r}",
+                 "that is the test set's favourite: the test set must not choose anything.",
+                 M["chose_on_test"])
+        fail(f"{want!r}: validation accuracy {measured[want]:.3f} (ties go to the cheaper "
+             "'head')", f"{chosen!r} with {measured[chosen]:.3f}",
+             "compare the validation accuracies you measured.", M["not_the_best_on_val"])
+    correct(f"{chosen!r} has the best validation accuracy ({measured[chosen]:.3f}); "
+            "no test number was used.")
 
 
-# --- exercise 2: fine-tune the head, measured on the test set -------------------------------
+# --- exercise 2: the top-loss images ------------------------------------------------------------
 
 
-def check_trained_head(
-    model: nn.Module, test: Any, num_classes: int, *, min_accuracy: float = 0.80
-) -> None:
-    """Only the head trained (the backbone equals the course weights) and test accuracy is met."""
-    _require(model, nn.Module, "model to be the fine-tuned nn.Module", "keep the name model.")
-    info = heads.find_head(model)
-    if info.out_features != num_classes:
-        fail(f"a head with out_features={num_classes}", f"out_features={info.out_features}",
-             "prepare the model with prepare_model(..., num_classes) before training.",
-             "wrong out_features")
-    trainable = _trainable(model)
-    if trainable - _param_names(info.module, info.path):
-        fail("only the head trainable after head-only fine-tuning",
-             f"{len(trainable)} trainable parameter tensors, the backbone's included",
-             "train with mode='head' (feature extraction), as the use case asks.",
-             "full fine-tuning instead of training the head")
-    reference = course_resnet18()
-    paths = (info.path, heads.find_head(reference).path)  # "fc", or "fc.1" inside a Sequential
-    changed = _changed(_backbone_state(reference, *paths), _backbone_state(model, *paths))
-    if changed:
-        fail("the backbone identical to the course's pretrained one",
-             f"{len(changed)} backbone tensors differ, e.g. {changed[:3]}",
-             "start from load_backbone('resnet18', weights='course') and train with mode='head'; "
-             "a backbone that trained or moved its BatchNorm statistics is no longer frozen.",
-             "backbone trained or not the pretrained one")
-    labels, predictions, _ = training.evaluate(model, test)
-    accuracy = float((labels == predictions).mean())
-    if accuracy < min_accuracy:
-        fail(f"test accuracy >= {min_accuracy:.2f}", f"test accuracy {accuracy:.3f}",
-             "train the head for more epochs or with a larger learning rate, and check that it "
-             "was trained at all.", "target not met")
-    correct(f"only the head trained; test accuracy {accuracy:.3f} >= {min_accuracy:.2f}.")
+def _losses(model: nn.Module, data: Any) -> tuple[np.ndarray, np.ndarray]:
+    labels, _, probs = training.evaluate(model, data)
+    p = probs[np.arange(len(labels)), labels].astype(np.float64)
+    return -np.log(np.clip(p, 1e-30, None)), probs.max(axis=1)
 
 
-# --- exercise 3: per-class evaluation on the test set ---------------------------------------
+def _top_one(top_losses: Callable[[nn.Module, Any, int], Any], model: nn.Module, data: Any,
+             k: int, where: str) -> np.ndarray:
+    got = _call(top_losses, model, data, k, what=f"top_losses(model, {where}, {k})")
+    try:
+        idx = to_numpy(got).astype(np.int64).reshape(-1)
+    except (TypeError, ValueError):
+        fail(f"{k} image indices", f"{got!r:.80}", "return a list or array of indices.",
+             M["wrong_type"])
+    losses, confidence = _losses(model, data)
+    order = np.argsort(-losses, kind="stable")
+    if len(idx) != k or idx.min(initial=0) < 0 or idx.max(initial=0) >= len(losses):
+        fail(f"{k} indices into the {len(losses)} images of {where}",
+             f"{len(idx)} values from {idx.min(initial=0)} to {idx.max(initial=0)}",
+             "return the k indices of the images with the highest loss.", M["wrong_type"])
+    top = set(order[:k].tolist())
+    if set(idx.tolist()) == top or np.allclose(np.sort(losses[idx]), np.sort(losses[order[:k]])):
+        if not np.all(np.diff(losses[idx]) <= 1e-9):
+            fail("the indices sorted from the highest loss down",
+                 f"losses in your order: {np.round(losses[idx], 3).tolist()}",
+                 "sort by loss, descending, and keep the first k.", M["losses_unsorted"])
+        return idx
+    if np.allclose(np.sort(losses[idx]), np.sort(losses)[:k]):
+        fail(f"the {k} images with the HIGHEST loss", "the images with the lowest loss",
+             "the worst mistakes have the highest loss: sort in descending order.",
+             M["lowest_losses"])
+    least = np.argsort(confidence, kind="stable")[:k]
+    if set(idx.tolist()) == set(least.tolist()):
+        fail(f"the {k} images with the highest loss",
+             "the images whose top probability is lowest (least confident)",
+             "the loss is -log(probability of the TRUE class): a confident wrong answer has "
+             "the highest loss.", M["least_confident"])
+    fail(f"the {k} images of {where} with the highest loss",
+         f"indices {idx.tolist()[:8]} with losses {np.round(losses[idx], 3).tolist()[:8]}; the "
+         f"highest are {np.round(losses[order[:k]], 3).tolist()[:8]}",
+         "compute the loss of each image with cross_entropy(..., reduction='none') on the data "
+         "you were given.", M["losses_not_measured"])
+    return idx  # not reached
+
+
+def check_top_losses(top_losses: Callable[[nn.Module, Any, int], Any], model: nn.Module,
+                     val: Any, k: int = 8) -> None:
+    """``top_losses(model, data, k)``: indices of the k highest-loss images, worst first.
+
+    Checked on ``val`` and on a reordered half of it with another ``k``, so an
+    answer that reads a global variable instead of ``data`` fails.
+    """
+    if not callable(top_losses):
+        fail("a function top_losses(model, data, k)", f"a {type(top_losses).__name__}",
+             "define it with def top_losses(model, data, k): ...", M["not_a_function"])
+    _top_one(top_losses, model, val, k, "the validation set")
+    half = val.subset(np.arange(len(val))[::-2])
+    try:
+        _top_one(top_losses, model, half, 3, "half of the validation set, reordered")
+    except AssertionError as err:
+        # The same function passed on the validation set: failing here means it ignored `data`.
+        if getattr(err, "misconception_id", None) in (M["losses_not_measured"].id,
+                                                      M["wrong_type"].id):
+            fail("the highest-loss images of the data passed in",
+                 "on another data set, the answer does not follow that data",
+                 "use the data argument, not a global split.", M["losses_wrong_data"])
+        raise
+    correct(f"the {k} highest-loss images of the validation set, worst first (and the 3 of a "
+            "reordered half of it).")
+
+
+# --- exercise 4: per-class evaluation on the test set ---------------------------------------
 
 
 def _report_matches(report: metrics.ClassReport, other: metrics.ClassReport) -> bool:
@@ -232,26 +303,25 @@ def check_test_report(
             fail("the per-class report of the held-out TEST set",
                  "the report of the validation set",
                  "validation data chose the settings; the test set gives the final, unbiased "
-                 "numbers. Evaluate on splits.test.", "evaluated on validation data")
+                 "numbers. Evaluate on splits.test.", M["report_on_validation"])
         fail("the per-class report of this model on the test set",
              f"recall per class {np.round(test_report.recall, 3).tolist()}, but the model "
              f"measures {np.round(measured.recall, 3).tolist()} on the test set",
              "evaluate the trained model on splits.test and build the report from its labels "
-             "and predictions.", "report not measured on this model's test predictions")
+             "and predictions.", M["report_not_measured"])
     if tuple(test_report.class_names) != tuple(test.classes):
         fail(f"class names {list(test.classes)} in the report",
              f"{list(test_report.class_names)}",
              "pass class_names=splits.test.classes so the table names the flowers.",
-             "class names missing")
+             M["class_names_missing"])
     lowest = min(measured.recall)
     weakest = [n for n, r in zip(measured.class_names, measured.recall, strict=True) if r == lowest]
     if isinstance(weakest_class, numbers.Integral) and not isinstance(weakest_class, bool):
         fail(f"a class name, e.g. {weakest[0]!r}", f"the index {weakest_class}",
-             "look the name up in test_report.class_names.", "index instead of name")
+             "look the name up in test_report.class_names.", M["index_not_name"])
     if weakest_class not in weakest:
         by_precision = measured.class_names[int(np.argmin(measured.precision))]
-        name = ("lowest precision instead of lowest recall"
-                if weakest_class == by_precision else "not the class with the lowest recall")
+        name = M["weakest_by_precision"] if weakest_class == by_precision else M["not_weakest"]
         fail(f"the class with the lowest test recall: {' or '.join(weakest)}",
              f"{weakest_class!r}",
              "the weakest class is the one the model FINDS least often: compare the recall "
@@ -259,7 +329,7 @@ def check_test_report(
     correct(f"{weakest_class} has the lowest test recall ({lowest:.3f}).")
 
 
-# --- exercise 4: a threshold chosen on validation --------------------------------------------
+# --- exercise 3: a threshold chosen on validation --------------------------------------------
 
 
 def _class_scores(model: nn.Module, data: Any, positive: str) -> tuple[np.ndarray, np.ndarray]:
@@ -286,7 +356,7 @@ def check_threshold_on_validation(
         fail(f"a threshold with {positive} recall >= {min_recall} on the validation set",
              f"threshold {t:.4g} gives validation recall {at.recall:.3f}",
              "choose the threshold on splits.val: the highest one that still reaches the "
-             "recall target there.", "threshold does not meet the target on validation data")
+             "recall target there.", M["threshold_misses_target"])
     best = _at(is_pos, scores, metrics.choose_threshold(is_pos, scores, min_recall=min_recall,
                                                         positive=True))
     if at.precision < 0.8 * best.precision:
@@ -294,7 +364,7 @@ def check_threshold_on_validation(
              f"threshold {t:.4g} flags {at.counts.tp + at.counts.fp} validation images with "
              f"precision {at.precision:.3f}, where {best.precision:.3f} is reachable",
              "among the thresholds that meet the recall target, keep the highest.",
-             "threshold lower than needed")
+             M["threshold_too_low"])
     correct(f"threshold {t:.4g}: validation recall {at.recall:.3f}, precision {at.precision:.3f}.")
 
 
@@ -323,11 +393,11 @@ def check_threshold_not_from_test(
              f"threshold {t:.6g} is one of the test set's own scores for {positive}",
              "a threshold tuned on the test set makes the test metrics optimistic: they no "
              "longer measure new data. Choose on splits.val.",
-             "threshold chosen on the test set")
+             M["threshold_from_test"])
     correct("the threshold comes from validation data; the test set stayed unseen.")
 
 
-# --- exercise 5: test metrics at the threshold, and the use case's target --------------------
+# --- exercise 5: test metrics at the threshold ---------------------------------------------
 
 
 def check_test_measurement(
@@ -354,13 +424,13 @@ def check_test_measurement(
         return
     if recall > 1 or precision > 1:
         fail("fractions between 0 and 1", f"recall {recall:g}, precision {precision:g}",
-             "report 0.95, not 95.", "percent instead of a fraction")
+             "report 0.95, not 95.", M["percent_not_fraction"])
     if math.isclose(recall, measured.precision, abs_tol=1e-6) and math.isclose(
         precision, measured.recall, abs_tol=1e-6
     ):
         fail("test_recall and test_precision", "the two values swapped",
              "recall divides by the real positives, precision by the flagged ones.",
-             "precision and recall swapped")
+             M["precision_recall_swapped"])
     labels, predictions, _ = training.evaluate(model, test)
     index = test.classes.index(positive)
     argmax = metrics.binary_metrics(labels == index, predictions == index, positive=True)
@@ -370,7 +440,7 @@ def check_test_measurement(
         fail(f"the test metrics at your threshold {t:.4g}",
              "the metrics of the plain argmax predictions: the threshold was not applied",
              f"flag an image when its {positive} probability >= the threshold.",
-             "threshold not applied")
+             M["threshold_not_applied"])
     if val is not None:
         val_measured = _at(*_class_scores(model, val, positive), t)
         if math.isclose(recall, val_measured.recall, abs_tol=1e-6) and math.isclose(
@@ -379,26 +449,12 @@ def check_test_measurement(
             fail("the metrics measured on the held-out TEST set",
                  "the validation set's metrics",
                  "the threshold was chosen on validation, so its validation numbers are "
-                 "optimistic: report the test set's.", "validation numbers reported as test")
+                 "optimistic: report the test set's.", M["validation_as_test"])
     fail(f"the test set's recall and precision for {positive} at threshold {t:.4g}",
          f"recall {recall:.3f}, precision {precision:.3f}; the model measures recall "
          f"{measured.recall:.3f}, precision {measured.precision:.3f}",
          "compute them from the test probabilities with your threshold; never type them.",
-         "numbers not measured")
-
-
-def check_use_case_target(
-    model: nn.Module, threshold: Any, test: Any, *, positive: str, min_recall: float
-) -> None:
-    """Points for meeting the use case on the held-out test set: recall >= ``min_recall``."""
-    t = _number(threshold, "the threshold")
-    measured = _at(*_class_scores(model, test, positive), t)
-    if measured.recall < min_recall:
-        fail(f"{positive} recall >= {min_recall} on the test set",
-             f"test recall {measured.recall:.3f} at threshold {t:.4g}",
-             "a threshold that just meets the target on a small validation set often misses "
-             "it on new data: choose it with a safety margin.", "target not met")
-    correct(f"test recall {measured.recall:.3f} >= {min_recall}: the use case's target is met.")
+         M["numbers_not_measured"])
 
 
 # --- exercise 6: the verdict -----------------------------------------------------------------
@@ -414,7 +470,7 @@ def expected_verdict(recall: float, precision: float, *, min_recall: float,
 def _verdict(value: Any, what: str) -> str:
     if not isinstance(value, str) or value.strip().lower() not in VERDICTS:
         fail(f"{what} as one of {list(VERDICTS)}", f"{value!r}",
-             "write the verdict exactly as one of the two phrases.", "not a verdict")
+             "write the verdict exactly as one of the two phrases.", M["not_a_verdict"])
     return value.strip().lower()
 
 
@@ -428,7 +484,7 @@ def check_decide(
     """``decide(recall, precision)`` applies the use case's rule to any measured numbers."""
     if not callable(decide):
         fail("a function decide(recall, precision) -> verdict", f"a {type(decide).__name__}",
-             "define it with def decide(recall, precision): ...", "not a function")
+             "define it with def decide(recall, precision): ...", M["not_a_function"])
     for recall, precision in cases:
         got = _verdict(_call(decide, recall, precision, what=f"decide({recall}, {precision})"),
                        f"decide({recall}, {precision})")
@@ -437,15 +493,15 @@ def check_decide(
         if got == want:
             continue
         if got == "deploy" and recall < min_recall <= 1 and precision >= min_precision:
-            name = "a high precision taken for a good screening"
+            name = M["precision_only"]
         elif got == "deploy" and recall >= min_recall and precision < min_precision:
-            name = "precision requirement ignored"
+            name = M["recall_only"]
         elif got == "do not deploy" and (
             math.isclose(recall, min_recall) or math.isclose(precision, min_precision)
         ):
-            name = "'at least' read as 'more than'"
+            name = M["at_least_as_more_than"]
         else:
-            name = "rule not applied"
+            name = M["rule_not_applied"]
         fail(f"{want!r} for recall {recall}, precision {precision} (the use case needs recall "
              f">= {min_recall} and precision >= {min_precision})",
              f"{got!r}", "compare both measured numbers with both requirements.", name)
@@ -474,9 +530,9 @@ def check_verdict(
                  f"{measured.accuracy:.3f}")
     if said != want:
         if said == "deploy" and measured.accuracy >= 0.9:
-            name = "judged by accuracy (the accuracy paradox)"
+            name = M["accuracy_paradox"]
         else:
-            name = "verdict disagrees with the measurements"
+            name = M["verdict_disagrees"]
         fail(f"{want!r} for {situation}", f"{said!r}",
              "base the verdict on the measured test metrics the use case names, not on "
              "accuracy or on hope.", name)
@@ -488,5 +544,5 @@ def check_verdict(
         fail("verdict = decide(test_recall, test_precision)",
              f"decide gives {from_decide!r} but verdict is {said!r}",
              "compute the verdict with your function instead of typing it.",
-             "typed verdict")
+             M["typed_verdict"])
     correct(f"{said!r} agrees with {situation}.")
