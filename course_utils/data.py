@@ -27,6 +27,7 @@ __all__ = [
     "MEAN",
     "STD",
     "ImageSet",
+    "PreprocessedImages",
     "Splits",
     "TabularSplit",
     "breast_cancer",
