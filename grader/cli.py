@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("grader.commands.pretrain", "rebuild the course backbone weights (seeded)"),
     "release": ("grader.commands.release", "generate student notebooks from solutions/"),
     "grade": ("grader.commands.grade", "autograde a folder or zip of submissions"),
+    "publish": ("grader.commands.publish", "put a released lesson in nbgrader's exchange"),
+    "collect": ("grader.commands.collect", "copy the latest submissions out of the exchange"),
+    "return": ("grader.commands.return_feedback", "hand feedback back through the exchange"),
 }
 
 
