@@ -36,6 +36,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -63,6 +64,7 @@ class Deployment:
     ip: str = "127.0.0.1"
     password: str = "swap-the-head-demo"
     course_id: str = "swap-the-head"
+    api_token: str = field(default_factory=lambda: secrets.token_hex(24), repr=False)
 
     @property
     def exchange(self) -> Path:
@@ -135,6 +137,32 @@ def _copy_tree(src: Path, dest: Path, *, hardlink: bool) -> None:
     _run("cp", "-a", f"{src}/.", dest)
 
 
+def _world_usable(path: Path) -> bool:
+    """Every account can run ``path``: each folder above it is searchable by others."""
+    path = path.resolve()
+    if not path.is_file() or not path.stat().st_mode & 0o005 == 0o005:
+        return False
+    return all(parent.stat().st_mode & 0o001 for parent in path.parents)
+
+
+def base_python(source: Path) -> Path:
+    """An interpreter every account can run, of the same Python version as ``source`` (a venv).
+
+    The venv's own base may live where users cannot go (pyenv under /root): then
+    the system's ``pythonX.Y`` of the same version runs the same wheels.
+    """
+    cfg = dict(line.split(" = ", 1) for line in (source / "pyvenv.cfg").read_text().splitlines()
+               if " = " in line)
+    major_minor = ".".join(cfg.get("version", cfg.get("version_info", "")).split(".")[:2])
+    candidates = [Path(cfg.get("home", "")) / f"python{major_minor}",
+                  *(Path(d) / f"python{major_minor}" for d in ("/usr/local/bin", "/usr/bin"))]
+    for candidate in candidates:
+        if _world_usable(candidate):
+            return candidate
+    raise HubError(f"no Python {major_minor} that every account can run (tried "
+                   f"{', '.join(map(str, candidates))}): install python{major_minor} system-wide")
+
+
 def install_shared(prefix: Path = PREFIX, source: Path = REPO / ".venv") -> dict:
     """Make ``prefix/venv``: the repository's venv copied, the course installed non-editable.
 
@@ -145,7 +173,8 @@ def install_shared(prefix: Path = PREFIX, source: Path = REPO / ".venv") -> dict
     """
     os.umask(0o022)
     venv = prefix / "venv"
-    base_stamp = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+    base_stamp = hashlib.sha256((REPO / "pyproject.toml").read_bytes()
+                                + str(base_python(source)).encode()).hexdigest()
     code_stamp = _digest([REPO / "pyproject.toml", REPO / "course_utils", REPO / "grader"])
     timings = {"copied_s": 0.0, "installed_s": 0.0}
     stamp_file = venv / ".swap-the-head.json"
@@ -158,7 +187,7 @@ def install_shared(prefix: Path = PREFIX, source: Path = REPO / ".venv") -> dict
         shutil.rmtree(tmp, ignore_errors=True)
         prefix.mkdir(parents=True, exist_ok=True)
         prefix.chmod(0o755)
-        _run(source / "bin" / "python", "-m", "venv", "--without-pip", tmp)
+        _run(base_python(source), "-m", "venv", "--without-pip", tmp)
         same_fs = os.stat(source).st_dev == os.stat(prefix).st_dev
         _copy_tree(_site_packages(source), _site_packages(tmp), hardlink=same_fs)
         for part in ("share", "etc"):  # small, and edited in place by `jupyter ... --sys-prefix`
@@ -255,14 +284,112 @@ def as_user(name: str, *cmd: str | Path, cwd: Path | None = None, env: dict | No
                           check=check, timeout=timeout)
 
 
+# --- simulated students (tests and bench) --------------------------------------------------
+
+def _fetch_and_submit(exchange: str, course_id: str, lesson: str, hand_in: str | None) -> None:
+    """nbgrader's own fetch and submit, as the current user, marking the notebook as theirs."""
+    import nbformat
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
+    from traitlets.config import Config
+
+    home = Path(os.environ["HOME"])
+    c = Config()
+    c.CourseDirectory.root = str(home)
+    c.CourseDirectory.course_id = course_id
+    c.CourseDirectory.assignment_id = lesson
+    c.Exchange.root = exchange
+    c.Exchange.assignment_dir = str(home)
+    for step in (ExchangeFetchAssignment, ExchangeSubmit):
+        step(coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c),
+             config=c).start()
+        if step is ExchangeFetchAssignment:
+            path = home / lesson / f"{lesson}.ipynb"
+            nb = nbformat.read(hand_in or path, as_version=4)
+            nb.cells.append(nbformat.v4.new_markdown_cell(f"submitted by {os.environ['USER']}"))
+            nbformat.write(nb, path)
+
+
+def simulate_students(dep: Deployment, names: list[str], lesson: str,
+                      hand_in: Path | None = None, timeout: float = 600) -> dict[str, int]:
+    """``names`` fetch ``lesson`` and submit it at the same moment, each as their own account.
+
+    One process per student, forked after nbgrader is imported once (starting nbgrader costs
+    ~2.5 s of CPU: a class of 20 would pay it 40 times), then switched to the student's uid,
+    gid and home, so the exchange sees exactly what a student's own commands do. Each hands
+    in ``hand_in`` (default: the fetched notebook) marked ``submitted by <name>``. Runs in
+    the shared install's Python (which every account can read, unlike a Python under /root).
+    Returns each student's exit status (0: submitted); failures print their traceback.
+    """
+    request = json.dumps({"exchange": str(dep.exchange), "course_id": dep.course_id,
+                          "names": names, "lesson": lesson,
+                          "hand_in": str(hand_in) if hand_in else None, "timeout": timeout})
+    done = subprocess.run(
+        [str(dep.venv / "bin" / "python"), "-c",
+         "import json, sys; from grader.hub import fork_students; "
+         "print(json.dumps(fork_students(**json.loads(sys.argv[1]))))", request],
+        cwd=dep.dir, capture_output=True, text=True, timeout=timeout + 60)
+    if done.returncode:
+        raise HubError(f"simulated students could not start:\n{done.stderr[-3000:]}")
+    if done.stderr:
+        print(done.stderr[-5000:], file=sys.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def fork_students(exchange: str, course_id: str, names: list[str], lesson: str,
+                  hand_in: str | None, timeout: float) -> dict[str, int]:
+    """The forking half of ``simulate_students`` (runs as root in the shared install)."""
+    import nbgrader.exchange.default  # noqa: F401 - imported once, before forking
+
+    start_r, start_w = os.pipe()
+    children = {}
+    for name in names:
+        entry = pwd.getpwnam(name)
+        pid = os.fork()
+        if pid == 0:  # the student
+            code = 1
+            try:
+                os.close(start_w)
+                os.setgroups([])
+                os.setgid(entry.pw_gid)
+                os.setuid(entry.pw_uid)
+                os.environ.update(HOME=entry.pw_dir, USER=name, LOGNAME=name)
+                os.chdir(entry.pw_dir)
+                os.read(start_r, 1)  # everyone starts when the pipe closes
+                _fetch_and_submit(exchange, course_id, lesson, hand_in)
+                code = 0
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        children[pid] = name
+    os.close(start_r)
+    os.close(start_w)
+    status, deadline = {}, time.monotonic() + timeout
+    while children:
+        pid, code = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            if time.monotonic() > deadline:
+                for late in children:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(late, signal.SIGKILL)
+            time.sleep(0.05)
+            continue
+        if pid in children:
+            status[children.pop(pid)] = os.waitstatus_to_exitcode(code)
+    return status
+
+
 # --- folders and config -----------------------------------------------------------------
 
 def _nbgrader_config(dep: Deployment) -> str:
     return ("# Written by `python -m grader.hub up`: the class exchange and course id.\n"
             "c = get_config()  # noqa: F821\n"
             f"c.CourseDirectory.course_id = {dep.course_id!r}\n"
-            f"c.Exchange.root = {str(dep.exchange)!r}\n"
-            "c.Exchange.assignment_dir = '~'\n")
+            f"c.Exchange.root = {str(dep.exchange)!r}\n")
 
 
 def prepare(dep: Deployment) -> None:
@@ -346,6 +473,39 @@ def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
+
+
+def api(dep: Deployment, method: str, path: str, data: dict | None = None,
+        timeout: float = 30) -> dict:
+    """Call the hub's REST API (``/hub/api`` + ``path``) with the deployment's service token."""
+    request = urllib.request.Request(
+        f"{dep.url}/hub/api{path}", method=method,
+        data=None if data is None else json.dumps(data).encode(),
+        headers={"Authorization": f"token {dep.api_token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body = response.read()
+    return json.loads(body) if body else {}
+
+
+def spawn(dep: Deployment, user: str, timeout: float = 240) -> float:
+    """Start ``user``'s server and wait until it answers; returns the seconds it took."""
+    start = time.monotonic()
+    with contextlib.suppress(urllib.error.HTTPError):  # 400: already running
+        api(dep, "POST", f"/users/{user}/server")
+    while time.monotonic() - start < timeout:
+        server = api(dep, "GET", f"/users/{user}").get("servers", {}).get("", {})
+        if server.get("ready"):
+            return time.monotonic() - start
+        time.sleep(1)
+    raise HubError(f"the server of {user} was not ready in {timeout:.0f} s")
+
+
+def server_get(dep: Deployment, user: str, path: str, timeout: float = 60) -> bytes:
+    """GET ``/user/<user>/<path>`` on that user's server, with the service token."""
+    request = urllib.request.Request(f"{dep.url}/user/{user}/{path.lstrip('/')}",
+                                     headers={"Authorization": f"token {dep.api_token}"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.read()
 
 
 @contextlib.contextmanager

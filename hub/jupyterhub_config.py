@@ -39,6 +39,14 @@ c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = dep["password"]
 c.Authenticator.allowed_users = students | instructors
 
+# --- a token for scripts and tests (start servers, reach them); root-only, in the state file
+if dep.get("api_token"):
+    c.JupyterHub.services = [{"name": "course-admin", "api_token": dep["api_token"]}]
+    c.JupyterHub.load_roles = [{
+        "name": "course-admin", "services": ["course-admin"],
+        "scopes": ["admin:users", "admin:servers", "access:servers", "read:users"],
+    }]
+
 # --- each user's server: their own Linux account, the shared course install --------------
 c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [str(venv / "bin" / "jupyterhub-singleuser")]
