@@ -103,9 +103,11 @@ def _owner(path: Path) -> str:
         return f"uid {path.stat().st_uid}"
 
 
-def inbound(exchange: Path, course_id: str, lesson: str) -> tuple[list[Path], list[str]]:
+def inbound(exchange: Path, course_id: str, lesson: str,
+            check_owner: bool = True) -> tuple[list[Path], list[str]]:
     """Submission folders of ``lesson`` whose owner is the student they name, and warnings
-    naming the others (left in the exchange, never collected)."""
+    naming the others (left in the exchange, never collected). ``check_owner=False`` takes
+    the name at its word (nbgrader's behaviour), for exchanges where every user has one uid."""
     folder = Path(exchange) / course_id / "inbound"
     if not folder.is_dir():
         raise ExchangeError(f"no {folder}: publish a lesson first (`course publish`)")
@@ -113,7 +115,7 @@ def inbound(exchange: Path, course_id: str, lesson: str) -> tuple[list[Path], li
     for path in sorted(folder.glob(f"*+{lesson}+*")):
         student = path.name.rsplit("+", 3)[0]
         owner = _owner(path)
-        if owner != student:
+        if check_owner and owner != student:
             warnings.append(f"not collected: {path.name} names {student!r} but belongs to "
                             f"{owner!r} (a submission in someone else's name)")
         else:
@@ -121,8 +123,8 @@ def inbound(exchange: Path, course_id: str, lesson: str) -> tuple[list[Path], li
     return kept, warnings
 
 
-def collect(lesson: str, out: Path, *, course_id: str,
-            exchange: Path = DEFAULT_EXCHANGE) -> tuple[list[Collected], list[str]]:
+def collect(lesson: str, out: Path, *, course_id: str, exchange: Path = DEFAULT_EXCHANGE,
+            check_owner: bool = True) -> tuple[list[Collected], list[str]]:
     """Copy each student's latest submission of ``lesson`` to ``out/submitted/<student>/<lesson>``.
 
     ``out/submitted`` is the layout ``course grade --submissions`` reads. A
@@ -132,7 +134,7 @@ def collect(lesson: str, out: Path, *, course_id: str,
     from nbgrader.exchange.default import ExchangeCollect
 
     _check_lesson(lesson)
-    kept, warnings = inbound(exchange, course_id, lesson)
+    kept, warnings = inbound(exchange, course_id, lesson, check_owner)
     out = Path(out)
     submitted = out / "submitted"
     submitted.mkdir(parents=True, exist_ok=True)
