@@ -134,7 +134,8 @@ def course(dep: hub.Deployment, *args: str) -> float:
 
 
 def measure(students: int, fresh_install: bool) -> list[str]:
-    if fresh_install:
+    if fresh_install:  # the interpreter copy and the venv, both from scratch
+        shutil.rmtree(hub.PREFIX / "python", ignore_errors=True)
         (hub.PREFIX / "venv" / ".swap-the-head.json").unlink(missing_ok=True)
     install = hub.install_shared()
     size = sum(f.stat().st_size for f in (hub.PREFIX / "venv").rglob("*") if f.is_file()

