@@ -60,7 +60,9 @@ def rss_of(uid: int) -> dict[int, tuple[str, int]]:
 
 
 def tree_rss(root_pid: int) -> int:
-    """RSS of ``root_pid`` and its descendants (the hub and its proxy)."""
+    """RSS of ``root_pid`` and its descendants that run as the same user: the hub and its
+    proxy, not the users' servers and kernels it spawned (they run as the users)."""
+    owner = Path(f"/proc/{root_pid}").stat().st_uid
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -73,6 +75,8 @@ def tree_rss(root_pid: int) -> int:
     while todo:
         pid = todo.pop()
         try:
+            if Path(f"/proc/{pid}").stat().st_uid != owner:
+                continue
             total += int(re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(),
                                    re.M)[1]) * 1024
         except (OSError, TypeError):

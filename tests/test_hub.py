@@ -243,7 +243,8 @@ def test_each_role_gets_its_own_lab(class_hub):
     for name in (dep.students[-1], dep.instructors[0]):
         hub.spawn(dep, name)
         config = json.loads(pattern.search(hub.server_get(dep, name, "lab").decode()).group(1))
-        disabled = {k for k, v in config["disabledExtensions"].items() if v}
+        listed = config["disabledExtensions"]  # a list, or a dict of name -> disabled
+        disabled = set(listed) if isinstance(listed, list) else {k for k, v in listed.items() if v}
         try:
             formgrader = len(hub.server_get(dep, name, "formgrader"))
         except urllib.error.HTTPError as exc:

@@ -39,7 +39,9 @@ def _page_config(port: int, token: str) -> dict:
     html = _get(port, token, "/lab").read().decode()
     data = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">'
                                 r"(.*?)</script>", html, re.S).group(1))
-    return {"disabled": {k for k, v in data["disabledExtensions"].items() if v},
+    listed = data["disabledExtensions"]  # a list, or a dict of name -> disabled
+    return {"disabled": set(listed) if isinstance(listed, list) else
+            {k for k, v in listed.items() if v},
             "news": data.get("news")}
 
 
