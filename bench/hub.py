@@ -77,8 +77,14 @@ def tree_rss(root_pid: int) -> int:
         try:
             if Path(f"/proc/{pid}").stat().st_uid != owner:
                 continue
-            total += int(re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(),
-                                   re.M)[1]) * 1024
+            total += (
+                int(
+                    re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)[
+                        1
+                    ]
+                )
+                * 1024
+            )
         except (OSError, TypeError):
             pass
         todo += children.get(pid, [])
@@ -92,17 +98,37 @@ async def run_in_kernel(dep: hub.Deployment, user: str, cells: list[str]) -> lis
 
     kernel = json.loads(hub_request(dep, user, "api/kernels", {"name": "python3"}))
     url = f"{dep.url.replace('http', 'ws')}/user/{user}/api/kernels/{kernel['id']}/channels"
-    ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {dep.api_token}"}))
+    ws = await websocket_connect(
+        HTTPRequest(url, headers={"Authorization": f"token {dep.api_token}"})
+    )
     errors, session = [], uuid.uuid4().hex
     for code in cells:
         msg_id = uuid.uuid4().hex
-        await ws.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session,
-                       "username": user, "version": "5.3", "date": ""},
-            "parent_header": {}, "metadata": {}, "channel": "shell",
-            "content": {"code": code, "silent": False, "store_history": True,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-        }))
+        await ws.write_message(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "session": session,
+                        "username": user,
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
         while True:
             msg = json.loads(await ws.read_message())
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
@@ -117,8 +143,11 @@ async def run_in_kernel(dep: hub.Deployment, user: str, cells: list[str]) -> lis
 
 def hub_request(dep: hub.Deployment, user: str, path: str, data: dict) -> bytes:
     request = hub.urllib.request.Request(
-        f"{dep.url}/user/{user}/{path}", method="POST", data=json.dumps(data).encode(),
-        headers={"Authorization": f"token {dep.api_token}", "Content-Type": "application/json"})
+        f"{dep.url}/user/{user}/{path}",
+        method="POST",
+        data=json.dumps(data).encode(),
+        headers={"Authorization": f"token {dep.api_token}", "Content-Type": "application/json"},
+    )
     with hub.urllib.request.urlopen(request, timeout=120) as response:
         return response.read()
 
@@ -127,11 +156,18 @@ def course(dep: hub.Deployment, *args: str) -> float:
     """``course ARGS`` as the instructor; returns its seconds."""
     name = dep.instructors[0]
     start = time.monotonic()
-    done = hub.as_user(name, dep.venv / "bin" / "course", *args,
-                       cwd=Path(hub.pwd.getpwnam(name).pw_dir) / "course",
-                       env={"PATH": f"{dep.venv / 'bin'}:/usr/bin:/bin",
-                            "JUPYTER_CONFIG_PATH": str(dep.config("instructor"))},
-                       check=False, timeout=3600)
+    done = hub.as_user(
+        name,
+        dep.venv / "bin" / "course",
+        *args,
+        cwd=Path(hub.pwd.getpwnam(name).pw_dir) / "course",
+        env={
+            "PATH": f"{dep.venv / 'bin'}:/usr/bin:/bin",
+            "JUPYTER_CONFIG_PATH": str(dep.config("instructor")),
+        },
+        check=False,
+        timeout=3600,
+    )
     if done.returncode:
         raise RuntimeError(f"course {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return time.monotonic() - start
@@ -142,12 +178,18 @@ def measure(students: int, fresh_install: bool) -> list[str]:
         shutil.rmtree(hub.PREFIX / "python", ignore_errors=True)
         (hub.PREFIX / "venv" / ".swap-the-head.json").unlink(missing_ok=True)
     install = hub.install_shared()
-    size = sum(f.stat().st_size for f in (hub.PREFIX / "venv").rglob("*") if f.is_file()
-               and not f.is_symlink())
+    size = sum(
+        f.stat().st_size
+        for f in (hub.PREFIX / "venv").rglob("*")
+        if f.is_file() and not f.is_symlink()
+    )
     prefix = f"sth{secrets.token_hex(2)}"
-    dep = hub.Deployment(students=[f"{prefix}s{i}" for i in range(1, students + 1)],
-                         instructors=[f"{prefix}i"], dir=Path(f"/srv/{prefix}-bench"),
-                         port=hub.free_port())
+    dep = hub.Deployment(
+        students=[f"{prefix}s{i}" for i in range(1, students + 1)],
+        instructors=[f"{prefix}i"],
+        dir=Path(f"/srv/{prefix}-bench"),
+        port=hub.free_port(),
+    )
     released = nbformat.read(ROOT / "notebooks" / LESSON / f"{LESSON}.ipynb", as_version=4)
     source = nbformat.read(ROOT / "solutions" / LESSON / f"{LESSON}.ipynb", as_version=4)
     perfect = corpus.answered(released, source)
@@ -165,12 +207,32 @@ def measure(students: int, fresh_install: bool) -> list[str]:
             if set(status.values()) != {0}:
                 raise RuntimeError(f"students could not submit (see stderr): {status}")
             t["collect"] = course(dep, "collect", "1", "--out", "bench")
-            t["grade"] = course(dep, "grade", "--submissions", "bench/submitted", "--out",
-                                "bench/graded", "--jobs", "2", "--lessons", "1")
-            t["return"] = course(dep, "return", "1", "--graded", "bench/graded",
-                                 "--submitted", "bench/submitted")
-            grades = (Path(hub.pwd.getpwnam(dep.instructors[0]).pw_dir) / "course" / "bench"
-                      / "graded" / "grades.csv").read_text().splitlines()[1:]
+            t["grade"] = course(
+                dep,
+                "grade",
+                "--submissions",
+                "bench/submitted",
+                "--out",
+                "bench/graded",
+                "--jobs",
+                "2",
+                "--lessons",
+                "1",
+            )
+            t["return"] = course(
+                dep, "return", "1", "--graded", "bench/graded", "--submitted", "bench/submitted"
+            )
+            grades = (
+                (
+                    Path(hub.pwd.getpwnam(dep.instructors[0]).pw_dir)
+                    / "course"
+                    / "bench"
+                    / "graded"
+                    / "grades.csv"
+                )
+                .read_text()
+                .splitlines()[1:]
+            )
             full = sum(1 for row in grades if float(row.split(",")[2]) == float(row.split(",")[3]))
 
             user = dep.students[0]
@@ -234,7 +296,7 @@ def write_section(lines: list[str], out: Path) -> None:
     text = out.read_text() if out.exists() else "# Benchmarks\n"
     section = "\n".join(lines)
     if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     out.write_text(text)
@@ -243,8 +305,11 @@ def write_section(lines: list[str], out: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=20)
-    parser.add_argument("--keep-install", action="store_true",
-                        help="reuse /opt/swap-the-head/venv when up to date (no install timing)")
+    parser.add_argument(
+        "--keep-install",
+        action="store_true",
+        help="reuse /opt/swap-the-head/venv when up to date (no install timing)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
     hub.require_root()

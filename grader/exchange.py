@@ -59,8 +59,9 @@ def _run(exchange_class, config, **traits) -> None:
     from nbgrader.exchange import ExchangeError as NbgraderExchangeError
 
     coursedir = CourseDirectory(config=config)
-    step = exchange_class(coursedir=coursedir, authenticator=Authenticator(config=config),
-                          config=config, **traits)
+    step = exchange_class(
+        coursedir=coursedir, authenticator=Authenticator(config=config), config=config, **traits
+    )
     try:
         step.start()
     except NbgraderExchangeError as exc:
@@ -74,8 +75,14 @@ def _check_lesson(lesson: str) -> None:
         raise ValueError(f"lesson {lesson!r} is not a lesson name such as 'lesson1'")
 
 
-def publish(released: Path, lesson: str, *, course_id: str, exchange: Path = DEFAULT_EXCHANGE,
-            force: bool = False) -> Path:
+def publish(
+    released: Path,
+    lesson: str,
+    *,
+    course_id: str,
+    exchange: Path = DEFAULT_EXCHANGE,
+    force: bool = False,
+) -> Path:
     """Copy the student notebook folder ``released`` (``notebooks/<lesson>``) to the exchange.
 
     Returns the outbound folder students fetch from. An already published
@@ -89,10 +96,14 @@ def publish(released: Path, lesson: str, *, course_id: str, exchange: Path = DEF
         raise ExchangeError(f"no {released / (lesson + '.ipynb')}: run `course release` first")
     with tempfile.TemporaryDirectory(prefix="course-publish-") as tmp:
         work = Path(tmp)
-        shutil.copytree(released, work / "release" / lesson,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        _run(ExchangeReleaseAssignment, _config(course_id, Path(exchange), work, lesson),
-             force=force)
+        shutil.copytree(
+            released,
+            work / "release" / lesson,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+        )
+        _run(
+            ExchangeReleaseAssignment, _config(course_id, Path(exchange), work, lesson), force=force
+        )
     return Path(exchange) / course_id / "outbound" / lesson
 
 
@@ -103,8 +114,9 @@ def _owner(path: Path) -> str:
         return f"uid {path.stat().st_uid}"
 
 
-def inbound(exchange: Path, course_id: str, lesson: str,
-            check_owner: bool = True) -> tuple[list[Path], list[str]]:
+def inbound(
+    exchange: Path, course_id: str, lesson: str, check_owner: bool = True
+) -> tuple[list[Path], list[str]]:
     """Submission folders of ``lesson`` whose owner is the student they name, and warnings
     naming the others (left in the exchange, never collected). ``check_owner=False`` takes
     the name at its word (nbgrader's behaviour), for exchanges where every user has one uid."""
@@ -116,15 +128,23 @@ def inbound(exchange: Path, course_id: str, lesson: str,
         student = path.name.rsplit("+", 3)[0]
         owner = _owner(path)
         if check_owner and owner != student:
-            warnings.append(f"not collected: {path.name} names {student!r} but belongs to "
-                            f"{owner!r} (a submission in someone else's name)")
+            warnings.append(
+                f"not collected: {path.name} names {student!r} but belongs to "
+                f"{owner!r} (a submission in someone else's name)"
+            )
         else:
             kept.append(path)
     return kept, warnings
 
 
-def collect(lesson: str, out: Path, *, course_id: str, exchange: Path = DEFAULT_EXCHANGE,
-            check_owner: bool = True) -> tuple[list[Collected], list[str]]:
+def collect(
+    lesson: str,
+    out: Path,
+    *,
+    course_id: str,
+    exchange: Path = DEFAULT_EXCHANGE,
+    check_owner: bool = True,
+) -> tuple[list[Collected], list[str]]:
     """Copy each student's latest submission of ``lesson`` to ``out/submitted/<student>/<lesson>``.
 
     ``out/submitted`` is the layout ``course grade --submissions`` reads. A
@@ -151,13 +171,17 @@ def collect(lesson: str, out: Path, *, course_id: str, exchange: Path = DEFAULT_
     found = []
     for folder in sorted(p for p in submitted.iterdir() if (p / lesson).is_dir()):
         stamp = folder / lesson / "timestamp.txt"
-        found.append(Collected(folder.name, stamp.read_text().strip() if stamp.is_file() else "",
-                               folder / lesson))
+        found.append(
+            Collected(
+                folder.name, stamp.read_text().strip() if stamp.is_file() else "", folder / lesson
+            )
+        )
     return found, warnings
 
 
-def return_feedback(lesson: str, graded: Path, submitted: Path, *, course_id: str,
-                    exchange: Path = DEFAULT_EXCHANGE) -> list[str]:
+def return_feedback(
+    lesson: str, graded: Path, submitted: Path, *, course_id: str, exchange: Path = DEFAULT_EXCHANGE
+) -> list[str]:
     """Put ``graded/feedback/<student>/<lesson>.html`` (from ``course grade``) in the exchange.
 
     ``submitted`` is the ``submitted/`` folder ``collect`` filled: each feedback
@@ -169,8 +193,10 @@ def return_feedback(lesson: str, graded: Path, submitted: Path, *, course_id: st
     _check_lesson(lesson)
     pages = sorted(Path(graded, "feedback").glob(f"*/{lesson}.html"))
     if not pages:
-        raise ExchangeError(f"no {graded}/feedback/<student>/{lesson}.html: run `course grade "
-                            f"--submissions {submitted} --out {graded}` first")
+        raise ExchangeError(
+            f"no {graded}/feedback/<student>/{lesson}.html: run `course grade "
+            f"--submissions {submitted} --out {graded}` first"
+        )
     returned = []
     with tempfile.TemporaryDirectory(prefix="course-return-") as tmp:
         work = Path(tmp)
@@ -178,9 +204,11 @@ def return_feedback(lesson: str, graded: Path, submitted: Path, *, course_id: st
             student = page.parent.name
             source = Path(submitted) / student / lesson
             if not all((source / name).is_file() for name in SUBMISSION_FILES):
-                raise ExchangeError(f"feedback for {student!r} but no collected submission with "
-                                    f"{' and '.join(SUBMISSION_FILES)} in {source}: "
-                                    "pass the --submitted folder `course collect` wrote")
+                raise ExchangeError(
+                    f"feedback for {student!r} but no collected submission with "
+                    f"{' and '.join(SUBMISSION_FILES)} in {source}: "
+                    "pass the --submitted folder `course collect` wrote"
+                )
             target = work / "feedback" / student / lesson
             target.mkdir(parents=True)
             shutil.copy(page, target / page.name)

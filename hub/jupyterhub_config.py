@@ -42,10 +42,13 @@ c.Authenticator.allowed_users = students | instructors
 # --- a token for scripts and tests (start servers, reach them); root-only, in the state file
 if dep.get("api_token"):
     c.JupyterHub.services = [{"name": "course-admin", "api_token": dep["api_token"]}]
-    c.JupyterHub.load_roles = [{
-        "name": "course-admin", "services": ["course-admin"],
-        "scopes": ["admin:users", "admin:servers", "access:servers", "read:users"],
-    }]
+    c.JupyterHub.load_roles = [
+        {
+            "name": "course-admin",
+            "services": ["course-admin"],
+            "scopes": ["admin:users", "admin:servers", "access:servers", "read:users"],
+        }
+    ]
 
 # --- each user's server: their own Linux account, the shared course install --------------
 c.JupyterHub.spawner_class = "localprocess"
@@ -60,12 +63,15 @@ c.Spawner.http_timeout = 180
 def per_role(spawner):
     """Students get the student config (no instructor panels); instructors theirs and ~/course."""
     role = "instructor" if spawner.user.name in instructors else "student"
-    spawner.environment = {**spawner.environment, **{
-        "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-        "JUPYTER_CONFIG_PATH": str(Path(dep["dir"]) / "config" / role),
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "PYTHONHASHSEED": "0",
-    }}
+    spawner.environment = {
+        **spawner.environment,
+        **{
+            "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "JUPYTER_CONFIG_PATH": str(Path(dep["dir"]) / "config" / role),
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "PYTHONHASHSEED": "0",
+        },
+    }
     if role == "instructor":
         spawner.notebook_dir = "~/course"
 

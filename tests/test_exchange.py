@@ -13,6 +13,9 @@ import pytest
 
 from grader import exchange
 
+# nbgrader's exchange classes take seconds to import and run on a loaded 2-core machine.
+pytestmark = pytest.mark.slow
+
 COURSE = "swap-the-head"
 LESSON = "lesson1"
 
@@ -21,8 +24,10 @@ LESSON = "lesson1"
 def released(tmp_path):
     folder = tmp_path / "notebooks" / LESSON
     folder.mkdir(parents=True)
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]),
-                   folder / f"{LESSON}.ipynb")
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]),
+        folder / f"{LESSON}.ipynb",
+    )
     return folder
 
 
@@ -62,9 +67,12 @@ def test_collect_takes_the_latest_own_submission_and_refuses_forged_names(releas
     found, warnings = exchange.collect(LESSON, tmp_path / "out", course_id=COURSE, exchange=root)
     assert [(c.student, c.timestamp) for c in found] == [(me, "2026-01-02 10:00:00.000000 UTC")]
     assert "second" in (found[0].path / f"{LESSON}.ipynb").read_text()
-    assert len(warnings) == 1 and forged.name in warnings[0] and "someone else's name" in warnings[0]
-    found, _ = exchange.collect(LESSON, tmp_path / "out", course_id=COURSE, exchange=root,
-                                check_owner=False)
+    assert (
+        len(warnings) == 1 and forged.name in warnings[0] and "someone else's name" in warnings[0]
+    )
+    found, _ = exchange.collect(
+        LESSON, tmp_path / "out", course_id=COURSE, exchange=root, check_owner=False
+    )
     assert sorted(c.student for c in found) == sorted([me, "someone-else"])
 
 
@@ -81,8 +89,9 @@ def test_return_files_feedback_under_the_submission_secret(released, tmp_path):
         exchange.return_feedback(LESSON, graded, out / "submitted", course_id=COURSE, exchange=root)
     (graded / "feedback" / me).mkdir(parents=True)
     (graded / "feedback" / me / f"{LESSON}.html").write_text("<p>well done</p>")
-    assert exchange.return_feedback(LESSON, graded, out / "submitted", course_id=COURSE,
-                                    exchange=root) == [me]
+    assert exchange.return_feedback(
+        LESSON, graded, out / "submitted", course_id=COURSE, exchange=root
+    ) == [me]
     secret = (found.path / "submission_secret.txt").read_text()
     page = root / COURSE / "feedback" / f"{notebook_hash(secret=secret, notebook_id=LESSON)}.html"
     assert page.read_text() == "<p>well done</p>"

@@ -54,8 +54,9 @@ def _skip_without_accounts() -> None:
     if shutil.which("npm") is None:
         pytest.skip("the hub test needs node >= 20 and npm for configurable-http-proxy")
     if not (ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy").exists():
-        done = subprocess.run([str(ROOT / ".ci" / "install-hub.sh")], capture_output=True,
-                              text=True, timeout=300)
+        done = subprocess.run(
+            [str(ROOT / ".ci" / "install-hub.sh")], capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, f".ci/install-hub.sh failed:\n{done.stdout}{done.stderr}"
 
 
@@ -75,8 +76,12 @@ def class_hub(shared_install, tmp_path_factory):
     prefix = f"sth{secrets.token_hex(2)}"
     students, instructors = _users(prefix, 3)
     # Not under pytest's tmp (0700 under /root): every account must reach the exchange.
-    dep = hub.Deployment(students=students, instructors=instructors,
-                         dir=Path(f"/srv/{prefix}-hub"), port=hub.free_port())
+    dep = hub.Deployment(
+        students=students,
+        instructors=instructors,
+        dir=Path(f"/srv/{prefix}-hub"),
+        port=hub.free_port(),
+    )
     log = tmp_path_factory.mktemp("hub") / "jupyterhub.log"
     try:
         with hub.running(dep, log):
@@ -96,23 +101,36 @@ def instructor(dep: hub.Deployment, *args: str, check: bool = True) -> subproces
     """`course ARGS` as the instructor, in their course folder, as their terminal would run it."""
     name = dep.instructors[0]
     home = Path(hub.pwd.getpwnam(name).pw_dir)
-    done = hub.as_user(name, dep.venv / "bin" / "course", *args, cwd=home / "course",
-                       env=_env(dep, "instructor"), check=False, timeout=600)
+    done = hub.as_user(
+        name,
+        dep.venv / "bin" / "course",
+        *args,
+        cwd=home / "course",
+        env=_env(dep, "instructor"),
+        check=False,
+        timeout=600,
+    )
     if check:
         assert done.returncode == 0, f"course {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done
 
 
-def student(dep: hub.Deployment, name: str, *cmd: str | Path,
-            check: bool = True) -> subprocess.CompletedProcess:
+def student(
+    dep: hub.Deployment, name: str, *cmd: str | Path, check: bool = True
+) -> subprocess.CompletedProcess:
     done = hub.as_user(name, *cmd, env=_env(dep, "student"), check=False)
     if check:
-        assert done.returncode == 0, f"{name}: {' '.join(map(str, cmd))}:\n{done.stdout}\n{done.stderr}"
+        assert done.returncode == 0, (
+            f"{name}: {' '.join(map(str, cmd))}:\n{done.stdout}\n{done.stderr}"
+        )
     return done
 
 
 def _env(dep: hub.Deployment, role: str) -> dict:
-    return {"PATH": f"{dep.venv / 'bin'}:/usr/bin:/bin", "JUPYTER_CONFIG_PATH": str(dep.config(role))}
+    return {
+        "PATH": f"{dep.venv / 'bin'}:/usr/bin:/bin",
+        "JUPYTER_CONFIG_PATH": str(dep.config(role)),
+    }
 
 
 def _home(name: str) -> Path:
@@ -133,9 +151,14 @@ def _put_notebook(dep: hub.Deployment, name: str, nb, path: Path) -> None:
 def _drive(plan: dict, tmp_path: Path, password: str) -> dict:
     plan_path = tmp_path / f"plan-{plan['phase']}.json"
     plan_path.write_text(json.dumps(plan))
-    done = subprocess.run(["node", str(DRIVER_DIR / "drive_hub.mjs"), str(plan_path)],
-                          cwd=DRIVER_DIR, env={**os.environ, "HUB_PASSWORD": password},
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["node", str(DRIVER_DIR / "drive_hub.mjs"), str(plan_path)],
+        cwd=DRIVER_DIR,
+        env={**os.environ, "HUB_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     message = (done.stdout + done.stderr).strip()
     if done.returncode == 2:
         pytest.skip(f"Chromium cannot be launched: {message}")
@@ -145,8 +168,11 @@ def _drive(plan: dict, tmp_path: Path, password: str) -> dict:
 
 def _grades(path: Path) -> dict[str, tuple[float, float]]:
     with path.open() as fh:
-        return {r["student_id"]: (float(r["score"]), float(r["max_score"]))
-                for r in csv.DictReader(fh) if r["assignment"] == LESSON}
+        return {
+            r["student_id"]: (float(r["score"]), float(r["max_score"]))
+            for r in csv.DictReader(fh)
+            if r["assignment"] == LESSON
+        }
 
 
 @pytest.mark.browser
@@ -154,8 +180,9 @@ def _grades(path: Path) -> dict[str, tuple[float, float]]:
 def test_class_round_trip_with_a_browser_student(class_hub, tmp_path):
     dep = class_hub
     if not CHROMIUM.exists() or not (DRIVER_DIR / "node_modules" / "playwright-core").is_dir():
-        pytest.skip("the browser student needs Chromium and playwright-core: "
-                    "run .ci/install-browser.sh")
+        pytest.skip(
+            "the browser student needs Chromium and playwright-core: run .ci/install-browser.sh"
+        )
     browser_student, blank, hostile = dep.students
     released = nbformat.read(RELEASED, as_version=4)
     source = nbformat.read(SOURCE, as_version=4)
@@ -175,12 +202,16 @@ def test_class_round_trip_with_a_browser_student(class_hub, tmp_path):
     # The student runs the lesson down to exercise 1, answers it and runs its tests.
     before = [i for i, c in enumerate(released.cells) if c.cell_type == "code" and i < first.answer]
     plan = {
-        "chromium": str(CHROMIUM), "userDataDir": str(tmp_path / "profile"),
-        "hubUrl": dep.url, "user": browser_student, "lesson": LESSON,
+        "chromium": str(CHROMIUM),
+        "userDataDir": str(tmp_path / "profile"),
+        "hubUrl": dep.url,
+        "user": browser_student,
+        "lesson": LESSON,
         "notebook": f"{LESSON}/{LESSON}.ipynb",
         "fill": {"index": first.answer, "code": solution_code(source, first.grade_id)},
         "run": [*before, first.answer, *first.graded],
-        "screenshotDir": str(ARTIFACTS), "resultPath": str(tmp_path / "submit.json"),
+        "screenshotDir": str(ARTIFACTS),
+        "resultPath": str(tmp_path / "submit.json"),
         "timeouts": TIMEOUTS_MS,
     }
     start = time.monotonic()
@@ -198,28 +229,54 @@ def test_class_round_trip_with_a_browser_student(class_hub, tmp_path):
     # Two students on the command line: one hands in the blank notebook, one a hostile one.
     for name in (blank, hostile):
         student(dep, name, "nbgrader", "fetch_assignment", LESSON)
-    _put_notebook(dep, hostile, corpus.build("monkeypatch", released, source),
-                  _home(hostile) / LESSON / f"{LESSON}.ipynb")
+    _put_notebook(
+        dep,
+        hostile,
+        corpus.build("monkeypatch", released, source),
+        _home(hostile) / LESSON / f"{LESSON}.ipynb",
+    )
     for name in (blank, hostile):
         student(dep, name, "nbgrader", "submit", LESSON)
 
     home = _home(dep.instructors[0]) / "course"
     start = time.monotonic()
     print(instructor(dep, "collect", "1", "--out", "class").stdout)
-    print(instructor(dep, "grade", "--submissions", "class/submitted", "--out", "class/graded",
-                     "--jobs", "2", "--lessons", "1").stdout)
-    print(instructor(dep, "return", "1", "--graded", "class/graded",
-                     "--submitted", "class/submitted").stdout)
+    print(
+        instructor(
+            dep,
+            "grade",
+            "--submissions",
+            "class/submitted",
+            "--out",
+            "class/graded",
+            "--jobs",
+            "2",
+            "--lessons",
+            "1",
+        ).stdout
+    )
+    print(
+        instructor(
+            dep, "return", "1", "--graded", "class/graded", "--submitted", "class/submitted"
+        ).stdout
+    )
     timings["collect_grade_return"] = time.monotonic() - start
     grades = _grades(home / "class" / "graded" / "grades.csv")
-    expected_monkeypatch = corpus.expected_score(corpus.expected()["monkeypatch"]["score"], items,
-                                                 max_score)
-    assert grades == {browser_student: (items[0].points, max_score), blank: (0.0, max_score),
-                      hostile: (expected_monkeypatch, max_score)}
+    expected_monkeypatch = corpus.expected_score(
+        corpus.expected()["monkeypatch"]["score"], items, max_score
+    )
+    assert grades == {
+        browser_student: (items[0].points, max_score),
+        blank: (0.0, max_score),
+        hostile: (expected_monkeypatch, max_score),
+    }
 
     start = time.monotonic()
-    seen = _drive({**plan, "phase": "feedback", "resultPath": str(tmp_path / "feedback.json")},
-                  tmp_path, dep.password)
+    seen = _drive(
+        {**plan, "phase": "feedback", "resultPath": str(tmp_path / "feedback.json")},
+        tmp_path,
+        dep.password,
+    )
     timings["browser_feedback"] = time.monotonic() - start
     text = seen["feedbackText"]
     # nbgrader's feedback page: "<notebook> (Score: 3.0 / 8.0)" for this student's grade.
@@ -237,8 +294,9 @@ def test_class_round_trip_with_a_browser_student(class_hub, tmp_path):
 def test_each_role_gets_its_own_lab(class_hub):
     """Students' servers have no formgrader and no instructor panels; the instructor's do."""
     dep = class_hub
-    pattern = re.compile(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
-                             re.S)
+    pattern = re.compile(
+        r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', re.S
+    )
     seen = {}
     for name in (dep.students[-1], dep.instructors[0]):
         hub.spawn(dep, name)
@@ -251,8 +309,11 @@ def test_each_role_gets_its_own_lab(class_hub):
             formgrader = exc.code
         seen[name] = disabled, config["news"], formgrader
         hub.api(dep, "DELETE", f"/users/{name}/server")
-    panels = {"@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:formgrader",
-              "@jupyter/nbgrader:course-list"}
+    panels = {
+        "@jupyter/nbgrader:create-assignment",
+        "@jupyter/nbgrader:formgrader",
+        "@jupyter/nbgrader:course-list",
+    }
     disabled, news, formgrader = seen[dep.students[-1]]
     assert panels <= disabled and news == {"disabled": True} and formgrader == 404, seen
     disabled, news, formgrader = seen[dep.instructors[0]]
@@ -273,8 +334,13 @@ def test_students_cannot_read_others_work_solutions_or_gradebook(class_hub):
     instructor(dep, "collect", "1", "--out", "perm")
     course = _home(teacher) / "course"
     # The gradebook nbgrader keeps for the formgrader; make sure there is one to protect.
-    hub.as_user(teacher, dep.venv / "bin" / "python", "-c",
-                "import sqlite3; sqlite3.connect('grader/gradebook.db').close()", cwd=course)
+    hub.as_user(
+        teacher,
+        dep.venv / "bin" / "python",
+        "-c",
+        "import sqlite3; sqlite3.connect('grader/gradebook.db').close()",
+        cwd=course,
+    )
     course_root = dep.exchange / dep.course_id
     secret_paths = {
         "another student's home": _home(victim),
@@ -282,7 +348,12 @@ def test_students_cannot_read_others_work_solutions_or_gradebook(class_hub):
         "the instructor's home": _home(teacher),
         "the solutions": course / "solutions" / LESSON / f"{LESSON}.ipynb",
         "the gradebook": course / "grader" / "gradebook.db",
-        "collected submissions": course / "perm" / "submitted" / victim / LESSON / f"{LESSON}.ipynb",
+        "collected submissions": course
+        / "perm"
+        / "submitted"
+        / victim
+        / LESSON
+        / f"{LESSON}.ipynb",
         "the inbound listing": course_root / "inbound",
         "the feedback listing": course_root / "feedback",
     }
@@ -318,7 +389,9 @@ def test_twenty_students_submit_at_once(shared_install):
     """20 accounts fetch and submit concurrently; collect finds exactly their 20 notebooks."""
     prefix = f"sth{secrets.token_hex(2)}"
     students, instructors = _users(prefix, 20)
-    dep = hub.Deployment(students=students, instructors=instructors, dir=Path(f"/srv/{prefix}-crowd"))
+    dep = hub.Deployment(
+        students=students, instructors=instructors, dir=Path(f"/srv/{prefix}-crowd")
+    )
     try:
         hub.ensure_users(dep.users)
         hub.prepare(dep)

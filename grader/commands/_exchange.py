@@ -30,13 +30,25 @@ def configured_exchange() -> Path:
 
 def add_exchange_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("lesson", metavar="LESSON", help="the lesson: a number or a name (lesson1)")
-    parser.add_argument("--exchange", type=Path, default=None, metavar="DIR",
-                        help="nbgrader's exchange folder (default: Exchange.root from the nbgrader "
-                             "config Jupyter loads, else /srv/nbgrader/exchange)")
-    parser.add_argument("--course-id", default=None,
-                        help="nbgrader course id (default: the course's, from grader/nbgrader_config.py)")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="course root (default: the folder above cwd holding grader/)")
+    parser.add_argument(
+        "--exchange",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="nbgrader's exchange folder (default: Exchange.root from the nbgrader "
+        "config Jupyter loads, else /srv/nbgrader/exchange)",
+    )
+    parser.add_argument(
+        "--course-id",
+        default=None,
+        help="nbgrader course id (default: the course's, from grader/nbgrader_config.py)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="course root (default: the folder above cwd holding grader/)",
+    )
 
 
 def resolve(args: argparse.Namespace) -> tuple[Path, str, str, Path]:
@@ -47,6 +59,8 @@ def resolve(args: argparse.Namespace) -> tuple[Path, str, str, Path]:
     (lesson,) = select_lessons(root, [args.lesson])
     course_id = args.course_id or load_config(root).CourseDirectory.get("course_id")
     if not course_id:
-        raise ValueError("no course id: pass --course-id or set CourseDirectory.course_id in "
-                         "grader/nbgrader_config.py")
+        raise ValueError(
+            "no course id: pass --course-id or set CourseDirectory.course_id in "
+            "grader/nbgrader_config.py"
+        )
     return root, lesson, course_id, args.exchange or configured_exchange()

@@ -15,12 +15,20 @@ from grader.commands._exchange import add_exchange_arguments, resolve
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_exchange_arguments(parser)
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="where submitted/<student>/<lesson>/ goes")
-    parser.add_argument("--trust-names", action="store_true",
-                        help="collect folders owned by someone other than the student they name "
-                             "(only where every user shares one uid, e.g. Kubernetes pods: any "
-                             "student can then submit in another's name; prefer ngshare there)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="where submitted/<student>/<lesson>/ goes",
+    )
+    parser.add_argument(
+        "--trust-names",
+        action="store_true",
+        help="collect folders owned by someone other than the student they name "
+        "(only where every user shares one uid, e.g. Kubernetes pods: any "
+        "student can then submit in another's name; prefer ngshare there)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,8 +37,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         _, lesson, course_id, exchange = resolve(args)
-        found, warnings = collect(lesson, args.out, course_id=course_id, exchange=exchange,
-                                  check_owner=not args.trust_names)
+        found, warnings = collect(
+            lesson,
+            args.out,
+            course_id=course_id,
+            exchange=exchange,
+            check_owner=not args.trust_names,
+        )
     except (CourseError, ExchangeError, ValueError) as exc:
         print(f"course collect: {exc}")
         return 2
@@ -38,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     for item in found:
         print(f"{item.student:<20} {item.timestamp}")
-    print(f"{len(found)} submission(s) of {lesson} in {args.out / 'submitted'}; next: "
-          f"course grade --submissions {args.out / 'submitted'} --out GRADED --lessons {lesson}")
+    print(
+        f"{len(found)} submission(s) of {lesson} in {args.out / 'submitted'}; next: "
+        f"course grade --submissions {args.out / 'submitted'} --out GRADED --lessons {lesson}"
+    )
     return 0

@@ -13,8 +13,11 @@ from grader.commands._exchange import add_exchange_arguments, resolve
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_exchange_arguments(parser)
-    parser.add_argument("--force", action="store_true",
-                        help="replace a lesson already published (students keep what they fetched)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a lesson already published (students keep what they fetched)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,14 +27,24 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         root, lesson, course_id, exchange = resolve(args)
-        drift = [c for c in release.plan(root, [lesson], whole_course=False)
-                 if c.action != release.UNCHANGED]
+        drift = [
+            c
+            for c in release.plan(root, [lesson], whole_course=False)
+            if c.action != release.UNCHANGED
+        ]
         if drift:
-            print(f"course publish: {', '.join(str(c.path) for c in drift)} differ from "
-                  f"solutions/: run `course release --lesson {lesson}` first")
+            print(
+                f"course publish: {', '.join(str(c.path) for c in drift)} differ from "
+                f"solutions/: run `course release --lesson {lesson}` first"
+            )
             return 1
-        outbound = publish(root / RELEASE_DIR / lesson, lesson, course_id=course_id,
-                           exchange=exchange, force=args.force)
+        outbound = publish(
+            root / RELEASE_DIR / lesson,
+            lesson,
+            course_id=course_id,
+            exchange=exchange,
+            force=args.force,
+        )
     except (CourseError, ExchangeError, ValueError) as exc:
         print(f"course publish: {exc}")
         return 2

@@ -13,10 +13,20 @@ from grader.commands._exchange import add_exchange_arguments, resolve
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_exchange_arguments(parser)
-    parser.add_argument("--graded", type=Path, required=True, metavar="DIR",
-                        help="the --out folder of `course grade` (holds feedback/)")
-    parser.add_argument("--submitted", type=Path, required=True, metavar="DIR",
-                        help="the submitted/ folder `course collect` wrote")
+    parser.add_argument(
+        "--graded",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the --out folder of `course grade` (holds feedback/)",
+    )
+    parser.add_argument(
+        "--submitted",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the submitted/ folder `course collect` wrote",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         _, lesson, course_id, exchange = resolve(args)
-        students = return_feedback(lesson, args.graded, args.submitted, course_id=course_id,
-                                   exchange=exchange)
+        students = return_feedback(
+            lesson, args.graded, args.submitted, course_id=course_id, exchange=exchange
+        )
     except (CourseError, ExchangeError, ValueError) as exc:
         print(f"course return: {exc}")
         return 2
