@@ -266,7 +266,7 @@ def measure(students: int, fresh_install: bool) -> list[str]:
         "",
         "| shared install (/opt/swap-the-head/venv) | |",
         "|---|---|",
-        f"| copy of the repository's venv (hard links) | {install['copied_s']} s |",
+        f"| copy of the interpreter and the repository's venv (hard links) | {install['copied_s']} s |",
         f"| `pip install .` of the course (non-editable) | {install['installed_s']} s |",
         f"| size (apparent, shared with .venv through hard links) | {size / GIB:.1f} GiB |",
         "",
