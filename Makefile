@@ -18,7 +18,7 @@ NBVAL := solutions --nbval --nbval-current-env --nbval-sanitize-with tests/nbval
 # fixtures are built once and nbval keeps one kernel per notebook. `make test XDIST=` runs serially.
 XDIST ?= -n auto --dist loadfile
 
-.PHONY: lab test test-fast lint bench bench-zoo release install doctor clean
+.PHONY: lab test test-fast lint bench bench-zoo release install doctor clean hub hub-stop hub-remove-users
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A student's Lab: no instructor panels, no news pop-up (hub/lab-config/). LAB_ROLE=instructor
+# keeps Create Assignment, Formgrader and Course List.
+LAB_ROLE ?= student
 lab: $(STAMP)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/hub/lab-config/$(LAB_ROLE)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH} \
 	MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab --port=$(PORT) \
 	  --ServerApp.root_dir=$(CURDIR) $(ROOT_ARGS) $(LAB_ARGS) notebooks/lesson1/lesson1.ipynb
 
@@ -60,3 +64,19 @@ bench-zoo: $(STAMP)
 
 clean:
 	rm -rf artifacts .pytest_cache .ruff_cache .mypy_cache
+
+# A class on this machine (docs/hub.md): JupyterHub, real accounts student1..N + instructor,
+# nbgrader's exchange. Needs root, useradd and npm (.ci/install-hub.sh). Ctrl-C stops it.
+STUDENTS ?= 5
+HUB_PORT ?= 8000
+HUB_ARGS ?=
+hub: $(STAMP)
+	.ci/install-hub.sh
+	$(BIN)/python -m grader.hub up --students $(STUDENTS) --port $(HUB_PORT) $(HUB_ARGS)
+
+hub-stop:
+	$(BIN)/python -m grader.hub stop $(HUB_ARGS)
+
+# Deletes the demo accounts and their homes (students' work included).
+hub-remove-users:
+	$(BIN)/python -m grader.hub remove-users --students $(STUDENTS) $(HUB_ARGS)

@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -385,6 +386,10 @@ def main() -> int:
         body = fn()
         print("\n".join(body), flush=True)
         lines += [f"## {title}", "", *body, ""]
+    # Sections other bench scripts own (<!-- begin: NAME --> ... <!-- end: NAME -->) stay.
+    if args.out.exists():
+        lines += re.findall(r"<!-- begin: [\w-]+ -->.*?<!-- end: [\w-]+ -->\n?",
+                            args.out.read_text(), re.S)
     args.out.write_text("\n".join(lines))
     print(f"written to {args.out}")
     return 0

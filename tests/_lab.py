@@ -38,7 +38,8 @@ def _write_lab_config(config_dir: Path, lab_settings: dict | None = None) -> Non
 
 
 @contextmanager
-def make_lab(tmp_path: Path, lab_settings: dict | None = None) -> Iterator[tuple[int, str]]:
+def make_lab(tmp_path: Path, lab_settings: dict | None = None,
+             make_args: tuple[str, ...] = ()) -> Iterator[tuple[int, str]]:
     """`make lab` from the repo root on a free port; yields (port, token).
 
     On exit it stops the server and checks that its log never shows the token."""
@@ -54,7 +55,7 @@ def make_lab(tmp_path: Path, lab_settings: dict | None = None) -> Iterator[tuple
     log_path = tmp_path / "lab.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            ["make", "lab", f"PORT={port}", "LAB_ARGS=--no-browser --ip=127.0.0.1"],
+            ["make", "lab", f"PORT={port}", "LAB_ARGS=--no-browser --ip=127.0.0.1", *make_args],
             cwd=ROOT,
             env=env,
             stdout=log,
