@@ -282,8 +282,9 @@ def image_folder(
         if size is not None:
             raise ValueError(f"give size or transform, not both (got size={size!r}): the "
                              "transform decides the input size of its weights")
-        if not callable(transform) and callable(getattr(transform, "transforms", None)):
-            transform = transform.transforms()  # a torchvision weights enum
+        to_transform = getattr(transform, "transforms", None)
+        if not callable(transform) and callable(to_transform):
+            transform = to_transform()  # a torchvision weights enum
         if not callable(transform):
             raise TypeError(f"transform must be callable, e.g. ResNet18_Weights.DEFAULT."
                             f"transforms(), got {type(transform).__name__}: {transform!r:.80}")

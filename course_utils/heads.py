@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
 import torchvision.models as tvm
 from torch import nn
 
@@ -162,7 +163,12 @@ def _kind(module: nn.Module) -> HeadKind | None:
 
 
 def _out(module: nn.Module) -> int:
-    return module.out_features if isinstance(module, nn.Linear) else module.out_channels
+    """The output width of a head layer (one that ``_kind`` recognises)."""
+    if isinstance(module, nn.Linear):
+        return module.out_features
+    if isinstance(module, nn.Conv2d):
+        return module.out_channels
+    raise TypeError(f"expected an nn.Linear or nn.Conv2d head layer, got {type(module).__name__}")
 
 
 def _info(path: str, module: nn.Module, aux_paths: tuple[str, ...]) -> HeadInfo:
@@ -194,7 +200,7 @@ def _features(model: nn.Module) -> int | None:
         if isinstance(module, nn.LayerNorm | nn.RMSNorm) and module.normalized_shape:
             return module.normalized_shape[-1]
         weight = getattr(module, "weight", None)
-        if not module._modules and getattr(weight, "ndim", 0) == 1:
+        if not module._modules and isinstance(weight, torch.Tensor) and weight.ndim == 1:
             return int(weight.shape[0])  # a norm layer of a model zoo's own making
     return None
 
@@ -320,7 +326,9 @@ def _timm_heads(model: nn.Module, prefix: str = "") -> list[str] | ValueError:
     if isinstance(num_classes, int) and num_classes > 0:
         found: list[str] = []
         candidates = [n for n in names if _exists(model, n)]
-        candidates += _paths_of(model, model.get_classifier())
+        # timm's method, which _is_timm checked is there; nn.Module's __getattr__ types it
+        # as Tensor | Module.
+        candidates += _paths_of(model, model.get_classifier())  # type: ignore[operator]
         for name in candidates:
             found += [p for p in _score_layers(model, name, num_classes) if p not in found]
         if found:
@@ -451,7 +459,8 @@ def _record_class_count(model: nn.Module, paths: tuple[str, ...], old: int, new:
                     value == old or (owner == "" and attr == "num_classes")):
                 setattr(module, attr, new)
     config = getattr(model, "config", None)
-    if _is_transformers(model) and getattr(config, "num_labels", None) != new:
+    if (_is_transformers(model) and config is not None
+            and getattr(config, "num_labels", None) != new):
         # transformers renames id2label/label2id to LABEL_0..LABEL_{n-1} for the new count.
         config.num_labels = new
 

@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -155,7 +155,7 @@ class Engine:
         }
 
     def run(self, index: int, student: str, lesson_name: str, text: str, *,
-            out_hidden: list[str] = ()) -> JobResult:
+            out_hidden: Sequence[str] = ()) -> JobResult:
         """Grade the notebook ``text`` of ``student`` in a sandboxed worker; ``index`` names the job."""
         lesson = self.lessons[lesson_name]
         jobdir = self.workdir / "jobs" / f"{index:05d}"

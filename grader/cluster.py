@@ -44,7 +44,7 @@ class LessonFiles:
     max_score: float
     released: bytes
     files: dict[str, bytes]  # the lesson's other files, by relative path
-    secrets: str
+    secrets: dict[str, list[str]]  # feedback.Secrets.to_json()
     guard_modules: tuple[str, ...]
 
 
@@ -158,7 +158,7 @@ def _attempts(client, run: str) -> dict[int, int]:
 
 
 def grade_on_cluster(grader: Grader, work: list[tuple[str, str, Path]], address: str,
-                     finish: Callable[[int, tuple[str, str, Path], Outcome, str | None, str], None],
+                     finish: Callable[[int, tuple[str, str, Path], Outcome, str | None, str], object],
                      say: Callable[[str], None] = print) -> None:
     """Grade ``work`` on the Dask scheduler at ``address``; ``finish`` each outcome as it comes."""
     from distributed import Client, as_completed
@@ -185,7 +185,7 @@ def grade_on_cluster(grader: Grader, work: list[tuple[str, str, Path]], address:
             pending[future] = (index, item, outcome, nb)
         for future in as_completed(pending):
             index, item, outcome, nb = pending[future]
-            lesson = grader.lessons[item[1]]
+            graded = grader.lessons[item[1]]
             tries = _attempts(client, run).get(index, 1)
             try:
                 job = future.result()
@@ -206,7 +206,7 @@ def grade_on_cluster(grader: Grader, work: list[tuple[str, str, Path]], address:
                     outcome, "The autograder could not grade this notebook. Your instructor "
                     "will look at it."), "")
                 continue
-            page = grader.read_back(outcome, lesson, nb, job)
+            page = grader.read_back(outcome, graded, nb, job)
             if tries > 1:
                 outcome.notes.append(f"retried: a Dask worker was lost while grading it; "
                                      f"graded on attempt {tries}")

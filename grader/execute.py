@@ -167,7 +167,7 @@ class SandboxedExecute(Execute):
         repaired = self._guard("restore", index)
         if self._untrusted:
             return False
-        if repaired is None:
+        if not isinstance(repaired, list):  # None: the call failed (guard.restore returns a list)
             self._incident("integrity", index, "the guard could not restore the test environment")
             return False
         if repaired:

@@ -66,12 +66,15 @@ def build(
     entries = {}
     for s in students:
         for lesson in lessons:
-            row = rows.get((s, lesson))
-            if row is None:
+            recorded = rows.get((s, lesson))
+            if recorded is None:
                 entries[(s, lesson)] = Entry(0.0, max_scores[lesson], "missing")
             else:
                 entries[(s, lesson)] = Entry(
-                    row.score, row.max_score, row.status, ["late"] if row.late else []
+                    recorded.score,
+                    recorded.max_score,
+                    recorded.status,
+                    ["late"] if recorded.late else [],
                 )
     for o in overrides:
         entry = entries.get((o.student_id, o.assignment))
@@ -165,7 +168,7 @@ def canvas_csv(t: Table, roster: Roster | None) -> str:
     ]
     for s in t.students:
         student = roster.get(s) if roster else None
-        if student and roster.kind == "canvas":
+        if student and roster and roster.kind == "canvas":
             ids = [
                 student.lms.get(c, "")
                 for c in ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -181,7 +184,7 @@ def moodle_csv(t: Table, roster: Roster | None) -> str:
     rows = [["First name", "Last name", "ID number", "Email address", *t.lessons]]
     for s in t.students:
         student = roster.get(s) if roster else None
-        if student and roster.kind == "moodle":
+        if student and roster and roster.kind == "moodle":
             first, last = student.lms.get("First name", ""), student.lms.get("Last name", "")
             ident = student.lms.get("ID number", "")
         else:
@@ -216,7 +219,8 @@ def package_feedback(out: Path, rows: dict[tuple[str, str], Row]) -> list[Path]:
     """Zip ``out/feedback/`` for return: ``out/return/<student>.zip`` with that student's pages,
     and, for lessons submitted through Moodle, ``out/return/moodle-<lesson>.zip`` laid out for
     Moodle's "Upload multiple feedback files in a zip" (the folders of its download)."""
-    feedback, written = Path(out) / "feedback", []
+    feedback = Path(out) / "feedback"
+    written: list[Path] = []
     if not feedback.is_dir():
         return written
     moodle: dict[str, list[tuple[str, bytes]]] = {}
@@ -230,9 +234,9 @@ def package_feedback(out: Path, rows: dict[tuple[str, str], Row]) -> list[Path]:
         for page in pages:
             row = rows.get((folder.name, page.stem))
             parts = re.split(r"[/\\:]", row.source) if row else []
-            match = next((p for p in parts if MOODLE_FOLDER.match(p)), None)
-            if match:
-                name = match[: MOODLE_FOLDER.match(match).end()]
+            found = next((m for m in map(MOODLE_FOLDER.match, parts) if m), None)
+            if found:
+                name = found.group()
                 moodle.setdefault(page.stem, []).append((f"{name}/{page.name}", page.read_bytes()))
     for lesson, members in sorted(moodle.items()):
         target = Path(out) / "return" / f"moodle-{lesson}.zip"

@@ -76,9 +76,8 @@ def load(out: Path) -> dict[tuple[str, str], Row]:
             )
         for line, raw in enumerate(reader, start=2):
             try:
-                row = Row(
-                    **{**raw, "score": float(raw["score"]), "max_score": float(raw["max_score"])}
-                )
+                text = {k: v for k, v in raw.items() if k not in ("score", "max_score")}
+                row = Row(score=float(raw["score"]), max_score=float(raw["max_score"]), **text)
             except (TypeError, ValueError) as exc:
                 raise ValueError(
                     f"{path} line {line}: {exc}; restore it from OUT/history/"
@@ -210,8 +209,8 @@ def load_overrides(path: Path) -> list[Override]:
                 ) from exc
             overrides.append(
                 Override(
-                    get("student_id"),
-                    get("assignment"),
+                    row["student_id"],  # the header check above made sure both columns exist
+                    row["assignment"],
                     *values,
                     row.get("comment", ""),
                     f"{path.name} line {line}",

@@ -297,10 +297,11 @@ def arm(key: bytes) -> None:
         tampered = []
         for name, (fn, code, defaults, kwdefaults, closure) in functions.items():
             now = module.get(name)
-            if name != "answer" and (now is not fn or fn.__code__ is not code
+            # ``now is not fn`` last: mypy would narrow ``fn`` to the type of ``now`` after it.
+            if name != "answer" and (fn.__code__ is not code
                                      or fn.__defaults__ is not defaults
                                      or fn.__kwdefaults__ is not kwdefaults
-                                     or fn.__closure__ is not closure):
+                                     or fn.__closure__ is not closure or now is not fn):
                 tampered.append(name)
         if module.get("_state") is not state or (
                 seal[0] is not None and fingerprint(state) != seal[0]):

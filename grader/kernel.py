@@ -35,6 +35,7 @@ import shutil
 import site
 import sys
 import tempfile
+from collections.abc import Sequence
 
 CLONE_NEWNS = 0x20000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
@@ -93,7 +94,7 @@ def course_package() -> str:
     return os.path.realpath(list(spec.submodule_search_locations)[0])
 
 
-def allowed_paths(extra: list[str] = ()) -> list[str]:
+def allowed_paths(extra: Sequence[str] = ()) -> list[str]:
     """What the kernel may read: system, Python, installed packages, ``course_utils``, ``extra``.
 
     Real paths, none inside another, sorted. Symlinks among the top-level
@@ -145,7 +146,7 @@ def _pivot(root: str) -> None:
 
 
 def lock_filesystem(allowed: list[str], writable: str, *, at: str | None = None,
-                    hide: list[str] = (), tmp_mb: int = 256) -> None:
+                    hide: Sequence[str] = (), tmp_mb: int = 256) -> None:
     """A new root holding only ``allowed`` (read-only) and ``writable``; ``hide`` covered.
 
     ``writable`` appears at ``at`` (default: its own path); ``hide``: folders
@@ -171,7 +172,7 @@ def lock_filesystem(allowed: list[str], writable: str, *, at: str | None = None,
         _mount(path, target, None, MS_BIND | MS_REC, None, f"show {path}")
     at = at or writable
     _mount(writable, _mount_point(root, at, True), None, MS_BIND, None, f"keep {writable} writable")
-    covered = []
+    covered: list[str] = []
     for path in sorted(os.path.realpath(p) for p in hide):
         if os.path.isdir(root + path) and _under(path, allowed) and not _under(path, covered) \
                 and not _under(at, [path]):

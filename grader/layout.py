@@ -257,6 +257,9 @@ def _collect(items, lessons: list[str], roster: Roster | None) -> tuple[dict, Di
                 result.ignored.append(origin)
             continue
         found = claim((*parts[:-1], parts[-1][: -len(".ipynb")] + ".ipynb"), lessons)
+        if isinstance(found, str):
+            result.unmatched.append((origin, found))
+            continue
         owner = _owner(found, roster)
         if isinstance(owner, str):
             result.unmatched.append((origin, owner))
@@ -285,8 +288,8 @@ def _collect(items, lessons: list[str], roster: Roster | None) -> tuple[dict, Di
                 result.superseded.append((origin, f"older attempt; graded {ordered[-1][0]}"))
             continue
         for origin, _, _ in group:
-            others = ", ".join(o for o, _, _ in group if o != origin)
-            result.unmatched.append((origin, f"{key[0]} {key[1]} twice (also {others}): keep one"))
+            also = ", ".join(o for o, _, _ in group if o != origin)
+            result.unmatched.append((origin, f"{key[0]} {key[1]} twice (also {also}): keep one"))
     return chosen, result
 
 

@@ -28,6 +28,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from course_utils.checks._feedback import Misconception
 from grader.course import natural_key
@@ -286,7 +287,7 @@ def add_review(page: str, block: str) -> str:
 
 def update_feedback(report: ClassReport) -> list[Path]:
     """Add "What to review" to every feedback page that has records; returns the pages changed."""
-    changed = []
+    changed: list[Path] = []
     if not report.has_records:
         return changed
     for (student, lesson), sub in sorted(report.submissions.items(), key=_by_student_lesson):
@@ -323,7 +324,8 @@ def histogram(scores: list[float], max_score: float, title: str) -> str:
     ax.hist(scores, bins=edges, color="#1565c0", edgecolor="white")
     ax.set_xlabel(f"score (of {max_score:g})")
     ax.set_ylabel("students")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    # MaxNLocator (the default) takes integer=; the stubs only know Locator.set_params().
+    ax.yaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -450,7 +452,7 @@ def render(report: ClassReport) -> str:
                 "the class)</th><th>lesson section that teaches it</th><th>where</th>"
                 "<th>students</th></tr>" + "".join(rows) + "</table>"
             )
-        unnamed = Counter()
+        unnamed: Counter[tuple[str, str]] = Counter()
         for sub in report.submissions.values():
             for exercise, cells in sub.exercises().items():
                 if not all(c["passed"] for c in cells) and not any(
@@ -522,7 +524,16 @@ def render(report: ClassReport) -> str:
     return "\n".join(parts)
 
 
-def write(report: ClassReport) -> dict[str, object]:
+class Written(TypedDict):
+    """What ``write`` wrote: the two files, the misconceptions named, the pages changed."""
+
+    html: Path
+    csv: Path
+    rows: int
+    pages: list[Path]
+
+
+def write(report: ClassReport) -> Written:
     """Write ``report.html`` and ``misconceptions.csv`` into the folder, update feedback pages."""
     (report.out / "report.html").write_text(render(report), encoding="utf-8")
     (report.out / "misconceptions.csv").write_text(misconceptions_csv(report), encoding="utf-8")

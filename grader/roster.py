@@ -171,7 +171,9 @@ def load(path: Path) -> Roster:
             f"--roster {path}: header {header} is none of the known forms: Canvas "
             f"({', '.join(CANVAS)}), Moodle ({', '.join(MOODLE)}) or {','.join(SIMPLE)}"
         )
-    students, seen, points = [], {}, {}
+    students: list[Student] = []
+    seen: dict[str, int] = {}  # student id -> the line it was first on
+    points: dict[str, str] = {}
     for line, row in enumerate(reader, start=2):
         if kind == "canvas" and (row.get("Student") or "").strip() == "Points Possible":
             points = {k: (v or "").strip() for k, v in row.items() if k}

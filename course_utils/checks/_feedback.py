@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NoReturn
 
 # A misconception id: lesson prefix and a snake_case name, e.g. "lesson4.typed_in_features".
 MISCONCEPTION_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -85,7 +85,7 @@ class ExerciseError(AssertionError):
 
 
 def fail(expected: str, observed: str, hint: str,
-         misconception: Misconception | str | None = None) -> None:
+         misconception: Misconception | str | None = None) -> NoReturn:
     """Raise the three-part feedback for a wrong answer (naming the misconception when known)."""
     raise ExerciseError(expected, observed, hint, misconception)
 

@@ -24,6 +24,7 @@ __all__ = [
     "example_input",
     "get_module",
     "head_path",
+    "linear_at",
     "outputs_of",
     "plain_int",
     "set_module",
@@ -60,6 +61,15 @@ def build(name: str, num_classes: int = 1000, *, device: str = "meta", seed: int
 def head_path(model: nn.Module) -> str:
     """The dotted path of the model's head, as ``course_utils.heads.find_head`` finds it."""
     return find_head(model).path
+
+
+def linear_at(model: nn.Module, path: str) -> nn.Linear:
+    """The ``nn.Linear`` at dotted ``path`` of a model the checker built (its head, say)."""
+    module = get_module(model, path)
+    if not isinstance(module, nn.Linear):
+        raise TypeError(f"expected an nn.Linear at {path!r} of {type(model).__name__}, got "
+                        f"{type(module).__name__}: use this on heads the checker built itself")
+    return module
 
 
 def example_input(model: nn.Module, batch: int = 2, size: int | None = None) -> torch.Tensor:

@@ -26,6 +26,7 @@ from course_utils.checks._toolkit import (
     build,
     example_input,
     get_module,
+    linear_at,
     outputs_of,
     plain_int,
     set_module,
@@ -137,7 +138,7 @@ def check_replace_resnet_head(
     for item, num_classes in cases:
         model = _as_model(item)
         label = item if isinstance(item, str) else type(model).__name__
-        in_features, before = model.fc.in_features, set(model._modules)
+        in_features, before = linear_at(model, "fc").in_features, set(model._modules)
         # New layers land on the model's device (meta here), as in the student's own session.
         with torch.device(next(model.parameters()).device):
             result = _call(replace_resnet_head, model, num_classes,
@@ -236,9 +237,8 @@ def _check_new_head(new: object, old: nn.Module, num_classes: int, where: str) -
              "setting out_features on an existing layer does not resize its weight; "
              "build a new layer instead.", M["edited_old_layer"])
     if isinstance(old, nn.Conv2d):
-        ok = (isinstance(new, nn.Conv2d) and new.kernel_size == (1, 1)
-              and new.in_channels == old.in_channels and new.out_channels == num_classes)
-        if not ok:
+        if not (isinstance(new, nn.Conv2d) and new.kernel_size == (1, 1)
+                and new.in_channels == old.in_channels and new.out_channels == num_classes):
             fail(f"nn.Conv2d({old.in_channels}, {num_classes}, kernel_size=1) for {where}",
                  f"{new!r:.100}", "a 1x1-convolution head needs a 1x1-convolution replacement: "
                  "read in_channels from the old one.", M["linear_only"])
@@ -286,6 +286,8 @@ def check_make_head(make_head: Callable, *cases: tuple[str | nn.Module, int]) ->
         info = find_head(model)
         for path in (info.path, *info.aux_paths):
             old = get_module(model, path)
+            if not isinstance(old, nn.Linear | nn.Conv2d):  # find_head accepts no other kind
+                raise TypeError(f"model.{path} of the {label} is {type(old).__name__}, not a head")
             with torch.device(old.weight.device):
                 new = _call(make_head, old, num_classes,
                             what=f"make_head(model.{path}, {num_classes})")

@@ -76,10 +76,16 @@ _EXAMPLE_LOGITS = (
 
 def _as_shape(value: object) -> tuple[int, ...] | None:
     """A tuple of plain ints from a tuple/list/torch.Size of integers, else None."""
-    if type(value) not in (tuple, list, torch.Size):
+    # Exact types: a subclass could redefine iteration or equality.
+    if type(value) not in (tuple, list, torch.Size) or not isinstance(value, tuple | list):
         return None
-    ints = tuple(plain_int(v) for v in value)
-    return None if None in ints else ints
+    ints = []
+    for v in value:
+        i = plain_int(v)
+        if i is None:
+            return None
+        ints.append(i)
+    return tuple(ints)
 
 
 def _case(case: ShapeCase) -> tuple[nn.Module, tuple[int, ...], str]:

@@ -11,6 +11,7 @@ fails before submission, and each confirmation says what it checked.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeGuard
 
 import torch
 from torch import nn
@@ -22,7 +23,14 @@ from course_utils.checks._feedback import (
     fail,
     registry,
 )
-from course_utils.checks._toolkit import build, call_student, get_module, head_path, set_module
+from course_utils.checks._toolkit import (
+    build,
+    call_student,
+    get_module,
+    head_path,
+    linear_at,
+    set_module,
+)
 
 S2 = "2. Reading the message"
 S6 = "6. The fix: read `in_features` from the model"
@@ -115,7 +123,7 @@ def _parse_one(parse: Callable, message: str):
     return _call(parse, message, what=f"parse({message!r})")
 
 
-def _two_ints(got: object) -> bool:
+def _two_ints(got: object) -> TypeGuard[tuple[int, int]]:
     return (isinstance(got, tuple) and len(got) == 2
             and all(type(v) is int for v in got))  # exact int: no bool, no str
 
@@ -137,6 +145,7 @@ def check_parse_shape_error(
         fail("a function parse(message) -> (produced, expected)", f"{type(parse).__name__}",
              "define it with def parse_shape_error(message): ...", M["not_a_function"])
     prefixes = ["", VISIBLE_PREFIX if prefix is None else prefix]
+    got: object  # what the student's parse returned (or raised)
     for batch, produced, expected, out in cases or VISIBLE_ERRORS:
         for before in dict.fromkeys(prefixes):
             message = before + shape_error_message(batch, produced, expected, out)
@@ -201,7 +210,7 @@ def fit_case(arch: str, change: str, num_classes: int) -> tuple[nn.Module, bool]
     """A model after one kind of head swap, and whether it now fits ``num_classes``."""
     model = build_model(arch)
     path = head_path(model)
-    old = get_module(model, path)
+    old = linear_at(model, path)
     if change == "fits":
         set_module(model, path, nn.Linear(old.in_features, num_classes))
         return model, True
@@ -339,7 +348,7 @@ def check_repair_head(
         before = set(model._modules)
         # What arrives at the head is what torchvision's own head was built for (tested against
         # measured_features in tests/test_checks_lesson4.py); reading it saves a forward pass.
-        features = get_module(build(name), path).in_features  # a meta model: shapes only
+        features = linear_at(build(name), path).in_features  # a meta model: shapes only
         try:
             result = repair_head(model, example)
         except NotImplementedError:

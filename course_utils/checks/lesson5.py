@@ -11,12 +11,23 @@ the lesson's ResNet-50 fails before it is submitted; hidden tests use others.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+if TYPE_CHECKING:  # for the annotations only: _accuracy imports training where it is used
+    from course_utils.training import DataLike
+
 from course_utils.checks._feedback import Misconception, check_choice, correct, fail, registry
-from course_utils.checks._toolkit import build, call_student, get_module, head_path, set_module
+from course_utils.checks._toolkit import (
+    build,
+    call_student,
+    get_module,
+    head_path,
+    linear_at,
+    set_module,
+)
 
 MISCONCEPTIONS = registry(
     "lesson5",
@@ -121,7 +132,7 @@ def _trainable(model: nn.Module) -> list[str]:
 
 def _swap(model: nn.Module, num_classes: int) -> nn.Module:
     path = head_path(model)
-    set_module(model, path, nn.Linear(get_module(model, path).in_features, num_classes))
+    set_module(model, path, nn.Linear(linear_at(model, path).in_features, num_classes))
     return model
 
 
@@ -176,7 +187,7 @@ def _prepare_one(prepare: Callable[[nn.Module, int], nn.Module], arch: str,
                  num_classes: int) -> int:
     model = build_model(arch)
     path = head_path(model)
-    old_head = get_module(model, path)
+    old_head = linear_at(model, path)
     in_features = old_head.in_features
     result = call_student(prepare, model, num_classes, explain=_explain_fc,
                           what=f"prepare_feature_extractor({arch}, {num_classes})")
@@ -226,7 +237,7 @@ def expected_trainable(arch: str, num_classes: int) -> int:
 
 def _count_one(count: Callable[[nn.Module, int], int], arch: str, num_classes: int) -> int:
     model = build_model(arch, device="meta")
-    head = get_module(model, head_path(model))
+    head = linear_at(model, head_path(model))
     total = sum(p.numel() for p in model.parameters())
     got = call_student(count, model, num_classes, explain=_explain_fc,
                        what=f"the count for {arch} with {num_classes} classes")
@@ -407,7 +418,7 @@ def choose_setup(results: Mapping[str, float], tolerance: float = 0.05) -> str:
     return min(close, key=lambda k: (SETUP_COST[k], -results[k]))
 
 
-def _accuracy(model: nn.Module, data: object) -> float:
+def _accuracy(model: nn.Module, data: DataLike) -> float:
     from course_utils import training
 
     labels, predictions, _ = training.evaluate(model, data)
@@ -418,7 +429,7 @@ def check_setup_choice(answer: object, val_results: Mapping[str, float],
                        tolerance: float = 0.05, *,
                        test_results: Mapping[str, float] | None = None,
                        models: Mapping[str, nn.Module] | None = None,
-                       test: object = None) -> None:
+                       test: DataLike | None = None) -> None:
     """Q: the cheapest set-up within ``tolerance`` of the best VALIDATION accuracy.
 
     ``val_results`` maps "head", "full" and "random" to validation accuracy;
