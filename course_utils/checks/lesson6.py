@@ -405,7 +405,7 @@ MISCONCEPTIONS.update(registry(
                   "a precision-recall balance rule added to the rule of thumb, against the use",
                   S4),
     Misconception("bad_sign_missed",
-                  "a single bad sign (precision near 30% or recall near 20%) not read as bad", S4),
+                  "a single bad sign not read as bad", S4),
     Misconception("not_good_is_bad", "everything short of good called bad", S4),
     Misconception("good_without_all_cutoffs",
                   "good given although a metric is not above its cut-off", S4),
@@ -438,8 +438,9 @@ def _diagnose_label(a: float, p: float, r: float, expected: str,
                     f"{p:.3f}: the accuracy alone decided", M["accuracy_alone"])
         return "'good' although a metric is far below its cut-off", M["good_without_all_cutoffs"]
     if expected == "bad":
-        return (f"'{got}' for precision {p:.3f} and recall {r:.3f}: one bad sign is enough for "
-                "'bad', whatever the accuracy", M["bad_sign_missed"])
+        sign = metrics.rubric(a, p, r).reasons[0].split(":")[0]
+        return (f"'{got}' although {sign}: one bad sign is enough for 'bad', whatever the "
+                "other numbers", M["bad_sign_missed"])
     if expected == "good" and got == "mixed" and gap > metrics.MAX_PR_GAP:
         return (f"'mixed' because precision {p:.3f} and recall {r:.3f} are {gap:.3f} apart; the "
                 "rule of thumb has no gap rule: for a spam filter the high precision is the "
