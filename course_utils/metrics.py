@@ -1,7 +1,8 @@
 """Metrics for judging a classifier, built on scikit-learn.
 
 This module computes; :mod:`course_utils.judging` holds the course's policy
-for reading the numbers (``rubric``, ``metric_for_use_case``), re-exported here.
+for reading the numbers (``rubric``, ``course_policy``, ``metric_for_use_case``),
+re-exported here.
 
 Everything here is a thin, validated layer over ``sklearn.metrics`` with one
 policy for undefined values: a ratio whose denominator is zero is **0.0**
@@ -50,6 +51,7 @@ from course_utils.judging import (  # noqa: F401
     MAX_PR_GAP,
     RubricVerdict,
     UseCaseAdvice,
+    course_policy,
     metric_for_use_case,
     rubric,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "binary_metrics",
     "choose_threshold",
     "confusion_counts",
+    "course_policy",
     "counts_from_matrix",
     "majority_baseline",
     "metric_for_use_case",

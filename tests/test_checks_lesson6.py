@@ -240,7 +240,7 @@ def test_threshold_wrong_types_are_explained():
     assert err.misconception == "one number (the threshold) expected"
 
 
-# --- exercise 6: the accuracy paradox ---------------------------------------------------------
+# --- exercise 7: the accuracy paradox ---------------------------------------------------------
 
 
 def paradox_ok(y_true, y_pred):
@@ -363,3 +363,85 @@ def test_paradox_wrong_return_type_is_explained():
     err = failure(checks.check_accuracy_paradox, lambda *a: 0.9, paradox_cases())
     assert err.misconception == "True or False expected"
     checks.check_accuracy_paradox(lambda y, p: np.bool_(paradox_ok(y, p)), paradox_cases())
+
+
+# --- exercise 6: apply the rule of thumb -----------------------------------------------------
+
+SPAM = metrics.metrics_from_counts(metrics.ConfusionCounts(tp=390, fp=8, fn=110, tn=1492))
+FRAUD = metrics.metrics_from_counts(metrics.ConfusionCounts(tp=24, fp=24, fn=176, tn=9776))
+RULE_CASES = {
+    "worked example": metrics.metrics_from_counts(checks.WORKED_EXAMPLE),
+    "spam filter": SPAM,
+    "fraud model": FRAUD,
+    "screening at a low threshold": (0.655, 0.52, 1.0),
+    "plain numbers": {"accuracy": 0.7, "precision": 0.5, "recall": 0.6},
+}
+
+
+def rule_ok(accuracy, precision, recall):
+    if accuracy < 0.60 or precision <= 0.35 or recall <= 0.25:
+        return "bad"
+    if accuracy > 0.80 and precision > 0.75 and recall > 0.75:
+        return "good"
+    return "mixed"
+
+
+def test_rule_of_thumb_correct_answers_pass(capsys):
+    checks.check_rule_of_thumb(rule_ok, RULE_CASES)
+    checks.check_rule_of_thumb(lambda **m: metrics.rubric(**m).label.upper(), RULE_CASES)
+    out = capsys.readouterr().out
+    assert out.startswith("Correct:") and "spam filter" in out and "fraud model" in out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "misconception_id"),
+    [
+        (lambda accuracy, precision, recall: "good" if accuracy > 0.8 else
+         ("bad" if accuracy < 0.6 else "mixed"), "lesson6.accuracy_alone"),
+        (lambda accuracy, precision, recall: "mixed" if rule_ok(accuracy, precision, recall)
+         == "good" and abs(precision - recall) > 0.15 else rule_ok(accuracy, precision, recall),
+         "lesson6.balance_rule_added"),
+        (lambda accuracy, precision, recall: "bad" if accuracy < 0.6 else
+         ("good" if min(accuracy, precision, recall) > 0.75 else "mixed"),
+         "lesson6.bad_sign_missed"),
+        (lambda accuracy, precision, recall: rule_ok(accuracy, precision, recall)
+         if rule_ok(accuracy, precision, recall) == "good" else "bad",
+         "lesson6.not_good_is_bad"),
+        (lambda accuracy, precision, recall: "bad" if accuracy < 60 or precision <= 35
+         or recall <= 25 else ("good" if min(accuracy, precision, recall) > 80 else "mixed"),
+         "lesson6.percent_cutoffs"),
+        (lambda accuracy, precision, recall: "bad" if rule_ok(accuracy, precision, recall) == "bad"
+         else ("good" if recall > 0.75 else "mixed"), "lesson6.good_without_all_cutoffs"),
+    ],
+)
+def test_rule_of_thumb_misconceptions_are_named(wrong, misconception_id):
+    error = failure(checks.check_rule_of_thumb, wrong, RULE_CASES)
+    assert error.misconception_id == misconception_id, str(error)
+    assert "Expected: '" in str(error)
+
+
+def test_rule_of_thumb_expected_labels_come_from_the_rubric():
+    hard_coded = {"worked example": "good", "spam filter": "good", "fraud model": "bad"}
+    visible = {k: RULE_CASES[k] for k in hard_coded}
+
+    def memorised(accuracy, precision, recall):
+        for name, measured in visible.items():
+            if abs(measured.accuracy - accuracy) < 1e-9:
+                return hard_coded[name]
+        return "good"
+
+    checks.check_rule_of_thumb(memorised, visible)
+    error = failure(checks.check_rule_of_thumb, memorised, {"other": (0.7, 0.6, 0.5)})
+    assert "Expected: 'mixed'" in str(error)
+
+
+def test_rule_of_thumb_wrong_return_types_are_explained():
+    error = failure(checks.check_rule_of_thumb, lambda **m: metrics.rubric(**m), RULE_CASES)
+    assert error.misconception_id == "lesson6.not_a_label" and ".label" in error.hint
+    error = failure(checks.check_rule_of_thumb, lambda **m: True, RULE_CASES)
+    assert error.misconception_id == "lesson6.not_a_label"
+    error = failure(checks.check_rule_of_thumb, "good", RULE_CASES)
+    assert error.misconception_id == "lesson6.not_a_function"
+    with pytest.raises(NotImplementedError):
+        checks.check_rule_of_thumb(lambda **m: (_ for _ in ()).throw(NotImplementedError()),
+                                   RULE_CASES)

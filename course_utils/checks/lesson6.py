@@ -397,7 +397,111 @@ def check_fraud_verdict(answer: Any) -> None:
     )
 
 
-# --- exercise 6: detect the accuracy paradox ------------------------------------------------
+# --- exercise 6: apply the rule of thumb ----------------------------------------------------
+
+MISCONCEPTIONS.update(registry(
+    "lesson6",
+    Misconception("balance_rule_added",
+                  "a precision-recall balance rule added to the rule of thumb, against the use",
+                  S4),
+    Misconception("bad_sign_missed",
+                  "a single bad sign not read as bad", S4),
+    Misconception("not_good_is_bad", "everything short of good called bad", S4),
+    Misconception("good_without_all_cutoffs",
+                  "good given although a metric is not above its cut-off", S4),
+    Misconception("percent_cutoffs", "cut-offs in percent while the metrics are fractions", S4),
+    Misconception("cutoff_misread", "a cut-off of the rule of thumb misread", S4),
+    Misconception("not_a_label", "one of 'good', 'bad' or 'mixed' expected", EX),
+))
+
+LABELS = ("good", "bad", "mixed")
+
+
+def _triple(measured: Any) -> tuple[float, float, float]:
+    """(accuracy, precision, recall) of a BinaryMetrics, a mapping or a 3-tuple."""
+    if isinstance(measured, metrics.BinaryMetrics):
+        return float(measured.accuracy), float(measured.precision), float(measured.recall)
+    if isinstance(measured, Mapping):
+        return (float(measured["accuracy"]), float(measured["precision"]),
+                float(measured["recall"]))
+    accuracy, precision, recall = measured
+    return float(accuracy), float(precision), float(recall)
+
+
+def _diagnose_label(a: float, p: float, r: float, expected: str,
+                    got: str) -> tuple[str, Misconception]:
+    """(what the answer shows, misconception) for a wrong label."""
+    gap = abs(p - r)
+    if expected == "bad" and got == "good":
+        if a > metrics.GOOD_ACCURACY:
+            return (f"'good' for accuracy {a:.3f} although recall is {r:.3f} and precision "
+                    f"{p:.3f}: the accuracy alone decided", M["accuracy_alone"])
+        return "'good' although a metric is far below its cut-off", M["good_without_all_cutoffs"]
+    if expected == "bad":
+        sign = metrics.rubric(a, p, r).reasons[0].split(":")[0]
+        return (f"'{got}' although {sign}: one bad sign is enough for 'bad', whatever the "
+                "other numbers", M["bad_sign_missed"])
+    if expected == "good" and got == "mixed" and gap > metrics.MAX_PR_GAP:
+        return (f"'mixed' because precision {p:.3f} and recall {r:.3f} are {gap:.3f} apart; the "
+                "rule of thumb has no gap rule: for a spam filter the high precision is the "
+                "side that matters, and this model is good for its use",
+                M["balance_rule_added"])
+    if expected == "good" and got == "bad":
+        return (f"'bad' for accuracy {a:.3f}, precision {p:.3f}, recall {r:.3f}, all above "
+                "their cut-offs (are your cut-offs 80 and 75 instead of 0.80 and 0.75?)",
+                M["percent_cutoffs"])
+    if expected == "mixed" and got == "bad":
+        return (f"'bad' for accuracy {a:.3f}, precision {p:.3f}, recall {r:.3f}: short of good, "
+                "but no bad sign", M["not_good_is_bad"])
+    if expected == "mixed" and got == "good":
+        return (f"'good' although not every one of accuracy {a:.3f}, precision {p:.3f} and "
+                f"recall {r:.3f} is above its cut-off", M["good_without_all_cutoffs"])
+    return f"'{got}'", M["cutoff_misread"]
+
+
+def check_rule_of_thumb(
+    rule_of_thumb: Callable[..., str],
+    cases: Mapping[str, Any],
+) -> None:
+    """``rule_of_thumb(accuracy=, precision=, recall=)`` returns the curriculum's label.
+
+    ``cases`` maps a name to a :class:`~course_utils.metrics.BinaryMetrics`, a mapping
+    or an ``(accuracy, precision, recall)`` tuple; the expected label is
+    :func:`course_utils.metrics.rubric`'s. The function is called with keywords.
+    """
+    _require_function(rule_of_thumb, "rule_of_thumb(accuracy, precision, recall)")
+    for name, measured in cases.items():
+        a, p, r = _triple(measured)
+        expected = metrics.rubric(a, p, r).label
+        situation = f"{name} (accuracy {a:.3f}, precision {p:.3f}, recall {r:.3f})"
+        got = _call(rule_of_thumb, what=f"rule_of_thumb for the {name}",
+                    accuracy=a, precision=p, recall=r)
+        if isinstance(got, metrics.RubricVerdict):
+            fail(f"the label '{expected}' as a string for the {situation}",
+                 f"a RubricVerdict: {got}",
+                 "return only the label: the verdict's .label, a plain string.",
+                 M["not_a_label"])
+        label = str.__str__(got).strip().lower() if isinstance(got, str) else None
+        if label not in LABELS:
+            fail(f"one of {LABELS} for the {situation}", f"{got!r:.80}",
+                 "return the label as a string: 'good', 'bad' or 'mixed'.", M["not_a_label"])
+        if label == expected:
+            continue
+        observed, name_of_error = _diagnose_label(a, p, r, expected, label)
+        fail(
+            f"'{expected}' for the {situation}",
+            observed,
+            "check the bad signs first (any one is enough), then ask whether all three "
+            "metrics are above their good cut-offs; anything else is mixed.",
+            name_of_error,
+        )
+    correct(
+        "bad wins, good needs accuracy, precision and recall all above their cut-offs, and the "
+        f"rest is mixed; checked on: {', '.join(cases)}."
+    )
+
+
+# --- exercise 7: detect the accuracy paradox ------------------------------------------------
 
 
 def majority_share(y_true: Any) -> float:
@@ -480,7 +584,7 @@ def check_accuracy_paradox(
     )
 
 
-# --- exercises 7 to 9: the other pitfalls ---------------------------------------------------
+# --- exercises 8 to 10: the other pitfalls --------------------------------------------------
 
 
 def check_leakage(answer: Any) -> None:
@@ -565,7 +669,7 @@ MISCONCEPTIONS.update(registry(
 
 
 def check_rare_curves(answer: Any) -> None:
-    """Exercise 10: for rare positives the precision-recall curve (and AP) is the honest one."""
+    """Exercise 11: for rare positives the precision-recall curve (and AP) is the honest one."""
     check_choice(
         answer,
         "B",
@@ -638,7 +742,7 @@ def check_most_confused(most_confused: Callable[[Any, Any], Any],
 
 
 def check_micro_average(answer: Any) -> None:
-    """Exercise 12: micro-F1 of single-label multi-class predictions equals accuracy."""
+    """Exercise 13: micro-F1 of single-label multi-class predictions equals accuracy."""
     check_choice(
         answer,
         "B",

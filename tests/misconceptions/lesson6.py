@@ -65,6 +65,35 @@ def accuracy_paradox(y_true, y_pred):
     return right <= Counter(y_true).most_common(1)[0][1]
 '''
 
+ACCURACY_ONLY = '''def rule_of_thumb(accuracy, precision, recall):
+    if accuracy > 0.80:
+        return "good"
+    if accuracy < 0.60:
+        return "bad"
+    return "mixed"
+'''
+
+BALANCE_RULE = '''def rule_of_thumb(accuracy, precision, recall):
+    if accuracy < 0.60 or precision <= 0.35 or recall <= 0.25:
+        return "bad"
+    balanced = abs(precision - recall) <= 0.15  # "F1 balanced"
+    if accuracy > 0.80 and precision > 0.75 and recall > 0.75 and balanced:
+        return "good"
+    return "mixed"
+'''
+
+CUTOFF_TABLE = '''def rule_of_thumb(accuracy, precision, recall):
+    measured = {"accuracy": accuracy, "precision": precision, "recall": recall}
+    bad_at = {"accuracy": 0.60, "precision": 0.35, "recall": 0.25}
+    good_above = {"accuracy": 0.80, "precision": 0.75, "recall": 0.75}
+    if any(measured[k] < bad_at[k] or (k != "accuracy" and measured[k] == bad_at[k])
+           for k in bad_at):
+        return "bad"
+    if all(measured[k] > good_above[k] for k in good_above):
+        return "good"
+    return "mixed"
+'''
+
 SWAPPED = '''def most_confused(matrix, class_names):
     counts = np.array(matrix, dtype=float)
     np.fill_diagonal(counts, -1)
@@ -102,6 +131,9 @@ CASES = [
     Case("fraud_accuracy", L, "q3_answer", 'answer_q3 = "A"', "lesson6.accuracy_alone"),
     Case("fraud_precision", L, "q3_answer", 'answer_q3 = "B"', "lesson6.precision_covers_misses"),
     Case("fraud_wait", L, "q3_answer", 'answer_q3 = "D"', "lesson6.verdict_postponed"),
+    Case("rule_accuracy_only", L, "rule_answer", ACCURACY_ONLY, "lesson6.accuracy_alone"),
+    Case("rule_balance_gap", L, "rule_answer", BALANCE_RULE, "lesson6.balance_rule_added"),
+    Case("rule_cutoff_table", L, "rule_answer", CUTOFF_TABLE, "pass", "pass"),
     Case("paradox_strict", L, "ex6_answer", STRICT, "lesson6.tie_counted_as_better"),
     Case("paradox_zero_one", L, "ex6_answer", ZERO_ONE, "lesson6.binary_labels_assumed"),
     Case("paradox_counter", L, "ex6_answer", COUNTER, "pass", "pass"),
