@@ -37,6 +37,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check course_utils tests grader bench
+	$(BIN)/ruff format --check course_utils tests grader bench
 	$(BIN)/mypy
 	@# pytest exits 5 when it collected nothing: for us that is a failure with a reason.
 	@$(BIN)/python -m pytest tests --doctest-modules course_utils $(NBVAL) $(XDIST) $(PYTEST_ARGS); rc=$$?; \
@@ -47,6 +48,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests grader bench
+	$(BIN)/ruff format --check course_utils tests grader bench
 
 doctor: $(STAMP)
 	$(BIN)/course doctor

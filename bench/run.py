@@ -4,7 +4,10 @@ Prints a markdown table and writes it, with machine, date and versions, to
 bench/RESULTS.md. Every number is a median of repeated runs measured here;
 ratios compare runs made in the same process.
 
-    python bench/run.py [--quick] [--only training,notebooks,grading,throughput,engine,class,imports]
+    python bench/run.py [--quick] [--only training,notebooks,grading,throughput,engine,class,imports,install]
+
+A run with --only re-measures those sections and keeps the others as they were
+(each section says when and by which command it was measured).
 """
 
 from __future__ import annotations
@@ -161,9 +164,20 @@ def _course_grade(subs: Path, out: Path, *extra: str) -> tuple[float, str]:
     """Seconds ``course grade`` takes (wall clock, whole command) and what it printed."""
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "grade", "--submissions", str(subs), "--out",
-         str(out), *extra],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "grader.cli",
+            "grade",
+            "--submissions",
+            str(subs),
+            "--out",
+            str(out),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return time.perf_counter() - start, done.stdout
 
@@ -179,31 +193,47 @@ def bench_engine() -> list[str]:
     for nb_path in sorted((ROOT / "solutions").glob("lesson*/lesson*.ipynb")):
         nb = nbformat.read(nb_path, as_version=4)
         start = time.perf_counter()
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(nb_path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(nb_path.parent)}},
+        ).execute()
         plain[nb_path.parent.name] = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         _full_class(Path(tmp) / "subs", 1)
         total, printed = _course_grade(Path(tmp) / "subs", Path(tmp) / "out", "--jobs", "1")
-    graded = {m.group(1): float(m.group(2))
-              for m in re.finditer(r"student00 (lesson\d+): .* \(([\d.]+) s\)", printed)}
-    rows = ["| lesson | plain nbclient s | graded s (sandboxed job) | overhead s | graded / plain |",
-            "|---|---|---|---|---|"]
+    graded = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"student00 (lesson\d+): .* \(([\d.]+) s\)", printed)
+    }
+    rows = [
+        "| lesson | plain nbclient s | graded s (sandboxed job) | overhead s | graded / plain |",
+        "|---|---|---|---|---|",
+    ]
     for lesson, seconds in plain.items():
         g = graded.get(lesson, float("nan"))
-        rows.append(f"| {lesson} | {seconds:.1f} | {g:.1f} | {g - seconds:+.1f} | {g / seconds:.2f} |")
+        rows.append(
+            f"| {lesson} | {seconds:.1f} | {g:.1f} | {g - seconds:+.1f} | {g / seconds:.2f} |"
+        )
     p_total = sum(plain.values())
-    rows.append(f"| **7 lessons** | **{p_total:.1f}** | **{sum(graded.values()):.1f}** | "
-                f"{sum(graded.values()) - p_total:+.1f} | **{sum(graded.values()) / p_total:.2f}** |")
-    rows.append(f"| whole `course grade --jobs 1` (generate, grade, write) | | {total:.1f} | | "
-                f"{total / p_total:.2f} |")
+    rows.append(
+        f"| **7 lessons** | **{p_total:.1f}** | **{sum(graded.values()):.1f}** | "
+        f"{sum(graded.values()) - p_total:+.1f} | **{sum(graded.values()) / p_total:.2f}** |"
+    )
+    rows.append(
+        f"| whole `course grade --jobs 1` (generate, grade, write) | | {total:.1f} | | "
+        f"{total / p_total:.2f} |"
+    )
     return rows
 
 
 def bench_class(students: int) -> list[str]:
     """A class of full submissions: 1 job, 2 jobs, and a LocalCluster of 2 Dask workers."""
-    rows = [f"| class of {students} full submissions | seconds | speed-up vs 1 job | grades.csv |",
-            "|---|---|---|---|"]
+    rows = [
+        f"| class of {students} full submissions | seconds | speed-up vs 1 job | grades.csv |",
+        "|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         subs = Path(tmp) / "subs"
         _full_class(subs, students)
@@ -212,30 +242,40 @@ def bench_class(students: int) -> list[str]:
         rows.append(f"| 1 job | {one:.0f} | 1.00 | reference |")
         two, _ = _course_grade(subs, Path(tmp) / "two", "--jobs", "2")
         same = (Path(tmp) / "two" / "grades.csv").read_bytes() == reference
-        rows.append(f"| 2 jobs | {two:.0f} | {one / two:.2f} | {'identical' if same else 'DIFFERS'} |")
+        rows.append(
+            f"| 2 jobs | {two:.0f} | {one / two:.2f} | {'identical' if same else 'DIFFERS'} |"
+        )
         try:
             from distributed import LocalCluster
         except ImportError:
             rows.append("| 2 Dask workers | not run: pip install '.[dask]' | | |")
             return rows
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster:
-            dask_s, _ = _course_grade(subs, Path(tmp) / "dask", "--scheduler",
-                                      cluster.scheduler_address)
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            dask_s, _ = _course_grade(
+                subs, Path(tmp) / "dask", "--scheduler", cluster.scheduler_address
+            )
         same = (Path(tmp) / "dask" / "grades.csv").read_bytes() == reference
-        rows.append(f"| 2 Dask workers (LocalCluster, 1 thread each) | {dask_s:.0f} | "
-                    f"{one / dask_s:.2f} | {'identical' if same else 'DIFFERS'} |")
+        rows.append(
+            f"| 2 Dask workers (LocalCluster, 1 thread each) | {dask_s:.0f} | "
+            f"{one / dask_s:.2f} | {'identical' if same else 'DIFFERS'} |"
+        )
     return rows
 
 
 def bench_imports(repeats: int) -> list[str]:
     """What each fresh grading kernel pays before the first cell: the heavy imports."""
-    code = ("import torch, torchvision, matplotlib.pyplot, sklearn.metrics, ipykernel.kernelapp, "
-            "course_utils.checks")
-    bare, _ = median_time(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True),
-                          repeats)
-    heavy, _ = median_time(lambda: subprocess.run([sys.executable, "-c", code], check=True),
-                           repeats)
+    code = (
+        "import torch, torchvision, matplotlib.pyplot, sklearn.metrics, ipykernel.kernelapp, "
+        "course_utils.checks"
+    )
+    bare, _ = median_time(
+        lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeats
+    )
+    heavy, _ = median_time(
+        lambda: subprocess.run([sys.executable, "-c", code], check=True), repeats
+    )
     return [
         "| fresh interpreter | seconds (median) |",
         "|---|---|",
@@ -335,6 +375,36 @@ def bench_throughput(repeats: int, quick: bool) -> list[str]:
     return rows
 
 
+def _du_gb(path: Path) -> float:
+    """Disk use of ``path`` in GB (10^9 bytes), counting each hard-linked file once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            info = os.lstat(os.path.join(folder, name))
+            if (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                total += info.st_blocks * 512
+    return total / 1e9
+
+
+def bench_install_size() -> list[str]:
+    """How big the environment is, and how much of it is CUDA (what a CPU-only torch saves)."""
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    rows = [
+        ("the environment (`sys.prefix`)", Path(sys.prefix)),
+        ("NVIDIA CUDA libraries (`site-packages/nvidia`)", site / "nvidia"),
+        ("torch (`site-packages/torch`)", site / "torch"),
+    ]
+    lines = ["| what | GB |", "|---|---|"]
+    for label, path in rows:
+        size = f"{_du_gb(path):.1f}" if path.exists() else "absent"
+        lines.append(f"| {label} | {size} |")
+    return lines
+
+
 def header() -> list[str]:
     import torch
     import torchvision
@@ -356,7 +426,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="run the slow sections once")
-    parser.add_argument("--only", default="training,notebooks,grading,throughput")
+    parser.add_argument("--only", default="training,notebooks,grading,throughput,install")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument("--students", type=int, default=10, help="class size for --only class")
     args = parser.parse_args()
@@ -378,18 +448,32 @@ def main() -> int:
             lambda: bench_class(args.students),
         ),
         "imports": ("Import cost of a fresh kernel", lambda: bench_imports(repeats)),
+        "install": ("Install size", bench_install_size),
     }
     lines = header()
+    command = " ".join(["python bench/run.py", *sys.argv[1:]])
+    stamp = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}"
+    fresh: dict[str, list[str]] = {}
     for key in args.only.split(","):
         title, fn = sections[key]
         print(f"## {title}", flush=True)
         body = fn()
         print("\n".join(body), flush=True)
-        lines += [f"## {title}", "", *body, ""]
-    # Sections other bench scripts own (<!-- begin: NAME --> ... <!-- end: NAME -->) stay.
-    if args.out.exists():
-        lines += re.findall(r"<!-- begin: [\w-]+ -->.*?<!-- end: [\w-]+ -->\n?",
-                            args.out.read_text(), re.S)
+        fresh[title] = [f"## {title}", "", f"_measured {stamp} by `{command}`_", "", *body, ""]
+    old = args.out.read_text() if args.out.exists() else ""
+    # Sections other bench scripts own (<!-- begin: NAME --> ... <!-- end: NAME -->) stay,
+    # and so do this script's sections that this run did not measure again.
+    owned = re.findall(r"<!-- begin: [\w-]+ -->.*?<!-- end: [\w-]+ -->\n?", old, re.S)
+    ours = re.sub(r"<!-- begin: [\w-]+ -->.*?<!-- end: [\w-]+ -->\n?", "", old, flags=re.S)
+    for block in re.split(r"^(?=## )", ours, flags=re.M)[1:]:
+        title = block.splitlines()[0][3:].strip()
+        if title not in fresh:
+            fresh[title] = block.rstrip("\n").splitlines() + [""]
+    for title in [t for _, (t, _) in sections.items() if t in fresh] + [
+        t for t in fresh if t not in {t for t, _ in sections.values()}
+    ]:
+        lines += fresh[title]
+    lines += owned
     args.out.write_text("\n".join(lines))
     print(f"written to {args.out}")
     return 0

@@ -199,7 +199,9 @@ def leaky_split(train: ImageSet, test: ImageSet, fraction: float = 0.5, seed: in
 
 
 def _digests(name: str, data: ImageSet | np.ndarray) -> list[str]:
-    arr = data.images if isinstance(data, ImageSet) else as_array(name, data, "an ImageSet or array")
+    arr = (
+        data.images if isinstance(data, ImageSet) else as_array(name, data, "an ImageSet or array")
+    )
     if arr.ndim == 0:
         raise ValueError(f"{name} must hold one sample per row, got the scalar {shown(data)}.")
     return [hashlib.sha1(np.ascontiguousarray(row).tobytes()).hexdigest() for row in arr]
@@ -227,8 +229,9 @@ class PreprocessedImages(Dataset):
     for particular pretrained weights, not the course's uint8 images.
     """
 
-    def __init__(self, inputs: torch.Tensor, labels: np.ndarray, classes: tuple[str, ...],
-                 transform: object):
+    def __init__(
+        self, inputs: torch.Tensor, labels: np.ndarray, classes: tuple[str, ...], transform: object
+    ):
         if len(inputs) != len(labels):
             raise ValueError(f"{len(inputs)} inputs but {len(labels)} labels: lengths must match")
         self.inputs, self.labels = inputs, np.asarray(labels, dtype=np.int64)
@@ -243,8 +246,10 @@ class PreprocessedImages(Dataset):
     def __repr__(self) -> str:
         counts = np.bincount(self.labels, minlength=len(self.classes)).tolist()
         shape = "x".join(str(n) for n in self.inputs.shape[1:])
-        return (f"PreprocessedImages({len(self)} images of {shape}, classes={list(self.classes)}, "
-                f"per class={counts})")
+        return (
+            f"PreprocessedImages({len(self)} images of {shape}, classes={list(self.classes)}, "
+            f"per class={counts})"
+        )
 
     @property
     def num_classes(self) -> int:
@@ -280,14 +285,18 @@ def image_folder(
         )
     if transform is not None:
         if size is not None:
-            raise ValueError(f"give size or transform, not both (got size={size!r}): the "
-                             "transform decides the input size of its weights")
+            raise ValueError(
+                f"give size or transform, not both (got size={size!r}): the "
+                "transform decides the input size of its weights"
+            )
         to_transform = getattr(transform, "transforms", None)
         if not callable(transform) and callable(to_transform):
             transform = to_transform()  # a torchvision weights enum
         if not callable(transform):
-            raise TypeError(f"transform must be callable, e.g. ResNet18_Weights.DEFAULT."
-                            f"transforms(), got {type(transform).__name__}: {transform!r:.80}")
+            raise TypeError(
+                f"transform must be callable, e.g. ResNet18_Weights.DEFAULT."
+                f"transforms(), got {type(transform).__name__}: {transform!r:.80}"
+            )
     size = 32 if size is None else size
     _check_count("size", size)
     try:
@@ -300,9 +309,11 @@ def image_folder(
         for path, _ in folder.samples:
             out = transform(Image.open(path).convert("RGB"))
             if not isinstance(out, torch.Tensor) or out.ndim != 3 or not out.is_floating_point():
-                raise TypeError(f"transform must turn an image into a (3, H, W) float tensor, "
-                                f"got {type(out).__name__} for {Path(path).name!r}: end it with "
-                                "ToImage() and ToDtype(torch.float32, scale=True)")
+                raise TypeError(
+                    f"transform must turn an image into a (3, H, W) float tensor, "
+                    f"got {type(out).__name__} for {Path(path).name!r}: end it with "
+                    "ToImage() and ToDtype(torch.float32, scale=True)"
+                )
             inputs.append(out)
         return PreprocessedImages(torch.stack(inputs), labels, classes, transform)
     images = np.stack(

@@ -106,13 +106,18 @@ def _explain_linear(m: _Mismatch, path: str | None, is_head: bool) -> str:
 def _explain_conv(m: _Mismatch, path: str | None, is_head: bool) -> str:
     layer = f"`{_expr(path)}`" if path else "a convolution (perhaps the 1x1-convolution head)"
     if m.expected == 3 and m.produced in (1, 4) and not is_head:
-        convert = ("repeat the grey channel: x.expand(-1, 3, -1, -1), or "
-                   "transforms.Grayscale(num_output_channels=3)" if m.produced == 1
-                   else "drop the alpha channel: x[:, :3], or image.convert('RGB')")
-        return (f"Channel mismatch: {layer} expects 3-channel (RGB) images but the input has "
-                f"{m.produced} channel{'s' if m.produced > 1 else ''}. This is about the input, "
-                "not the head.\n"
-                f"Fix: {convert}.")
+        convert = (
+            "repeat the grey channel: x.expand(-1, 3, -1, -1), or "
+            "transforms.Grayscale(num_output_channels=3)"
+            if m.produced == 1
+            else "drop the alpha channel: x[:, :3], or image.convert('RGB')"
+        )
+        return (
+            f"Channel mismatch: {layer} expects 3-channel (RGB) images but the input has "
+            f"{m.produced} channel{'s' if m.produced > 1 else ''}. This is about the input, "
+            "not the head.\n"
+            f"Fix: {convert}."
+        )
     target = _expr(path) if path else "model.classifier[1]"
     where = "" if path else " (shown for a SqueezeNet, whose head is model.classifier[1])"
     source = "the backbone" if is_head else "the layer before it"
@@ -142,15 +147,19 @@ def explain_shape_error(error: BaseException | str, model: nn.Module | None = No
     elif isinstance(error, str):
         message = error
     else:
-        raise TypeError(f"error must be an exception or its message (str), got "
-                        f"{type(error).__name__}: {shown(error)}. Pass the caught exception.")
+        raise TypeError(
+            f"error must be an exception or its message (str), got "
+            f"{type(error).__name__}: {shown(error)}. Pass the caught exception."
+        )
     if model is not None:
         _check_model(model)
     mismatch = _parse(message)
     if mismatch is None:
-        return ("Not a head-size mismatch: this error is neither PyTorch's 'mat1 and mat2 shapes "
-                "cannot be multiplied' nor a channel mismatch, so the head's size is not the "
-                f"cause. PyTorch said: {message}")
+        return (
+            "Not a head-size mismatch: this error is neither PyTorch's 'mat1 and mat2 shapes "
+            "cannot be multiplied' nor a channel mismatch, so the head's size is not the "
+            f"cause. PyTorch said: {message}"
+        )
     return _explain(mismatch, model, _locate(model, mismatch))
 
 
@@ -159,8 +168,10 @@ def _as_args(example: object) -> tuple[torch.Tensor, ...]:
         return (example,)
     if isinstance(example, (tuple, list)) and all(isinstance(x, torch.Tensor) for x in example):
         return tuple(example)
-    raise TypeError(f"example must be a tensor (or a tuple of tensors), got "
-                    f"{type(example).__name__}: {shown(example)}")
+    raise TypeError(
+        f"example must be a tensor (or a tuple of tensors), got "
+        f"{type(example).__name__}: {shown(example)}"
+    )
 
 
 def _mismatch_at(module: nn.Module, shape: torch.Size) -> _Mismatch | None:
@@ -188,10 +199,14 @@ def check_forward(model: nn.Module, example: torch.Tensor | tuple[torch.Tensor, 
         def hook(module: nn.Module, inputs: tuple) -> None:
             if inputs and isinstance(inputs[0], torch.Tensor):
                 last[:] = [(name, module, inputs[0].shape)]
+
         return hook
 
-    hooks = [module.register_forward_pre_hook(record(name)) for name, module in
-             model.named_modules() if isinstance(module, (nn.Linear, nn.Conv2d))]
+    hooks = [
+        module.register_forward_pre_hook(record(name))
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.Linear, nn.Conv2d))
+    ]
     modes = {module: module.training for module in model.modules()}
     model.eval()
     try:
@@ -227,8 +242,11 @@ class Finding:
 
 def _named_head_params(model: nn.Module) -> dict[str, nn.Parameter]:
     info = find_head(model)
-    return {name: p for path in (info.path, *info.aux_paths)
-            for name, p in get_module(model, path).named_parameters(prefix=path)}
+    return {
+        name: p
+        for path in (info.path, *info.aux_paths)
+        for name, p in get_module(model, path).named_parameters(prefix=path)
+    }
 
 
 def _frozen_batchnorms(model: nn.Module, backbone_frozen: bool) -> list[str]:
@@ -258,8 +276,10 @@ def check_transfer_setup(
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer or None, got "
-                        f"{type(optimizer).__name__}: {shown(optimizer)}")
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer or None, got "
+            f"{type(optimizer).__name__}: {shown(optimizer)}"
+        )
     head = _expr(find_head(model).path)
     head_params = _named_head_params(model)
     head_ids = {id(p) for p in head_params.values()}
@@ -269,53 +289,67 @@ def check_transfer_setup(
 
     frozen_head = [n for n, p in head_params.items() if not p.requires_grad]
     if frozen_head:
-        findings.append(Finding(
-            "head_frozen",
-            f"the head {head} has requires_grad=False ({', '.join(frozen_head)}), so nothing "
-            "learns: the model was frozen after the head was replaced.",
-            f"freeze first, then replace the head (a new layer is trainable by default); "
-            f"to repair this model: {head}.requires_grad_(True).",
-        ))
+        findings.append(
+            Finding(
+                "head_frozen",
+                f"the head {head} has requires_grad=False ({', '.join(frozen_head)}), so nothing "
+                "learns: the model was frozen after the head was replaced.",
+                f"freeze first, then replace the head (a new layer is trainable by default); "
+                f"to repair this model: {head}.requires_grad_(True).",
+            )
+        )
     if mode == "feature_extraction" and trainable_backbone:
         count = sum(p.numel() for n, p in backbone if p.requires_grad)
-        findings.append(Finding(
-            "backbone_not_frozen",
-            f"feature extraction trains only the head, but {count:,} backbone parameters are "
-            f"trainable ({', '.join(trainable_backbone[:3])}"
-            f"{', ...' if len(trainable_backbone) > 3 else ''}).",
-            "freeze every parameter before replacing the head: "
-            "for p in model.parameters(): p.requires_grad = False.",
-        ))
+        findings.append(
+            Finding(
+                "backbone_not_frozen",
+                f"feature extraction trains only the head, but {count:,} backbone parameters are "
+                f"trainable ({', '.join(trainable_backbone[:3])}"
+                f"{', ...' if len(trainable_backbone) > 3 else ''}).",
+                "freeze every parameter before replacing the head: "
+                "for p in model.parameters(): p.requires_grad = False.",
+            )
+        )
     if optimizer is not None:
         held = {id(p) for group in optimizer.param_groups for p in group["params"]}
         missing = [n for n, p in head_params.items() if id(p) not in held]
         if missing:
-            findings.append(Finding(
-                "optimizer_missing_head",
-                f"the optimizer does not hold the head's parameters ({', '.join(missing)}): "
-                "it was built before the head was replaced, so the new head never changes.",
-                "build the optimizer after replacing the head, from "
-                "[p for p in model.parameters() if p.requires_grad].",
-            ))
+            findings.append(
+                Finding(
+                    "optimizer_missing_head",
+                    f"the optimizer does not hold the head's parameters ({', '.join(missing)}): "
+                    "it was built before the head was replaced, so the new head never changes.",
+                    "build the optimizer after replacing the head, from "
+                    "[p for p in model.parameters() if p.requires_grad].",
+                )
+            )
         in_model = {id(p) for p in model.parameters()}
-        stale = [tuple(p.shape) for group in optimizer.param_groups for p in group["params"]
-                 if id(p) not in in_model]
+        stale = [
+            tuple(p.shape)
+            for group in optimizer.param_groups
+            for p in group["params"]
+            if id(p) not in in_model
+        ]
         if stale:
-            findings.append(Finding(
-                "optimizer_stale_params",
-                f"the optimizer holds {len(stale)} parameter tensor(s) that are no longer in the "
-                f"model (shapes {', '.join(map(str, stale[:3]))}), such as the old head's.",
-                "rebuild the optimizer after replacing the head, from the model's parameters.",
-            ))
+            findings.append(
+                Finding(
+                    "optimizer_stale_params",
+                    f"the optimizer holds {len(stale)} parameter tensor(s) that are no longer in the "
+                    f"model (shapes {', '.join(map(str, stale[:3]))}), such as the old head's.",
+                    "rebuild the optimizer after replacing the head, from the model's parameters.",
+                )
+            )
     batchnorms = _frozen_batchnorms(model, backbone_frozen=not trainable_backbone)
     if batchnorms:
-        findings.append(Finding(
-            "batchnorm_train_mode",
-            f"{len(batchnorms)} BatchNorm layer(s) in the frozen backbone are in training mode "
-            f"({', '.join(batchnorms[:3])}{', ...' if len(batchnorms) > 3 else ''}): their "
-            "running mean and variance still change with every batch, though their weights "
-            "are frozen.",
-            "after model.train(), put them back in eval mode: for m in model.modules(): "
-            "if isinstance(m, nn.BatchNorm2d): m.eval().",
-        ))
+        findings.append(
+            Finding(
+                "batchnorm_train_mode",
+                f"{len(batchnorms)} BatchNorm layer(s) in the frozen backbone are in training mode "
+                f"({', '.join(batchnorms[:3])}{', ...' if len(batchnorms) > 3 else ''}): their "
+                "running mean and variance still change with every batch, though their weights "
+                "are frozen.",
+                "after model.train(), put them back in eval mode: for m in model.modules(): "
+                "if isinstance(m, nn.BatchNorm2d): m.eval().",
+            )
+        )
     return findings

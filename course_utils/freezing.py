@@ -62,8 +62,10 @@ def freeze_backbone(model: nn.Module, head_path: str | Sequence[str] | None = No
     elif isinstance(head_path, Sequence) and all(isinstance(p, str) for p in head_path):
         paths = tuple(head_path)
     else:
-        raise TypeError(f"head_path must be a dotted string such as 'fc', a sequence of them, or "
-                        f"None to find the head; got {head_path!r}")
+        raise TypeError(
+            f"head_path must be a dotted string such as 'fc', a sequence of them, or "
+            f"None to find the head; got {head_path!r}"
+        )
     if not paths or "" in paths:
         raise ValueError(f"head_path must name the head, e.g. 'fc', got {head_path!r}")
     heads = [get_module(model, path) for path in paths]  # check every path before changing
@@ -124,11 +126,15 @@ def trainable_summary(model: nn.Module) -> str:
     count = count_parameters(model)  # dedups shared parameters, unlike the rows
     width = max([5, *map(len, rows)])
     num = max(9, len(f"{count.total:,}"))
-    lines = [f"{type(model).__name__} parameters",
-             f"  {'part':<{width}}  {'trainable':>{num}}  {'total':>{num}}  state"]
+    lines = [
+        f"{type(model).__name__} parameters",
+        f"  {'part':<{width}}  {'trainable':>{num}}  {'total':>{num}}  state",
+    ]
     for name, (trainable, total) in rows.items():
         state = "frozen" if trainable == 0 else "trainable" if trainable == total else "partly"
         lines.append(f"  {name:<{width}}  {trainable:>{num},}  {total:>{num},}  {state}")
-    lines.append(f"  {'total':<{width}}  {count.trainable:>{num},}  {count.total:>{num},}  "
-                 f"{count.trainable_fraction:.2%} trainable")
+    lines.append(
+        f"  {'total':<{width}}  {count.trainable:>{num},}  {count.total:>{num},}  "
+        f"{count.trainable_fraction:.2%} trainable"
+    )
     return "\n".join(lines)

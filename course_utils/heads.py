@@ -76,16 +76,43 @@ _TRANSFORMERS_HEADS: dict[str, tuple[str, ...]] = {
 # MLP, attention, pooling, a projector). The generic rule never takes a Linear
 # inside one of them for the head: it would give per-token features of the new
 # size, or a pooled embedding that a head still has to read.
-_BLOCK_WORDS = frozenset({
-    "block", "blocks", "mlp", "ffn", "feedforward", "attn", "attention", "pool", "pooler",
-    "pooling", "proj", "projection", "projector", "projections", "merger", "aligner", "adapter",
-    "connector", "resampler", "residual", "qkv", "embed", "embeds", "embedding", "embeddings",
-    "mixer", "neck",
-})
+_BLOCK_WORDS = frozenset(
+    {
+        "block",
+        "blocks",
+        "mlp",
+        "ffn",
+        "feedforward",
+        "attn",
+        "attention",
+        "pool",
+        "pooler",
+        "pooling",
+        "proj",
+        "projection",
+        "projector",
+        "projections",
+        "merger",
+        "aligner",
+        "adapter",
+        "connector",
+        "resampler",
+        "residual",
+        "qkv",
+        "embed",
+        "embeds",
+        "embedding",
+        "embeddings",
+        "mixer",
+        "neck",
+    }
+)
 _HEAD_WORDS = frozenset({"head", "heads", "classifier", "classif", "logits", "score", "scores"})
-_BLOCK_CLASS = re.compile(r"Block|Mlp|MLP|FeedForward|FFN|Attention|Pool|Projector|Projection|"
-                          r"Merger|Aligner|Adapter|Connector|Resampler|Residual|Embed|"
-                          r"Layer(?!Norm)|Encoder|Stage")
+_BLOCK_CLASS = re.compile(
+    r"Block|Mlp|MLP|FeedForward|FFN|Attention|Pool|Projector|Projection|"
+    r"Merger|Aligner|Adapter|Connector|Resampler|Residual|Embed|"
+    r"Layer(?!Norm)|Encoder|Stage"
+)
 _HEAD_CLASS = re.compile(r"Head$|Classifier|Classification")
 
 
@@ -173,17 +200,23 @@ def _out(module: nn.Module) -> int:
 
 def _info(path: str, module: nn.Module, aux_paths: tuple[str, ...]) -> HeadInfo:
     if isinstance(module, nn.modules.lazy.LazyModuleMixin) and module.has_uninitialized_params():
-        raise ValueError(f"the head {path!r} is a lazy layer with no size yet: run one forward "
-                         "pass before looking for the head")
+        raise ValueError(
+            f"the head {path!r} is a lazy layer with no size yet: run one forward "
+            "pass before looking for the head"
+        )
     bias = module.bias is not None
     if isinstance(module, nn.Linear):
-        return HeadInfo(path, module, module.in_features, module.out_features, aux_paths,
-                        "linear", bias)
+        return HeadInfo(
+            path, module, module.in_features, module.out_features, aux_paths, "linear", bias
+        )
     if isinstance(module, nn.Conv2d) and _kind(module) == "conv1x1":
-        return HeadInfo(path, module, module.in_channels, module.out_channels, aux_paths,
-                        "conv1x1", bias)
-    raise ValueError(f"the head {path!r} is {type(module).__name__}, not an nn.Linear or a 1x1 "
-                     "nn.Conv2d: replace it yourself with set_module(model, path, layer)")
+        return HeadInfo(
+            path, module, module.in_channels, module.out_channels, aux_paths, "conv1x1", bias
+        )
+    raise ValueError(
+        f"the head {path!r} is {type(module).__name__}, not an nn.Linear or a 1x1 "
+        "nn.Conv2d: replace it yourself with set_module(model, path, layer)"
+    )
 
 
 def _features(model: nn.Module) -> int | None:
@@ -213,8 +246,10 @@ def _feature_extractor(model: nn.Module, why: str, features: int | None, how: st
     )
 
 
-_GENERIC_HOW = ("put a new layer on top of its (pooled) output, e.g. "
-                "nn.Sequential(model, nn.Linear({n}, num_classes)).")
+_GENERIC_HOW = (
+    "put a new layer on top of its (pooled) output, e.g. "
+    "nn.Sequential(model, nn.Linear({n}, num_classes))."
+)
 
 
 def _words(name: str) -> set[str]:
@@ -260,16 +295,22 @@ def _last_layer(model: nn.Module, path: str = "") -> tuple[str, nn.Module]:
     if found and not after:
         return found
     where = f"its {path!r} is {type(get_module(model, path)).__name__} and " if path else ""
-    why = (f"its last nn.Linear, {found[0]!r}, is followed by {', '.join(after[:3])}"
-           if found else "it has no nn.Linear or 1x1 nn.Conv2d layer")
-    leaves = [f"{name} ({type(m).__name__})" for name, m in model.named_modules()
-              if not m._modules][-4:]
+    why = (
+        f"its last nn.Linear, {found[0]!r}, is followed by {', '.join(after[:3])}"
+        if found
+        else "it has no nn.Linear or 1x1 nn.Conv2d layer"
+    )
+    leaves = [
+        f"{name} ({type(m).__name__})" for name, m in model.named_modules() if not m._modules
+    ][-4:]
     extractor = ""
     if path and not found and (features := _features(model)):
         # A known family whose head was taken off (model.fc = nn.Identity()).
-        extractor = (f" {type(model).__name__} is a feature extractor: its output is {features} "
-                     f"features; put a head back with set_module(model, {path!r}, "
-                     f"nn.Linear({features}, num_classes)).")
+        extractor = (
+            f" {type(model).__name__} is a feature extractor: its output is {features} "
+            f"features; put a head back with set_module(model, {path!r}, "
+            f"nn.Linear({features}, num_classes))."
+        )
     raise ValueError(
         f"cannot find the classifier head of {type(model).__name__}: {where}{why}. Last layers: "
         f"{', '.join(leaves) or 'none'}.{extractor} Replace the layer that produces the class "
@@ -282,8 +323,12 @@ def _generic_head(model: nn.Module) -> HeadInfo:
     why = _inside_backbone(model, path)
     if why:
         features = _features(model)
-        raise _feature_extractor(model, f"its last layer {why}", features,
-                                 _GENERIC_HOW.format(n=features or "num_features"))
+        raise _feature_extractor(
+            model,
+            f"its last layer {why}",
+            features,
+            _GENERIC_HOW.format(n=features or "num_features"),
+        )
     return _info(path, layer, ())
 
 
@@ -292,12 +337,14 @@ def _generic_head(model: nn.Module) -> HeadInfo:
 
 def _is_timm(model: nn.Module) -> bool:
     return callable(getattr(model, "get_classifier", None)) and callable(
-        getattr(model, "reset_classifier", None))
+        getattr(model, "reset_classifier", None)
+    )
 
 
 def _is_transformers(model: nn.Module) -> bool:
     return hasattr(model, "config") and any(
-        cls.__module__.startswith("transformers.") for cls in type(model).__mro__)
+        cls.__module__.startswith("transformers.") for cls in type(model).__mro__
+    )
 
 
 def _paths_of(model: nn.Module, modules: object) -> list[str]:
@@ -313,8 +360,11 @@ def _score_layers(model: nn.Module, path: str, num_classes: int) -> list[str]:
     A wrapper such as LeViT's BatchNorm+Linear or MetaFormer's MLP head is
     searched: only its last, class-scoring layer is the head.
     """
-    return [name for name, m in get_module(model, path).named_modules(prefix=path)
-            if _kind(m) and _out(m) == num_classes]
+    return [
+        name
+        for name, m in get_module(model, path).named_modules(prefix=path)
+        if _kind(m) and _out(m) == num_classes
+    ]
 
 
 def _timm_heads(model: nn.Module, prefix: str = "") -> list[str] | ValueError:
@@ -334,12 +384,18 @@ def _timm_heads(model: nn.Module, prefix: str = "") -> list[str] | ValueError:
         if found:
             return [f"{prefix}{p}" for p in found]
     features = getattr(model, "head_hidden_size", None) or getattr(model, "num_features", None)
-    why = (f"timm built it with num_classes={num_classes}" if num_classes == 0
-           else f"its classifier {names or 'get_classifier()'} gives no class scores")
+    why = (
+        f"timm built it with num_classes={num_classes}"
+        if num_classes == 0
+        else f"its classifier {names or 'get_classifier()'} gives no class scores"
+    )
     return _feature_extractor(
-        model, why, features,
+        model,
+        why,
+        features,
         f"call model{'.' + prefix[:-1] if prefix else ''}.reset_classifier(num_classes), or build "
-        "it with timm.create_model(name, num_classes=num_classes).")
+        "it with timm.create_model(name, num_classes=num_classes).",
+    )
 
 
 def _transformers_heads(model: nn.Module) -> list[str] | ValueError:
@@ -354,8 +410,9 @@ def _transformers_heads(model: nn.Module) -> list[str] | ValueError:
         table = _TRANSFORMERS_HEADS.get(type(model).__name__, ())
         # Heads sit next to the base model (CLIP's is `vision_model`, a model with its own
         # config); the base model's own layers are never heads.
-        outside = [n for n, child in model.named_children()
-                   if n != base and not hasattr(child, "config")]
+        outside = [
+            n for n, child in model.named_children() if n != base and not hasattr(child, "config")
+        ]
         outside += [p for p in table if _exists(model, p)]
         for name in outside:
             found += [p for p in _score_layers(model, name, num_labels) if p not in found]
@@ -370,13 +427,17 @@ def _transformers_heads(model: nn.Module) -> list[str] | ValueError:
         raise ValueError(
             f"{type(model).__name__} scores its classes with its language model's vocabulary "
             "(the probabilities of the 'Yes' and 'No' tokens): it has no classifier layer to "
-            "find or replace. Ask a different question through its prompt instead.")
+            "find or replace. Ask a different question through its prompt instead."
+        )
     features = _features(model)
     return _feature_extractor(
-        model, why, features,
+        model,
+        why,
+        features,
         "build its ...ForImageClassification class with num_labels=num_classes (e.g. "
         "AutoModelForImageClassification.from_pretrained(name, num_labels=num_classes)), or "
-        + _GENERIC_HOW.format(n=features or "config.hidden_size"))
+        + _GENERIC_HOW.format(n=features or "config.hidden_size"),
+    )
 
 
 def _exists(model: nn.Module, path: str) -> bool:
@@ -402,8 +463,10 @@ def find_head(model: nn.Module) -> HeadInfo:
     model's last layers when no head is found.
     """
     if _kind(_check_model(model)):
-        raise ValueError(f"{type(model).__name__} is a single layer with no backbone: build a new "
-                         "layer instead of replacing its head")
+        raise ValueError(
+            f"{type(model).__name__} is a single layer with no backbone: build a new "
+            "layer instead of replacing its head"
+        )
     if _is_transformers(model) or _is_timm(model):
         paths = _transformers_heads(model) if _is_transformers(model) else _timm_heads(model)
         if isinstance(paths, ValueError):
@@ -439,11 +502,18 @@ def _new_head(old: nn.Module, num_classes: int) -> nn.Module:
     weight = old.get_parameter("weight")
     new: nn.Module
     if info.kind == "linear":
-        new = nn.Linear(info.in_features, num_classes, bias=info.bias, device=weight.device,
-                        dtype=weight.dtype)
+        new = nn.Linear(
+            info.in_features, num_classes, bias=info.bias, device=weight.device, dtype=weight.dtype
+        )
     else:
-        new = nn.Conv2d(info.in_features, num_classes, kernel_size=1, bias=info.bias,
-                        device=weight.device, dtype=weight.dtype)
+        new = nn.Conv2d(
+            info.in_features,
+            num_classes,
+            kernel_size=1,
+            bias=info.bias,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
     return new.train(old.training)
 
 
@@ -455,18 +525,23 @@ def _record_class_count(model: nn.Module, paths: tuple[str, ...], old: int, new:
         for attr in ("num_classes", "num_labels"):
             value = getattr(module, attr, None)
             # The model's own count always follows its head (as before); inner ones if they agreed.
-            if isinstance(value, int) and not isinstance(value, bool) and (
-                    value == old or (owner == "" and attr == "num_classes")):
+            if (
+                isinstance(value, int)
+                and not isinstance(value, bool)
+                and (value == old or (owner == "" and attr == "num_classes"))
+            ):
                 setattr(module, attr, new)
     config = getattr(model, "config", None)
-    if (_is_transformers(model) and config is not None
-            and getattr(config, "num_labels", None) != new):
+    if (
+        _is_transformers(model)
+        and config is not None
+        and getattr(config, "num_labels", None) != new
+    ):
         # transformers renames id2label/label2id to LABEL_0..LABEL_{n-1} for the new count.
         config.num_labels = new
 
 
-def replace_head(model: nn.Module, num_classes: int, *,
-                 freeze_backbone: bool = False) -> nn.Module:
+def replace_head(model: nn.Module, num_classes: int, *, freeze_backbone: bool = False) -> nn.Module:
     """Give ``model`` a new head (and new auxiliary/distillation heads) with ``num_classes`` outputs.
 
     In place; returns ``model``. The new layers keep each old layer's kind,

@@ -156,26 +156,34 @@ def course_policy(
     if gap <= MAX_PR_GAP:
         return RubricVerdict(
             "good",
-            (*verdict.reasons,
-             f"course balance rule: precision-recall gap {gap:.3f} is at most {MAX_PR_GAP:.2f}"),
+            (
+                *verdict.reasons,
+                f"course balance rule: precision-recall gap {gap:.3f} is at most {MAX_PR_GAP:.2f}",
+            ),
         )
     stronger = "precision" if p > r else "recall"
     weaker = "recall" if p > r else "precision"
     values = {"precision": p, "recall": r}
-    rule = (f"course balance rule: {weaker} {values[weaker]:.3f} is {gap:.3f} below "
-            f"{stronger} {values[stronger]:.3f}")
+    rule = (
+        f"course balance rule: {weaker} {values[weaker]:.3f} is {gap:.3f} below "
+        f"{stronger} {values[stronger]:.3f}"
+    )
     if advice is None:
         return RubricVerdict(
             "mixed",
-            (f"{rule}, more than {MAX_PR_GAP:.2f}, and no use case says "
-             f"the weaker {weaker} is acceptable",),
+            (
+                f"{rule}, more than {MAX_PR_GAP:.2f}, and no use case says "
+                f"the weaker {weaker} is acceptable",
+            ),
         )
     if advice.metric == stronger:
         return RubricVerdict(
             "good",
-            (*verdict.reasons,
-             f"course balance rule: {stronger} is the stronger side by {gap:.3f}, and "
-             f"{use_case} needs {stronger}: {advice.reason}"),
+            (
+                *verdict.reasons,
+                f"course balance rule: {stronger} is the stronger side by {gap:.3f}, and "
+                f"{use_case} needs {stronger}: {advice.reason}",
+            ),
         )
     return RubricVerdict(
         "mixed",

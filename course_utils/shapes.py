@@ -243,8 +243,9 @@ def render(
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
-def _check_names_or_shapes(name: str, items: object, ok: Callable[[object], bool],
-                           what: str) -> None:
+def _check_names_or_shapes(
+    name: str, items: object, ok: Callable[[object], bool], what: str
+) -> None:
     if isinstance(items, str) or not isinstance(items, Sequence) or not all(map(ok, items)):
         raise TypeError(f"{name} must be a list of {what}, got {shown(items)}.")
 
@@ -259,8 +260,9 @@ def generate(
     chunk: int = 2048,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Balanced, shuffled images and labels for ``classes`` of ``family`` ("source"/"target")."""
-    _check_names_or_shapes("classes", classes, lambda c: isinstance(c, str),
-                           "class names such as TARGET_CLASSES")
+    _check_names_or_shapes(
+        "classes", classes, lambda c: isinstance(c, str), "class names such as TARGET_CLASSES"
+    )
     per_class = check_positive_int("per_class", per_class)
     table = {"source": SOURCE_SHAPES, "target": TARGET_SHAPES}.get(family)
     if table is None:

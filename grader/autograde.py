@@ -83,9 +83,19 @@ class Engine:
     its own process, and each Dask worker builds one from a ``Bundle``.
     """
 
-    def __init__(self, workdir: Path, root: Path, db: Path, lessons: dict[str, Lesson], *,
-                 limits: sandbox.Limits, isolation: sandbox.Isolation, threads: int,
-                 hide: tuple[Path, ...] = (), keep: Path | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        root: Path,
+        db: Path,
+        lessons: dict[str, Lesson],
+        *,
+        limits: sandbox.Limits,
+        isolation: sandbox.Isolation,
+        threads: int,
+        hide: tuple[Path, ...] = (),
+        keep: Path | None = None,
+    ) -> None:
         self.workdir, self.root, self.db, self.lessons = workdir, root, db, lessons
         self.limits, self.isolation, self.threads = limits, isolation, max(1, threads)
         self.hide, self.keep = hide, keep
@@ -101,11 +111,15 @@ class Engine:
         paths += [jobdir, self.db.parent, self.workdir / "jobs"]
         # Never hide a folder holding the kernel's own folder or the course package it imports.
         keep = (self.workdir / "scratch", course_package_parent())
-        return [str(p) for p in dict.fromkeys(paths)
-                if p.is_dir() and not any(k.is_relative_to(p) for k in keep)]
+        return [
+            str(p)
+            for p in dict.fromkeys(paths)
+            if p.is_dir() and not any(k.is_relative_to(p) for k in keep)
+        ]
 
-    def _prepare(self, lesson: Lesson, student: str, text: str, jobdir: Path,
-                 out_hidden: list[str]) -> dict[str, str]:
+    def _prepare(
+        self, lesson: Lesson, student: str, text: str, jobdir: Path, out_hidden: list[str]
+    ) -> dict[str, str]:
         """Write the job folder; returns the worker's environment."""
         course = jobdir / "course"
         submitted = course / "submitted" / student / lesson.name
@@ -116,46 +130,86 @@ class Engine:
         shutil.copyfile(lesson.released, jobdir / "released.ipynb")
         # The kernel's working folder: a copy of the lesson's other files, nothing else.
         scratch = self.workdir / "scratch" / jobdir.name
-        shutil.copytree(lesson.extra_files, scratch,
-                        ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
+        shutil.copytree(
+            lesson.extra_files,
+            scratch,
+            ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"),
+        )
         (scratch / "tmp").mkdir()
         threads = str(self.threads)
         kernel_env = {
-            "HOME": str(scratch), "TMPDIR": str(scratch / "tmp"),
-            "MPLCONFIGDIR": str(scratch / ".matplotlib"), "XDG_CACHE_HOME": str(scratch / ".cache"),
-            "IPYTHONDIR": str(scratch / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+            "HOME": str(scratch),
+            "TMPDIR": str(scratch / "tmp"),
+            "MPLCONFIGDIR": str(scratch / ".matplotlib"),
+            "XDG_CACHE_HOME": str(scratch / ".cache"),
+            "IPYTHONDIR": str(scratch / ".ipython"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
         }
-        spec = {**asdict(self.limits), "cwd": str(scratch), "env": kernel_env,
-                "filesystem": self.isolation.filesystem, "allow": [],
-                "hide": self._hidden_paths(jobdir, out_hidden)}
+        spec = {
+            **asdict(self.limits),
+            "cwd": str(scratch),
+            "env": kernel_env,
+            "filesystem": self.isolation.filesystem,
+            "allow": [],
+            "hide": self._hidden_paths(jobdir, out_hidden),
+        }
         (jobdir / "kernel-spec.json").write_text(json.dumps(spec))
         kernels = jobdir / "jupyter" / "kernels" / "python3"
         kernels.mkdir(parents=True)
-        (kernels / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "grader.kernel",
-                     str(jobdir / "kernel-spec.json"), "--", "-f", "{connection_file}"],
-            "display_name": "Python 3 (graded)", "language": "python",
-        }))
+        (kernels / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [
+                        sys.executable,
+                        "-m",
+                        "grader.kernel",
+                        str(jobdir / "kernel-spec.json"),
+                        "--",
+                        "-f",
+                        "{connection_file}",
+                    ],
+                    "display_name": "Python 3 (graded)",
+                    "language": "python",
+                }
+            )
+        )
         job = {
-            "student": student, "lesson": lesson.name, "root": str(self.root),
-            "network": self.isolation.network, "guard_modules": list(lesson.guard_modules),
-            "limits": asdict(self.limits), "secrets": lesson.secrets.to_json(),
+            "student": student,
+            "lesson": lesson.name,
+            "root": str(self.root),
+            "network": self.isolation.network,
+            "guard_modules": list(lesson.guard_modules),
+            "limits": asdict(self.limits),
+            "secrets": lesson.secrets.to_json(),
         }
         (jobdir / "job.json").write_text(json.dumps(job))
         for folder in ("home", "runtime", "config", "data"):
             (jobdir / folder).mkdir(mode=0o700)
         return {
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
-            "HOME": str(jobdir / "home"), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-            "JUPYTER_PATH": str(jobdir / "jupyter"), "JUPYTER_RUNTIME_DIR": str(jobdir / "runtime"),
-            "JUPYTER_CONFIG_DIR": str(jobdir / "config"), "JUPYTER_DATA_DIR": str(jobdir / "data"),
-            "JUPYTER_PLATFORM_DIRS": "1", "TMPDIR": str(jobdir / "home"),
+            "HOME": str(jobdir / "home"),
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "JUPYTER_PATH": str(jobdir / "jupyter"),
+            "JUPYTER_RUNTIME_DIR": str(jobdir / "runtime"),
+            "JUPYTER_CONFIG_DIR": str(jobdir / "config"),
+            "JUPYTER_DATA_DIR": str(jobdir / "data"),
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "TMPDIR": str(jobdir / "home"),
             "OMP_NUM_THREADS": threads,
         }
 
-    def run(self, index: int, student: str, lesson_name: str, text: str, *,
-            out_hidden: Sequence[str] = ()) -> JobResult:
+    def run(
+        self,
+        index: int,
+        student: str,
+        lesson_name: str,
+        text: str,
+        *,
+        out_hidden: Sequence[str] = (),
+    ) -> JobResult:
         """Grade the notebook ``text`` of ``student`` in a sandboxed worker; ``index`` names the job."""
         lesson = self.lessons[lesson_name]
         jobdir = self.workdir / "jobs" / f"{index:05d}"
@@ -165,21 +219,33 @@ class Engine:
         try:
             env = self._prepare(lesson, student, text, jobdir, list(out_hidden))
             log = jobdir / "worker.log"
-            run = sandbox.run([sys.executable, "-m", "grader.worker", str(jobdir)],
-                              cwd=jobdir, env=env, log=log, timeout=self.limits.notebook_timeout,
-                              isolation=self.isolation)
+            run = sandbox.run(
+                [sys.executable, "-m", "grader.worker", str(jobdir)],
+                cwd=jobdir,
+                env=env,
+                log=log,
+                timeout=self.limits.notebook_timeout,
+                isolation=self.isolation,
+            )
             try:
                 result = json.loads((jobdir / "result.json").read_text())
             except (OSError, ValueError):
                 result = None
             page_path = jobdir / "feedback.html"
             page = page_path.read_text() if page_path.exists() else None
-            return JobResult(run.returncode, run.timed_out, run.seconds, result, page,
-                             log.read_text(errors="replace")[-20000:])
+            return JobResult(
+                run.returncode,
+                run.timed_out,
+                run.seconds,
+                result,
+                page,
+                log.read_text(errors="replace")[-20000:],
+            )
         finally:
             if self.keep is not None:  # for debugging the grader: the whole job, as it was left
-                shutil.copytree(jobdir, self.keep / student / lesson_name, dirs_exist_ok=True,
-                                symlinks=True)
+                shutil.copytree(
+                    jobdir, self.keep / student / lesson_name, dirs_exist_ok=True, symlinks=True
+                )
             shutil.rmtree(jobdir, ignore_errors=True)
             shutil.rmtree(self.workdir / "scratch" / jobdir.name, ignore_errors=True)
 
@@ -187,9 +253,17 @@ class Engine:
 class Grader:
     """Grades submissions of ``lessons`` from the course at ``root``. Use as a context manager."""
 
-    def __init__(self, root: Path, lessons: list[str], *, limits: sandbox.Limits | None = None,
-                 jobs: int = 1, isolation: sandbox.Isolation | None = None,
-                 hide: tuple[Path, ...] = (), keep: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        lessons: list[str],
+        *,
+        limits: sandbox.Limits | None = None,
+        jobs: int = 1,
+        isolation: sandbox.Isolation | None = None,
+        hide: tuple[Path, ...] = (),
+        keep: Path | None = None,
+    ) -> None:
         if not isinstance(jobs, int) or jobs < 1:
             raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
         self.root = Path(root).resolve()
@@ -219,13 +293,25 @@ class Grader:
             released = nbformat.read(released_path, as_version=4)
             source = nbformat.read(self.root / SOURCE_DIR / name / f"{name}.ipynb", as_version=4)
             self.lessons[name] = Lesson(
-                name, float(max_scores[name]), released_path, scratch.release(name),
+                name,
+                float(max_scores[name]),
+                released_path,
+                scratch.release(name),
                 feedback.Secrets.from_notebooks(source, released),
-                tuple(guard_modules(name, released)))
+                tuple(guard_modules(name, released)),
+            )
         self._db = scratch.db_path
-        self.engine = Engine(self.workdir, self.root, self._db, self.lessons, limits=self.limits,
-                             isolation=self.isolation, threads=(os.cpu_count() or 1) // self.jobs,
-                             hide=self.extra_hide, keep=self.keep)
+        self.engine = Engine(
+            self.workdir,
+            self.root,
+            self._db,
+            self.lessons,
+            limits=self.limits,
+            isolation=self.isolation,
+            threads=(os.cpu_count() or 1) // self.jobs,
+            hide=self.extra_hide,
+            keep=self.keep,
+        )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -235,8 +321,9 @@ class Grader:
 
     # --- one job ---
 
-    def grade_one(self, student: str, lesson_name: str, path: Path, out: Path,
-                  index: int) -> tuple[Outcome, str | None, str]:
+    def grade_one(
+        self, student: str, lesson_name: str, path: Path, out: Path, index: int
+    ) -> tuple[Outcome, str | None, str]:
         """Grade one notebook; returns the outcome, the feedback page (or None) and the worker log."""
         lesson = self.lessons[lesson_name]
         outcome, nb, text = self.load(student, lesson_name, path)
@@ -254,19 +341,25 @@ class Grader:
         outcome = Outcome(student, lesson_name, 0.0, lesson.max_score)
         try:
             if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-                raise ValueError(f"{path.stat().st_size / 2**20:.0f} MiB is too large for a notebook")
+                raise ValueError(
+                    f"{path.stat().st_size / 2**20:.0f} MiB is too large for a notebook"
+                )
             text = path.read_text(encoding="utf-8")
             nb = nbformat.reads(text, as_version=4)
         except Exception as exc:  # noqa: BLE001 - any unreadable file scores 0 with a reason
             outcome.status = "unreadable"
             outcome.notes.append(f"not a readable notebook ({type(exc).__name__}: {exc})"[:300])
-            return outcome, None, (f"Your file could not be read as a Jupyter notebook: {exc}. "
-                                   "Nothing was graded.")
+            return (
+                outcome,
+                None,
+                (f"Your file could not be read as a Jupyter notebook: {exc}. Nothing was graded."),
+            )
         return outcome, nb, nbformat.writes(nb)
 
     def _plain(self, outcome: Outcome, reason: str) -> str:
-        return feedback.fallback_page(outcome.student, outcome.lesson, outcome.score,
-                                      outcome.max_score, reason)
+        return feedback.fallback_page(
+            outcome.student, outcome.lesson, outcome.score, outcome.max_score, reason
+        )
 
     def read_back(self, outcome: Outcome, lesson: Lesson, nb, job: JobResult) -> str:
         """Fill ``outcome`` from what the job left; returns the page to hand back."""
@@ -274,18 +367,26 @@ class Grader:
         if job.timed_out:
             outcome.status = "timeout"
             outcome.notes.append(f"stopped after {self.limits.notebook_timeout} s")
-            return self._plain(outcome, f"Grading stopped after {self.limits.notebook_timeout} s, "
-                               "the limit for one notebook. Make every cell finish quickly (no "
-                               "endless loops) and ask your instructor to grade it again.")
-        result = job.result or {"ok": False, "error": f"the grader exited with code "
-                                f"{job.returncode} and no result"}
+            return self._plain(
+                outcome,
+                f"Grading stopped after {self.limits.notebook_timeout} s, "
+                "the limit for one notebook. Make every cell finish quickly (no "
+                "endless loops) and ask your instructor to grade it again.",
+            )
+        result = job.result or {
+            "ok": False,
+            "error": f"the grader exited with code {job.returncode} and no result",
+        }
         if not result.get("ok"):
             outcome.status = "error"
             last = str(result.get("error", "")).strip().splitlines()[-1:] or ["unknown error"]
             outcome.notes.append(f"not graded: {last[0][:300]}")
-            return self._plain(outcome, "The autograder could not grade this notebook (is it the "
-                               "lesson notebook, saved from Jupyter?). Your instructor will look "
-                               "at it.")
+            return self._plain(
+                outcome,
+                "The autograder could not grade this notebook (is it the "
+                "lesson notebook, saved from Jupyter?). Your instructor will look "
+                "at it.",
+            )
         outcome.score = min(max(float(result["score"]), 0.0), lesson.max_score)
         outcome.cells = clean_records(result.get("cells"))
         for incident in result.get("incidents", []):
@@ -297,23 +398,32 @@ class Grader:
         page = job.page
         if page is None:
             outcome.notes.append("feedback: nbgrader could not render it; a plain page was written")
-            return self._plain(outcome, "Your notebook was graded; the detailed feedback could not "
-                               "be rendered.")
+            return self._plain(
+                outcome, "Your notebook was graded; the detailed feedback could not be rendered."
+            )
         secret = lesson.secrets.excluding(feedback.student_text(nb))
         leaked = feedback.leaks(page, secret)
         if leaked:
             outcome.status = "flagged"
             outcome.notes.append(f"feedback withheld: it quoted {len(leaked)} grader-only line(s)")
-            return self._plain(outcome, "Your notebook was graded; its detailed feedback is "
-                               "withheld because it quoted grader-only text.")
+            return self._plain(
+                outcome,
+                "Your notebook was graded; its detailed feedback is "
+                "withheld because it quoted grader-only text.",
+            )
         return page
 
     # --- a class ---
 
-    def grade(self, work: list[tuple[str, str, Path]], out: Path,
-              progress: Callable[[int, int, Outcome], None] | None = None, *,
-              scheduler: str | None = None,
-              say: Callable[[str], None] = print) -> list[Outcome]:
+    def grade(
+        self,
+        work: list[tuple[str, str, Path]],
+        out: Path,
+        progress: Callable[[int, int, Outcome], None] | None = None,
+        *,
+        scheduler: str | None = None,
+        say: Callable[[str], None] = print,
+    ) -> list[Outcome]:
         """Grade ``work`` (student, lesson, notebook path); write feedback and logs under ``out``.
 
         ``scheduler``: the address of a Dask scheduler (``tcp://HOST:PORT``) to
@@ -324,8 +434,9 @@ class Grader:
         done: dict[int, Outcome] = {}
         lock = threading.Lock()
 
-        def finish(index: int, item: tuple[str, str, Path], outcome: Outcome, page: str | None,
-                   log: str) -> Outcome:
+        def finish(
+            index: int, item: tuple[str, str, Path], outcome: Outcome, page: str | None, log: str
+        ) -> Outcome:
             student, lesson, _ = item
             if page is not None:
                 target = out / "feedback" / student / f"{lesson}.html"

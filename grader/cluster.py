@@ -67,13 +67,27 @@ def make_bundle(grader: Grader) -> Bundle:
     """The bundle of an entered ``Grader``."""
     lessons = []
     for lesson in grader.lessons.values():
-        files = {str(p.relative_to(lesson.extra_files)): p.read_bytes()
-                 for p in sorted(lesson.extra_files.rglob("*"))
-                 if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in p.parts}
-        lessons.append(LessonFiles(lesson.name, lesson.max_score, lesson.released.read_bytes(),
-                                   files, lesson.secrets.to_json(), lesson.guard_modules))
-    parts = ((grader.root / CONFIG_FILE).read_text(), grader.engine.db.read_bytes(),
-             tuple(lessons), asdict(grader.limits))
+        files = {
+            str(p.relative_to(lesson.extra_files)): p.read_bytes()
+            for p in sorted(lesson.extra_files.rglob("*"))
+            if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in p.parts
+        }
+        lessons.append(
+            LessonFiles(
+                lesson.name,
+                lesson.max_score,
+                lesson.released.read_bytes(),
+                files,
+                lesson.secrets.to_json(),
+                lesson.guard_modules,
+            )
+        )
+    parts = (
+        (grader.root / CONFIG_FILE).read_text(),
+        grader.engine.db.read_bytes(),
+        tuple(lessons),
+        asdict(grader.limits),
+    )
     return Bundle(*parts, digest=_digest(*parts))
 
 
@@ -117,19 +131,31 @@ def engine_for(bundle: Bundle) -> Engine:
                 (folder / relative).write_bytes(data)
             released = folder / f"{item.name}.ipynb"
             released.write_bytes(item.released)
-            lessons[item.name] = Lesson(item.name, item.max_score, released, folder,
-                                        feedback.Secrets.from_json(item.secrets),
-                                        item.guard_modules)
+            lessons[item.name] = Lesson(
+                item.name,
+                item.max_score,
+                released,
+                folder,
+                feedback.Secrets.from_json(item.secrets),
+                item.guard_modules,
+            )
         threads = (os.cpu_count() or 1) // _worker_threads()
-        engine = Engine(workdir, root, master / "gradebook.db", lessons,
-                        limits=sandbox.Limits(**bundle.limits), isolation=sandbox.detect(),
-                        threads=threads)
+        engine = Engine(
+            workdir,
+            root,
+            master / "gradebook.db",
+            lessons,
+            limits=sandbox.Limits(**bundle.limits),
+            isolation=sandbox.detect(),
+            threads=threads,
+        )
         _engines[digest] = (tmp, engine)
         return engine
 
 
-def run_job(bundle: Bundle, run: str, index: int, student: str, lesson: str,
-            text: str) -> JobResult:
+def run_job(
+    bundle: Bundle, run: str, index: int, student: str, lesson: str, text: str
+) -> JobResult:
     """One job on a Dask worker (each attempt is logged on ``TOPIC``)."""
     from distributed import get_worker
 
@@ -157,9 +183,13 @@ def _attempts(client, run: str) -> dict[int, int]:
     return counts
 
 
-def grade_on_cluster(grader: Grader, work: list[tuple[str, str, Path]], address: str,
-                     finish: Callable[[int, tuple[str, str, Path], Outcome, str | None, str], object],
-                     say: Callable[[str], None] = print) -> None:
+def grade_on_cluster(
+    grader: Grader,
+    work: list[tuple[str, str, Path]],
+    address: str,
+    finish: Callable[[int, tuple[str, str, Path], Outcome, str | None, str], object],
+    say: Callable[[str], None] = print,
+) -> None:
     """Grade ``work`` on the Dask scheduler at ``address``; ``finish`` each outcome as it comes."""
     from distributed import Client, as_completed
     from distributed.scheduler import KilledWorker
@@ -171,8 +201,9 @@ def grade_on_cluster(grader: Grader, work: list[tuple[str, str, Path]], address:
             say(f"worker {name}: {text}")
         # A task, not scattered data: the scheduler keeps it and recomputes it when the worker
         # that held it dies, where scattered data would be lost with its worker.
-        bundle = client.submit(_identity, make_bundle(grader), key=f"course-grade-bundle-{run}",
-                               pure=False)
+        bundle = client.submit(
+            _identity, make_bundle(grader), key=f"course-grade-bundle-{run}", pure=False
+        )
         pending = {}
         for index, item in enumerate(work):
             student, lesson, path = item
@@ -180,8 +211,17 @@ def grade_on_cluster(grader: Grader, work: list[tuple[str, str, Path]], address:
             if nb is None:
                 finish(index, item, outcome, grader._plain(outcome, text), "")
                 continue
-            future = client.submit(run_job, bundle, run, index, student, lesson, text,
-                                   key=f"course-grade-{run}-{index:05d}", pure=False)
+            future = client.submit(
+                run_job,
+                bundle,
+                run,
+                index,
+                student,
+                lesson,
+                text,
+                key=f"course-grade-{run}-{index:05d}",
+                pure=False,
+            )
             pending[future] = (index, item, outcome, nb)
         for future in as_completed(pending):
             index, item, outcome, nb = pending[future]
@@ -191,23 +231,38 @@ def grade_on_cluster(grader: Grader, work: list[tuple[str, str, Path]], address:
                 job = future.result()
             except KilledWorker:
                 outcome.status = "error"
-                outcome.notes.append(f"not graded: its Dask worker died on each of {tries} "
-                                     "attempts (does the notebook crash or exhaust its worker?)")
-                page = grader._plain(outcome, "The autograder could not grade this notebook: it "
-                                     "stopped the grading machine each time. Your instructor "
-                                     "will look at it.")
+                outcome.notes.append(
+                    f"not graded: its Dask worker died on each of {tries} "
+                    "attempts (does the notebook crash or exhaust its worker?)"
+                )
+                page = grader._plain(
+                    outcome,
+                    "The autograder could not grade this notebook: it "
+                    "stopped the grading machine each time. Your instructor "
+                    "will look at it.",
+                )
                 finish(index, item, outcome, page, "")
                 continue
             except Exception as exc:  # noqa: BLE001 - one job's failure costs only its grade
                 outcome.status = "error"
-                outcome.notes.append(f"not graded: the cluster failed ({type(exc).__name__}: "
-                                     f"{exc})"[:300])
-                finish(index, item, outcome, grader._plain(
-                    outcome, "The autograder could not grade this notebook. Your instructor "
-                    "will look at it."), "")
+                outcome.notes.append(
+                    f"not graded: the cluster failed ({type(exc).__name__}: {exc})"[:300]
+                )
+                finish(
+                    index,
+                    item,
+                    outcome,
+                    grader._plain(
+                        outcome,
+                        "The autograder could not grade this notebook. Your instructor "
+                        "will look at it.",
+                    ),
+                    "",
+                )
                 continue
             page = grader.read_back(outcome, graded, nb, job)
             if tries > 1:
-                outcome.notes.append(f"retried: a Dask worker was lost while grading it; "
-                                     f"graded on attempt {tries}")
+                outcome.notes.append(
+                    f"retried: a Dask worker was lost while grading it; graded on attempt {tries}"
+                )
             finish(index, item, outcome, page, job.log)

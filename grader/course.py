@@ -53,7 +53,8 @@ def lessons(root: Path) -> list[str]:
     if not source.is_dir():
         return []
     found = [
-        d.name for d in source.iterdir()
+        d.name
+        for d in source.iterdir()
         if d.is_dir() and ASSIGNMENT_ID.match(d.name) and (d / f"{d.name}.ipynb").is_file()
     ]
     return sorted(found, key=natural_key)
@@ -140,8 +141,11 @@ def generate(root: Path, chosen: list[str], workdir: Path) -> ScratchCourse:
     tools_on_path()
     workdir.mkdir(parents=True, exist_ok=True)
     for lesson in chosen:
-        shutil.copytree(root / SOURCE_DIR / lesson, workdir / "source" / lesson,
-                        ignore=shutil.ignore_patterns(*IGNORED))
+        shutil.copytree(
+            root / SOURCE_DIR / lesson,
+            workdir / "source" / lesson,
+            ignore=shutil.ignore_patterns(*IGNORED),
+        )
     config = scratch_config(root, workdir)
     config.NbGraderAPI.log_level = "WARN"
     api = NbGraderAPI(config=config)
@@ -149,5 +153,7 @@ def generate(root: Path, chosen: list[str], workdir: Path) -> ScratchCourse:
         result = api.generate_assignment(lesson, force=True, create=True)
         if not result["success"]:
             detail = (result.get("log", "") + result.get("error", "")).strip()
-            raise CourseError(f"nbgrader could not generate {lesson}: fix solutions/{lesson}.\n{detail}")
+            raise CourseError(
+                f"nbgrader could not generate {lesson}: fix solutions/{lesson}.\n{detail}"
+            )
     return ScratchCourse(workdir, list(chosen), config)

@@ -92,7 +92,8 @@ class SandboxedExecute(Execute):
     """``Execute`` with the guard, a canary, an output cap and recovery from dead or stuck kernels."""
 
     guard_modules = List(Unicode(), help="modules to import and protect before the first cell").tag(
-        config=True)
+        config=True
+    )
     output_limit = Integer(1_000_000, help="bytes of output one cell may produce").tag(config=True)
     report_path = Unicode("", help="where to write the JSON list of incidents").tag(config=True)
 
@@ -113,14 +114,21 @@ class SandboxedExecute(Execute):
     def _incident(self, kind: str, index: int, detail: str) -> None:
         cell = self.nb.cells[index] if index >= 0 else {}
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        self._incidents.append({"kind": kind, "cell": index, "grade_id": grade_id, "detail": detail})
+        self._incidents.append(
+            {"kind": kind, "cell": index, "grade_id": grade_id, "detail": detail}
+        )
 
     # --- quiet execution: the guard, the canary and replays leave no trace in the notebook ---
 
     def _quiet(self, code: str, expression: str | None = None) -> dict | None:
-        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False,
-                                 stop_on_error=False,
-                                 user_expressions={"value": expression} if expression else None)
+        msg_id = self.kc.execute(
+            code,
+            silent=True,
+            store_history=False,
+            allow_stdin=False,
+            stop_on_error=False,
+            user_expressions={"value": expression} if expression else None,
+        )
         return self.wait_for_reply(msg_id)
 
     def _guard(self, call: str, index: int, *args) -> object:
@@ -132,25 +140,33 @@ class SandboxedExecute(Execute):
         functions or snapshot replaced, marks the kernel untrusted.
         """
         nonce = secrets.token_hex(16)
-        expression = (f"__import__('sys').modules[{self._guard_name!r}].answer("
-                      f"{', '.join(repr(a) for a in (nonce, call, *args))})")
+        expression = (
+            f"__import__('sys').modules[{self._guard_name!r}].answer("
+            f"{', '.join(repr(a) for a in (nonce, call, *args))})"
+        )
         reply = self._quiet("", expression)
         value = (reply or {}).get("content", {}).get("user_expressions", {}).get("value", {})
         if value.get("status") != "ok":
-            self._incident("guard", index, f"guard.{call} failed: {value.get('evalue', 'no reply')}")
+            self._incident(
+                "guard", index, f"guard.{call} failed: {value.get('evalue', 'no reply')}"
+            )
             return None
         try:
             text = ast.literal_eval(value.get("data", {}).get("text/plain", ""))
             tampered, result = check_answer(self._guard_key, nonce, call, args, text)
         except (ValueError, SyntaxError, TypeError) as exc:
             self._untrusted = True
-            self._incident("integrity", index, f"the guard did not answer its challenge ({exc}): "
-                           "it was replaced or tampered with")
+            self._incident(
+                "integrity",
+                index,
+                f"the guard did not answer its challenge ({exc}): it was replaced or tampered with",
+            )
             return None
         if tampered:
             self._untrusted = True
-            self._incident("integrity", index, "the guard was tampered with: "
-                           f"{', '.join(tampered)} replaced")
+            self._incident(
+                "integrity", index, f"the guard was tampered with: {', '.join(tampered)} replaced"
+            )
             return None
         return result
 
@@ -194,8 +210,10 @@ class SandboxedExecute(Execute):
             if not self._guarded:
                 self._install_guard()
             if utils.is_grade(cell) and not self._restore(index):
-                self._stopped = ("not run: this notebook changed how the kernel reports errors, so "
-                                 "the autograder cannot trust its tests; your instructor will review it")
+                self._stopped = (
+                    "not run: this notebook changed how the kernel reports errors, so "
+                    "the autograder cannot trust its tests; your instructor will review it"
+                )
                 cell.outputs = [error_output("GradingIntegrityError", self._stopped)]
                 return cell, self.resources
             cell = self.execute_cell(cell, index, store_history=True)
@@ -204,10 +222,16 @@ class SandboxedExecute(Execute):
         except CellExecutionError:
             raise
         except Exception as exc:  # noqa: BLE001 - the kernel died or cannot be interrupted
-            why = "the kernel died" if "died" in str(exc).lower() else "the cell could not be stopped"
-            cell.outputs.append(error_output(
-                "KernelRestarted", f"{why} while running this cell ({type(exc).__name__}); "
-                "the grader restarted it and re-ran the cells above"))
+            why = (
+                "the kernel died" if "died" in str(exc).lower() else "the cell could not be stopped"
+            )
+            cell.outputs.append(
+                error_output(
+                    "KernelRestarted",
+                    f"{why} while running this cell ({type(exc).__name__}); "
+                    "the grader restarted it and re-ran the cells above",
+                )
+            )
             first_line = (str(exc).splitlines() or [""])[0]
             self._incident("restart", index, f"{type(exc).__name__}: {first_line}")
             self._recover(index)
@@ -232,23 +256,35 @@ class SandboxedExecute(Execute):
                 if utils.is_locked(cell):
                     self._guard("remember", index)
         except Exception as exc:  # noqa: BLE001 - give up on the rest, keep what was graded
-            self._stopped = f"not run: the kernel could not be restarted after cell {failed} ({exc})"
+            self._stopped = (
+                f"not run: the kernel could not be restarted after cell {failed} ({exc})"
+            )
             self._incident("stopped", failed, self._stopped)
 
     # --- output cap ---
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
-        size = len(str(content.get("text", ""))) + sum(
-            len(str(v)) for v in content.get("data", {}).values()) + len(str(content.get("traceback", "")))
+        size = (
+            len(str(content.get("text", "")))
+            + sum(len(str(v)) for v in content.get("data", {}).values())
+            + len(str(content.get("traceback", "")))
+        )
         self._cell_bytes = getattr(self, "_cell_bytes", 0) + size
         if self._cell_bytes <= self.output_limit:
             return super().output(outs, msg, display_id, cell_index)
         if not self._flooded:
             self._flooded = True
-            outs.append(new_output("stream", name="stdout", text=(
-                f"\n[output limit: this cell printed more than {self.output_limit:,} bytes; the rest "
-                "was dropped and the cell interrupted]\n")))
+            outs.append(
+                new_output(
+                    "stream",
+                    name="stdout",
+                    text=(
+                        f"\n[output limit: this cell printed more than {self.output_limit:,} bytes; the rest "
+                        "was dropped and the cell interrupted]\n"
+                    ),
+                )
+            )
             self._incident("output", cell_index, f"more than {self.output_limit} bytes of output")
             # Called from nbclient's event loop: schedule the interrupt, do not wait for it.
             asyncio.ensure_future(ensure_async(self.km.interrupt_kernel()))

@@ -24,8 +24,10 @@ HIDDEN = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 SOLUTION = ("BEGIN SOLUTION", "END SOLUTION")
 # Shorter lines (``)``, ``pass``, ``x = 1``) are too common to be secrets.
 MIN_SECRET = 10
-REMOVED = ("[this output was removed from your feedback: it quoted the grader's hidden tests "
-           "or the solution]\n")
+REMOVED = (
+    "[this output was removed from your feedback: it quoted the grader's hidden tests "
+    "or the solution]\n"
+)
 MISSING_NOTE = "# This cell was missing from your notebook; the grader put it back.\n"
 
 
@@ -79,11 +81,16 @@ class Secrets:
             text = _source(cell)
             hidden.update(_between(text, HIDDEN))
             if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-                solution.update(_between(text, SOLUTION) if SOLUTION[0] in text else text.splitlines())
+                solution.update(
+                    _between(text, SOLUTION) if SOLUTION[0] in text else text.splitlines()
+                )
 
         def keep(lines):
-            return frozenset(s for s in (line.strip() for line in lines)
-                             if len(s) >= MIN_SECRET and s not in visible)
+            return frozenset(
+                s
+                for s in (line.strip() for line in lines)
+                if len(s) >= MIN_SECRET and s not in visible
+            )
 
         return cls(keep(hidden), keep(solution))
 
@@ -105,8 +112,11 @@ def student_text(nb) -> str:
 
 
 def _output_text(output) -> str:
-    parts = [str(output.get("text", "")), str(output.get("evalue", "")),
-             "\n".join(map(str, output.get("traceback", [])))]
+    parts = [
+        str(output.get("text", "")),
+        str(output.get("evalue", "")),
+        "\n".join(map(str, output.get("traceback", []))),
+    ]
     parts += [str(v) for k, v in output.get("data", {}).items() if not k.startswith("image/")]
     return "\n".join(parts)
 
@@ -118,14 +128,19 @@ def _quotes(text: str, secret: frozenset[str]) -> bool:
 def sanitize(nb, released, secret: frozenset[str]) -> int:
     """Make an autograded notebook safe to show (in place); returns how many outputs were removed."""
     visible = {
-        c["metadata"]["nbgrader"]["grade_id"]: c for c in released["cells"]
+        c["metadata"]["nbgrader"]["grade_id"]: c
+        for c in released["cells"]
         if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
     }
     removed = 0
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         original = visible.get(meta.get("grade_id"))
-        if original is not None and (meta.get("locked") or meta.get("grade")) and not meta.get("solution"):
+        if (
+            original is not None
+            and (meta.get("locked") or meta.get("grade"))
+            and not meta.get("solution")
+        ):
             note = MISSING_NOTE if "was missing from the submission" in _source(cell) else ""
             cell.source = note + _source(original)
         else:
@@ -135,7 +150,9 @@ def sanitize(nb, released, secret: frozenset[str]) -> int:
         outputs = []
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and meta.get("grade"):
-                output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+                output["traceback"] = [
+                    f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+                ]
             if _quotes(_output_text(output), secret):
                 output = new_output("stream", name="stdout", text=REMOVED)
                 removed += 1
@@ -149,8 +166,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 # exercise names in its contents and pass/fail marks.
 TEMPLATE = "feedback"
 CORRECT = re.compile(r"^Correct: (.*)$", re.MULTILINE)
-NOT_COUNTED = ("Passed the visible check ({}), but a later test in this cell failed\n(see below; "
-               "hidden tests use other models and data): no points for this cell.")
+NOT_COUNTED = (
+    "Passed the visible check ({}), but a later test in this cell failed\n(see below; "
+    "hidden tests use other models and data): no points for this cell."
+)
 
 
 def template_config(config) -> None:
@@ -163,9 +182,11 @@ def template_config(config) -> None:
 
 
 def _failed(cell) -> bool:
-    return any(o.get("output_type") == "error"
-               or (o.get("output_type") == "stream" and o.get("name") == "stderr")
-               for o in cell.get("outputs", []))
+    return any(
+        o.get("output_type") == "error"
+        or (o.get("output_type") == "stream" and o.get("name") == "stderr")
+        for o in cell.get("outputs", [])
+    )
 
 
 def present(nb, released) -> None:
@@ -188,8 +209,11 @@ def present(nb, released) -> None:
         grade_id = cell.metadata["nbgrader"].get("grade_id", "")
         name = names.get(grade_id, (grade_id, ""))[0] or grade_id
         seen[name] = seen.get(name, 0) + 1
-        label = name if per_exercise.get(name, 1) == 1 else (
-            f"{name} (check {seen[name]} of {per_exercise[name]})")
+        label = (
+            name
+            if per_exercise.get(name, 1) == 1
+            else (f"{name} (check {seen[name]} of {per_exercise[name]})")
+        )
         cell.metadata["course"] = {"label": label}
         if cell.cell_type != "code" or not _failed(cell):
             continue
@@ -197,8 +221,9 @@ def present(nb, released) -> None:
             if output.get("output_type") == "stream" and output.get("name") == "stdout":
                 text = output.get("text", "")
                 text = "".join(text) if isinstance(text, list) else text
-                output["text"] = CORRECT.sub(lambda m: NOT_COUNTED.format(m.group(1).rstrip(".")),
-                                             text)
+                output["text"] = CORRECT.sub(
+                    lambda m: NOT_COUNTED.format(m.group(1).rstrip(".")), text
+                )
 
 
 class _Text(HTMLParser):
@@ -238,7 +263,7 @@ def fallback_page(student: str, lesson: str, score: float, max_score: float, rea
     """A plain feedback page when the notebook could not be graded normally."""
     e = html.escape
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{e(lesson)}: feedback for {e(student)}</title></head><body>\n"
         f"<h1>{e(lesson)}: feedback for {e(student)}</h1>\n"
         f"<p>Score: {score:g} / {max_score:g}</p>\n<p>{e(reason)}</p>\n</body></html>\n"

@@ -37,19 +37,44 @@ import types
 # Methods that run cells and report their errors: instance overrides are
 # deleted, and class attributes put back.
 SHELL_METHODS = (
-    "run_cell", "run_cell_async", "_run_cell", "run_code", "run_ast_nodes", "transform_cell",
-    "transform_ast", "showtraceback", "_showtraceback", "showsyntaxerror",
-    "showindentationerror", "get_exception_only", "_get_exc_info", "should_run_async",
+    "run_cell",
+    "run_cell_async",
+    "_run_cell",
+    "run_code",
+    "run_ast_nodes",
+    "transform_cell",
+    "transform_ast",
+    "showtraceback",
+    "_showtraceback",
+    "showsyntaxerror",
+    "showindentationerror",
+    "get_exception_only",
+    "_get_exc_info",
+    "should_run_async",
 )
 # Shell instance attributes that format and publish tracebacks and results.
 SHELL_ATTRS = ("InteractiveTB", "SyntaxTB", "displayhook", "display_pub")
-KERNEL_METHODS = ("do_execute", "execute_request", "dispatch_shell", "send_response",
-                  "_publish_execute_input", "_publish_status")
+KERNEL_METHODS = (
+    "do_execute",
+    "execute_request",
+    "dispatch_shell",
+    "send_response",
+    "_publish_execute_input",
+    "_publish_status",
+)
 SESSION_METHODS = ("send", "serialize", "sign")
 TRANSFORM_LISTS = ("cleanup_transforms", "line_transforms", "token_transformers")
 # Libraries hidden tests compare with; their functions are put back too (when imported).
-LIBRARIES = ("math", "operator", "numpy", "numpy.testing", "torch", "torch.testing",
-             "torch.nn.functional", "sklearn.metrics")
+LIBRARIES = (
+    "math",
+    "operator",
+    "numpy",
+    "numpy.testing",
+    "torch",
+    "torch.testing",
+    "torch.nn.functional",
+    "sklearn.metrics",
+)
 # Builtins the kernel itself rebinds (after every result; ``input`` per request).
 VOLATILE_BUILTINS = ("_", "__", "___", "input", "raw_input")
 
@@ -92,8 +117,10 @@ def install(modules: list[str]) -> None:
     _state.update(
         modules=mods,
         all_modules=dict(sys.modules),
-        module_dicts={name: {k: v for k, v in vars(mod).items() if _restorable(v)}
-                      for name, mod in mods.items()},
+        module_dicts={
+            name: {k: v for k, v in vars(mod).items() if _restorable(v)}
+            for name, mod in mods.items()
+        },
         builtins={k: v for k, v in vars(builtins).items() if k not in VOLATILE_BUILTINS},
         sys={k: getattr(sys, k) for k in ("stdout", "stderr", "displayhook")},
         meta_path=list(sys.meta_path),
@@ -111,10 +138,15 @@ def install(modules: list[str]) -> None:
         transforms={k: list(getattr(manager, k)) for k in TRANSFORM_LISTS},
         post=list(shell.input_transformers_post),
         ast=list(shell.ast_transformers),
-        instance=[(obj, {n: vars(obj)[n] for n in names if n in vars(obj)}, names)
-                  for obj, names in ((shell, SHELL_METHODS), (kernel, KERNEL_METHODS),
-                                     (getattr(kernel, "session", None), SESSION_METHODS))
-                  if obj is not None],
+        instance=[
+            (obj, {n: vars(obj)[n] for n in names if n in vars(obj)}, names)
+            for obj, names in (
+                (shell, SHELL_METHODS),
+                (kernel, KERNEL_METHODS),
+                (getattr(kernel, "session", None), SESSION_METHODS),
+            )
+            if obj is not None
+        ],
         classes=_class_snapshot(shell, SHELL_METHODS)
         + (_class_snapshot(kernel, KERNEL_METHODS) if kernel else [])
         + (_class_snapshot(kernel.session, SESSION_METHODS) if kernel else []),
@@ -126,7 +158,9 @@ def install(modules: list[str]) -> None:
 
 def _restorable(value) -> bool:
     """Functions, classes and modules: what a monkeypatch replaces (data is left alone)."""
-    return isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType))
+    return isinstance(
+        value, (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType)
+    )
 
 
 def _pristine(value) -> bool:
@@ -196,8 +230,13 @@ def _restore_shell(shell) -> list[str]:
         # A callable that shadows a builtin in the notebook namespace (``print = ...``);
         # IPython's own names (``open``, ``get_ipython``) were there before any cell ran.
         value = ns.get(name, original)
-        if value is not original and value is not at_start.get(name) and callable(value) \
-                and not name.startswith("_") and name not in _state["protected"]:
+        if (
+            value is not original
+            and value is not at_start.get(name)
+            and callable(value)
+            and not name.startswith("_")
+            and name not in _state["protected"]
+        ):
             del ns[name]
             repaired.append(name)
     if shell.custom_exceptions:
@@ -268,8 +307,9 @@ def _ids(value, depth: int):
 def _fingerprint(state: dict):
     """The snapshot's identities: its containers and what they hold, not the live objects'
     contents (the notebook namespace's ``In`` grows with every cell)."""
-    return tuple(sorted((key, _ids(value, 3 if key in _NESTED else 1))
-                        for key, value in state.items()))
+    return tuple(
+        sorted((key, _ids(value, 3 if key in _NESTED else 1)) for key, value in state.items())
+    )
 
 
 def arm(key: bytes) -> None:
@@ -281,8 +321,11 @@ def arm(key: bytes) -> None:
     settrace, setprofile = sys.settrace, sys.setprofile
     block = key.ljust(64, b"\0")
     inner_key, outer_key = bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
-    functions = {name: (fn, fn.__code__, fn.__defaults__, fn.__kwdefaults__, fn.__closure__)
-                 for name, fn in module.items() if isinstance_(fn, types.FunctionType)}
+    functions = {
+        name: (fn, fn.__code__, fn.__defaults__, fn.__kwdefaults__, fn.__closure__)
+        for name, fn in module.items()
+        if isinstance_(fn, types.FunctionType)
+    }
     calls = {name: module[name] for name in CALLS}
     fingerprint, seal = module["_fingerprint"], [None]
     state = module["_state"]
@@ -298,13 +341,17 @@ def arm(key: bytes) -> None:
         for name, (fn, code, defaults, kwdefaults, closure) in functions.items():
             now = module.get(name)
             # ``now is not fn`` last: mypy would narrow ``fn`` to the type of ``now`` after it.
-            if name != "answer" and (fn.__code__ is not code
-                                     or fn.__defaults__ is not defaults
-                                     or fn.__kwdefaults__ is not kwdefaults
-                                     or fn.__closure__ is not closure or now is not fn):
+            if name != "answer" and (
+                fn.__code__ is not code
+                or fn.__defaults__ is not defaults
+                or fn.__kwdefaults__ is not kwdefaults
+                or fn.__closure__ is not closure
+                or now is not fn
+            ):
                 tampered.append(name)
         if module.get("_state") is not state or (
-                seal[0] is not None and fingerprint(state) != seal[0]):
+            seal[0] is not None and fingerprint(state) != seal[0]
+        ):
             tampered.append("_state")
         result = calls[call](*args)
         seal[0] = fingerprint(state)

@@ -41,8 +41,15 @@ CLONE_NEWNS = 0x20000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 # Flags a remount must repeat (inside a user namespace they are locked).
-KEPT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": 0x400,
-              "nodiratime": 0x800, "relatime": 0x200000, "strictatime": 0x1000000}
+KEPT_FLAGS = {
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": 0x400,
+    "nodiratime": 0x800,
+    "relatime": 0x200000,
+    "strictatime": 0x1000000,
+}
 ADDRESS_SPACE_HEADROOM_MB = 8192
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -58,8 +65,9 @@ def _bytes(value: str | None) -> bytes | None:
     return value.encode() if value is not None else None
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None,
-           what: str) -> None:
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None, what: str
+) -> None:
     _call(_libc.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data)), what)
 
 
@@ -145,8 +153,14 @@ def _pivot(root: str) -> None:
     os.rmdir("/.old-root")
 
 
-def lock_filesystem(allowed: list[str], writable: str, *, at: str | None = None,
-                    hide: Sequence[str] = (), tmp_mb: int = 256) -> None:
+def lock_filesystem(
+    allowed: list[str],
+    writable: str,
+    *,
+    at: str | None = None,
+    hide: Sequence[str] = (),
+    tmp_mb: int = 256,
+) -> None:
     """A new root holding only ``allowed`` (read-only) and ``writable``; ``hide`` covered.
 
     ``writable`` appears at ``at`` (default: its own path); ``hide``: folders
@@ -163,10 +177,22 @@ def lock_filesystem(allowed: list[str], writable: str, *, at: str | None = None,
             os.symlink(os.readlink(entry), root + entry)
     target = _mount_point(root, "/dev", True)
     _mount("/dev", target, None, MS_BIND | MS_REC, None, "show /dev")
-    _mount("tmpfs", _mount_point(root, "/dev/shm", True), "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={tmp_mb}m,mode=1777", "private /dev/shm")
-    _mount("tmpfs", _mount_point(root, "/tmp", True), "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={tmp_mb}m,mode=1777", "private /tmp")
+    _mount(
+        "tmpfs",
+        _mount_point(root, "/dev/shm", True),
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={tmp_mb}m,mode=1777",
+        "private /dev/shm",
+    )
+    _mount(
+        "tmpfs",
+        _mount_point(root, "/tmp", True),
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={tmp_mb}m,mode=1777",
+        "private /tmp",
+    )
     for path in allowed:  # after /tmp: an allowed path may lie below it
         target = _mount_point(root, path, os.path.isdir(path))
         _mount(path, target, None, MS_BIND | MS_REC, None, f"show {path}")
@@ -174,10 +200,20 @@ def lock_filesystem(allowed: list[str], writable: str, *, at: str | None = None,
     _mount(writable, _mount_point(root, at, True), None, MS_BIND, None, f"keep {writable} writable")
     covered: list[str] = []
     for path in sorted(os.path.realpath(p) for p in hide):
-        if os.path.isdir(root + path) and _under(path, allowed) and not _under(path, covered) \
-                and not _under(at, [path]):
-            _mount("tmpfs", root + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                   "size=4k,mode=0555", f"hide {path}")
+        if (
+            os.path.isdir(root + path)
+            and _under(path, allowed)
+            and not _under(path, covered)
+            and not _under(at, [path])
+        ):
+            _mount(
+                "tmpfs",
+                root + path,
+                "tmpfs",
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=4k,mode=0555",
+                f"hide {path}",
+            )
             covered.append(path)
     proc = _mount_point(root, "/proc", True)
     try:  # a /proc of our own PID namespace: no look at the grader's processes
@@ -188,8 +224,14 @@ def lock_filesystem(allowed: list[str], writable: str, *, at: str | None = None,
     keep = (at, "/tmp", "/dev/shm", "/proc")
     for point, flags in mounts():
         if point not in keep and not _under(point, ["/proc"]):
-            _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, None,
-                   f"make {point} read-only")
+            _mount(
+                None,
+                point,
+                None,
+                MS_REMOUNT | MS_BIND | MS_RDONLY | flags,
+                None,
+                f"make {point} read-only",
+            )
 
 
 class _CapHeader(ctypes.Structure):
@@ -197,8 +239,11 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 def drop_capabilities() -> None:
@@ -237,7 +282,7 @@ def apply_limits(spec: dict) -> None:
 
 
 def main(argv: list[str]) -> None:
-    spec_path, rest = argv[0], list(argv[argv.index("--") + 1:])
+    spec_path, rest = argv[0], list(argv[argv.index("--") + 1 :])
     with open(spec_path) as fh:
         spec = json.load(fh)
     # The connection file lives in the worker's runtime folder, hidden below: take a copy.
@@ -250,8 +295,13 @@ def main(argv: list[str]) -> None:
     # folder, below /tmp) would put its parents in the kernel's writable private /tmp.
     inside = WORKDIR if spec["filesystem"] else host
     if spec["filesystem"]:
-        lock_filesystem(allowed_paths(spec.get("allow", [])), host, at=inside, hide=spec["hide"],
-                        tmp_mb=spec["file_mb"])
+        lock_filesystem(
+            allowed_paths(spec.get("allow", [])),
+            host,
+            at=inside,
+            hide=spec["hide"],
+            tmp_mb=spec["file_mb"],
+        )
         drop_capabilities()
     apply_limits(spec)
     os.chdir(inside)

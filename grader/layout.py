@@ -48,9 +48,15 @@ MAX_NOTEBOOK_BYTES = 100 * 2**20  # a notebook with many figures is a few MB
 SKIPPED_DIRS = (".ipynb_checkpoints", "__MACOSX", "__pycache__")
 
 COPY_SUFFIX = re.compile(r"(?:[ _-]*copy\d*|\s*\(\d+\)|-\d+)$", re.IGNORECASE)
-CANVAS = re.compile(r"^(?P<name>[a-z0-9]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<aid>\d+)_(?P<file>.+)$")
-MOODLE = re.compile(r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$")
-BLACKBOARD = re.compile(r"^(?P<head>.+)_attempt_(?P<stamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)(?:_(?P<file>.+))?$")
+CANVAS = re.compile(
+    r"^(?P<name>[a-z0-9]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<aid>\d+)_(?P<file>.+)$"
+)
+MOODLE = re.compile(
+    r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$"
+)
+BLACKBOARD = re.compile(
+    r"^(?P<head>.+)_attempt_(?P<stamp>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)(?:_(?P<file>.+))?$"
+)
 EXCHANGE = re.compile(r"^(?P<student>[^+]+)\+(?P<assign>[^+]+)\+(?P<stamp>[^+]+)(?:\+.*)?$")
 
 
@@ -115,7 +121,9 @@ def split_lesson(text: str, lessons: list[str]) -> tuple[str, str] | None:
     candidate = text.strip()
     for _ in range(4):  # "lesson6-Copy1 (1)": a few suffixes at most
         for lesson in sorted(lessons, key=len, reverse=True):
-            m = re.search(rf"(?:^|(?<=[\s_.-])){_lesson_pattern(lesson)}$", candidate, re.IGNORECASE)
+            m = re.search(
+                rf"(?:^|(?<=[\s_.-])){_lesson_pattern(lesson)}$", candidate, re.IGNORECASE
+            )
             if m:
                 return candidate[: m.start()].rstrip(" _-."), lesson
         stripped = COPY_SUFFIX.sub("", candidate)
@@ -148,12 +156,18 @@ def claim(parts: tuple[str, ...], lessons: list[str]) -> Claim | str:
     if m:
         pieces = m["head"].split("_")
         login, assign = pieces[-1], "_".join(pieces[:-1])
-        for i in range(1, len(pieces)):  # an assignment name may hold "_": split where it names a lesson
+        for i in range(
+            1, len(pieces)
+        ):  # an assignment name may hold "_": split where it names a lesson
             if _is_lesson("_".join(pieces[:i]), lessons):
                 assign, login = "_".join(pieces[:i]), "_".join(pieces[i:])
                 break
         hit = split_lesson(m["file"] or "", lessons)
-        lesson = (hit[1] if hit else None) or _is_lesson(assign, lessons) or _folder_lesson(parts, lessons)
+        lesson = (
+            (hit[1] if hit else None)
+            or _is_lesson(assign, lessons)
+            or _folder_lesson(parts, lessons)
+        )
         if not lesson:
             return no_lesson
         return Claim("blackboard", lesson, (login,), slug(login), f"bb:{login}", (m["stamp"],))
@@ -164,38 +178,62 @@ def claim(parts: tuple[str, ...], lessons: list[str]) -> Claim | str:
         lesson = (hit[1] if hit else None) or _folder_lesson(parts, lessons)
         if not lesson:
             return no_lesson
-        return Claim("canvas", lesson, (m["uid"], m["name"]), m["name"], f"canvas:{m['uid']}",
-                     (int(m["aid"]),), bool(m["late"]))
+        return Claim(
+            "canvas",
+            lesson,
+            (m["uid"], m["name"]),
+            m["name"],
+            f"canvas:{m['uid']}",
+            (int(m["aid"]),),
+            bool(m["late"]),
+        )
 
     for i, part in enumerate((folder, stem)):
         m = MOODLE.match(part)
         if m:
             file = stem if i == 0 else m["file"]
             hit = split_lesson(file, lessons)
-            lesson = (hit[1] if hit else None) or _folder_lesson(parts[:-1] if i == 0 else parts, lessons)
+            lesson = (hit[1] if hit else None) or _folder_lesson(
+                parts[:-1] if i == 0 else parts, lessons
+            )
             if not lesson:
                 return no_lesson
-            return Claim("moodle", lesson, (f"participant{m['pid']}", m["name"]), slug(m["name"]),
-                         f"moodle:{m['pid']}")
+            return Claim(
+                "moodle",
+                lesson,
+                (f"participant{m['pid']}", m["name"]),
+                slug(m["name"]),
+                f"moodle:{m['pid']}",
+            )
 
     m = EXCHANGE.match(folder)
     if m:
         lesson = _is_lesson(m["assign"], lessons)
         if lesson and split_lesson(stem, lessons):
-            return Claim("nbgrader", lesson, (m["student"],), slug(m["student"]),
-                         f"nbgrader:{m['student']}", (m["stamp"],))
+            return Claim(
+                "nbgrader",
+                lesson,
+                (m["student"],),
+                slug(m["student"]),
+                f"nbgrader:{m['student']}",
+                (m["stamp"],),
+            )
 
     hit = split_lesson(stem, lessons)
     if hit is None:
         for lesson in sorted(lessons, key=len, reverse=True):
             if re.match(rf"{_lesson_pattern(lesson)}[ _.-]", stem, re.IGNORECASE):
-                return (f"starts with {lesson} but does not end with it: rename it {lesson}.ipynb "
-                        f"in the student's folder, or <student>_{lesson}.ipynb")
+                return (
+                    f"starts with {lesson} but does not end with it: rename it {lesson}.ipynb "
+                    f"in the student's folder, or <student>_{lesson}.ipynb"
+                )
         return no_lesson
     prefix, lesson = hit
     if prefix:  # flat: ann_lesson6.ipynb
         return Claim("flat", lesson, (prefix,), slug(prefix), f"name:{prefix}")
-    if len(parts) >= 3 and _is_lesson(folder, lessons) == lesson:  # submitted/ann/lesson6/lesson6.ipynb
+    if (
+        len(parts) >= 3 and _is_lesson(folder, lessons) == lesson
+    ):  # submitted/ann/lesson6/lesson6.ipynb
         student = parts[-3]
         return Claim("nbgrader", lesson, (student,), slug(student), f"name:{student}")
     if folder and folder != "submitted" and not _is_lesson(folder, lessons):
@@ -208,7 +246,9 @@ def classify(parts: tuple[str, ...], lessons: list[str]) -> tuple[str, str] | No
     if not parts or not parts[-1].lower().endswith(".ipynb"):
         return None
     found = claim(parts, lessons)
-    return None if isinstance(found, str) or not found.default_id else (found.default_id, found.lesson)
+    return (
+        None if isinstance(found, str) or not found.default_id else (found.default_id, found.lesson)
+    )
 
 
 def _visible(parts: tuple[str, ...]) -> bool:
@@ -218,9 +258,11 @@ def _visible(parts: tuple[str, ...]) -> bool:
 def _bookkeeping(parts: tuple[str, ...]) -> bool:
     """Files an LMS adds beside the work: Blackboard attempt receipts, nbgrader timestamps, ..."""
     name = parts[-1]
-    return (name in ("timestamp.txt", "Thumbs.db", "desktop.ini")
-            or bool(re.search(r"_attempt_\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d\.txt$", name))
-            or "_assignsubmission_onlinetext_" in "/".join(parts))
+    return (
+        name in ("timestamp.txt", "Thumbs.db", "desktop.ini")
+        or bool(re.search(r"_attempt_\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d\.txt$", name))
+        or "_assignsubmission_onlinetext_" in "/".join(parts)
+    )
 
 
 def _owner(found: Claim | str, roster: Roster | None) -> tuple[str, str] | str:
@@ -293,8 +335,9 @@ def _collect(items, lessons: list[str], roster: Roster | None) -> tuple[dict, Di
     return chosen, result
 
 
-def discover(path: Path, lessons: list[str], workdir: Path,
-             roster: Roster | None = None) -> Discovery:
+def discover(
+    path: Path, lessons: list[str], workdir: Path, roster: Roster | None = None
+) -> Discovery:
     """Every file under ``path`` (a folder or a ``.zip``) sorted into the lists of ``Discovery``.
 
     Zip members are copied into ``workdir`` under names of our own (a member
@@ -333,14 +376,21 @@ def _member_name(info: zipfile.ZipInfo) -> str:
 def _from_zip(path: Path, lessons: list[str], workdir: Path, roster: Roster | None) -> Discovery:
     with zipfile.ZipFile(path) as archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
-        items = [(PurePosixPath(_member_name(i)).parts, f"{path.name}:{_member_name(i)}", i)
-                 for i in infos]
+        items = [
+            (PurePosixPath(_member_name(i)).parts, f"{path.name}:{_member_name(i)}", i)
+            for i in infos
+        ]
         chosen, result = _collect(items, lessons, roster)
         workdir.mkdir(parents=True, exist_ok=True)
         for index, ((student, lesson), (origin, info, c)) in enumerate(sorted(chosen.items())):
             if info.file_size > MAX_NOTEBOOK_BYTES:
-                result.unmatched.append((origin, f"{info.file_size / 2**20:.0f} MiB is more than a "
-                                         f"notebook should be ({MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB)"))
+                result.unmatched.append(
+                    (
+                        origin,
+                        f"{info.file_size / 2**20:.0f} MiB is more than a "
+                        f"notebook should be ({MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB)",
+                    )
+                )
                 continue
             target = workdir / f"{index:05d}.ipynb"
             with archive.open(info) as src, open(target, "wb") as dst:
@@ -357,7 +407,9 @@ def not_graded_table(result: Discovery) -> str:
     if not rows:
         return ""
     width = max(len(r[1]) for r in rows)
-    lines = [f"{len(result.unmatched)} file(s) NOT GRADED, {len(result.superseded)} superseded, "
-             f"{len(result.ignored)} ignored:"]
+    lines = [
+        f"{len(result.unmatched)} file(s) NOT GRADED, {len(result.superseded)} superseded, "
+        f"{len(result.ignored)} ignored:"
+    ]
     lines += [f"  {kind:<10}  {origin:<{width}}  {why}" for kind, origin, why in rows]
     return "\n".join(lines)

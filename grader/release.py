@@ -49,7 +49,9 @@ def cells_digest(cells: Iterable[dict]) -> str:
     parts = []
     for cell in cells:
         source = cell.get("source", "")
-        parts.append([cell.get("cell_type"), "".join(source) if isinstance(source, list) else source])
+        parts.append(
+            [cell.get("cell_type"), "".join(source) if isinstance(source, list) else source]
+        )
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -60,7 +62,11 @@ def _stable_ids(cells: list) -> None:
         cid = cell.get("id")
         if not (isinstance(cid, str) and CELL_ID.match(cid)) or cid in seen:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
-            cid = grade_id if CELL_ID.match(grade_id or "") and grade_id not in seen else f"cell-{index}"
+            cid = (
+                grade_id
+                if CELL_ID.match(grade_id or "") and grade_id not in seen
+                else f"cell-{index}"
+            )
         cell["id"] = cid
         seen.add(cid)
 
@@ -95,7 +101,9 @@ def _files(folder: Path) -> list[Path]:
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not is_ignored(d))
-        found += [Path(dirpath, f).relative_to(folder) for f in sorted(filenames) if not is_ignored(f)]
+        found += [
+            Path(dirpath, f).relative_to(folder) for f in sorted(filenames) if not is_ignored(f)
+        ]
     return found
 
 
@@ -145,12 +153,21 @@ def plan(root: Path, chosen: list[str], *, whole_course: bool) -> list[Change]:
     release = root / RELEASE_DIR
     scanned = [release] if whole_course else [release / lesson for lesson in chosen]
     present = {
-        folder.relative_to(root) / rel for folder in scanned if folder.is_dir() for rel in _files(folder)
+        folder.relative_to(root) / rel
+        for folder in scanned
+        if folder.is_dir()
+        for rel in _files(folder)
     }
     changes = []
     for rel in sorted(present - set(expected)):
-        changes.append(Change(rel, UNEXPECTED, "no lesson in solutions/ generates it: move it out "
-                              "of notebooks/, where every file is generated"))
+        changes.append(
+            Change(
+                rel,
+                UNEXPECTED,
+                "no lesson in solutions/ generates it: move it out "
+                "of notebooks/, where every file is generated",
+            )
+        )
     for rel, content in sorted(expected.items()):
         target = root / rel
         if not target.exists():
@@ -161,12 +178,28 @@ def plan(root: Path, chosen: list[str], *, whole_course: bool) -> list[Change]:
             changes.append(Change(rel, UNCHANGED))
         elif rel.suffix == ".ipynb":
             ok, why = safe_to_replace(existing, content.decode())
-            changes.append(Change(rel, UPDATE if ok else CONFLICT, why if ok else (
-                f"{why}: copy your version out of notebooks/ and delete it, then release again"),
-                content))
+            changes.append(
+                Change(
+                    rel,
+                    UPDATE if ok else CONFLICT,
+                    why
+                    if ok
+                    else (
+                        f"{why}: copy your version out of notebooks/ and delete it, then release again"
+                    ),
+                    content,
+                )
+            )
         else:
-            changes.append(Change(rel, CONFLICT, f"differs from {SOURCE_DIR}/: delete it to let "
-                                  "`course release` write the new version", content))
+            changes.append(
+                Change(
+                    rel,
+                    CONFLICT,
+                    f"differs from {SOURCE_DIR}/: delete it to let "
+                    "`course release` write the new version",
+                    content,
+                )
+            )
     return changes
 
 

@@ -145,8 +145,9 @@ def read_grades(out: Path) -> list[tuple[str, str, float, float]]:
     from grader import gradebook
 
     if (out / gradebook.GRADEBOOK).exists():
-        return [(r.student_id, r.assignment, r.score, r.max_score)
-                for r in gradebook.load(out).values()]
+        return [
+            (r.student_id, r.assignment, r.score, r.max_score) for r in gradebook.load(out).values()
+        ]
     path = out / "grades.csv"
     if not path.exists():
         raise ValueError(f"{out} has no grades.csv: is it the --out folder of `course grade`?")

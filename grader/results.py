@@ -91,7 +91,10 @@ def summary(outcomes: list[Outcome], lessons: list[str]) -> str:
             cells.append(f"{_number(o.score)}/{_number(o.max_score)}{marks.get(o.status, '')}")
         rows.append([student, *cells, f"{_number(total)}/{_number(best)}"])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     legend = "  ".join(f"{m.strip()} {s}" for s, m in marks.items())
     lines.append(f"({legend})")

@@ -76,8 +76,9 @@ class Isolation:
 
 def _works(prefix: list[str], code: str = "pass") -> bool:
     try:
-        done = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True,
-                              timeout=60, check=False)
+        done = subprocess.run(
+            [*prefix, sys.executable, "-c", code], capture_output=True, timeout=60, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -116,6 +117,7 @@ def detect() -> Isolation:
 
 # --- inside the worker ----------------------------------------------------------
 
+
 def loopback_up() -> None:
     """Bring ``lo`` up in a fresh network namespace: the kernel talks to the worker over it."""
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
@@ -143,6 +145,7 @@ def not_dumpable() -> None:
 
 # --- in the parent ------------------------------------------------------------------
 
+
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -153,7 +156,7 @@ def _children() -> dict[int, list[int]]:
                 stat = fh.read()
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
         tree.setdefault(ppid, []).append(int(entry))
     return tree
 
@@ -185,16 +188,28 @@ class RunResult:
     seconds: float
 
 
-def run(command: list[str], *, cwd: Path, env: dict[str, str], log: Path, timeout: float,
-        isolation: Isolation) -> RunResult:
+def run(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    timeout: float,
+    isolation: Isolation,
+) -> RunResult:
     """Run ``command`` under ``isolation``; kill it and everything it started after ``timeout`` s."""
     start = time.monotonic()
     with open(log, "ab") as out:
-        proc = subprocess.Popen([*isolation.prefix, *command], cwd=cwd, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True,
-                                preexec_fn=_die_with_parent if sys.platform.startswith("linux")
-                                else None)
+        proc = subprocess.Popen(
+            [*isolation.prefix, *command],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
         timed_out = False
         try:
             proc.wait(timeout=timeout)

@@ -31,7 +31,8 @@ def configure(job: dict, jobdir: Path):
     config = scratch_config(Path(job["root"]), jobdir / "course")
     defaults = Autograde.class_traits()["autograde_preprocessors"].default()
     config.Autograde.autograde_preprocessors = [
-        SandboxedExecute if pp is Execute else pp for pp in defaults]
+        SandboxedExecute if pp is Execute else pp for pp in defaults
+    ]
     limits = job["limits"]
     config.Execute.timeout = limits["cell_timeout"]
     config.Execute.kernel_name = "python3"
@@ -49,8 +50,10 @@ def read_scores(db_path: Path, lesson: str, student: str) -> dict:
 
     with Gradebook(f"sqlite:///{db_path}") as gb:
         nb = gb.find_submission_notebook(lesson, lesson, student)
-        cells = [{"grade_id": g.name, "score": g.score, "max_score": g.max_score}
-                 for g in sorted(nb.grades, key=lambda g: g.name)]
+        cells = [
+            {"grade_id": g.name, "score": g.score, "max_score": g.max_score}
+            for g in sorted(nb.grades, key=lambda g: g.name)
+        ]
         return {"score": nb.score, "max_score": nb.max_score, "cells": cells}
 
 
@@ -61,8 +64,9 @@ def records(job: dict, jobdir: Path, scores: list[dict]) -> list[dict]:
     from grader.misconceptions import cell_records
 
     student, lesson = job["student"], job["lesson"]
-    graded = nbformat.read(jobdir / "course" / "autograded" / student / lesson / f"{lesson}.ipynb",
-                           as_version=4)
+    graded = nbformat.read(
+        jobdir / "course" / "autograded" / student / lesson / f"{lesson}.ipynb", as_version=4
+    )
     released = nbformat.read(jobdir / "released.ipynb", as_version=4)
     return cell_records(graded, released, scores)
 
@@ -77,8 +81,9 @@ def make_feedback(api, job: dict, jobdir: Path) -> dict:
     nb = nbformat.read(graded, as_version=4)
     released = nbformat.read(jobdir / "released.ipynb", as_version=4)
     secrets = feedback.Secrets.from_json(job["secrets"])
-    submitted = nbformat.read(course / "submitted" / student / lesson / f"{lesson}.ipynb",
-                              as_version=4)
+    submitted = nbformat.read(
+        course / "submitted" / student / lesson / f"{lesson}.ipynb", as_version=4
+    )
     removed = feedback.sanitize(nb, released, secrets.excluding(feedback.student_text(submitted)))
     feedback.present(nb, released)
     os.chmod(graded, 0o644)
@@ -86,7 +91,9 @@ def make_feedback(api, job: dict, jobdir: Path) -> dict:
     result = api.generate_feedback(lesson, student, force=True)
     if not result["success"]:
         raise RuntimeError(f"nbgrader generate_feedback failed:\n{result.get('error', '')}")
-    shutil.copyfile(course / "feedback" / student / lesson / f"{lesson}.html", jobdir / "feedback.html")
+    shutil.copyfile(
+        course / "feedback" / student / lesson / f"{lesson}.html", jobdir / "feedback.html"
+    )
     return {"removed_outputs": removed}
 
 
@@ -103,10 +110,16 @@ def grade(job: dict, jobdir: Path) -> dict:
     incidents_path = jobdir / "incidents.json"
     incidents = json.loads(incidents_path.read_text()) if incidents_path.exists() else []
     if not done["success"]:
-        return {"ok": False, "incidents": incidents,
-                "error": (done.get("log", "") + done.get("error", ""))[-4000:]}
-    result = {"ok": True, "incidents": incidents,
-              **read_scores(jobdir / "course" / "gradebook.db", job["lesson"], job["student"])}
+        return {
+            "ok": False,
+            "incidents": incidents,
+            "error": (done.get("log", "") + done.get("error", ""))[-4000:],
+        }
+    result = {
+        "ok": True,
+        "incidents": incidents,
+        **read_scores(jobdir / "course" / "gradebook.db", job["lesson"], job["student"]),
+    }
     try:
         result["cells"] = records(job, jobdir, result["cells"])
     except Exception:  # noqa: BLE001 - the score stands without per-cell records

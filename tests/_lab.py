@@ -38,8 +38,9 @@ def _write_lab_config(config_dir: Path, lab_settings: dict | None = None) -> Non
 
 
 @contextmanager
-def make_lab(tmp_path: Path, lab_settings: dict | None = None,
-             make_args: tuple[str, ...] = ()) -> Iterator[tuple[int, str]]:
+def make_lab(
+    tmp_path: Path, lab_settings: dict | None = None, make_args: tuple[str, ...] = ()
+) -> Iterator[tuple[int, str]]:
     """`make lab` from the repo root on a free port; yields (port, token).
 
     On exit it stops the server and checks that its log never shows the token."""

@@ -19,8 +19,11 @@ def toy_net():
         def __init__(self):
             super().__init__()
             self.features = nn.Sequential(
-                nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                nn.Conv2d(3, 8, 3, padding=1),
+                nn.BatchNorm2d(8),
+                nn.ReLU(),
+                nn.AdaptiveAvgPool2d(1),
+                nn.Flatten(),
             )
             self.fc = nn.Linear(8, 3)
 
@@ -39,8 +42,13 @@ def toy_sequential():
 
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5), nn.Dropout(0.1),
+        nn.Conv2d(3, 4, 3),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 5),
+        nn.Dropout(0.1),
     )
 
 
@@ -67,8 +75,12 @@ def meta_model():
         if name in ("googlenet", "inception_v3"):
             kwargs.setdefault("init_weights", False)  # the scipy init is slow and warns
         # RegNet computes its block widths with tensor ops, which cannot run on meta.
-        with mock.patch.object(regnet.BlockParams, "from_init_params",
-                               staticmethod(block_params_on_cpu)), torch.device("meta"):
+        with (
+            mock.patch.object(
+                regnet.BlockParams, "from_init_params", staticmethod(block_params_on_cpu)
+            ),
+            torch.device("meta"),
+        ):
             return torchvision.models.get_model(name, weights=None, **kwargs)
 
     return build

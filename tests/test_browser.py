@@ -79,8 +79,10 @@ def solution_code(solution_nb, grade_id: str) -> str:
         if _nbgrader(cell).get("grade_id") == grade_id:
             lines = cell.source.splitlines()
             return "\n".join(ln for ln in lines if ln.strip() not in SOLUTION_MARKERS)
-    raise ValueError(f"no cell with grade_id {grade_id!r} in the solution notebook; "
-                     "re-run `course release` so notebooks/ matches solutions/")
+    raise ValueError(
+        f"no cell with grade_id {grade_id!r} in the solution notebook; "
+        "re-run `course release` so notebooks/ matches solutions/"
+    )
 
 
 def _skip_without_browser() -> None:
@@ -99,16 +101,19 @@ def _skip_without_lesson() -> None:
     assert STUDENT.exists(), f"`make lab` opens {STUDENT}, which is missing: run `course release`"
 
 
-
-
 def drive(plan: dict, tmp_path: Path, token: str) -> dict:
     """Run the browser driver on `plan` and return what it saw; skip if Chromium won't start."""
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(json.dumps(plan))
     # The token travels in the environment, so it shows up in no plan file or traceback.
-    done = subprocess.run(["node", str(DRIVER_DIR / "drive_lab.mjs"), str(plan_path)],
-                          cwd=DRIVER_DIR, env={**os.environ, "JUPYTER_TOKEN": token},
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["node", str(DRIVER_DIR / "drive_lab.mjs"), str(plan_path)],
+        cwd=DRIVER_DIR,
+        env={**os.environ, "JUPYTER_TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     message = (done.stdout + done.stderr).replace(token, "<token>").strip()
     if done.returncode == 2:
         pytest.skip(f"Chromium cannot be launched: {message}")
@@ -129,7 +134,8 @@ def check_run_through(cells: list[dict], stubs: list[Exercise]) -> None:
     erroring = {c["index"] for c in cells if _errors(c)}
     unexpected = sorted(erroring - allowed)
     assert not unexpected, f"cells {unexpected} fail but only stubs and their tests may: " + (
-        "; ".join(f"cell {i}: {_errors(cells[i])[0][-300:]}" for i in unexpected))
+        "; ".join(f"cell {i}: {_errors(cells[i])[0][-300:]}" for i in unexpected)
+    )
     passing_unanswered = sorted({i for ex in stubs for i in ex.graded} - erroring)
     assert not passing_unanswered, f"graded cells {passing_unanswered} pass unanswered"
     for ex in stubs:
@@ -137,7 +143,8 @@ def check_run_through(cells: list[dict], stubs: list[Exercise]) -> None:
         answer_errors = "".join(_errors(cells[ex.answer]))
         assert not answer_errors or "NotImplementedError" in answer_errors, (
             f"stub {ex.grade_id!r} fails with something other than NotImplementedError: "
-            f"{answer_errors[-300:]}")
+            f"{answer_errors[-300:]}"
+        )
     never_ran = [c["index"] for c in cells if c["type"] == "code" and c["prompt"] == "[ ]:"]
     assert not never_ran, f"cells {never_ran} never ran"
 
@@ -172,16 +179,20 @@ def student_session(student: Path, solution: Path, tmp_path: Path) -> dict:
     try:
         with make_lab(tmp_path, LAB_SETTINGS) as (port, token):
             started = time.monotonic()
-            result = drive({
-                "chromium": str(CHROMIUM),
-                "userDataDir": str(tmp_path / "chromium-profile"),
-                "url": f"http://127.0.0.1:{port}/lab/tree/{served.as_posix()}",
-                "screenshotDir": str(ARTIFACTS),
-                "resultPath": str(ARTIFACTS / "result.json"),
-                "fill": {"index": answered.answer, "code": code},
-                "rerun": [answered.answer, *answered.graded],
-                "timeouts": TIMEOUTS_MS,
-            }, tmp_path, token)
+            result = drive(
+                {
+                    "chromium": str(CHROMIUM),
+                    "userDataDir": str(tmp_path / "chromium-profile"),
+                    "url": f"http://127.0.0.1:{port}/lab/tree/{served.as_posix()}",
+                    "screenshotDir": str(ARTIFACTS),
+                    "resultPath": str(ARTIFACTS / "result.json"),
+                    "fill": {"index": answered.answer, "code": code},
+                    "rerun": [answered.answer, *answered.graded],
+                    "timeouts": TIMEOUTS_MS,
+                },
+                tmp_path,
+                token,
+            )
             result["browserSeconds"] = round(time.monotonic() - started, 1)
         saved = nbformat.read(ROOT / served, as_version=4)
     finally:
@@ -197,8 +208,15 @@ def student_session(student: Path, solution: Path, tmp_path: Path) -> dict:
         assert not _errors(cell), f"answered, cell {cell['index']} still fails: {_errors(cell)}"
     assert saved.cells[answered.answer].source.strip() == code.strip(), "Validate did not save"
 
-    check_verdict(result["validate"], {student_nb.cells[i].source.strip()
-                                       for ex in stubs if ex is not answered for i in ex.graded})
+    check_verdict(
+        result["validate"],
+        {
+            student_nb.cells[i].source.strip()
+            for ex in stubs
+            if ex is not answered
+            for i in ex.graded
+        },
+    )
     return result
 
 
@@ -216,6 +234,7 @@ def test_student_runs_answers_and_validates_lesson1(tmp_path):
 
 # The judge above, on hand-made notebooks and page readings: fast, no browser.
 
+
 def _cell(cell_type: str, source: str, **nbgrader) -> nbformat.NotebookNode:
     new = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
     cell = new(source)
@@ -226,33 +245,56 @@ def _cell(cell_type: str, source: str, **nbgrader) -> nbformat.NotebookNode:
 
 def _toy_student() -> nbformat.NotebookNode:
     stub = "# YOUR CODE HERE\nraise NotImplementedError()"
-    return nbformat.v4.new_notebook(cells=[
-        _cell("code", "import torch", grade_id="setup", locked=True),
-        _cell("code", "def f():\n    # YOUR CODE HERE\n    raise NotImplementedError()",
-              grade_id="f", solution=True),
-        _cell("code", "assert f() == 1", grade_id="test_f", grade=True, locked=True, points=1),
-        _cell("markdown", "Question 1"),
-        _cell("code", stub, grade_id="q1", solution=True),
-        _cell("code", "assert answer_q1 in 'AB'", grade_id="test_q1", grade=True, points=1),
-        _cell("code", "print('done')"),
-    ])
+    return nbformat.v4.new_notebook(
+        cells=[
+            _cell("code", "import torch", grade_id="setup", locked=True),
+            _cell(
+                "code",
+                "def f():\n    # YOUR CODE HERE\n    raise NotImplementedError()",
+                grade_id="f",
+                solution=True,
+            ),
+            _cell("code", "assert f() == 1", grade_id="test_f", grade=True, locked=True, points=1),
+            _cell("markdown", "Question 1"),
+            _cell("code", stub, grade_id="q1", solution=True),
+            _cell("code", "assert answer_q1 in 'AB'", grade_id="test_q1", grade=True, points=1),
+            _cell("code", "print('done')"),
+        ]
+    )
 
 
 def _reading(errors: dict[int, str], count: int = 7) -> list[dict]:
-    return [{"index": i, "type": "code", "prompt": f"[{i}]:",
-             "outputs": [{"mime": "application/vnd.jupyter.stderr", "text": errors[i]}]
-             if i in errors else []} for i in range(count)]
+    return [
+        {
+            "index": i,
+            "type": "code",
+            "prompt": f"[{i}]:",
+            "outputs": [{"mime": "application/vnd.jupyter.stderr", "text": errors[i]}]
+            if i in errors
+            else [],
+        }
+        for i in range(count)
+    ]
 
 
 def test_exercises_pair_answers_with_the_cells_that_grade_them():
-    assert exercises(_toy_student()) == [Exercise(1, "f", True, (2,)),
-                                         Exercise(4, "q1", True, (5,))]
+    assert exercises(_toy_student()) == [
+        Exercise(1, "f", True, (2,)),
+        Exercise(4, "q1", True, (5,)),
+    ]
 
 
 def test_solution_code_drops_only_the_markers():
-    solution = nbformat.v4.new_notebook(cells=[_cell(
-        "code", "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
-        grade_id="f", solution=True)])
+    solution = nbformat.v4.new_notebook(
+        cells=[
+            _cell(
+                "code",
+                "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+                grade_id="f",
+                solution=True,
+            )
+        ]
+    )
     assert solution_code(solution, "f") == "def f():\n    return 1"
     with pytest.raises(ValueError, match="'g'"):
         solution_code(solution, "g")

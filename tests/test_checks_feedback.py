@@ -70,7 +70,11 @@ def test_registered_misconceptions_are_named_with_id_and_section():
     assert info.value.misconception == "size typed as a number"
     assert info.value.misconception_id == "lesson9.typed_size"
     match = REVIEW_LINE.search(str(info.value))
-    assert match and match.group("id") == "lesson9.typed_size" and match.group("section") == "9.2 Sizes"
+    assert (
+        match
+        and match.group("id") == "lesson9.typed_size"
+        and match.group("section") == "9.2 Sizes"
+    )
     with pytest.raises(ValueError, match="registered twice"):
         registry("lesson9", Misconception("a", "x", "y"), Misconception("a", "z", "y"))
     with pytest.raises(ValueError, match="must look like"):
@@ -83,10 +87,17 @@ def test_registered_misconceptions_are_named_with_id_and_section():
 def test_choice_names_the_registered_misconception_of_a_wrong_option():
     from course_utils.checks import Misconception, registry
 
-    named = registry("lesson9", Misconception("head_is_backbone", "head mistaken for backbone", "9.1"))
+    named = registry(
+        "lesson9", Misconception("head_is_backbone", "head mistaken for backbone", "9.1")
+    )
     with pytest.raises(ExerciseError) as info:
-        check_choice("b", "A", {"B": ("the head holds the features", named["head_is_backbone"])},
-                     question="q", confirmation="ok")
+        check_choice(
+            "b",
+            "A",
+            {"B": ("the head holds the features", named["head_is_backbone"])},
+            question="q",
+            confirmation="ok",
+        )
     assert info.value.misconception_id == "lesson9.head_is_backbone"
     assert "the head holds the features" in str(info.value)
 

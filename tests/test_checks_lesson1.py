@@ -25,7 +25,9 @@ def tiny_vgg(num_classes: int = 4) -> nn.Module:
     """Several Linear layers; the head is the last one, nested at classifier.3."""
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+        nn.Conv2d(3, 4, 3),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
         nn.Sequential(nn.Linear(16, 6), nn.ReLU(), nn.Dropout(), nn.Linear(6, num_classes)),
     )
 
@@ -86,8 +88,9 @@ def test_split_model_catches_a_copied_head_and_an_in_place_split():
         return model, head
 
     assert "a copy or a new layer" in feedback(checks.check_split_model, copied_head, tiny_resnet())
-    assert "modified the model in place" in feedback(checks.check_split_model, in_place,
-                                                     tiny_resnet())
+    assert "modified the model in place" in feedback(
+        checks.check_split_model, in_place, tiny_resnet()
+    )
 
 
 def test_split_model_names_the_unflattened_children_trap():
@@ -112,8 +115,9 @@ def test_split_model_turns_errors_and_wrong_types_into_feedback():
         return model.classifier, model.classifier[6]
 
     assert "AttributeError" in feedback(checks.check_split_model, vgg_style, tiny_resnet())
-    assert "a pair (backbone, head)" in feedback(checks.check_split_model, lambda m: m,
-                                                 tiny_resnet())
+    assert "a pair (backbone, head)" in feedback(
+        checks.check_split_model, lambda m: m, tiny_resnet()
+    )
     assert "a function expected" in feedback(checks.check_split_model, 3)
     with pytest.raises(TypeError, match="nn.Module"):
         checks.check_split_model(split_model, "resnet18")
@@ -145,15 +149,19 @@ def test_dropout_head_accepts_general_answers_and_says_what_it_checked(capsys):
     ("answer", "misconception"),
     [
         (lambda i, n, p: nn.Sequential(nn.Linear(i, n), nn.Dropout(p)), "dropout_after_linear"),
-        (lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.Linear(i, n), nn.Softmax(dim=1)),
-         "softmax_in_head"),
+        (
+            lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.Linear(i, n), nn.Softmax(dim=1)),
+            "softmax_in_head",
+        ),
         (lambda i, n, p: nn.Sequential(nn.Dropout(p * 100), nn.Linear(i, n)), "p_as_percent"),
         (lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.Linear(512, n)), "typed_in_features"),
         (lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.Linear(i, 5)), "typed_class_count"),
         (lambda i, n, p: nn.Sequential(nn.Dropout(), nn.Linear(i, n)), "p_ignored"),
         (lambda i, n, p: nn.Linear(i, n), "not_a_sequential"),
-        (lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.ReLU(), nn.Linear(i, n)),
-         "not_a_sequential"),
+        (
+            lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.ReLU(), nn.Linear(i, n)),
+            "not_a_sequential",
+        ),
         (lambda i, n, p: [nn.Dropout(p), nn.Linear(i, n)], "not_a_sequential"),
     ],
 )
@@ -205,7 +213,9 @@ def test_an_untouched_stub_is_left_to_nbgrader():
     def stub(*args):
         raise NotImplementedError()
 
-    for check, args in ((checks.check_split_model, (tiny_resnet(),)),
-                        (checks.check_dropout_head, ())):
+    for check, args in (
+        (checks.check_split_model, (tiny_resnet(),)),
+        (checks.check_dropout_head, ()),
+    ):
         with pytest.raises(NotImplementedError):
             check(stub, *args)

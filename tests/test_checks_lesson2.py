@@ -31,8 +31,9 @@ def feedback(check, *args) -> str:
 
 
 def tiny_classifier(num_classes: int = 3) -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(4, num_classes))
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes)
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -66,8 +67,9 @@ def test_plain_helpers_refuse_lookalikes():
 
 
 def test_replace_resnet_head_accepts_the_general_answer_on_every_resnet(capsys):
-    checks.check_replace_resnet_head(replace_resnet_head, ("resnet50", 10), ("resnet18", 3),
-                                     ("wide_resnet50_2", 1))
+    checks.check_replace_resnet_head(
+        replace_resnet_head, ("resnet50", 10), ("resnet18", 3), ("wide_resnet50_2", 1)
+    )
     assert "Correct" in capsys.readouterr().out
 
 
@@ -92,10 +94,12 @@ def test_replace_resnet_head_names_each_misconception():
     checks.check_replace_resnet_head(with_512, ("resnet34", 4))  # right there, by luck
     assert "model.classifier on a ResNet" in feedback(checks.check_replace_resnet_head, classifier)
     assert "model.classifier / model.head" in feedback(checks.check_replace_resnet_head, vgg_style)
-    assert "a layer of the old head's kind" in feedback(checks.check_replace_resnet_head,
-                                                         lambda m, n: m.fc)
-    assert "hard-coded class count" in feedback(checks.check_replace_resnet_head, ten,
-                                                ("resnet18", 3))
+    assert "a layer of the old head's kind" in feedback(
+        checks.check_replace_resnet_head, lambda m, n: m.fc
+    )
+    assert "hard-coded class count" in feedback(
+        checks.check_replace_resnet_head, ten, ("resnet18", 3)
+    )
 
 
 def test_replace_resnet_head_refuses_the_library_shortcut():
@@ -111,8 +115,15 @@ def test_replace_resnet_head_refuses_the_library_shortcut():
 
 
 def test_get_in_features_accepts_a_general_answer_across_families(capsys):
-    checks.check_get_in_features(get_in_features, "resnet50", "vgg16", "squeezenet1_0",
-                                 "maxvit_t", "vit_b_16", tiny_classifier())
+    checks.check_get_in_features(
+        get_in_features,
+        "resnet50",
+        "vgg16",
+        "squeezenet1_0",
+        "maxvit_t",
+        "vit_b_16",
+        tiny_classifier(),
+    )
     assert "Correct" in capsys.readouterr().out
 
 
@@ -136,8 +147,9 @@ def test_get_in_features_names_each_misconception():
     assert "512 for a ResNet-50" in feedback(checks.check_get_in_features, memorised)
     assert "in_features vs out_features" in feedback(checks.check_get_in_features, out_features)
     assert "not the head" in feedback(checks.check_get_in_features, first_layer, "vgg16")
-    assert "every head is nn.Linear" in feedback(checks.check_get_in_features, linear_only,
-                                                 "squeezenet1_1")
+    assert "every head is nn.Linear" in feedback(
+        checks.check_get_in_features, linear_only, "squeezenet1_1"
+    )
     assert "an int expected" in feedback(checks.check_get_in_features, lambda m: "512")
     assert "an int expected" in feedback(checks.check_get_in_features, lambda m: torch.tensor(2))
 
@@ -146,8 +158,15 @@ def test_get_in_features_names_each_misconception():
 
 
 def test_make_head_accepts_a_general_answer_including_aux_heads(capsys):
-    checks.check_make_head(make_head, ("resnet18", 5), ("squeezenet1_0", 3), ("maxvit_t", 2),
-                           ("googlenet", 7), ("inception_v3", 4), (tiny_classifier(), 6))
+    checks.check_make_head(
+        make_head,
+        ("resnet18", 5),
+        ("squeezenet1_0", 3),
+        ("maxvit_t", 2),
+        ("googlenet", 7),
+        ("inception_v3", 4),
+        (tiny_classifier(), 6),
+    )
     assert "Correct" in capsys.readouterr().out
 
 
@@ -173,11 +192,13 @@ def test_make_head_names_each_misconception():
     assert "edited the old layer" in feedback(checks.check_make_head, in_place)
     assert "weight of shape (1000, 512)" in feedback(checks.check_make_head, edited_copy)
     checks.check_make_head(always_bias, ("vgg11", 3))
-    assert "bias setting not copied" in feedback(checks.check_make_head, always_bias,
-                                                 ("maxvit_t", 3))
+    assert "bias setting not copied" in feedback(
+        checks.check_make_head, always_bias, ("maxvit_t", 3)
+    )
     assert "hard-coded in_features" in feedback(checks.check_make_head, fixed_in, ("vgg16", 3))
-    assert "every head is nn.Linear" in feedback(checks.check_make_head, linear_only,
-                                                 ("squeezenet1_0", 3))
+    assert "every head is nn.Linear" in feedback(
+        checks.check_make_head, linear_only, ("squeezenet1_0", 3)
+    )
 
 
 def test_make_head_fails_when_aux_heads_are_not_replaced_correctly():
@@ -215,8 +236,11 @@ def test_an_untouched_stub_is_left_to_nbgrader():
     def stub(*args):
         raise NotImplementedError()
 
-    for check in (checks.check_replace_resnet_head, checks.check_get_in_features,
-                  checks.check_make_head):
+    for check in (
+        checks.check_replace_resnet_head,
+        checks.check_get_in_features,
+        checks.check_make_head,
+    ):
         with pytest.raises(NotImplementedError):
             check(stub)
 
@@ -241,9 +265,11 @@ def test_visible_checks_catch_typed_sizes_and_single_family_answers(capsys):
 
     assert named(checks.check_replace_resnet_head, typed_2048) == "lesson2.typed_in_features"
     assert named(checks.check_replace_resnet_head, typed_512) == (
-        "lesson2.resnet18_size_on_resnet50")
+        "lesson2.resnet18_size_on_resnet50"
+    )
     assert named(checks.check_get_in_features, lambda m: m.fc.in_features) == (
-        "lesson2.resnet_only")
+        "lesson2.resnet_only"
+    )
 
     def last_linear(model):
         return [m for m in model.modules() if isinstance(m, nn.Linear)][-1].in_features

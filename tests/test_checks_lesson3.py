@@ -32,8 +32,12 @@ def test_output_shape_accepts_reasoning_and_meta_forward_answers(capsys):
     def meta_forward(model, input_shape):
         return tuple(model(torch.empty(input_shape, device="meta")).shape)
 
-    cases = [("resnet18", 5, (1, 3, 224, 224)), ("resnet50", 10, (4, 3, 224, 224)),
-             ("vgg11", 3, (2, 3, 224, 224)), ("squeezenet1_1", 7, (3, 3, 224, 224))]
+    cases = [
+        ("resnet18", 5, (1, 3, 224, 224)),
+        ("resnet50", 10, (4, 3, 224, 224)),
+        ("vgg11", 3, (2, 3, 224, 224)),
+        ("squeezenet1_1", 7, (3, 3, 224, 224)),
+    ]
     checks.check_output_shape(predict_output_shape, *cases)
     checks.check_output_shape(meta_forward, *cases[:2])
     tiny = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
@@ -69,11 +73,12 @@ def test_output_shape_hard_coded_visible_answer_fails_other_cases():
         return (1, 5)
 
     assert "hard-coded batch size" in feedback(checks.check_output_shape, visible_only)
-    assert "hard-coded batch size" in feedback(checks.check_output_shape, visible_only,
-                                               ("resnet18", 5, (4, 3, 224, 224)))
-    assert "does not follow from the model's head" in feedback(checks.check_output_shape,
-                                                                visible_only,
-                                     ("resnet50", 10, (1, 3, 224, 224)))
+    assert "hard-coded batch size" in feedback(
+        checks.check_output_shape, visible_only, ("resnet18", 5, (4, 3, 224, 224))
+    )
+    assert "does not follow from the model's head" in feedback(
+        checks.check_output_shape, visible_only, ("resnet50", 10, (1, 3, 224, 224))
+    )
 
 
 # --------------------------------------------------------------------------- predict
@@ -82,8 +87,12 @@ def test_output_shape_hard_coded_visible_answer_fails_other_cases():
 def test_predict_accepts_softmax_then_argmax_on_many_logits(capsys):
     g = torch.Generator().manual_seed(0)
     checks.check_predict(predict)
-    checks.check_predict(predict, torch.randn(1, 24, generator=g), torch.randn(7, 2, generator=g),
-                         [[1000.0, 0.0, -1000.0], [-50.0, 60.0, 0.0]])
+    checks.check_predict(
+        predict,
+        torch.randn(1, 24, generator=g),
+        torch.randn(7, 2, generator=g),
+        [[1000.0, 0.0, -1000.0], [-50.0, 60.0, 0.0]],
+    )
     assert capsys.readouterr().out.count("Correct") == 2
 
 
@@ -93,8 +102,10 @@ def test_predict_accepts_softmax_then_argmax_on_many_logits(capsys):
         (lambda z: (torch.softmax(z, 0), torch.softmax(z, 0).argmax(1)), "softmax over the batch"),
         (lambda z: (torch.sigmoid(z), z.argmax(1)), "sigmoid instead of softmax"),
         (lambda z: (z, z.argmax(1)), "logits used as probabilities"),
-        (lambda z: (torch.softmax(z, 1), torch.softmax(z, 1).max(1).values),
-         "the highest probability, not its index"),
+        (
+            lambda z: (torch.softmax(z, 1), torch.softmax(z, 1).max(1).values),
+            "the highest probability, not its index",
+        ),
         (lambda z: (torch.softmax(z, 1), torch.softmax(z, 1).argmax(0)), "argmax over the wrong"),
         (lambda z: (torch.softmax(z, 1), z.argmax(1, keepdim=True)), "extra dimension"),
         (lambda z: (torch.softmax(z, 1), z.argmin(1)), "argmax over the wrong axis or of"),
@@ -192,8 +203,9 @@ def test_visible_checks_catch_overflow_resnet_only_and_meta_only_answers(capsys)
 
     checks.check_output_shape(meta_only)  # right on meta models ...
     cpu = torchvision.models.resnet18(num_classes=3).eval()
-    assert "a device assumed" in feedback(checks.check_output_shape, meta_only,
-                                          (cpu, (2, 3, 32, 32)))  # ... named on a CPU one
+    assert "a device assumed" in feedback(
+        checks.check_output_shape, meta_only, (cpu, (2, 3, 32, 32))
+    )  # ... named on a CPU one
 
 
 def test_visible_success_messages_say_what_was_checked(capsys):
@@ -206,11 +218,26 @@ def test_visible_success_messages_say_what_was_checked(capsys):
 
 @pytest.mark.parametrize(
     ("check", "right", "named"),
-    [(checks.check_loss_head, "B", {"A": "softmax before CrossEntropyLoss",
-                                    "C": "a ReLU after the head", "D": "argmax inside the head"}),
-     (checks.check_inference, "C", {"A": "predicting in train mode",
-                                    "B": "torch.no_grad() switches to eval mode",
-                                    "D": "model.eval() turns off gradients"})],
+    [
+        (
+            checks.check_loss_head,
+            "B",
+            {
+                "A": "softmax before CrossEntropyLoss",
+                "C": "a ReLU after the head",
+                "D": "argmax inside the head",
+            },
+        ),
+        (
+            checks.check_inference,
+            "C",
+            {
+                "A": "predicting in train mode",
+                "B": "torch.no_grad() switches to eval mode",
+                "D": "model.eval() turns off gradients",
+            },
+        ),
+    ],
 )
 def test_hygiene_questions_name_each_wrong_option(check, right, named, capsys):
     check(right)

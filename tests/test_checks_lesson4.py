@@ -83,7 +83,8 @@ def anchored(message):
 def test_parse_visible_check_catches_an_anchored_pattern_and_typed_numbers():
     assert mid(failure(checks.check_parse_shape_error, anchored)) == "anchored_pattern"
     assert mid(failure(checks.check_parse_shape_error, lambda m: (2048, 1024))) == (
-        "numbers_not_from_message")
+        "numbers_not_from_message"
+    )
     checks.check_parse_shape_error(parse_ok)
     checks.check_parse_shape_error(parse_ok, CASES, prefix="RuntimeError: ")
 
@@ -99,7 +100,9 @@ def test_parse_visible_check_catches_an_anchored_pattern_and_typed_numbers():
 def test_parse_success_message_says_what_was_checked(capsys):
     checks.check_parse_shape_error(parse_ok)
     out = capsys.readouterr().out
-    assert "(1x2048 and 1024x10)" in out and "(32x512 and 2048x5)" in out and "with and without" in out
+    assert (
+        "(1x2048 and 1024x10)" in out and "(32x512 and 2048x5)" in out and "with and without" in out
+    )
 
 
 def test_parse_error_inside_the_answer_becomes_feedback():
@@ -137,8 +140,12 @@ def fits_other_style(model, example, num_classes):
     return logits.shape == torch.Size([example.shape[0], num_classes])
 
 
-HIDDEN_FITS = [("resnet34", "typed_512", 3, 1), ("densenet121", "fits", 7, 4),
-               ("efficientnet_b0", "wrong_classes", 3, 2), ("resnet50", "unused_classifier", 2, 1)]
+HIDDEN_FITS = [
+    ("resnet34", "typed_512", 3, 1),
+    ("densenet121", "fits", 7, 4),
+    ("efficientnet_b0", "wrong_classes", 3, 2),
+    ("resnet50", "unused_classifier", 2, 1),
+]
 
 
 @pytest.mark.parametrize("answer", [fits_ok, fits_other_style])
@@ -186,9 +193,13 @@ def returns_shape(model, example, num_classes):
 
 @pytest.mark.parametrize(
     ("answer", "misconception"),
-    [(no_catch, "shape_error_escapes"), (only_errors, "only_errors_checked"),
-     (attributes_only, "no_forward_pass"), (fixed_batch, "fixed_batch"),
-     (returns_shape, "not_a_bool")],
+    [
+        (no_catch, "shape_error_escapes"),
+        (only_errors, "only_errors_checked"),
+        (attributes_only, "no_forward_pass"),
+        (fixed_batch, "fixed_batch"),
+        (returns_shape, "not_a_bool"),
+    ],
 )
 def test_head_fits_visible_check_names_the_mistake(answer, misconception):
     assert mid(failure(checks.check_head_fits, answer)) == misconception
@@ -208,8 +219,12 @@ def test_fit_case_rejects_unknown_change():
 
 @pytest.mark.parametrize(
     ("arch", "wrong_in", "num_classes"),
-    [("resnet50", 1024, 10), ("resnet18", 2048, 5), ("mobilenet_v3_small", 1000, 3),
-     ("densenet121", 2048, 4)],
+    [
+        ("resnet50", 1024, 10),
+        ("resnet18", 2048, 5),
+        ("mobilenet_v3_small", 1000, 3),
+        ("densenet121", 2048, 4),
+    ],
 )
 def test_repair_correct_passes_on_other_architectures(arch, wrong_in, num_classes):
     checks.check_repair_head(repair_ok, arch, wrong_in, num_classes)
@@ -265,8 +280,15 @@ def test_repair_misconceptions():
 
 
 @pytest.mark.parametrize(
-    "arch", ["resnet18", "resnet50", "mobilenet_v3_small", "densenet121", "efficientnet_b0",
-             "regnet_y_400mf"],
+    "arch",
+    [
+        "resnet18",
+        "resnet50",
+        "mobilenet_v3_small",
+        "densenet121",
+        "efficientnet_b0",
+        "regnet_y_400mf",
+    ],
 )
 def test_the_original_heads_in_features_is_what_arrives(arch):
     # check_repair_head reads the expected size from a fresh model instead of measuring it.
@@ -278,8 +300,11 @@ def test_the_original_heads_in_features_is_what_arrives(arch):
 def test_multiple_choice():
     checks.check_cause("c")
     checks.check_fix(" D ")
-    for letter, name in [("A", "output_size_blamed"), ("B", "mode_blamed"),
-                         ("D", "no_fc_when_pretrained")]:
+    for letter, name in [
+        ("A", "output_size_blamed"),
+        ("B", "mode_blamed"),
+        ("D", "no_fc_when_pretrained"),
+    ]:
         assert mid(failure(checks.check_cause, letter)) == name
     assert mid(failure(checks.check_fix, "A")) == "broken_in_kept"
     assert mid(failure(checks.check_fix, "C")) == "mode_blamed"

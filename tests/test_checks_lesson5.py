@@ -5,8 +5,13 @@ from torch import nn
 from course_utils.checks import ExerciseError
 from course_utils.checks import lesson5 as checks
 
-ARCHS = [("resnet50", 15), ("resnet18", 7), ("mobilenet_v3_small", 3), ("densenet121", 4),
-         ("mlp", 2)]
+ARCHS = [
+    ("resnet50", 15),
+    ("resnet18", 7),
+    ("mobilenet_v3_small", 3),
+    ("densenet121", 4),
+    ("mlp", 2),
+]
 
 
 def swap(model, num_classes):
@@ -149,8 +154,12 @@ def test_count_code_error_is_generic():
 
 
 def test_count_all_parameters_does_not_print_the_number_twice():
-    err = failure(checks.check_trainable_after_swap, lambda m, n: sum(
-        p.numel() for p in m.parameters()), "resnet50", 15)
+    err = failure(
+        checks.check_trainable_after_swap,
+        lambda m, n: sum(p.numel() for p in m.parameters()),
+        "resnet50",
+        15,
+    )
     assert str(err).count("25,557,032") == 1 and "as if nothing were frozen" in str(err)
 
 
@@ -209,8 +218,10 @@ def test_one_step_trains_only_the_head():
     early = checks.build_model("resnet18")
     stale = torch.optim.SGD(early.fc.parameters(), lr=0.1)
     prepare_ok(early, 3)
-    assert named(failure(checks.check_one_step_trains_head, early, stale, x, y)) == \
-        "optimizer_too_early"
+    assert (
+        named(failure(checks.check_one_step_trains_head, early, stale, x, y))
+        == "optimizer_too_early"
+    )
 
     unfrozen = swap(checks.build_model("resnet18"), 3)
     err = failure(checks.check_one_step_trains_head, unfrozen, build_ok(unfrozen, 0.1), x, y)
@@ -219,17 +230,22 @@ def test_one_step_trains_only_the_head():
 
 def test_batchnorm_choice():
     checks.check_batchnorm("B")
-    for letter, name in zip("ACD", ["requires_grad_protects_all", "eval_stops_learning",
-                                    "freezing_resets_stats"], strict=True):
+    for letter, name in zip(
+        "ACD",
+        ["requires_grad_protects_all", "eval_stops_learning", "freezing_resets_stats"],
+        strict=True,
+    ):
         assert named(failure(checks.check_batchnorm, letter)) == name
     assert "batch's own statistics" in failure(checks.check_batchnorm, "A").observed
 
 
 @pytest.mark.parametrize(
     ("results", "right"),
-    [({"head": 0.98, "full": 0.982, "random": 0.22}, "A"),  # close: the cheaper one
-     ({"head": 0.90, "full": 0.97, "random": 0.40}, "B"),  # full clearly better
-     ({"head": 0.50, "full": 0.52, "random": 0.53}, "C")],  # all close: the cheap, better one
+    [
+        ({"head": 0.98, "full": 0.982, "random": 0.22}, "A"),  # close: the cheaper one
+        ({"head": 0.90, "full": 0.97, "random": 0.40}, "B"),  # full clearly better
+        ({"head": 0.50, "full": 0.52, "random": 0.53}, "C"),
+    ],  # all close: the cheap, better one
 )
 def test_setup_choice_follows_the_validation_numbers(results, right):
     checks.check_setup_choice(right, results)
@@ -245,8 +261,7 @@ def test_setup_choice_on_test_numbers_is_named():
     val = {"head": 0.96, "full": 0.985, "random": 0.2}
     test = {"head": 0.90, "full": 0.98, "random": 0.2}  # on test the rule would pick full
     checks.check_setup_choice("A", val, test_results=test)
-    assert named(failure(checks.check_setup_choice, "B", val, test_results=test)) == \
-        "chose_on_test"
+    assert named(failure(checks.check_setup_choice, "B", val, test_results=test)) == "chose_on_test"
 
 
 def test_choose_setup_tolerance():
@@ -264,7 +279,9 @@ def test_random_init_choice():
 def test_count_by_doing_the_recipe_on_the_models_also_passes():
     # The checker hands over a meta-device model; counting after a real swap must still work.
     def count_on_the_model(model, num_classes):
-        return sum(p.numel() for p in prepare_ok(model, num_classes).parameters() if p.requires_grad)
+        return sum(
+            p.numel() for p in prepare_ok(model, num_classes).parameters() if p.requires_grad
+        )
 
     checks.check_trainable_after_swap(count_on_the_model, "mobilenet_v3_small", 3)
     checks.check_trainable_after_swap(count_on_the_model)
@@ -274,8 +291,9 @@ def two_rates_ok(model, lr, backbone_factor):
     head = checks.get_module(model, checks.head_path(model))
     ids = {id(p) for p in head.parameters()}
     backbone = [p for p in model.parameters() if id(p) not in ids]
-    return torch.optim.AdamW([{"params": backbone, "lr": lr * backbone_factor},
-                              {"params": head.parameters(), "lr": lr}])
+    return torch.optim.AdamW(
+        [{"params": backbone, "lr": lr * backbone_factor}, {"params": head.parameters(), "lr": lr}]
+    )
 
 
 @pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v3_small", "densenet121", "mlp"])
@@ -296,8 +314,9 @@ def swapped(model, lr, f):
 
 def both_groups(model, lr, f):
     head = checks.get_module(model, checks.head_path(model))
-    return torch.optim.AdamW([{"params": model.parameters(), "lr": lr * f},
-                              {"params": head.parameters(), "lr": lr}])
+    return torch.optim.AdamW(
+        [{"params": model.parameters(), "lr": lr * f}, {"params": head.parameters(), "lr": lr}]
+    )
 
 
 def head_only(model, lr, f):
@@ -307,8 +326,9 @@ def head_only(model, lr, f):
 
 def fc_two_rates(model, lr, f):
     backbone = [p for n, p in model.named_parameters() if not n.startswith("fc.")]
-    return torch.optim.AdamW([{"params": backbone, "lr": lr * f},
-                              {"params": model.fc.parameters(), "lr": lr}])
+    return torch.optim.AdamW(
+        [{"params": backbone, "lr": lr * f}, {"params": model.fc.parameters(), "lr": lr}]
+    )
 
 
 @pytest.mark.parametrize(
@@ -334,6 +354,9 @@ def test_two_rates_resnet_only_answer_fails_the_visible_check():
 
 def test_augmentation_choice():
     checks.check_augmentation("B")
-    for letter, name in zip("ACD", ["augment_eval_data", "augment_changes_label",
-                                    "augment_adds_information"], strict=True):
+    for letter, name in zip(
+        "ACD",
+        ["augment_eval_data", "augment_changes_label", "augment_adds_information"],
+        strict=True,
+    ):
         assert named(failure(checks.check_augmentation, letter)) == name

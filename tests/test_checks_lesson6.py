@@ -25,8 +25,12 @@ def ratio(num, den):
 
 def metrics_ok(tp, fp, fn, tn):
     p, r = ratio(tp, tp + fp), ratio(tp, tp + fn)
-    return {"accuracy": ratio(tp + tn, tp + fp + fn + tn), "precision": p, "recall": r,
-            "f1": ratio(2 * p * r, p + r)}
+    return {
+        "accuracy": ratio(tp + tn, tp + fp + fn + tn),
+        "precision": p,
+        "recall": r,
+        "f1": ratio(2 * p * r, p + r),
+    }
 
 
 def test_compute_metrics_correct_passes_worked_example_and_edge_cases(capsys):
@@ -50,17 +54,32 @@ def test_compute_metrics_is_called_with_keywords_so_argument_order_cannot_hide_e
 @pytest.mark.parametrize(
     ("wrong", "misconception"),
     [
-        (lambda tp, fp, fn, tn: {**metrics_ok(tp, fp, fn, tn),
-                                 "precision": ratio(tp, tp + fn), "recall": ratio(tp, tp + fp)},
-         "precision and recall swapped"),
-        (lambda tp, fp, fn, tn: {**metrics_ok(tp, fp, fn, tn),
-                                 "accuracy": tp / (tp + fp + fn + tn)},
-         "true negatives not counted as correct"),
-        (lambda tp, fp, fn, tn: {**metrics_ok(tp, fp, fn, tn),
-                                 "f1": (ratio(tp, tp + fp) + ratio(tp, tp + fn)) / 2},
-         "F1 taken as the plain average"),
-        (lambda tp, fp, fn, tn: {k: 100 * v for k, v in metrics_ok(tp, fp, fn, tn).items()},
-         "percent instead of a fraction"),
+        (
+            lambda tp, fp, fn, tn: {
+                **metrics_ok(tp, fp, fn, tn),
+                "precision": ratio(tp, tp + fn),
+                "recall": ratio(tp, tp + fp),
+            },
+            "precision and recall swapped",
+        ),
+        (
+            lambda tp, fp, fn, tn: {
+                **metrics_ok(tp, fp, fn, tn),
+                "accuracy": tp / (tp + fp + fn + tn),
+            },
+            "true negatives not counted as correct",
+        ),
+        (
+            lambda tp, fp, fn, tn: {
+                **metrics_ok(tp, fp, fn, tn),
+                "f1": (ratio(tp, tp + fp) + ratio(tp, tp + fn)) / 2,
+            },
+            "F1 taken as the plain average",
+        ),
+        (
+            lambda tp, fp, fn, tn: {k: 100 * v for k, v in metrics_ok(tp, fp, fn, tn).items()},
+            "percent instead of a fraction",
+        ),
     ],
 )
 def test_compute_metrics_wrong_formulas_are_named(wrong, misconception):
@@ -72,8 +91,12 @@ def test_compute_metrics_wrong_formulas_are_named(wrong, misconception):
 def test_compute_metrics_division_by_zero_is_explained():
     def naive(tp, fp, fn, tn):
         p, r = tp / (tp + fp), tp / (tp + fn)
-        return {"accuracy": (tp + tn) / (tp + fp + fn + tn), "precision": p, "recall": r,
-                "f1": 2 * p * r / (p + r)}
+        return {
+            "accuracy": (tp + tn) / (tp + fp + fn + tn),
+            "precision": p,
+            "recall": r,
+            "f1": 2 * p * r / (p + r),
+        }
 
     checks.check_compute_metrics(naive, [checks.WORKED_EXAMPLE])  # fine on the worked example,
     err = failure(checks.check_compute_metrics, naive)  # but the visible check has an edge case
@@ -260,8 +283,13 @@ def paradox_cases():
     good = screening.copy()
     good[:3] = 0  # 0.97 > 0.60
     animals = np.array(["cat"] * 60 + ["dog"] * 30 + ["fox"] * 10)
-    return [(rare, noisy), (balanced, decent), (screening, good),
-            (animals, np.array(["cat"] * 100)), (list(balanced), list(decent))]
+    return [
+        (rare, noisy),
+        (balanced, decent),
+        (screening, good),
+        (animals, np.array(["cat"] * 100)),
+        (list(balanced), list(decent)),
+    ]
 
 
 def test_paradox_correct_answer_passes_on_every_case(capsys):
@@ -336,21 +364,33 @@ def test_most_confused_reads_true_rows_and_skips_the_diagonal(capsys):
     checks.check_most_confused(right, [small])
     assert "on 1 matrices" in capsys.readouterr().out
     assert failure(checks.check_most_confused, swapped, [small]).misconception_id == (
-        "lesson6.rows_columns_swapped")
+        "lesson6.rows_columns_swapped"
+    )
     assert failure(checks.check_most_confused, diagonal, [small]).misconception_id == (
-        "lesson6.diagonal_counted")
+        "lesson6.diagonal_counted"
+    )
     assert failure(checks.check_most_confused, lambda m, n: "cat", [small]).misconception_id == (
-        "lesson6.not_a_name_pair")
+        "lesson6.not_a_name_pair"
+    )
     with pytest.raises(ValueError, match="square"):
         checks.most_confused_expected([[1, 2, 3]], ["a"])
 
 
-@pytest.mark.parametrize(("check", "right", "wrong"), [
-    (checks.check_rare_curves, "B", {"A": "roc_for_rare", "C": "accuracy_curve",
-                                     "D": "curves_equivalent"}),
-    (checks.check_micro_average, "B", {"A": "micro_is_macro", "C": "micro_is_weighted",
-                                       "D": "micro_is_largest_class"}),
-])
+@pytest.mark.parametrize(
+    ("check", "right", "wrong"),
+    [
+        (
+            checks.check_rare_curves,
+            "B",
+            {"A": "roc_for_rare", "C": "accuracy_curve", "D": "curves_equivalent"},
+        ),
+        (
+            checks.check_micro_average,
+            "B",
+            {"A": "micro_is_macro", "C": "micro_is_weighted", "D": "micro_is_largest_class"},
+        ),
+    ],
+)
 def test_curve_and_average_questions_name_each_option(check, right, wrong):
     check(right)
     for letter, name in wrong.items():
@@ -396,22 +436,52 @@ def test_rule_of_thumb_correct_answers_pass(capsys):
 @pytest.mark.parametrize(
     ("wrong", "misconception_id"),
     [
-        (lambda accuracy, precision, recall: "good" if accuracy > 0.8 else
-         ("bad" if accuracy < 0.6 else "mixed"), "lesson6.accuracy_alone"),
-        (lambda accuracy, precision, recall: "mixed" if rule_ok(accuracy, precision, recall)
-         == "good" and abs(precision - recall) > 0.15 else rule_ok(accuracy, precision, recall),
-         "lesson6.balance_rule_added"),
-        (lambda accuracy, precision, recall: "bad" if accuracy < 0.6 else
-         ("good" if min(accuracy, precision, recall) > 0.75 else "mixed"),
-         "lesson6.bad_sign_missed"),
-        (lambda accuracy, precision, recall: rule_ok(accuracy, precision, recall)
-         if rule_ok(accuracy, precision, recall) == "good" else "bad",
-         "lesson6.not_good_is_bad"),
-        (lambda accuracy, precision, recall: "bad" if accuracy < 60 or precision <= 35
-         or recall <= 25 else ("good" if min(accuracy, precision, recall) > 80 else "mixed"),
-         "lesson6.percent_cutoffs"),
-        (lambda accuracy, precision, recall: "bad" if rule_ok(accuracy, precision, recall) == "bad"
-         else ("good" if recall > 0.75 else "mixed"), "lesson6.good_without_all_cutoffs"),
+        (
+            lambda accuracy, precision, recall: (
+                "good" if accuracy > 0.8 else ("bad" if accuracy < 0.6 else "mixed")
+            ),
+            "lesson6.accuracy_alone",
+        ),
+        (
+            lambda accuracy, precision, recall: (
+                "mixed"
+                if rule_ok(accuracy, precision, recall) == "good" and abs(precision - recall) > 0.15
+                else rule_ok(accuracy, precision, recall)
+            ),
+            "lesson6.balance_rule_added",
+        ),
+        (
+            lambda accuracy, precision, recall: (
+                "bad"
+                if accuracy < 0.6
+                else ("good" if min(accuracy, precision, recall) > 0.75 else "mixed")
+            ),
+            "lesson6.bad_sign_missed",
+        ),
+        (
+            lambda accuracy, precision, recall: (
+                rule_ok(accuracy, precision, recall)
+                if rule_ok(accuracy, precision, recall) == "good"
+                else "bad"
+            ),
+            "lesson6.not_good_is_bad",
+        ),
+        (
+            lambda accuracy, precision, recall: (
+                "bad"
+                if accuracy < 60 or precision <= 35 or recall <= 25
+                else ("good" if min(accuracy, precision, recall) > 80 else "mixed")
+            ),
+            "lesson6.percent_cutoffs",
+        ),
+        (
+            lambda accuracy, precision, recall: (
+                "bad"
+                if rule_ok(accuracy, precision, recall) == "bad"
+                else ("good" if recall > 0.75 else "mixed")
+            ),
+            "lesson6.good_without_all_cutoffs",
+        ),
     ],
 )
 def test_rule_of_thumb_misconceptions_are_named(wrong, misconception_id):
@@ -443,5 +513,6 @@ def test_rule_of_thumb_wrong_return_types_are_explained():
     error = failure(checks.check_rule_of_thumb, "good", RULE_CASES)
     assert error.misconception_id == "lesson6.not_a_function"
     with pytest.raises(NotImplementedError):
-        checks.check_rule_of_thumb(lambda **m: (_ for _ in ()).throw(NotImplementedError()),
-                                   RULE_CASES)
+        checks.check_rule_of_thumb(
+            lambda **m: (_ for _ in ()).throw(NotImplementedError()), RULE_CASES
+        )

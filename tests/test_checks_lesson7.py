@@ -46,8 +46,9 @@ def splits():
 def trained(splits):
     torch.manual_seed(0)
     model = prepare_ok(backbones.load_backbone("resnet18", weights="course"), 5)
-    training.fine_tune(model, splits.train, splits.val, epochs=20, lr=1e-2, mode="head",
-                       device="cpu")
+    training.fine_tune(
+        model, splits.train, splits.val, epochs=20, lr=1e-2, mode="head", device="cpu"
+    )
     return model
 
 
@@ -63,12 +64,17 @@ def scores(model, split):
 @pytest.fixture(scope="module")
 def candidates(splits, trained):
     torch.manual_seed(1)
-    weak = heads.replace_head(backbones.load_backbone("resnet18", weights="course"), 5,
-                              freeze_backbone=True)
-    hist = {"head": training.fine_tune(trained, splits.train, epochs=1, lr=1e-9, mode="head",
-                                       device="cpu"),
-            "full": training.fine_tune(weak, splits.train, epochs=1, lr=1e-4, mode="head",
-                                       device="cpu")}
+    weak = heads.replace_head(
+        backbones.load_backbone("resnet18", weights="course"), 5, freeze_backbone=True
+    )
+    hist = {
+        "head": training.fine_tune(
+            trained, splits.train, epochs=1, lr=1e-9, mode="head", device="cpu"
+        ),
+        "full": training.fine_tune(
+            weak, splits.train, epochs=1, lr=1e-4, mode="head", device="cpu"
+        ),
+    }
     return {"head": trained, "full": weak}, hist
 
 
@@ -84,8 +90,9 @@ def test_choice_on_validation_passes_and_names_each_mistake(candidates, splits, 
     models, hist = candidates
     val = accuracies(models, splits.val)
     best = checks.choose_candidate(val)
-    checks.check_choice_on_validation(val, best, models, splits.val, test=splits.test,
-                                      histories=hist)
+    checks.check_choice_on_validation(
+        val, best, models, splits.val, test=splits.test, histories=hist
+    )
     out = capsys.readouterr().out
     assert out.startswith("Correct:") and "test" not in out.replace("no test number", "")
     other = "full" if best == "head" else "head"
@@ -93,15 +100,24 @@ def test_choice_on_validation_passes_and_names_each_mistake(candidates, splits, 
     assert err.misconception_id == "lesson7.not_the_best_on_val"
     test = accuracies(models, splits.test)
     if any(abs(test[k] - val[k]) > 1e-6 for k in val):
-        err = failure(checks.check_choice_on_validation, test, best, models, splits.val,
-                      test=splits.test)
+        err = failure(
+            checks.check_choice_on_validation, test, best, models, splits.val, test=splits.test
+        )
         assert err.misconception_id == "lesson7.measured_on_test"
     train = {k: float(h.final["train_acc"]) for k, h in hist.items()}
-    err = failure(checks.check_choice_on_validation, train, best, models, splits.val,
-                  test=splits.test, histories=hist)
+    err = failure(
+        checks.check_choice_on_validation,
+        train,
+        best,
+        models,
+        splits.val,
+        test=splits.test,
+        histories=hist,
+    )
     assert err.misconception_id == "lesson7.measured_on_train"
-    err = failure(checks.check_choice_on_validation, {"head": 0.9, "full": 0.1}, best, models,
-                  splits.val)
+    err = failure(
+        checks.check_choice_on_validation, {"head": 0.9, "full": 0.1}, best, models, splits.val
+    )
     assert err.misconception_id == "lesson7.accuracy_not_measured"
     err = failure(checks.check_choice_on_validation, [0.9, 0.8], best, models, splits.val)
     assert err.misconception_id == "lesson7.wrong_type"
@@ -152,12 +168,16 @@ def test_top_losses_mistakes_are_named(trained, splits):
     if not np.all(np.diff(top_ok(trained, splits.val, 5)) > 0):
         cases["lesson7.losses_unsorted"] = unsorted
     for name, answer in cases.items():
-        assert failure(checks.check_top_losses, answer, trained, splits.val,
-                       k=5).misconception_id == name
+        assert (
+            failure(checks.check_top_losses, answer, trained, splits.val, k=5).misconception_id
+            == name
+        )
     err = failure(checks.check_top_losses, least_confident, trained, splits.val, k=5)
     assert err.misconception_id in ("lesson7.least_confident", "lesson7.losses_unsorted")
-    assert failure(checks.check_top_losses, "x", trained, splits.val).misconception_id == \
-        "lesson7.not_a_function"
+    assert (
+        failure(checks.check_top_losses, "x", trained, splits.val).misconception_id
+        == "lesson7.not_a_function"
+    )
 
 
 # --- exercise 3: the per-class report --------------------------------------------------------
@@ -179,13 +199,15 @@ def test_report_on_test_passes_and_on_validation_fails(trained, splits):
     weakest = r["test"].class_names[int(np.argmin(r["test"].recall))]
     checks.check_test_report(r["test"], weakest, trained, splits.test, val=splits.val)
     if not checks._report_matches(r["val"], r["test"]):
-        err = failure(checks.check_test_report, r["val"], weakest, trained, splits.test,
-                      val=splits.val)
+        err = failure(
+            checks.check_test_report, r["val"], weakest, trained, splits.test, val=splits.val
+        )
         assert err.misconception_id == "lesson7.report_on_validation"
     err = failure(checks.check_test_report, r["unnamed"], weakest, trained, splits.test)
     assert err.misconception_id == "lesson7.class_names_missing"
-    err = failure(checks.check_test_report, r["test"], int(np.argmin(r["test"].recall)),
-                  trained, splits.test)
+    err = failure(
+        checks.check_test_report, r["test"], int(np.argmin(r["test"].recall)), trained, splits.test
+    )
     assert err.misconception_id == "lesson7.index_not_name"
     strongest = r["test"].class_names[int(np.argmax(r["test"].recall))]
     if min(r["test"].recall) < max(r["test"].recall):
@@ -205,12 +227,12 @@ def test_threshold_from_validation_passes_and_from_test_is_detected(trained, spl
     kw = {"positive": SCREENED, "min_recall": 0.9}
     checks.check_threshold_on_validation(on_val, trained, splits.val, **kw)
     checks.check_threshold_not_from_test(on_val, trained, splits.val, splits.test, **kw)
-    checks.check_threshold_not_from_test(np.float32(on_val), trained, splits.val, splits.test,
-                                         **kw)
+    checks.check_threshold_not_from_test(np.float32(on_val), trained, splits.val, splits.test, **kw)
     on_test = metrics.choose_threshold(test_pos, test_scores, min_recall=0.9, positive=True)
     assert on_test not in val_scores
-    err = failure(checks.check_threshold_not_from_test, on_test, trained, splits.val,
-                  splits.test, **kw)
+    err = failure(
+        checks.check_threshold_not_from_test, on_test, trained, splits.val, splits.test, **kw
+    )
     assert err.misconception_id == "lesson7.threshold_from_test"
 
 
@@ -233,28 +255,57 @@ def test_measurement_right_numbers_pass_and_wrong_sources_are_named(trained, spl
     right = metrics.binary_metrics(test_pos, test_scores >= t, positive=True)
     kw = {"positive": SCREENED, "val": splits.val}
     checks.check_test_measurement(right.recall, right.precision, trained, t, splits.test, **kw)
-    checks.check_test_measurement(np.float64(right.recall), torch.tensor(right.precision),
-                                  trained, t, splits.test, **kw)
+    checks.check_test_measurement(
+        np.float64(right.recall), torch.tensor(right.precision), trained, t, splits.test, **kw
+    )
 
     argmax = metrics.binary_metrics(test_pos, test_argmax, positive=True)
     if (argmax.recall, argmax.precision) != (right.recall, right.precision):
-        err = failure(checks.check_test_measurement, argmax.recall, argmax.precision, trained, t,
-                      splits.test, **kw)
+        err = failure(
+            checks.check_test_measurement,
+            argmax.recall,
+            argmax.precision,
+            trained,
+            t,
+            splits.test,
+            **kw,
+        )
         assert err.misconception_id == "lesson7.threshold_not_applied"
 
     val_pos, val_scores, _ = scores(trained, splits.val)
     on_val = metrics.binary_metrics(val_pos, val_scores >= t, positive=True)
     if (on_val.recall, on_val.precision) != (right.recall, right.precision):
-        err = failure(checks.check_test_measurement, on_val.recall, on_val.precision, trained, t,
-                      splits.test, **kw)
+        err = failure(
+            checks.check_test_measurement,
+            on_val.recall,
+            on_val.precision,
+            trained,
+            t,
+            splits.test,
+            **kw,
+        )
         assert err.misconception_id == "lesson7.validation_as_test"
 
     if right.recall != right.precision:
-        err = failure(checks.check_test_measurement, right.precision, right.recall, trained, t,
-                      splits.test, **kw)
+        err = failure(
+            checks.check_test_measurement,
+            right.precision,
+            right.recall,
+            trained,
+            t,
+            splits.test,
+            **kw,
+        )
         assert err.misconception_id == "lesson7.precision_recall_swapped"
-    err = failure(checks.check_test_measurement, 100 * right.recall, 100 * right.precision,
-                  trained, t, splits.test, **kw)
+    err = failure(
+        checks.check_test_measurement,
+        100 * right.recall,
+        100 * right.precision,
+        trained,
+        t,
+        splits.test,
+        **kw,
+    )
     assert err.misconception_id == "lesson7.percent_not_fraction"
     err = failure(checks.check_test_measurement, 0.123, 0.456, trained, t, splits.test, **kw)
     assert err.misconception_id == "lesson7.numbers_not_measured"
@@ -274,10 +325,10 @@ def test_decide_correct_passes_and_each_shortcut_is_named():
     checks.check_decide(decide_ok, DECIDE_CASES, **RULE)
     shortcuts = {
         "lesson7.recall_only": lambda r, p: "deploy" if r >= 0.9 else "do not deploy",
-        "lesson7.precision_only":
-            lambda r, p: "deploy" if p >= 0.5 else "do not deploy",
-        "lesson7.at_least_as_more_than":
-            lambda r, p: "deploy" if r > 0.9 and p > 0.5 else "do not deploy",
+        "lesson7.precision_only": lambda r, p: "deploy" if p >= 0.5 else "do not deploy",
+        "lesson7.at_least_as_more_than": lambda r, p: (
+            "deploy" if r > 0.9 and p > 0.5 else "do not deploy"
+        ),
     }
     for name, wrong in shortcuts.items():
         assert failure(checks.check_decide, wrong, DECIDE_CASES, **RULE).misconception_id == name
@@ -299,12 +350,20 @@ def test_verdict_must_agree_with_the_re_measured_metrics(trained, splits):
     val_pos, val_scores, _ = scores(trained, splits.val)
     t = metrics.choose_threshold(val_pos, val_scores, min_recall=0.9, positive=True)
     strict = {"positive": SCREENED, "min_recall": 1.01, "min_precision": 0.5}
-    err = failure(checks.check_verdict, "deploy", lambda r, p: "deploy", trained, t,
-                  splits.test, **strict)
+    err = failure(
+        checks.check_verdict, "deploy", lambda r, p: "deploy", trained, t, splits.test, **strict
+    )
     assert err.misconception_id == "lesson7.accuracy_paradox"
     # A verdict typed against the student's own decide.
-    err = failure(checks.check_verdict, "do not deploy", lambda r, p: "deploy", trained, 0.0,
-                  splits.test, **kw)
+    err = failure(
+        checks.check_verdict,
+        "do not deploy",
+        lambda r, p: "deploy",
+        trained,
+        0.0,
+        splits.test,
+        **kw,
+    )
     assert err.misconception_id == "lesson7.typed_verdict"
     err = failure(checks.check_verdict, True, decide_ok, trained, 0.0, splits.test, **kw)
     assert err.misconception_id == "lesson7.not_a_verdict"

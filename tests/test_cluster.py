@@ -79,16 +79,35 @@ def cluster():
     import dask
 
     # One task per worker at a time, one retry: a job that kills its worker fails fast.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
-                          "distributed.scheduler.worker-saturation": 1.0}):
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as local:
+    with dask.config.set(
+        {
+            "distributed.scheduler.allowed-failures": 1,
+            "distributed.scheduler.worker-saturation": 1.0,
+        }
+    ):
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as local:
             yield local
 
 
 def _grade(course: Path, subs: Path, out: Path, *extra: str) -> int:
-    return cli.main(["grade", "--root", str(course), "--submissions", str(subs), "--out", str(out),
-                     "--cell-timeout", "60", "--timeout", "300", *extra])
+    return cli.main(
+        [
+            "grade",
+            "--root",
+            str(course),
+            "--submissions",
+            str(subs),
+            "--out",
+            str(out),
+            "--cell-timeout",
+            "60",
+            "--timeout",
+            "300",
+            *extra,
+        ]
+    )
 
 
 @pytest.mark.slow
@@ -125,8 +144,11 @@ def test_a_worker_killed_mid_job_loses_no_submission(course, intro, cluster, tmp
     _submission(intro, subs, "ann", "import time\ntime.sleep(8)")  # job 0: long enough to kill
     _submission(intro, subs, "ben")
     codes = []
-    run = threading.Thread(target=lambda: codes.append(_grade(
-        course, subs, tmp_path / "out", "--scheduler", cluster.scheduler_address)))
+    run = threading.Thread(
+        target=lambda: codes.append(
+            _grade(course, subs, tmp_path / "out", "--scheduler", cluster.scheduler_address)
+        )
+    )
     with distributed.Client(cluster.scheduler_address) as client:
         pids = client.run(os.getpid)
         run.start()
@@ -137,7 +159,9 @@ def test_a_worker_killed_mid_job_loses_no_submission(course, intro, cluster, tmp
     assert codes == [0]
     printed = capsys.readouterr().out
     assert (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:] == [
-        "ann,intro,3,3", "ben,intro,3,3"]
+        "ann,intro,3,3",
+        "ben,intro,3,3",
+    ]
     assert "ann intro: retried: a Dask worker was lost while grading it" in printed
 
 
@@ -152,8 +176,9 @@ KILL_WORKER = (
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux /proc")
-def test_a_notebook_that_kills_its_worker_costs_only_its_grade(course, intro, cluster, tmp_path,
-                                                               capsys):
+def test_a_notebook_that_kills_its_worker_costs_only_its_grade(
+    course, intro, cluster, tmp_path, capsys
+):
     subs = tmp_path / "subs"
     _submission(intro, subs, "ann")
     _submission(intro, subs, "eve", KILL_WORKER)
@@ -163,5 +188,8 @@ def test_a_notebook_that_kills_its_worker_costs_only_its_grade(course, intro, cl
     assert _grade(course, subs, tmp_path / "out", "--scheduler", cluster.scheduler_address) == 0
     printed = capsys.readouterr().out
     assert (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:] == [
-        "ann,intro,3,3", "ben,intro,3,3", "eve,intro,0,3"]
+        "ann,intro,3,3",
+        "ben,intro,3,3",
+        "eve,intro,0,3",
+    ]
     assert "eve intro: not graded: its Dask worker died" in printed

@@ -56,7 +56,8 @@ def test_meta_device_wording_is_understood_too(broken_resnet50):
 def test_check_forward_explains_the_broken_head(broken_resnet50):
     text = check_forward(broken_resnet50, torch.empty(1, 3, 224, 224, device="meta"))
     assert text == explain_shape_error(
-        "mat1 and mat2 shapes cannot be multiplied (1x2048 and 1024x10)", broken_resnet50)
+        "mat1 and mat2 shapes cannot be multiplied (1x2048 and 1024x10)", broken_resnet50
+    )
 
 
 def test_a_wrong_layer_inside_the_classifier_is_named(meta_model):
@@ -92,10 +93,15 @@ def test_grey_images_are_an_input_problem_not_a_head_problem(meta_model):
     assert "4 channels" in rgba and "x[:, :3]" in rgba
 
 
-@pytest.mark.parametrize("error", [
-    "CUDA out of memory", RuntimeError("Expected all tensors to be on the same device"),
-    KeyError("fc"), "",
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        "CUDA out of memory",
+        RuntimeError("Expected all tensors to be on the same device"),
+        KeyError("fc"),
+        "",
+    ],
+)
 def test_other_errors_are_not_called_head_mismatches(error):
     text = explain_shape_error(error)
     assert text.startswith("Not a head-size mismatch")
@@ -223,7 +229,10 @@ def test_every_code_at_once_on_a_torchvision_model(meta_model):
     model.layer4.requires_grad_(False)
     model.fc.requires_grad_(False)
     assert _codes(check_transfer_setup(model, optimizer)) == [
-        "head_frozen", "backbone_not_frozen", "optimizer_missing_head", "optimizer_stale_params",
+        "head_frozen",
+        "backbone_not_frozen",
+        "optimizer_missing_head",
+        "optimizer_stale_params",
         "batchnorm_train_mode",
     ]
 

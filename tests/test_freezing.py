@@ -48,8 +48,12 @@ def test_freeze_backbone_finds_the_head_and_its_aux_heads(meta_model):
     model = meta_model("googlenet")
     assert freeze_backbone(model) is model
     assert trainable_parameter_names(model) == [
-        "aux1.fc2.weight", "aux1.fc2.bias", "aux2.fc2.weight", "aux2.fc2.bias",
-        "fc.weight", "fc.bias",
+        "aux1.fc2.weight",
+        "aux1.fc2.bias",
+        "aux2.fc2.weight",
+        "aux2.fc2.bias",
+        "fc.weight",
+        "fc.bias",
     ]
 
 
@@ -58,7 +62,10 @@ def test_freeze_backbone_accepts_explicit_head_paths(toy_net):
     assert trainable_parameter_names(toy_net) == ["fc.weight", "fc.bias"]
     freeze_backbone(toy_net, ["features.1", "fc"])
     assert trainable_parameter_names(toy_net) == [
-        "features.1.weight", "features.1.bias", "fc.weight", "fc.bias",
+        "features.1.weight",
+        "features.1.bias",
+        "fc.weight",
+        "fc.bias",
     ]
 
 
@@ -67,7 +74,9 @@ def test_freeze_backbone_refuses_bad_paths_without_changing_anything(toy_net):
         freeze_backbone(toy_net, ["fc", "classifier"])
     assert count_parameters(toy_net).frozen == 0
     for empty in ("", []):
-        with pytest.raises(ValueError, match=f"head_path must name the head.*{re.escape(repr(empty))}"):
+        with pytest.raises(
+            ValueError, match=f"head_path must name the head.*{re.escape(repr(empty))}"
+        ):
             freeze_backbone(toy_net, empty)
     with pytest.raises(TypeError, match="head_path.*3"):
         freeze_backbone(toy_net, 3)
@@ -106,10 +115,17 @@ def test_trainable_summary_marks_partly_trainable_children(toy_net):
     assert "features" in summary and "partly" in summary
 
 
-@pytest.mark.parametrize("function", [
-    freeze, unfreeze, freeze_backbone, count_parameters, trainable_parameter_names,
-    trainable_summary,
-])
+@pytest.mark.parametrize(
+    "function",
+    [
+        freeze,
+        unfreeze,
+        freeze_backbone,
+        count_parameters,
+        trainable_parameter_names,
+        trainable_summary,
+    ],
+)
 def test_non_modules_are_refused(function):
     with pytest.raises(TypeError, match="torch.nn.Module.*list"):
         function([nn.Linear(2, 2)])

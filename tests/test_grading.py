@@ -548,10 +548,13 @@ def test_a_submission_that_replaces_the_guard_is_flagged(case, course, notebooks
     from grader.autograde import Grader
 
     path = _save(corpus.build(case, *notebooks["intro"]), tmp_path / "subs" / "eve" / "intro.ipynb")
-    fair = _save(corpus.build("perfect", *notebooks["intro"]), tmp_path / "subs" / "ann" / "intro.ipynb")
+    fair = _save(
+        corpus.build("perfect", *notebooks["intro"]), tmp_path / "subs" / "ann" / "intro.ipynb"
+    )
     with Grader(course, ["intro"], limits=sandbox.Limits(cell_timeout=60)) as grader:
-        honest, outcome = grader.grade([("ann", "intro", fair), ("eve", "intro", path)],
-                                       tmp_path / "out")
+        honest, outcome = grader.grade(
+            [("ann", "intro", fair), ("eve", "intro", path)], tmp_path / "out"
+        )
     assert (honest.score, honest.status, honest.notes) == (3, "graded", [])  # no false alarm
     assert (outcome.score, outcome.status) == (0, "flagged"), outcome.notes
     expected = "not signed" if case == "guard_tamper" else "restore replaced"
@@ -622,7 +625,11 @@ def _misconception_letter(lesson: str, released, item, variable: str, right: str
         try:
             exec(feedback.strip_hidden(test.source), {**namespace, variable: letter})  # noqa: S102
         except checks.ExerciseError as exc:
-            if letter != right and exc.misconception == "misconception":
+            # A registered misconception (lessons name theirs), or the generic label of a plain why.
+            named = exc.misconception_id is not None and not exc.misconception_id.startswith(
+                "course."
+            )
+            if letter != right and (named or exc.misconception == "misconception"):
                 return letter, exc.observed
         except Exception:  # noqa: BLE001 - not an option of this question
             continue

@@ -42,8 +42,12 @@ def test_every_torchvision_head_is_found_and_replaced(name, meta_model):
 
     assert replace_head(model, 7) is model
     new = find_head(model)
-    assert (new.path, new.in_features, new.out_features, new.bias) == (path, info.in_features, 7,
-                                                                       info.bias)
+    assert (new.path, new.in_features, new.out_features, new.bias) == (
+        path,
+        info.in_features,
+        7,
+        info.bias,
+    )
     assert new.module is not layer and new.module.weight.is_meta
     # Meta tensors carry shapes, so this forward proves the head feeds the output;
     # in training mode the auxiliary heads must give 7 scores as well.
@@ -54,19 +58,35 @@ def test_every_torchvision_head_is_found_and_replaced(name, meta_model):
     assert shapes == [(2, 7)] * (1 + len(info.aux_paths))
 
 
-@pytest.mark.parametrize(("name", "path", "in_features"), [
-    ("resnet18", "fc", 512), ("resnet34", "fc", 512), ("resnet50", "fc", 2048),
-    ("resnet101", "fc", 2048), ("resnet152", "fc", 2048), ("vgg16", "classifier.6", 4096),
-    ("vgg11_bn", "classifier.6", 4096), ("alexnet", "classifier.6", 4096),
-    ("densenet121", "classifier", None), ("mobilenet_v2", "classifier.1", None),
-    ("efficientnet_b0", "classifier.1", None), ("efficientnet_v2_s", "classifier.1", None),
-    ("mnasnet1_0", "classifier.1", None), ("mobilenet_v3_small", "classifier.3", None),
-    ("convnext_tiny", "classifier.2", None), ("maxvit_t", "classifier.5", None),
-    ("vit_b_16", "heads.head", None), ("swin_t", "head", None), ("swin_v2_t", "head", None),
-    ("regnet_y_400mf", "fc", None), ("shufflenet_v2_x1_0", "fc", None),
-    ("googlenet", "fc", None), ("inception_v3", "fc", None),
-    ("squeezenet1_0", "classifier.1", None),
-])
+@pytest.mark.parametrize(
+    ("name", "path", "in_features"),
+    [
+        ("resnet18", "fc", 512),
+        ("resnet34", "fc", 512),
+        ("resnet50", "fc", 2048),
+        ("resnet101", "fc", 2048),
+        ("resnet152", "fc", 2048),
+        ("vgg16", "classifier.6", 4096),
+        ("vgg11_bn", "classifier.6", 4096),
+        ("alexnet", "classifier.6", 4096),
+        ("densenet121", "classifier", None),
+        ("mobilenet_v2", "classifier.1", None),
+        ("efficientnet_b0", "classifier.1", None),
+        ("efficientnet_v2_s", "classifier.1", None),
+        ("mnasnet1_0", "classifier.1", None),
+        ("mobilenet_v3_small", "classifier.3", None),
+        ("convnext_tiny", "classifier.2", None),
+        ("maxvit_t", "classifier.5", None),
+        ("vit_b_16", "heads.head", None),
+        ("swin_t", "head", None),
+        ("swin_v2_t", "head", None),
+        ("regnet_y_400mf", "fc", None),
+        ("shufflenet_v2_x1_0", "fc", None),
+        ("googlenet", "fc", None),
+        ("inception_v3", "fc", None),
+        ("squeezenet1_0", "classifier.1", None),
+    ],
+)
 def test_curriculum_head_locations(name, path, in_features, meta_model):
     info = find_head(meta_model(name))
     assert info.path == path
@@ -91,13 +111,16 @@ def test_head_info_is_frozen(meta_model):
         info.path = "classifier"
 
 
-@pytest.mark.parametrize(("name", "size", "kwargs"), [
-    ("resnet18", 32, {}),
-    ("mobilenet_v3_small", 32, {}),
-    ("squeezenet1_0", 64, {}),
-    # Training mode, three outputs; the meta test above already checks their shapes.
-    pytest.param("googlenet", 64, {"init_weights": False}, marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    ("name", "size", "kwargs"),
+    [
+        ("resnet18", 32, {}),
+        ("mobilenet_v3_small", 32, {}),
+        ("squeezenet1_0", 64, {}),
+        # Training mode, three outputs; the meta test above already checks their shapes.
+        pytest.param("googlenet", 64, {"init_weights": False}, marks=pytest.mark.slow),
+    ],
+)
 def test_replaced_heads_give_real_outputs_on_cpu(name, size, kwargs):
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None, **kwargs)
@@ -133,8 +156,14 @@ def test_replace_head_keeps_dtype_and_mode(toy_net, dtype):
 def test_replace_head_with_freeze_backbone_trains_exactly_the_new_heads(meta_model):
     model = replace_head(meta_model("googlenet"), 5, freeze_backbone=True)
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
-    assert trainable == ["aux1.fc2.weight", "aux1.fc2.bias", "aux2.fc2.weight", "aux2.fc2.bias",
-                         "fc.weight", "fc.bias"]
+    assert trainable == [
+        "aux1.fc2.weight",
+        "aux1.fc2.bias",
+        "aux2.fc2.weight",
+        "aux2.fc2.bias",
+        "fc.weight",
+        "fc.bias",
+    ]
 
 
 def test_replace_head_without_freezing_leaves_requires_grad_alone(toy_net):
@@ -209,10 +238,17 @@ def test_non_modules_are_refused(bad):
         get_module(bad, "fc")
 
 
-@pytest.mark.parametrize(("bad", "error"), [
-    (0, ValueError), (-3, ValueError), (True, TypeError), (2.0, TypeError), ("5", TypeError),
-    (None, TypeError),
-])
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (0, ValueError),
+        (-3, ValueError),
+        (True, TypeError),
+        (2.0, TypeError),
+        ("5", TypeError),
+        (None, TypeError),
+    ],
+)
 def test_bad_num_classes_are_quoted(toy_net, bad, error):
     with pytest.raises(error, match=f"num_classes.*{re.escape(repr(bad))}"):
         replace_head(toy_net, bad)

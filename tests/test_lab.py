@@ -31,18 +31,30 @@ def test_make_lab_serves_the_course(tmp_path):
         assert INSTRUCTOR_PANELS <= config["disabled"] and config["news"] == {"disabled": True}
 
 
-INSTRUCTOR_PANELS = {"@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:formgrader",
-                     "@jupyter/nbgrader:course-list"}
+INSTRUCTOR_PANELS = {
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:course-list",
+}
 
 
 def _page_config(port: int, token: str) -> dict:
     html = _get(port, token, "/lab").read().decode()
-    data = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">'
-                                r"(.*?)</script>", html, re.S).group(1))
+    data = json.loads(
+        re.search(
+            r'<script id="jupyter-config-data" type="application/json">'
+            r"(.*?)</script>",
+            html,
+            re.S,
+        ).group(1)
+    )
     listed = data["disabledExtensions"]  # a list, or a dict of name -> disabled
-    return {"disabled": set(listed) if isinstance(listed, list) else
-            {k for k, v in listed.items() if v},
-            "news": data.get("news")}
+    return {
+        "disabled": set(listed)
+        if isinstance(listed, list)
+        else {k for k, v in listed.items() if v},
+        "news": data.get("news"),
+    }
 
 
 @pytest.mark.slow

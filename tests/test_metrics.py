@@ -291,8 +291,14 @@ def test_course_policy_lets_the_use_decide_the_balance():
 
 
 def test_course_policy_never_beats_the_rubric():
-    cases = [(0.98, 0.5, 0.12), (0.655, 0.52, 1.0), (0.9, 0.9, 0.88), (0.85, 0.889, 0.8),
-             (0.941, 0.98, 0.78), (0.55, 0.4, 0.9)]
+    cases = [
+        (0.98, 0.5, 0.12),
+        (0.655, 0.52, 1.0),
+        (0.9, 0.9, 0.88),
+        (0.85, 0.889, 0.8),
+        (0.941, 0.98, 0.78),
+        (0.55, 0.4, 0.9),
+    ]
     for args in cases:
         seed = M.rubric(*args).label
         for use_case in (None, "spam", "screening", "fraud"):

@@ -81,8 +81,13 @@ def outcomes(lesson: str, index: int) -> dict[str, str]:
 
         nb = split_tests(misconceptions.notebook(lesson, rounds(CASES[lesson])[index], hidden=True))
         folder = ROOT / "solutions" / lesson
-        client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": str(folder)}})
+        client = NotebookClient(
+            nb,
+            timeout=300,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(folder)}},
+        )
         client.execute()
         _RUNS[key] = misconceptions.visible_outcomes(nb)
     return _RUNS[key]
@@ -107,8 +112,11 @@ def _tests_of(lesson: str, cell: str) -> list[str]:
 @pytest.mark.notebooks
 @pytest.mark.parametrize(("lesson", "index", "case"), list(_params()))
 def test_case(lesson: str, index: int, case: Case) -> None:
-    assert case.visible == "pass" or case.visible.startswith(f"{lesson}.") \
-        or case.visible.startswith("course."), f"{case.name}: visible must be 'pass' or an id"
+    assert (
+        case.visible == "pass"
+        or case.visible.startswith(f"{lesson}.")
+        or case.visible.startswith("course.")
+    ), f"{case.name}: visible must be 'pass' or an id"
     tests = _tests_of(lesson, case.cell)
     seen = outcomes(lesson, index)
     visible = [seen[t] for t in tests]
@@ -117,10 +125,12 @@ def test_case(lesson: str, index: int, case: Case) -> None:
         assert set(visible) == {"pass"}, f"{case.name}: a correct answer is refused: {visible}"
     else:
         assert case.visible in visible, (
-            f"{case.name}: the visible check should name {case.visible}, it said {visible}")
+            f"{case.name}: the visible check should name {case.visible}, it said {visible}"
+        )
     if case.graded == "pass":
         assert set(hidden) == {"pass"} and set(visible) == {"pass"}, (
-            f"{case.name}: a correct answer loses points: visible {visible}, hidden {hidden}")
+            f"{case.name}: a correct answer loses points: visible {visible}, hidden {hidden}"
+        )
     else:
         assert any(o != "pass" for o in visible + hidden), f"{case.name}: wrong answer graded right"
 
@@ -132,4 +142,5 @@ def test_every_case_names_a_registered_misconception() -> None:
     for cases in CASES.values():
         for case in cases:
             assert case.visible == "pass" or case.visible in known, (
-                f"{case.name}: {case.visible!r} is not registered")
+                f"{case.name}: {case.visible!r} is not registered"
+            )

@@ -22,7 +22,11 @@ def test_environment_yml_agrees_with_pyproject():
     dev = []
     for req in extras["dev"]:  # "swap-the-head[zoo]" stands for the zoo extra's requirements
         own = re.fullmatch(r"swap-the-head\[([\w,\s-]+)\]", req.strip())
-        dev += [r for extra in own.group(1).split(",") for r in extras[extra.strip()]] if own else [req]
+        dev += (
+            [r for extra in own.group(1).split(",") for r in extras[extra.strip()]]
+            if own
+            else [req]
+        )
     wanted = dict(_norm(r) for r in pyproject["dependencies"] + dev)
     env = (ROOT / "environment.yml").read_text()
     pip_section = env.split("- pip:", 1)[1]
@@ -81,7 +85,9 @@ def test_course_cli_help_is_fast_and_lists_commands():
     for cmd in ("doctor", "pretrain", "release", "grade"):
         assert cmd in out
     probe = "import sys; from grader.cli import build_parser; build_parser(); print('torch' in sys.modules)"
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     assert loaded.stdout.strip() == "False", "building the CLI must not import torch"
 
 

@@ -19,8 +19,9 @@ from typing import Any, NoReturn
 # A misconception id: lesson prefix and a snake_case name, e.g. "lesson4.typed_in_features".
 MISCONCEPTION_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 # How a registered misconception ends the feedback message (read back by the grader's report).
-REVIEW_LINE = re.compile(r"Review: (?P<section>.*) \[(?P<id>[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\]$",
-                         re.MULTILINE)
+REVIEW_LINE = re.compile(
+    r"Review: (?P<section>.*) \[(?P<id>[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\]$", re.MULTILINE
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ def registry(lesson: str, *items: Misconception) -> dict[str, Misconception]:
             raise TypeError(f"registry takes Misconception objects, got {item!r}")
         full = replace(item, id=f"{lesson}.{item.id}")
         if not MISCONCEPTION_ID.match(full.id):
-            raise ValueError(f"misconception id {full.id!r} must look like 'lesson4.typed_in_features'")
+            raise ValueError(
+                f"misconception id {full.id!r} must look like 'lesson4.typed_in_features'"
+            )
         if item.id in found:
             raise ValueError(f"misconception {full.id!r} is registered twice in {lesson}")
         if not item.text.strip() or not item.section.strip():
@@ -67,8 +70,13 @@ GENERIC = registry(
 class ExerciseError(AssertionError):
     """A wrong answer: the message says what was expected, what the answer shows, and a hint."""
 
-    def __init__(self, expected: str, observed: str, hint: str,
-                 misconception: Misconception | str | None = None):
+    def __init__(
+        self,
+        expected: str,
+        observed: str,
+        hint: str,
+        misconception: Misconception | str | None = None,
+    ):
         self.expected = expected
         self.observed = observed
         self.hint = hint
@@ -78,14 +86,17 @@ class ExerciseError(AssertionError):
         self.misconception_id = named.id if named is not None else None
         self.section = named.section if named is not None else None
         label = f" [{text}]" if text else ""
-        message = f"\n  Expected: {expected}\n  Your answer shows{label}: {observed}\n  Hint: {hint}"
+        message = (
+            f"\n  Expected: {expected}\n  Your answer shows{label}: {observed}\n  Hint: {hint}"
+        )
         if isinstance(misconception, Misconception):
             message += f"\n  Review: {misconception.section} [{misconception.id}]"
         super().__init__(message)
 
 
-def fail(expected: str, observed: str, hint: str,
-         misconception: Misconception | str | None = None) -> NoReturn:
+def fail(
+    expected: str, observed: str, hint: str, misconception: Misconception | str | None = None
+) -> NoReturn:
     """Raise the three-part feedback for a wrong answer (naming the misconception when known)."""
     raise ExerciseError(expected, observed, hint, misconception)
 
@@ -141,7 +152,9 @@ def check_choice(
     the registered misconception behind that option.
     """
     if isinstance(answer, str):
-        answer = str.__str__(answer)  # a str subclass could redefine strip()/upper() to fake a letter
+        answer = str.__str__(
+            answer
+        )  # a str subclass could redefine strip()/upper() to fake a letter
     options = sorted({correct_letter, *why_wrong})
     if not isinstance(answer, str) or answer.strip().upper() not in options:
         fail(

@@ -67,8 +67,10 @@ def linear_at(model: nn.Module, path: str) -> nn.Linear:
     """The ``nn.Linear`` at dotted ``path`` of a model the checker built (its head, say)."""
     module = get_module(model, path)
     if not isinstance(module, nn.Linear):
-        raise TypeError(f"expected an nn.Linear at {path!r} of {type(model).__name__}, got "
-                        f"{type(module).__name__}: use this on heads the checker built itself")
+        raise TypeError(
+            f"expected an nn.Linear at {path!r} of {type(model).__name__}, got "
+            f"{type(module).__name__}: use this on heads the checker built itself"
+        )
     return module
 
 

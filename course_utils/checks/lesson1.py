@@ -22,18 +22,31 @@ EX = "the exercise's instructions"
 
 MISCONCEPTIONS = registry(
     "lesson1",
-    Misconception("input_size_changes", "replacing the head changes the input size",
-                  "Claim 1: \"the new head changes the input size the model accepts\""),
-    Misconception("much_smaller", "it makes the model much smaller",
-                  "Claim 2: \"replacing the head makes the model much smaller\""),
-    Misconception("faster_training", "it speeds up training because layers are removed",
-                  "Claim 3: \"replacing the head speeds up training because layers are "
-                  "removed\""),
-    Misconception("grows", "thinking a head with fewer classes makes the model larger",
-                  "Claim 2: \"replacing the head makes the model much smaller\""),
-    Misconception("slower_init", "thinking the new head's initialisation slows training",
-                  "Claim 3: \"replacing the head speeds up training because layers are "
-                  "removed\""),
+    Misconception(
+        "input_size_changes",
+        "replacing the head changes the input size",
+        'Claim 1: "the new head changes the input size the model accepts"',
+    ),
+    Misconception(
+        "much_smaller",
+        "it makes the model much smaller",
+        'Claim 2: "replacing the head makes the model much smaller"',
+    ),
+    Misconception(
+        "faster_training",
+        "it speeds up training because layers are removed",
+        'Claim 3: "replacing the head speeds up training because layers are removed"',
+    ),
+    Misconception(
+        "grows",
+        "thinking a head with fewer classes makes the model larger",
+        'Claim 2: "replacing the head makes the model much smaller"',
+    ),
+    Misconception(
+        "slower_init",
+        "thinking the new head's initialisation slows training",
+        'Claim 3: "replacing the head speeds up training because layers are removed"',
+    ),
     Misconception("not_a_function", "a function expected", EX),
     Misconception("not_a_pair", "a pair (backbone, head) of modules expected", EX),
     Misconception("earlier_linear", "an earlier Linear, not the head", S1),
@@ -44,12 +57,12 @@ MISCONCEPTIONS = registry(
     Misconception("not_flattened", "features not flattened", S1),
     Misconception("wrong_backbone", "the backbone is not everything but the head", S1),
     Misconception("not_a_sequential", "an nn.Sequential(Dropout, Linear) expected", S2),
-    Misconception("dropout_after_linear", "dropout after the Linear layer (it drops class "
-                  "scores)", S2),
+    Misconception(
+        "dropout_after_linear", "dropout after the Linear layer (it drops class scores)", S2
+    ),
     Misconception("softmax_in_head", "a softmax in the head (the loss takes logits)", S2),
     Misconception("p_as_percent", "the dropout probability given as a percentage", S2),
-    Misconception("typed_in_features", "a typed feature size instead of the in_features given",
-                  S2),
+    Misconception("typed_in_features", "a typed feature size instead of the in_features given", S2),
     Misconception("typed_class_count", "a typed class count instead of num_classes", S2),
     Misconception("p_ignored", "the dropout probability p not used", S2),
 )
@@ -100,15 +113,19 @@ def _default_models() -> list[nn.Module]:
     import torchvision
 
     torch.manual_seed(0)
-    return [torchvision.models.resnet18(num_classes=24).eval(),
-            torchvision.models.mobilenet_v3_small(num_classes=5).eval()]
+    return [
+        torchvision.models.resnet18(num_classes=24).eval(),
+        torchvision.models.mobilenet_v3_small(num_classes=5).eval(),
+    ]
 
 
 def _explain(exc: Exception) -> tuple[str, str, Misconception] | None:
     if isinstance(exc, AttributeError) and "'fc'" in str(exc):
-        return ("a function that works for any classifier, not only a ResNet",
-                "search model.named_modules() for the last nn.Linear instead of using model.fc.",
-                M["resnet_only"])
+        return (
+            "a function that works for any classifier, not only a ResNet",
+            "search model.named_modules() for the last nn.Linear instead of using model.fc.",
+            M["resnet_only"],
+        )
     return None
 
 
@@ -123,8 +140,12 @@ def check_split_model(split_model: Callable, *models: ModelCase) -> None:
     numbers), and ``model`` itself is left unchanged.
     """
     if not callable(split_model):
-        fail("a function split_model(model)", f"{split_model!r}", "define it with def.",
-             M["not_a_function"])
+        fail(
+            "a function split_model(model)",
+            f"{split_model!r}",
+            "define it with def.",
+            M["not_a_function"],
+        )
     names = []
     for model, x in _cases(models, _default_models):
         name = type(model).__name__
@@ -132,64 +153,95 @@ def check_split_model(split_model: Callable, *models: ModelCase) -> None:
         expected = _forward(model, x)
         names.append(f"{name} (head at {head_name})")
         result = _run(split_model, model, what=f"split_model on a {name}", explain=_explain)
-        if not (isinstance(result, tuple) and len(result) == 2
-                and all(isinstance(m, nn.Module) for m in result)):
-            fail("a pair (backbone, head) of nn.Module objects",
-                 f"{type(result).__name__}: {result!r:.120}",
-                 "end with: return backbone, head", M["not_a_pair"])
+        if not (
+            isinstance(result, tuple)
+            and len(result) == 2
+            and all(isinstance(m, nn.Module) for m in result)
+        ):
+            fail(
+                "a pair (backbone, head) of nn.Module objects",
+                f"{type(result).__name__}: {result!r:.120}",
+                "end with: return backbone, head",
+                M["not_a_pair"],
+            )
         backbone, head = result
         if head is not true_head:
             linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
             if any(head is m for _, m in linears):
                 found = next(n for n, m in linears if head is m)
-                fail(f"the head of this {name}: its last nn.Linear, model.{head_name}",
-                     f"you returned model.{found}, an earlier Linear layer",
-                     "a model may hold several Linear layers; the head is the one that "
-                     "produces the class scores, at the very end.",
-                     M["earlier_linear"])
-            fail(f"the head of this {name}: the module model.{head_name} itself",
-                 f"head = {head!r:.120}",
-                 "return the module object you found in model.named_modules(); the checker "
-                 "compares identity, so a new layer or a copy does not count.", M["head_copied"])
+                fail(
+                    f"the head of this {name}: its last nn.Linear, model.{head_name}",
+                    f"you returned model.{found}, an earlier Linear layer",
+                    "a model may hold several Linear layers; the head is the one that "
+                    "produces the class scores, at the very end.",
+                    M["earlier_linear"],
+                )
+            fail(
+                f"the head of this {name}: the module model.{head_name} itself",
+                f"head = {head!r:.120}",
+                "return the module object you found in model.named_modules(); the checker "
+                "compares identity, so a new layer or a copy does not count.",
+                M["head_copied"],
+            )
         if not _same_values(_forward(model, x), expected):
-            fail(f"model unchanged after split_model (still {tuple(expected.shape)} scores)",
-                 "model now gives different outputs: you changed it in place",
-                 "work on copy.deepcopy(model) and replace the head in the copy.",
-                 M["modified_in_place"])
+            fail(
+                f"model unchanged after split_model (still {tuple(expected.shape)} scores)",
+                "model now gives different outputs: you changed it in place",
+                "work on copy.deepcopy(model) and replace the head in the copy.",
+                M["modified_in_place"],
+            )
         features = _run(_forward, backbone, x, what=f"backbone(x) for a {name}")
         # Exact torch.Tensor only: a subclass could redefine the comparisons below.
         if type(features) is not torch.Tensor:
-            fail("backbone(x) to return a plain torch.Tensor", f"{type(features).__name__}",
-                 "the backbone must be a module whose forward returns features.",
-                 M["wrong_backbone"])
+            fail(
+                "backbone(x) to return a plain torch.Tensor",
+                f"{type(features).__name__}",
+                "the backbone must be a module whose forward returns features.",
+                M["wrong_backbone"],
+            )
         if "fc" in set(backbone._modules) - set(model._modules):
-            fail(f"the backbone of this {name} without its head at model.{head_name}",
-                 "your backbone has a new attribute .fc, which this model's forward "
-                 "never calls: its head is elsewhere",
-                 "find the head in model.named_modules() (the last nn.Linear), not by name.",
-                 M["resnet_only"])
+            fail(
+                f"the backbone of this {name} without its head at model.{head_name}",
+                "your backbone has a new attribute .fc, which this model's forward "
+                "never calls: its head is elsewhere",
+                "find the head in model.named_modules() (the last nn.Linear), not by name.",
+                M["resnet_only"],
+            )
         want = (x.shape[0], true_head.in_features)
         if tuple(features.shape) == tuple(expected.shape):
-            fail(f"features of shape {want} (batch, head.in_features)",
-                 f"shape {tuple(features.shape)}: the class scores, so the backbone still "
-                 "contains the head", "inside the backbone copy, swap the head for nn.Identity().",
-                 M["head_left_in_backbone"])
+            fail(
+                f"features of shape {want} (batch, head.in_features)",
+                f"shape {tuple(features.shape)}: the class scores, so the backbone still "
+                "contains the head",
+                "inside the backbone copy, swap the head for nn.Identity().",
+                M["head_left_in_backbone"],
+            )
         if features.ndim == 4 and tuple(features.shape[:2]) == want:
-            fail(f"features of shape {want}: one flat vector per image",
-                 f"shape {tuple(features.shape)}: the pooled maps were never flattened",
-                 "nn.Sequential(*model.children()) loses the torch.flatten of the model's "
-                 "forward; keep the model and replace only its head.", M["not_flattened"])
+            fail(
+                f"features of shape {want}: one flat vector per image",
+                f"shape {tuple(features.shape)}: the pooled maps were never flattened",
+                "nn.Sequential(*model.children()) loses the torch.flatten of the model's "
+                "forward; keep the model and replace only its head.",
+                M["not_flattened"],
+            )
         if tuple(features.shape) != want:
-            fail(f"features of shape {want} (batch, head.in_features)",
-                 f"shape {tuple(features.shape)}", "the backbone is everything but the head.",
-                 M["wrong_backbone"])
+            fail(
+                f"features of shape {want} (batch, head.in_features)",
+                f"shape {tuple(features.shape)}",
+                "the backbone is everything but the head.",
+                M["wrong_backbone"],
+            )
         if not _same_values(_forward(head, features), expected):
-            fail("head(backbone(x)) equal to model(x)",
-                 "different scores: the backbone skips or repeats some layer",
-                 "keep every layer but the head in the backbone, in its original order.",
-                 M["wrong_backbone"])
-    correct(f"backbone -> features, head -> one score per class, model untouched, on "
-            f"{' and '.join(names)}.")
+            fail(
+                "head(backbone(x)) equal to model(x)",
+                "different scores: the backbone skips or repeats some layer",
+                "keep every layer but the head in the backbone, in its original order.",
+                M["wrong_backbone"],
+            )
+    correct(
+        f"backbone -> features, head -> one score per class, model untouched, on "
+        f"{' and '.join(names)}."
+    )
 
 
 # --------------------------------------------------------------------------- exercise 2
@@ -198,16 +250,19 @@ def check_split_model(split_model: Callable, *models: ModelCase) -> None:
 DROPOUT_CASES = ((512, 5, 0.2), (2048, 3, 0.5))
 
 
-def check_dropout_head(dropout_head: Callable,
-                       *cases: tuple[int, int, float]) -> None:
+def check_dropout_head(dropout_head: Callable, *cases: tuple[int, int, float]) -> None:
     """``dropout_head(in_features, num_classes, p)`` is ``Sequential(Dropout(p), Linear(...))``.
 
     The dropout acts on the features (before the Linear layer), and the head
     ends with logits: no softmax, because ``nn.CrossEntropyLoss`` applies it.
     """
     if not callable(dropout_head):
-        fail("a function dropout_head(in_features, num_classes, p)", f"{dropout_head!r}",
-             "define it with def.", M["not_a_function"])
+        fail(
+            "a function dropout_head(in_features, num_classes, p)",
+            f"{dropout_head!r}",
+            "define it with def.",
+            M["not_a_function"],
+        )
     for in_features, num_classes, p in cases or DROPOUT_CASES:
         call = f"dropout_head({in_features}, {num_classes}, {p})"
         try:
@@ -216,43 +271,69 @@ def check_dropout_head(dropout_head: Callable,
             raise
         except ValueError as exc:
             if "dropout probability" in str(exc):
-                fail(f"{call} to build a head", f"it raised ValueError: {exc}",
-                     "p is a probability between 0 and 1: 0.2, not 20.", M["p_as_percent"])
+                fail(
+                    f"{call} to build a head",
+                    f"it raised ValueError: {exc}",
+                    "p is a probability between 0 and 1: 0.2, not 20.",
+                    M["p_as_percent"],
+                )
             head = _run(dropout_head, in_features, num_classes, p, what=call)
         except Exception:  # noqa: BLE001 - the usual feedback
             head = _run(dropout_head, in_features, num_classes, p, what=call)
         if not isinstance(head, nn.Sequential):
-            fail(f"{call} to return nn.Sequential(nn.Dropout({p}), nn.Linear({in_features}, "
-                 f"{num_classes}))", f"{type(head).__name__}: {head!r:.100}",
-                 "put both layers in one nn.Sequential, dropout first.", M["not_a_sequential"])
+            fail(
+                f"{call} to return nn.Sequential(nn.Dropout({p}), nn.Linear({in_features}, "
+                f"{num_classes}))",
+                f"{type(head).__name__}: {head!r:.100}",
+                "put both layers in one nn.Sequential, dropout first.",
+                M["not_a_sequential"],
+            )
         layers = list(head)
         kinds = [type(layer).__name__ for layer in layers]
         if any(isinstance(layer, (nn.Softmax, nn.LogSoftmax)) for layer in layers):
-            fail(f"nn.Sequential(nn.Dropout({p}), nn.Linear({in_features}, {num_classes}))",
-                 f"layers {kinds}: the head ends with a softmax",
-                 "nn.CrossEntropyLoss applies log-softmax itself; the head outputs logits.",
-                 M["softmax_in_head"])
+            fail(
+                f"nn.Sequential(nn.Dropout({p}), nn.Linear({in_features}, {num_classes}))",
+                f"layers {kinds}: the head ends with a softmax",
+                "nn.CrossEntropyLoss applies log-softmax itself; the head outputs logits.",
+                M["softmax_in_head"],
+            )
         if kinds == ["Linear", "Dropout"]:
-            fail("the dropout before the Linear layer", f"layers {kinds}",
-                 "dropout regularises the head by dropping features it receives; after the "
-                 "Linear it would drop class scores.", M["dropout_after_linear"])
+            fail(
+                "the dropout before the Linear layer",
+                f"layers {kinds}",
+                "dropout regularises the head by dropping features it receives; after the "
+                "Linear it would drop class scores.",
+                M["dropout_after_linear"],
+            )
         if kinds != ["Dropout", "Linear"]:
-            fail("exactly two layers: Dropout, then Linear", f"layers {kinds}",
-                 "nn.Sequential(nn.Dropout(p), nn.Linear(in_features, num_classes)).",
-                 M["not_a_sequential"])
+            fail(
+                "exactly two layers: Dropout, then Linear",
+                f"layers {kinds}",
+                "nn.Sequential(nn.Dropout(p), nn.Linear(in_features, num_classes)).",
+                M["not_a_sequential"],
+            )
         dropout, linear = layers
         if dropout.p != p:
-            fail(f"nn.Dropout(p={p})", f"nn.Dropout(p={dropout.p})",
-                 "use the p argument you are given.", M["p_ignored"])
+            fail(
+                f"nn.Dropout(p={p})",
+                f"nn.Dropout(p={dropout.p})",
+                "use the p argument you are given.",
+                M["p_ignored"],
+            )
         if linear.in_features != in_features:
-            fail(f"nn.Linear({in_features}, {num_classes}) for {call}",
-                 f"nn.Linear({linear.in_features}, {linear.out_features})",
-                 "use the in_features argument; never type a feature size.",
-                 M["typed_in_features"])
+            fail(
+                f"nn.Linear({in_features}, {num_classes}) for {call}",
+                f"nn.Linear({linear.in_features}, {linear.out_features})",
+                "use the in_features argument; never type a feature size.",
+                M["typed_in_features"],
+            )
         if linear.out_features != num_classes:
-            fail(f"nn.Linear({in_features}, {num_classes}) for {call}",
-                 f"nn.Linear({linear.in_features}, {linear.out_features})",
-                 "use the num_classes argument: one output per class.", M["typed_class_count"])
+            fail(
+                f"nn.Linear({in_features}, {num_classes}) for {call}",
+                f"nn.Linear({linear.in_features}, {linear.out_features})",
+                "use the num_classes argument: one output per class.",
+                M["typed_class_count"],
+            )
     checked = " and ".join(f"dropout_head{case}" for case in cases or DROPOUT_CASES)
     correct(f"Dropout on the features, then a Linear layer to logits, for {checked}.")
 
@@ -266,13 +347,21 @@ def check_q1(answer: object) -> None:
         answer,
         "B",
         {
-            "A": ("tempting, because the head is 'the model's size', but the head only ever "
-                  "sees the feature vector; the layers that read the image are untouched",
-                  M["input_size_changes"]),
-            "C": ("nn.Linear knows nothing about image size: it maps in_features numbers to "
-                  "out_features numbers", M["input_size_changes"]),
-            "D": ("the number of classes is the number of outputs, not of input channels; "
-                  "the first convolution still expects 3 channels", M["input_size_changes"]),
+            "A": (
+                "tempting, because the head is 'the model's size', but the head only ever "
+                "sees the feature vector; the layers that read the image are untouched",
+                M["input_size_changes"],
+            ),
+            "C": (
+                "nn.Linear knows nothing about image size: it maps in_features numbers to "
+                "out_features numbers",
+                M["input_size_changes"],
+            ),
+            "D": (
+                "the number of classes is the number of outputs, not of input channels; "
+                "the first convolution still expects 3 channels",
+                M["input_size_changes"],
+            ),
         },
         question="which inputs does the model accept after its head is replaced?",
         confirmation="the backbone reads the image, and it did not change: same inputs as before.",
@@ -285,12 +374,19 @@ def check_q2(answer: object) -> None:
         answer,
         "C",
         {
-            "A": ("the head is one Linear layer; almost all parameters live in the backbone",
-                  M["much_smaller"]),
-            "B": ("5/24 is the ratio of the heads' outputs, not of the models: the backbone, "
-                  "which does not change, holds nearly every parameter", M["much_smaller"]),
-            "D": ("fewer classes means fewer head parameters, so the model cannot grow here",
-                  M["grows"]),
+            "A": (
+                "the head is one Linear layer; almost all parameters live in the backbone",
+                M["much_smaller"],
+            ),
+            "B": (
+                "5/24 is the ratio of the heads' outputs, not of the models: the backbone, "
+                "which does not change, holds nearly every parameter",
+                M["much_smaller"],
+            ),
+            "D": (
+                "fewer classes means fewer head parameters, so the model cannot grow here",
+                M["grows"],
+            ),
         },
         question="how much smaller is the model after a 24-class head becomes a 5-class head?",
         confirmation="the parameter count changes by a small fraction of a percent.",
@@ -303,12 +399,20 @@ def check_q3(answer: object) -> None:
         answer,
         "C",
         {
-            "A": ("no layer is removed: the old head is replaced by a new one of the same kind, "
-                  "so the forward pass runs the same layers", M["faster_training"]),
-            "B": ("the parameter count barely moves (you measured it), so the work per image "
-                  "barely moves either", M["faster_training"]),
-            "D": ("building a Linear layer takes microseconds once; it does not slow each step",
-                  M["slower_init"]),
+            "A": (
+                "no layer is removed: the old head is replaced by a new one of the same kind, "
+                "so the forward pass runs the same layers",
+                M["faster_training"],
+            ),
+            "B": (
+                "the parameter count barely moves (you measured it), so the work per image "
+                "barely moves either",
+                M["faster_training"],
+            ),
+            "D": (
+                "building a Linear layer takes microseconds once; it does not slow each step",
+                M["slower_init"],
+            ),
         },
         question="does replacing the head by itself make training faster?",
         confirmation="same layers, same cost; freezing the backbone (lesson 5) is what saves work.",

@@ -32,8 +32,18 @@ from course_utils.checks._toolkit import (
     set_module,
 )
 
-__all__ = ["MISCONCEPTIONS", "build", "check_get_in_features", "check_make_head", "check_q1",
-           "check_q2", "check_replace_resnet_head", "example_input", "outputs_of", "plain_int"]
+__all__ = [
+    "MISCONCEPTIONS",
+    "build",
+    "check_get_in_features",
+    "check_make_head",
+    "check_q1",
+    "check_q2",
+    "check_replace_resnet_head",
+    "example_input",
+    "outputs_of",
+    "plain_int",
+]
 
 S1 = "1. ResNets keep their head in `model.fc`"
 S2 = "2. Three ways to get a ResNet's head wrong"
@@ -49,10 +59,12 @@ MISCONCEPTIONS = registry(
     Misconception("typed_in_features", "hard-coded in_features", S1),
     Misconception("typed_class_count", "hard-coded class count", EX),
     Misconception("resnet_only", "treating every model like a ResNet (model.fc)", S3),
-    Misconception("missing_attribute", "looking for model.classifier / model.head where there "
-                  "is none", S3),
-    Misconception("linear_only", "assuming every head is nn.Linear (SqueezeNet's is a 1x1 "
-                  "Conv2d)", S3),
+    Misconception(
+        "missing_attribute", "looking for model.classifier / model.head where there is none", S3
+    ),
+    Misconception(
+        "linear_only", "assuming every head is nn.Linear (SqueezeNet's is a 1x1 Conv2d)", S3
+    ),
     Misconception("out_for_in", "in_features vs out_features", S3),
     Misconception("earlier_layer", "an earlier layer, not the head", S3),
     Misconception("edited_old_layer", "edited the old layer instead of building a new one", S3),
@@ -141,38 +153,63 @@ def check_replace_resnet_head(
         in_features, before = linear_at(model, "fc").in_features, set(model._modules)
         # New layers land on the model's device (meta here), as in the student's own session.
         with torch.device(next(model.parameters()).device):
-            result = _call(replace_resnet_head, model, num_classes,
-                           what=f"replace_resnet_head({label}, {num_classes})")
+            result = _call(
+                replace_resnet_head,
+                model,
+                num_classes,
+                what=f"replace_resnet_head({label}, {num_classes})",
+            )
         if not isinstance(result, nn.Module):
-            fail("the model, returned", f"{type(result).__name__}: {result!r:.80}",
-                 "end the function with: return model", M["not_a_model"])
+            fail(
+                "the model, returned",
+                f"{type(result).__name__}: {result!r:.80}",
+                "end the function with: return model",
+                M["not_a_model"],
+            )
         added = sorted(set(result._modules) - before)
         if added:
-            fail(f"the new head in model.fc of the {label}",
-                 f"you added model.{added[0]}: a ResNet's forward never calls it, so the model "
-                 "still answers with its old head", "a ResNet keeps its head in model.fc.",
-                 M["head_on_resnet"] if added[0] == "head" else M["classifier_on_resnet"])
+            fail(
+                f"the new head in model.fc of the {label}",
+                f"you added model.{added[0]}: a ResNet's forward never calls it, so the model "
+                "still answers with its old head",
+                "a ResNet keeps its head in model.fc.",
+                M["head_on_resnet"] if added[0] == "head" else M["classifier_on_resnet"],
+            )
         fc = getattr(result, "fc", None)
         if not isinstance(fc, nn.Linear):
-            fail("model.fc to be an nn.Linear", f"model.fc = {fc!r:.80}",
-                 "assign nn.Linear(in_features, num_classes) to model.fc.", M["not_a_layer"])
+            fail(
+                "model.fc to be an nn.Linear",
+                f"model.fc = {fc!r:.80}",
+                "assign nn.Linear(in_features, num_classes) to model.fc.",
+                M["not_a_layer"],
+            )
         if fc.in_features != in_features:
             memorised = fc.in_features == 512 and in_features == 2048
-            fail(f"in_features = {in_features}, what this {label}'s backbone produces",
-                 f"in_features = {fc.in_features}"
-                 + (": ResNet-18/34's size on a deeper ResNet" if memorised else ""),
-                 "read it from the model (model.fc.in_features) before replacing the head.",
-                 M["resnet18_size_on_resnet50"] if memorised else M["typed_in_features"])
+            fail(
+                f"in_features = {in_features}, what this {label}'s backbone produces",
+                f"in_features = {fc.in_features}"
+                + (": ResNet-18/34's size on a deeper ResNet" if memorised else ""),
+                "read it from the model (model.fc.in_features) before replacing the head.",
+                M["resnet18_size_on_resnet50"] if memorised else M["typed_in_features"],
+            )
         if fc.out_features != num_classes:
-            fail(f"out_features = {num_classes}, one per class",
-                 f"out_features = {fc.out_features}",
-                 "use the num_classes argument; do not type a number.", M["typed_class_count"])
+            fail(
+                f"out_features = {num_classes}, one per class",
+                f"out_features = {fc.out_features}",
+                "use the num_classes argument; do not type a number.",
+                M["typed_class_count"],
+            )
         out = outputs_of(result.eval(), example_input(result))[0]
         if tuple(out.shape) != (2, num_classes):
-            fail(f"output shape (2, {num_classes})", f"shape {tuple(out.shape)}",
-                 "only model.fc should change.", M["not_a_layer"])
-    names = " and ".join(item if isinstance(item, str) else type(item).__name__
-                         for item, _ in cases)
+            fail(
+                f"output shape (2, {num_classes})",
+                f"shape {tuple(out.shape)}",
+                "only model.fc should change.",
+                M["not_a_layer"],
+            )
+    names = " and ".join(
+        item if isinstance(item, str) else type(item).__name__ for item, _ in cases
+    )
     correct(f"the new fc reads in_features from the model on {names}.")
 
 
@@ -195,35 +232,49 @@ def check_get_in_features(get_in_features: Callable, *models: str | nn.Module) -
             except NotImplementedError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a Linear-only search fails on a conv head
-                fail(f"{info.in_features}: in_channels of the {label}'s head, model.{info.path}",
-                     f"it raised {type(exc).__name__}: {exc}",
-                     "SqueezeNet's head is a 1x1 nn.Conv2d: look for it too, and read its "
-                     "in_channels.", M["linear_only"])
+                fail(
+                    f"{info.in_features}: in_channels of the {label}'s head, model.{info.path}",
+                    f"it raised {type(exc).__name__}: {exc}",
+                    "SqueezeNet's head is a 1x1 nn.Conv2d: look for it too, and read its "
+                    "in_channels.",
+                    M["linear_only"],
+                )
         result = _call(get_in_features, model, what=f"get_in_features({label})")
         got = plain_int(result)
         if got is None:
-            fail("an int", f"{type(result).__name__}: {result!r:.80}",
-                 "return the number itself, e.g. layer.in_features.", M["not_an_int"])
+            fail(
+                "an int",
+                f"{type(result).__name__}: {result!r:.80}",
+                "return the number itself, e.g. layer.in_features.",
+                M["not_an_int"],
+            )
         if got == info.in_features:
             continue
         head_container = info.path.rsplit(".", 1)[0] if "." in info.path else None
         first_in = None
         if head_container:
-            layers = [m for m in model.get_submodule(head_container).modules()
-                      if isinstance(m, nn.Linear)]
+            layers = [
+                m for m in model.get_submodule(head_container).modules() if isinstance(m, nn.Linear)
+            ]
             first_in = layers[0].in_features if layers else None
         if got == info.out_features:
             observed, why = f"{got}, the head's out_features", M["out_for_in"]
         elif got == 512 and info.in_features == 2048:
             observed, why = f"{got}: ResNet-18/34's size", M["resnet18_size_on_resnet50"]
         elif got == first_in:
-            observed, why = (f"{got}: the first layer of model.{head_container}, not its last",
-                             M["earlier_layer"])
+            observed, why = (
+                f"{got}: the first layer of model.{head_container}, not its last",
+                M["earlier_layer"],
+            )
         else:
             observed, why = f"{got}, not the head's input size", M["typed_in_features"]
-        fail(f"{info.in_features}: in_features of the {label}'s head, model.{info.path}",
-             observed, "find the layer that produces the class scores (the last one) and read "
-             "its input size; never type a number.", why)
+        fail(
+            f"{info.in_features}: in_features of the {label}'s head, model.{info.path}",
+            observed,
+            "find the layer that produces the class scores (the last one) and read "
+            "its input size; never type a number.",
+            why,
+        )
     names = ", ".join(item if isinstance(item, str) else type(item).__name__ for item in models)
     correct(f"found the head and read its input size on {names}.")
 
@@ -233,37 +284,64 @@ def check_get_in_features(get_in_features: Callable, *models: str | nn.Module) -
 
 def _check_new_head(new: object, old: nn.Module, num_classes: int, where: str) -> None:
     if new is old:
-        fail(f"a new layer for {where}", "the old layer, returned",
-             "setting out_features on an existing layer does not resize its weight; "
-             "build a new layer instead.", M["edited_old_layer"])
+        fail(
+            f"a new layer for {where}",
+            "the old layer, returned",
+            "setting out_features on an existing layer does not resize its weight; "
+            "build a new layer instead.",
+            M["edited_old_layer"],
+        )
     if isinstance(old, nn.Conv2d):
-        if not (isinstance(new, nn.Conv2d) and new.kernel_size == (1, 1)
-                and new.in_channels == old.in_channels and new.out_channels == num_classes):
-            fail(f"nn.Conv2d({old.in_channels}, {num_classes}, kernel_size=1) for {where}",
-                 f"{new!r:.100}", "a 1x1-convolution head needs a 1x1-convolution replacement: "
-                 "read in_channels from the old one.", M["linear_only"])
+        if not (
+            isinstance(new, nn.Conv2d)
+            and new.kernel_size == (1, 1)
+            and new.in_channels == old.in_channels
+            and new.out_channels == num_classes
+        ):
+            fail(
+                f"nn.Conv2d({old.in_channels}, {num_classes}, kernel_size=1) for {where}",
+                f"{new!r:.100}",
+                "a 1x1-convolution head needs a 1x1-convolution replacement: "
+                "read in_channels from the old one.",
+                M["linear_only"],
+            )
     else:
         if not isinstance(new, nn.Linear):
-            fail(f"an nn.Linear for {where}", f"{new!r:.100}", "match the old head's kind.",
-                 M["not_a_layer"])
+            fail(
+                f"an nn.Linear for {where}",
+                f"{new!r:.100}",
+                "match the old head's kind.",
+                M["not_a_layer"],
+            )
         if tuple(new.weight.shape) != (new.out_features, new.in_features):
-            fail(f"a new layer for {where}, its weight shaped (out_features, in_features)",
-                 f"out_features = {new.out_features} but a weight of shape "
-                 f"{tuple(new.weight.shape)}: a copy of the old layer with its attribute changed",
-                 "setting out_features does not resize the weight; build a new nn.Linear.",
-                 M["edited_old_layer"])
+            fail(
+                f"a new layer for {where}, its weight shaped (out_features, in_features)",
+                f"out_features = {new.out_features} but a weight of shape "
+                f"{tuple(new.weight.shape)}: a copy of the old layer with its attribute changed",
+                "setting out_features does not resize the weight; build a new nn.Linear.",
+                M["edited_old_layer"],
+            )
         if new.in_features != old.in_features:
-            fail(f"in_features = {old.in_features} for {where}", f"in_features = {new.in_features}",
-                 "read in_features from the old head; never type it.", M["typed_in_features"])
+            fail(
+                f"in_features = {old.in_features} for {where}",
+                f"in_features = {new.in_features}",
+                "read in_features from the old head; never type it.",
+                M["typed_in_features"],
+            )
         if new.out_features != num_classes:
-            fail(f"out_features = {num_classes} for {where}", f"out_features = {new.out_features}",
-                 "use the num_classes argument.", M["typed_class_count"])
+            fail(
+                f"out_features = {num_classes} for {where}",
+                f"out_features = {new.out_features}",
+                "use the num_classes argument.",
+                M["typed_class_count"],
+            )
     if (new.bias is None) != (old.bias is None):
-        fail(f"bias={old.bias is not None}, like the old head at {where}",
-             f"bias={new.bias is not None}",
-             "some heads (MaxViT's) have no bias; copy the old head's choice: "
-             "old.bias is not None.",
-             M["bias_not_copied"])
+        fail(
+            f"bias={old.bias is not None}, like the old head at {where}",
+            f"bias={new.bias is not None}",
+            "some heads (MaxViT's) have no bias; copy the old head's choice: old.bias is not None.",
+            M["bias_not_copied"],
+        )
 
 
 # The visible cases: a Linear head, a 1x1 Conv2d head, a head without bias, auxiliary heads.
@@ -289,21 +367,29 @@ def check_make_head(make_head: Callable, *cases: tuple[str | nn.Module, int]) ->
             if not isinstance(old, nn.Linear | nn.Conv2d):  # find_head accepts no other kind
                 raise TypeError(f"model.{path} of the {label} is {type(old).__name__}, not a head")
             with torch.device(old.weight.device):
-                new = _call(make_head, old, num_classes,
-                            what=f"make_head(model.{path}, {num_classes})")
+                new = _call(
+                    make_head, old, num_classes, what=f"make_head(model.{path}, {num_classes})"
+                )
             _check_new_head(new, old, num_classes, f"model.{path} of the {label}")
             set_module(model, path, new)
         model.train(bool(info.aux_paths))
         try:
             outs = outputs_of(model, example_input(model))
         except RuntimeError as exc:
-            fail(f"the {label} to run with its new heads", f"RuntimeError: {exc}",
-                 "the new head must accept exactly what the old one received.",
-                 M["aux_heads_left"] if info.aux_paths else M["typed_in_features"])
+            fail(
+                f"the {label} to run with its new heads",
+                f"RuntimeError: {exc}",
+                "the new head must accept exactly what the old one received.",
+                M["aux_heads_left"] if info.aux_paths else M["typed_in_features"],
+            )
         shapes = [tuple(o.shape) for o in outs]
         if any(s != (2, num_classes) for s in shapes):
-            fail(f"every output of shape (2, {num_classes})", f"shapes {shapes}",
-                 "replace the auxiliary heads too.", M["aux_heads_left"])
+            fail(
+                f"every output of shape (2, {num_classes})",
+                f"shapes {shapes}",
+                "replace the auxiliary heads too.",
+                M["aux_heads_left"],
+            )
     names = ", ".join(item if isinstance(item, str) else type(item).__name__ for item, _ in cases)
     correct(f"make_head built working heads (auxiliary heads included) on {names}.")
 
@@ -317,12 +403,20 @@ def check_q1(answer: object) -> None:
         answer,
         "B",
         {
-            "A": ("reading model.classifier on a ResNet raises AttributeError, but assigning to "
-                  "it just creates a new attribute", M["classifier_on_resnet"]),
-            "C": ("the ResNet's forward only calls model.fc; a layer stored elsewhere is never "
-                  "run", M["classifier_on_resnet"]),
-            "D": ("the new layer is never called, so its sizes are never checked: nothing fails, "
-                  "which is what makes the mistake dangerous", M["classifier_on_resnet"]),
+            "A": (
+                "reading model.classifier on a ResNet raises AttributeError, but assigning to "
+                "it just creates a new attribute",
+                M["classifier_on_resnet"],
+            ),
+            "C": (
+                "the ResNet's forward only calls model.fc; a layer stored elsewhere is never run",
+                M["classifier_on_resnet"],
+            ),
+            "D": (
+                "the new layer is never called, so its sizes are never checked: nothing fails, "
+                "which is what makes the mistake dangerous",
+                M["classifier_on_resnet"],
+            ),
         },
         question="what does model.classifier = nn.Linear(512, 10) do to a ResNet-18?",
         confirmation="nothing fails, the model still gives its old outputs, and the new layer "
@@ -336,12 +430,19 @@ def check_q2(answer: object) -> None:
         answer,
         "C",
         {
-            "A": ("512 is ResNet-18/34's feature size; a ResNet-50 produces 2048",
-                  M["resnet18_size_on_resnet50"]),
-            "B": ("classifier[6] is where VGG keeps its head; a ResNet has no model.classifier",
-                  M["resnet_like_vgg"]),
-            "D": ("model.head is where Swin keeps its head; on a ResNet the assignment adds an "
-                  "unused layer", M["head_on_resnet"]),
+            "A": (
+                "512 is ResNet-18/34's feature size; a ResNet-50 produces 2048",
+                M["resnet18_size_on_resnet50"],
+            ),
+            "B": (
+                "classifier[6] is where VGG keeps its head; a ResNet has no model.classifier",
+                M["resnet_like_vgg"],
+            ),
+            "D": (
+                "model.head is where Swin keeps its head; on a ResNet the assignment adds an "
+                "unused layer",
+                M["head_on_resnet"],
+            ),
         },
         question="which line gives a ResNet-50 a correct 10-class head?",
         confirmation="model.fc, with in_features read from the model: the line does not "

@@ -54,8 +54,7 @@ MISCONCEPTIONS = registry(
     Misconception("not_two_tensors", "a pair of tensors expected", EX),
     Misconception("argmax_needs_probabilities", "thinking argmax needs probabilities", S2),
     Misconception("softmax_reorders", "thinking softmax reorders the classes", S2),
-    Misconception("softmax_before_loss", "a softmax before CrossEntropyLoss (it takes logits)",
-                  S3),
+    Misconception("softmax_before_loss", "a softmax before CrossEntropyLoss (it takes logits)", S3),
     Misconception("argmax_in_head", "an argmax inside the head (it has no gradient)", S3),
     Misconception("relu_on_logits", "a ReLU after the head (logits may be negative)", S3),
     Misconception("train_mode_inference", "predicting in train mode", S3),
@@ -101,16 +100,19 @@ def _measured_shape(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int
     return tuple(outputs_of(model.eval(), torch.zeros(input_shape, device=device))[0].shape)
 
 
-def _shape_misconception(got: tuple[int, ...], want: tuple[int, ...], in_shape: tuple[int, ...],
-                         in_features: int) -> tuple[str, Misconception]:
+def _shape_misconception(
+    got: tuple[int, ...], want: tuple[int, ...], in_shape: tuple[int, ...], in_features: int
+) -> tuple[str, Misconception]:
     batch, classes = want
     if got == in_shape:
         return "the input shape", M["input_as_output"]
     if got == (batch, 1000) and classes != 1000:
         return "1000 columns: ImageNet's class count", M["still_1000"]
     if got == (batch, in_features):
-        return (f"{in_features} columns: the feature size that goes INTO the head",
-                M["features_as_outputs"])
+        return (
+            f"{in_features} columns: the feature size that goes INTO the head",
+            M["features_as_outputs"],
+        )
     if got == (classes,):
         return "no batch dimension", M["no_batch"]
     if got == (classes, batch):
@@ -118,8 +120,10 @@ def _shape_misconception(got: tuple[int, ...], want: tuple[int, ...], in_shape: 
     if len(got) == 2 and got[0] != batch:
         return f"a batch of {got[0]} whatever the input", M["fixed_batch"]
     if len(got) == 2 and got[0] == batch:
-        return (f"{got[1]} columns, not the {classes} outputs of this model's head",
-                M["typed_classes"])
+        return (
+            f"{got[1]} columns, not the {classes} outputs of this model's head",
+            M["typed_classes"],
+        )
     return "a shape that does not follow from the model", M["not_a_shape"]
 
 
@@ -127,8 +131,10 @@ def _shape_misconception(got: tuple[int, ...], want: tuple[int, ...], in_shape: 
 
 
 # The visible cases: two families, two batch sizes, a meta model and (in the notebook) a CPU one.
-VISIBLE_SHAPES: tuple[ShapeCase, ...] = (("resnet18", 5, (1, 3, 224, 224)),
-                                         ("vgg11", 3, (4, 3, 224, 224)))
+VISIBLE_SHAPES: tuple[ShapeCase, ...] = (
+    ("resnet18", 5, (1, 3, 224, 224)),
+    ("vgg11", 3, (4, 3, 224, 224)),
+)
 
 
 def check_output_shape(predict_output_shape: Callable, *cases: ShapeCase) -> None:
@@ -150,26 +156,46 @@ def check_output_shape(predict_output_shape: Callable, *cases: ShapeCase) -> Non
         except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
             text = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, AttributeError) and "'fc'" in str(exc):
-                fail(f"predict_output_shape on a {label} to run", text,
-                     "only ResNet-like models keep their head in model.fc; heads.find_head(model) "
-                     "finds it anywhere.", M["resnet_only"])
+                fail(
+                    f"predict_output_shape on a {label} to run",
+                    text,
+                    "only ResNet-like models keep their head in model.fc; heads.find_head(model) "
+                    "finds it anywhere.",
+                    M["resnet_only"],
+                )
             if isinstance(exc, (RuntimeError, NotImplementedError)) and (
-                    "meta" in str(exc) or "device" in str(exc)):
-                fail(f"predict_output_shape on a {label} to run", text,
-                     "build any example tensor on the model's own device: "
-                     "next(model.parameters()).device (or reason from the head, no tensor "
-                     "needed).", M["device_assumed"])
-            fail(f"predict_output_shape on a {label} to run", text,
-                 "read the answer from the model's head and the input shape.", GENERIC_ERROR)
+                "meta" in str(exc) or "device" in str(exc)
+            ):
+                fail(
+                    f"predict_output_shape on a {label} to run",
+                    text,
+                    "build any example tensor on the model's own device: "
+                    "next(model.parameters()).device (or reason from the head, no tensor "
+                    "needed).",
+                    M["device_assumed"],
+                )
+            fail(
+                f"predict_output_shape on a {label} to run",
+                text,
+                "read the answer from the model's head and the input shape.",
+                GENERIC_ERROR,
+            )
         got = _as_shape(result)
         if got is None:
-            fail("a tuple of ints such as (batch, classes)", f"{type(result).__name__}: "
-                 f"{result!r:.80}", "return a tuple, e.g. (2, 7).", M["not_a_shape"])
+            fail(
+                "a tuple of ints such as (batch, classes)",
+                f"{type(result).__name__}: {result!r:.80}",
+                "return a tuple, e.g. (2, 7).",
+                M["not_a_shape"],
+            )
         if got != want:
             observed, misconception = _shape_misconception(got, want, in_shape, in_features)
-            fail(f"{want} for a {label} on input {in_shape}", f"{got}: {observed}",
-                 "one row per image in the batch, one column per output of the head.",
-                 misconception)
+            fail(
+                f"{want} for a {label} on input {in_shape}",
+                f"{got}: {observed}",
+                "one row per image in the batch, one column per output of the head.",
+                misconception,
+            )
     correct("(batch, classes) on " + "; ".join(labels) + ".")
 
 
@@ -183,33 +209,55 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
     except NotImplementedError:
         raise  # the untouched stub: let nbgrader show it as "not answered yet"
     except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
-        fail(f"predict on logits of shape {tuple(logits.shape)} to run",
-             f"{type(exc).__name__}: {exc}", "try it on a small tensor in a cell of its own.",
-             GENERIC_ERROR)
+        fail(
+            f"predict on logits of shape {tuple(logits.shape)} to run",
+            f"{type(exc).__name__}: {exc}",
+            "try it on a small tensor in a cell of its own.",
+            GENERIC_ERROR,
+        )
     # Exact torch.Tensor only: a subclass could redefine the comparisons below.
-    if not (isinstance(result, tuple) and len(result) == 2
-            and all(type(t) is torch.Tensor for t in result)):
-        fail("a pair of tensors (probabilities, predicted_class)",
-             f"{type(result).__name__}: {result!r:.100}",
-             "end with: return probabilities, predicted_class", M["not_two_tensors"])
+    if not (
+        isinstance(result, tuple)
+        and len(result) == 2
+        and all(type(t) is torch.Tensor for t in result)
+    ):
+        fail(
+            "a pair of tensors (probabilities, predicted_class)",
+            f"{type(result).__name__}: {result!r:.100}",
+            "end with: return probabilities, predicted_class",
+            M["not_two_tensors"],
+        )
     if not torch.equal(logits, original):
-        fail("the logits left unchanged", "your function changed the logits in place",
-             "use functions that return new tensors (torch.softmax), not in-place ones.",
-             M["modified_input"])
+        fail(
+            "the logits left unchanged",
+            "your function changed the logits in place",
+            "use functions that return new tensors (torch.softmax), not in-place ones.",
+            M["modified_input"],
+        )
     probs, pred = result
     want = torch.softmax(logits.double(), dim=1)
     if tuple(probs.shape) != tuple(logits.shape):
-        fail(f"probabilities of shape {tuple(logits.shape)}, one per logit",
-             f"shape {tuple(probs.shape)}", "softmax keeps the shape of the logits.",
-             M["not_softmax"])
+        fail(
+            f"probabilities of shape {tuple(logits.shape)}, one per logit",
+            f"shape {tuple(probs.shape)}",
+            "softmax keeps the shape of the logits.",
+            M["not_softmax"],
+        )
     p = probs.detach().double().cpu()
     if not torch.isfinite(p).all():
-        fail("finite probabilities even for large logits", "nan or inf values",
-             "exp() of a large logit overflows; torch.softmax subtracts the row maximum first.",
-             M["unstable_softmax"])
+        fail(
+            "finite probabilities even for large logits",
+            "nan or inf values",
+            "exp() of a large logit overflows; torch.softmax subtracts the row maximum first.",
+            M["unstable_softmax"],
+        )
     if torch.allclose(p, logits.double()):
-        fail("probabilities (each row sums to 1)", "the logits, unchanged",
-             "turn logits into probabilities with softmax.", M["logits_as_probabilities"])
+        fail(
+            "probabilities (each row sums to 1)",
+            "the logits, unchanged",
+            "turn logits into probabilities with softmax.",
+            M["logits_as_probabilities"],
+        )
     if not torch.allclose(p, want, atol=1e-5):
         sums = f"row sums {p.sum(dim=1).round(decimals=3).tolist()}"
         if logits.shape[0] > 1 and torch.allclose(p, torch.softmax(logits.double(), dim=0)):
@@ -218,24 +266,40 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
             observed, why = sums, M["sigmoid"]
         else:
             observed, why = sums, M["not_softmax"]
-        fail("softmax over the classes: every row sums to 1", observed,
-             "dim=1 is the class axis of a (batch, classes) tensor.", why)
+        fail(
+            "softmax over the classes: every row sums to 1",
+            observed,
+            "dim=1 is the class axis of a (batch, classes) tensor.",
+            why,
+        )
     batch = logits.shape[0]
     target = want.argmax(dim=1)
     if pred.is_floating_point():
-        why = (M["max_value_not_index"]
-               if torch.allclose(pred.detach().double().cpu().flatten(), want.max(dim=1).values)
-               else M["not_indices"])
-        fail(f"{batch} integer class indices", f"floating values {pred.flatten().tolist()[:6]}",
-             "max() returns (values, indices); you want the indices: argmax.", why)
+        why = (
+            M["max_value_not_index"]
+            if torch.allclose(pred.detach().double().cpu().flatten(), want.max(dim=1).values)
+            else M["not_indices"]
+        )
+        fail(
+            f"{batch} integer class indices",
+            f"floating values {pred.flatten().tolist()[:6]}",
+            "max() returns (values, indices); you want the indices: argmax.",
+            why,
+        )
     if tuple(pred.shape) != (batch,):
-        fail(f"one class index per image: shape ({batch},)", f"shape {tuple(pred.shape)}",
-             "argmax over the class axis gives one index per row.",
-             M["argmax_wrong_axis"] if pred.numel() != batch else M["extra_dimension"])
+        fail(
+            f"one class index per image: shape ({batch},)",
+            f"shape {tuple(pred.shape)}",
+            "argmax over the class axis gives one index per row.",
+            M["argmax_wrong_axis"] if pred.numel() != batch else M["extra_dimension"],
+        )
     if not torch.equal(pred.cpu(), target):
-        fail(f"predicted classes {target.tolist()}", f"{pred.tolist()}",
-             "the prediction is the column with the largest probability in each row.",
-             M["argmax_wrong_axis"])
+        fail(
+            f"predicted classes {target.tolist()}",
+            f"{pred.tolist()}",
+            "the prediction is the column with the largest probability in each row.",
+            M["argmax_wrong_axis"],
+        )
 
 
 # The visible cases: ordinary logits, and logits large enough to overflow exp().
@@ -253,9 +317,14 @@ def check_predict(predict: Callable, *logits: torch.Tensor | Sequence) -> None:
                 f"logits must be 2-D (batch, classes), got shape {tuple(tensor.shape)}"
             )
         _check_prediction(predict, tensor)
-    shapes = " and ".join(str(tuple(torch.as_tensor(item).shape)) for item in logits or VISIBLE_LOGITS)
-    correct(f"softmax over the class axis, then argmax, on logits of shape {shapes}"
-            + ("" if logits else ", small and very large") + ".")
+    shapes = " and ".join(
+        str(tuple(torch.as_tensor(item).shape)) for item in logits or VISIBLE_LOGITS
+    )
+    correct(
+        f"softmax over the class axis, then argmax, on logits of shape {shapes}"
+        + ("" if logits else ", small and very large")
+        + "."
+    )
 
 
 # --------------------------------------------------------------------------- short answers
@@ -267,12 +336,18 @@ def check_q1(answer: object) -> None:
         answer,
         "C",
         {
-            "A": ("the new head has 5 outputs; 1000 belonged to the ImageNet head that was "
-                  "replaced", M["still_1000"]),
-            "B": ("512 is what goes INTO the head (its in_features); the head turns it into 5 "
-                  "scores", M["features_as_outputs"]),
-            "D": ("that is the input: the output has one row per image and one column per class",
-                  M["input_as_output"]),
+            "A": (
+                "the new head has 5 outputs; 1000 belonged to the ImageNet head that was replaced",
+                M["still_1000"],
+            ),
+            "B": (
+                "512 is what goes INTO the head (its in_features); the head turns it into 5 scores",
+                M["features_as_outputs"],
+            ),
+            "D": (
+                "that is the input: the output has one row per image and one column per class",
+                M["input_as_output"],
+            ),
         },
         question="the shape of model(x) for x of shape (16, 3, 224, 224) and fc = Linear(512, 5)",
         confirmation="(16, 5): 16 images, 5 scores each.",
@@ -285,12 +360,20 @@ def check_q2(answer: object) -> None:
         answer,
         "D",
         {
-            "A": ("softmax keeps the order of the scores in each row, so the largest logit is "
-                  "also the largest probability", M["argmax_needs_probabilities"]),
-            "B": ("the logits already rank the classes; softmax only rescales them",
-                  M["softmax_reorders"]),
-            "C": ("the 512 features describe the image, not the classes: there is nothing to "
-                  "pick a class from", M["features_as_outputs"]),
+            "A": (
+                "softmax keeps the order of the scores in each row, so the largest logit is "
+                "also the largest probability",
+                M["argmax_needs_probabilities"],
+            ),
+            "B": (
+                "the logits already rank the classes; softmax only rescales them",
+                M["softmax_reorders"],
+            ),
+            "C": (
+                "the 512 features describe the image, not the classes: there is nothing to "
+                "pick a class from",
+                M["features_as_outputs"],
+            ),
         },
         question="which tensor gives the predicted class with argmax(dim=1)?",
         confirmation="softmax never changes which score is the largest: either tensor works.",
@@ -305,9 +388,13 @@ def check_output_count(answer: object, *, batch: int = 8, num_classes: int = 24)
     given = plain_int(answer)
     if given is None:
         kind = type(answer).__name__
-        fail("a whole number (an int), such as 8 * 24", f"{answer!r:.80}, a {kind}",
-             "write the number or the product without quotes or a decimal point: "
-             "answer_q3 = 2 * 3, not '6' or 6.0.", M["not_a_number"])
+        fail(
+            "a whole number (an int), such as 8 * 24",
+            f"{answer!r:.80}, a {kind}",
+            "write the number or the product without quotes or a decimal point: "
+            "answer_q3 = 2 * 3, not '6' or 6.0.",
+            M["not_a_number"],
+        )
     answer = given
     if answer == want:
         correct(f"{shape[0]} rows x {shape[1]} columns = {want} scores.")
@@ -317,12 +404,18 @@ def check_output_count(answer: object, *, batch: int = 8, num_classes: int = 24)
         num_classes: ("one image's scores: the batch is missing", M["no_batch"]),
         batch * 1000: ("1000 scores per image", M["still_1000"]),
         batch * 3 * 32 * 32: ("the number of input pixel values", M["input_as_output"]),
-        batch * 5: ("5 scores per image: the flower head, not the 24-shape head",
-                    M["typed_classes"]),
+        batch * 5: (
+            "5 scores per image: the flower head, not the 24-shape head",
+            M["typed_classes"],
+        ),
     }
     observed, misconception = known.get(answer, (f"{answer}", M["wrong_count"]))
-    fail("rows x columns of the output: (batch, classes)", observed,
-         "write down the output shape first, then multiply.", misconception)
+    fail(
+        "rows x columns of the output: (batch, classes)",
+        observed,
+        "write down the output shape first, then multiply.",
+        misconception,
+    )
 
 
 def check_loss_head(answer: object) -> None:
@@ -331,13 +424,20 @@ def check_loss_head(answer: object) -> None:
         answer,
         "B",
         {
-            "A": ("CrossEntropyLoss applies log-softmax itself; a softmax in the head squashes "
-                  "the scores twice, and the loss can no longer approach 0",
-                  M["softmax_before_loss"]),
-            "C": ("the loss needs logits of any sign; a ReLU sets every negative score to 0, "
-                  "so the head can no longer rank the unlikely classes", M["relu_on_logits"]),
-            "D": ("argmax gives class indices, which have no gradient: nothing could be "
-                  "trained", M["argmax_in_head"]),
+            "A": (
+                "CrossEntropyLoss applies log-softmax itself; a softmax in the head squashes "
+                "the scores twice, and the loss can no longer approach 0",
+                M["softmax_before_loss"],
+            ),
+            "C": (
+                "the loss needs logits of any sign; a ReLU sets every negative score to 0, "
+                "so the head can no longer rank the unlikely classes",
+                M["relu_on_logits"],
+            ),
+            "D": (
+                "argmax gives class indices, which have no gradient: nothing could be trained",
+                M["argmax_in_head"],
+            ),
         },
         question="the head for a 5-class model trained with nn.CrossEntropyLoss",
         confirmation="a plain nn.Linear: the loss takes logits and applies the softmax itself.",
@@ -350,15 +450,24 @@ def check_inference(answer: object) -> None:
         answer,
         "C",
         {
-            "A": ("in train mode BatchNorm normalises with the batch's own statistics (and "
-                  "updates its running ones): the prediction for an image depends on the "
-                  "other images in the batch", M["train_mode_inference"]),
-            "B": ("torch.no_grad() only stops recording gradients; the model stays in train "
-                  "mode, with batch statistics", M["no_grad_is_eval"]),
-            "D": ("model.eval() fixes BatchNorm and Dropout, but autograd still records every "
-                  "operation for a backward pass that never comes", M["eval_is_no_grad"]),
+            "A": (
+                "in train mode BatchNorm normalises with the batch's own statistics (and "
+                "updates its running ones): the prediction for an image depends on the "
+                "other images in the batch",
+                M["train_mode_inference"],
+            ),
+            "B": (
+                "torch.no_grad() only stops recording gradients; the model stays in train "
+                "mode, with batch statistics",
+                M["no_grad_is_eval"],
+            ),
+            "D": (
+                "model.eval() fixes BatchNorm and Dropout, but autograd still records every "
+                "operation for a backward pass that never comes",
+                M["eval_is_no_grad"],
+            ),
         },
         question="which code predicts without batch-dependent results and without recording "
-                 "gradients?",
+        "gradients?",
         confirmation="model.eval() for the layers, torch.no_grad() for the memory: both.",
     )

@@ -38,16 +38,19 @@ S7 = "7. Repairing a model whose head is already wrong"
 
 MISCONCEPTIONS = registry(
     "lesson4",
-    Misconception("output_size_blamed", "blaming the output size",
-                  "3. It is not the output size"),
+    Misconception("output_size_blamed", "blaming the output size", "3. It is not the output size"),
     Misconception("mode_blamed", "blaming eval/train mode", "4. It is not eval or train mode"),
-    Misconception("no_fc_when_pretrained", "thinking pretrained models lack model.fc",
-                  "5. Pretrained models have a head too"),
+    Misconception(
+        "no_fc_when_pretrained",
+        "thinking pretrained models lack model.fc",
+        "5. Pretrained models have a head too",
+    ),
     Misconception("swapped_numbers", "produced and expected in the wrong order", S2),
     Misconception("batch_as_features", "the batch size read as a feature count", S2),
     Misconception("numbers_not_from_message", "numbers not read from this message", S2),
-    Misconception("anchored_pattern", "a parser that needs the message at the start of the text",
-                  S2),
+    Misconception(
+        "anchored_pattern", "a parser that needs the message at the start of the text", S2
+    ),
     Misconception("not_two_ints", "a tuple of two ints expected", S2),
     Misconception("not_a_function", "a function expected", "the exercise's instructions"),
     Misconception("shape_error_escapes", "the shape error is not caught", S6),
@@ -106,9 +109,12 @@ def measured_features(model: nn.Module, example: torch.Tensor) -> int:
 def _explain(exc: Exception) -> tuple[str, str, Misconception] | None:
     """Name the errors of an answer that assumes every model is a ResNet."""
     if isinstance(exc, AttributeError) and "'fc'" in str(exc):
-        return ("a function that works for every family, not only ResNets",
-                "only ResNet-like models keep their head in model.fc; heads.find_head(model) "
-                "finds it anywhere.", M["resnet_only"])
+        return (
+            "a function that works for every family, not only ResNets",
+            "only ResNet-like models keep their head in model.fc; heads.find_head(model) "
+            "finds it anywhere.",
+            M["resnet_only"],
+        )
     return None
 
 
@@ -124,8 +130,9 @@ def _parse_one(parse: Callable, message: str):
 
 
 def _two_ints(got: object) -> TypeGuard[tuple[int, int]]:
-    return (isinstance(got, tuple) and len(got) == 2
-            and all(type(v) is int for v in got))  # exact int: no bool, no str
+    return (
+        isinstance(got, tuple) and len(got) == 2 and all(type(v) is int for v in got)
+    )  # exact int: no bool, no str
 
 
 def check_parse_shape_error(
@@ -142,8 +149,12 @@ def check_parse_shape_error(
     is pasted). ``prefix`` replaces that second form's prefix.
     """
     if not callable(parse):
-        fail("a function parse(message) -> (produced, expected)", f"{type(parse).__name__}",
-             "define it with def parse_shape_error(message): ...", M["not_a_function"])
+        fail(
+            "a function parse(message) -> (produced, expected)",
+            f"{type(parse).__name__}",
+            "define it with def parse_shape_error(message): ...",
+            M["not_a_function"],
+        )
     prefixes = ["", VISIBLE_PREFIX if prefix is None else prefix]
     got: object  # what the student's parse returned (or raised)
     for batch, produced, expected, out in cases or VISIBLE_ERRORS:
@@ -158,20 +169,27 @@ def check_parse_shape_error(
                 except Exception as exc:  # noqa: BLE001 - becomes feedback
                     got = exc
                 if got != (produced, expected):
-                    shows = (f"it raised {type(got).__name__}: {got}"
-                             if isinstance(got, Exception) else f"{got!r}")
-                    fail(f"{(produced, expected)} for {message!r}",
-                         f"{shows}, although the same message without {before!r} works",
-                         "search anywhere in the text (re.search, not re.match or a pattern "
-                         "starting with ^), and do not count on where the numbers stand.",
-                         M["anchored_pattern"])
+                    shows = (
+                        f"it raised {type(got).__name__}: {got}"
+                        if isinstance(got, Exception)
+                        else f"{got!r}"
+                    )
+                    fail(
+                        f"{(produced, expected)} for {message!r}",
+                        f"{shows}, although the same message without {before!r} works",
+                        "search anywhere in the text (re.search, not re.match or a pattern "
+                        "starting with ^), and do not count on where the numbers stand.",
+                        M["anchored_pattern"],
+                    )
             else:
                 got = _parse_one(parse, message)
             if not _two_ints(got):
-                fail(f"a tuple of two ints (produced, expected) for {message!r}",
-                     f"{got!r} ({type(got).__name__})",
-                     "convert the digits you find with int(...) and return them as (a, b).",
-                     M["not_two_ints"])
+                fail(
+                    f"a tuple of two ints (produced, expected) for {message!r}",
+                    f"{got!r} ({type(got).__name__})",
+                    "convert the digits you find with int(...) and return them as (a, b).",
+                    M["not_two_ints"],
+                )
             if got == (produced, expected):
                 continue
             if got == (expected, produced):
@@ -190,8 +208,10 @@ def check_parse_shape_error(
                 hint = "find the numbers inside this message; do not keep the lesson's numbers."
             fail(f"{(produced, expected)} for {message!r}", observed, hint, M[name])
     sizes = ", ".join(f"({b}x{p} and {e}x{o})" for b, p, e, o in cases or VISIBLE_ERRORS)
-    correct(f"you read (produced, expected) from {len(cases or VISIBLE_ERRORS)} messages "
-            f"{sizes}, with and without text before them.")
+    correct(
+        f"you read (produced, expected) from {len(cases or VISIBLE_ERRORS)} messages "
+        f"{sizes}, with and without text before them."
+    )
 
 
 # --- exercise 3: does the new head fit? -----------------------------------------------------------
@@ -223,8 +243,9 @@ def fit_case(arch: str, change: str, num_classes: int) -> tuple[nn.Module, bool]
     if change == "wrong_classes":
         set_module(model, path, nn.Linear(old.in_features, num_classes + 1))
         return model, False
-    raise ValueError(f"unknown change {change!r}: use fits, typed_512, unused_classifier or "
-                     "wrong_classes")
+    raise ValueError(
+        f"unknown change {change!r}: use fits, typed_512, unused_classifier or wrong_classes"
+    )
 
 
 def check_head_fits(
@@ -238,9 +259,12 @@ def check_head_fits(
     ``(len(example), num_classes)``; a shape error must be caught (False).
     """
     if not callable(head_fits):
-        fail("a function head_fits(model, example, num_classes) -> bool",
-             f"{type(head_fits).__name__}", "define it with def head_fits(...): ...",
-             M["not_a_function"])
+        fail(
+            "a function head_fits(model, example, num_classes) -> bool",
+            f"{type(head_fits).__name__}",
+            "define it with def head_fits(...): ...",
+            M["not_a_function"],
+        )
     for arch, change, num_classes, batch in cases or FIT_CASES:
         model, fits = fit_case(arch, change, num_classes)
         example = torch.zeros(batch, 3, size, size)
@@ -251,34 +275,48 @@ def check_head_fits(
             raise
         except RuntimeError as exc:
             if "cannot be multiplied" in str(exc):
-                fail(f"False for {arch} with a head that does not fit", f"the error escaped: {exc}",
-                     "run the forward pass inside try: ... except RuntimeError: return False.",
-                     M["shape_error_escapes"])
+                fail(
+                    f"False for {arch} with a head that does not fit",
+                    f"the error escaped: {exc}",
+                    "run the forward pass inside try: ... except RuntimeError: return False.",
+                    M["shape_error_escapes"],
+                )
             got = _call(head_fits, model, example, num_classes, what=what)
         except Exception:  # noqa: BLE001 - the usual feedback, with the ResNet-only story
             got = _call(head_fits, model, example, num_classes, what=what)
-        if type(got) is not bool and not (type(got).__module__ == "numpy" and
-                                          type(got).__name__ == "bool_"):
-            fail(f"True or False for {what}", f"{got!r} ({type(got).__name__})",
-                 "return a bool: a comparison such as tuple(out.shape) == (...) is one.",
-                 M["not_a_bool"])
+        if type(got) is not bool and not (
+            type(got).__module__ == "numpy" and type(got).__name__ == "bool_"
+        ):
+            fail(
+                f"True or False for {what}",
+                f"{got!r} ({type(got).__name__})",
+                "return a bool: a comparison such as tuple(out.shape) == (...) is one.",
+                M["not_a_bool"],
+            )
         if bool(got) == fits:
             continue
         if fits:
-            fail(f"True: {arch} with its new head returns ({batch}, {num_classes})",
-                 f"False, for a batch of {batch}",
-                 "compare with len(example), not a batch size you typed.", M["fixed_batch"])
+            fail(
+                f"True: {arch} with its new head returns ({batch}, {num_classes})",
+                f"False, for a batch of {batch}",
+                "compare with len(example), not a batch size you typed.",
+                M["fixed_batch"],
+            )
         if change == "typed_512":
-            fail(f"False: {arch}'s forward pass fails with a shape error",
-                 "True: the head's out_features looks right, but the features do not fit",
-                 "run the model on the example; the attributes of the new layer cannot tell.",
-                 M["no_forward_pass"])
+            fail(
+                f"False: {arch}'s forward pass fails with a shape error",
+                "True: the head's out_features looks right, but the features do not fit",
+                "run the model on the example; the attributes of the new layer cannot tell.",
+                M["no_forward_pass"],
+            )
         with torch.no_grad():
             shape = tuple(model.eval()(example).shape)
-        fail(f"False: {arch} returns {shape}, not ({batch}, {num_classes})",
-             "True: the forward pass ran, but with the wrong number of scores",
-             "a forward pass without an error is not enough: compare the output shape too.",
-             M["only_errors_checked"])
+        fail(
+            f"False: {arch} returns {shape}, not ({batch}, {num_classes})",
+            "True: the forward pass ran, but with the wrong number of scores",
+            "a forward pass without an error is not enough: compare the output shape too.",
+            M["only_errors_checked"],
+        )
     checked = "; ".join(f"{a} ({c.replace('_', ' ')})" for a, c, _, _ in cases or FIT_CASES)
     correct(f"head_fits told a fitting head from a broken one on {checked}.")
 
@@ -295,37 +333,53 @@ def broken_model(arch: str, wrong_in: int, num_classes: int) -> nn.Module:
     return model
 
 
-def _diagnose_head(head: nn.Module, features: int, num_classes: int, broken_in: int,
-                   batch: int) -> None:
+def _diagnose_head(
+    head: nn.Module, features: int, num_classes: int, broken_in: int, batch: int
+) -> None:
     if not isinstance(head, nn.Linear):
-        fail(f"an nn.Linear({features}, {num_classes})", f"a {type(head).__name__}",
-             "the new head is one nn.Linear layer.", M["not_linear"])
+        fail(
+            f"an nn.Linear({features}, {num_classes})",
+            f"a {type(head).__name__}",
+            "the new head is one nn.Linear layer.",
+            M["not_linear"],
+        )
     got = (head.in_features, head.out_features)
     if got == (features, num_classes):
         return
     if got == (num_classes, features):
-        fail(f"nn.Linear({features}, {num_classes})", f"nn.Linear{got}",
-             "nn.Linear takes (in_features, out_features), in that order.",
-             M["swapped_arguments"])
+        fail(
+            f"nn.Linear({features}, {num_classes})",
+            f"nn.Linear{got}",
+            "nn.Linear takes (in_features, out_features), in that order.",
+            M["swapped_arguments"],
+        )
     if head.in_features == broken_in:
-        fail(f"in_features={features}: what this backbone produces",
-             f"in_features={head.in_features}, the broken layer's number, kept",
-             "measure what arrives at the head (replace it by nn.Identity() and run the example).",
-             M["broken_in_kept"])
+        fail(
+            f"in_features={features}: what this backbone produces",
+            f"in_features={head.in_features}, the broken layer's number, kept",
+            "measure what arrives at the head (replace it by nn.Identity() and run the example).",
+            M["broken_in_kept"],
+        )
     if head.in_features == batch * features:
-        fail(f"in_features={features}: the features of ONE sample",
-             f"in_features={head.in_features} = {batch} samples x {features} features",
-             "the output has shape (batch, features): read its last dimension, not numel().",
-             M["counted_batch"])
+        fail(
+            f"in_features={features}: the features of ONE sample",
+            f"in_features={head.in_features} = {batch} samples x {features} features",
+            "the output has shape (batch, features): read its last dimension, not numel().",
+            M["counted_batch"],
+        )
     if head.in_features != features:
-        fail(f"in_features={features}: what this backbone produces",
-             f"in_features={head.in_features}, not what arrives at the head",
-             "measure it on the example (replace the head by nn.Identity()); never type it.",
-             M["typed_in_features"])
-    fail(f"out_features={num_classes}, as the broken layer had",
-         f"out_features={head.out_features}: the output size was changed",
-         "the mismatch is on the input side; keep the number of classes.",
-         M["output_size_blamed"])
+        fail(
+            f"in_features={features}: what this backbone produces",
+            f"in_features={head.in_features}, not what arrives at the head",
+            "measure it on the example (replace the head by nn.Identity()); never type it.",
+            M["typed_in_features"],
+        )
+    fail(
+        f"out_features={num_classes}, as the broken layer had",
+        f"out_features={head.out_features}: the output size was changed",
+        "the mismatch is on the input side; keep the number of classes.",
+        M["output_size_blamed"],
+    )
 
 
 def check_repair_head(
@@ -355,33 +409,55 @@ def check_repair_head(
             raise
         except Exception:  # noqa: BLE001 - named below, or the usual feedback on a fresh model
             if "fc" in set(model._modules) - before:
-                fail(f"the new head at model.{path} of the {name}",
-                     "your code set model.fc, which this model's forward never calls, and then "
-                     "failed", "heads.find_head(model).path says where the head is; "
-                     "heads.set_module puts a layer there.", M["resnet_only"])
-            result = _call(repair_head, broken_model(name, wrong, classes), example,
-                           what=f"repair_head on a broken {name}")
+                fail(
+                    f"the new head at model.{path} of the {name}",
+                    "your code set model.fc, which this model's forward never calls, and then "
+                    "failed",
+                    "heads.find_head(model).path says where the head is; "
+                    "heads.set_module puts a layer there.",
+                    M["resnet_only"],
+                )
+            result = _call(
+                repair_head,
+                broken_model(name, wrong, classes),
+                example,
+                what=f"repair_head on a broken {name}",
+            )
         if not isinstance(result, nn.Module):
             shows = "None" if result is None else type(result).__name__
-            fail("the repaired model, returned", shows, "end the function with return model.",
-                 M["nothing_returned"])
+            fail(
+                "the repaired model, returned",
+                shows,
+                "end the function with return model.",
+                M["nothing_returned"],
+            )
         added = sorted(set(result._modules) - before)
         if added:
-            fail(f"the new head at model.{path.replace('.3', '[3]')} of the {name}",
-                 f"a new attribute model.{added[0]}, which this model's forward never calls",
-                 "heads.find_head(model).path says where the head is; heads.set_module puts "
-                 "a layer there.", M["resnet_only"])
+            fail(
+                f"the new head at model.{path.replace('.3', '[3]')} of the {name}",
+                f"a new attribute model.{added[0]}, which this model's forward never calls",
+                "heads.find_head(model).path says where the head is; heads.set_module puts "
+                "a layer there.",
+                M["resnet_only"],
+            )
         _diagnose_head(get_module(result, path), features, classes, wrong, len(example))
         try:
             with torch.no_grad():
                 out = result.eval()(example)
         except RuntimeError as err:
-            fail("a model whose forward pass runs", f"the forward pass still fails: {err}",
-                 "the head's in_features must equal the features the layer before it produces.",
-                 M["typed_in_features"])
+            fail(
+                "a model whose forward pass runs",
+                f"the forward pass still fails: {err}",
+                "the head's in_features must equal the features the layer before it produces.",
+                M["typed_in_features"],
+            )
         if tuple(out.shape) != (len(example), classes):
-            fail(f"output shape {(len(example), classes)}", f"{tuple(out.shape)}",
-                 "one row per image, one score per class.", M["output_size_blamed"])
+            fail(
+                f"output shape {(len(example), classes)}",
+                f"{tuple(out.shape)}",
+                "one row per image, one score per class.",
+                M["output_size_blamed"],
+            )
     done = ", ".join(f"{n} (head at {head_path(build(n))!r}, {c} classes)" for n, _, c in cases)
     correct(f"measured the features and kept the class count on {done}.")
 
@@ -392,13 +468,20 @@ def check_repair_head(
 def check_cause(answer: object) -> None:
     """Exercise 2: what the message '(1x2048 and 1024x10)' says is wrong."""
     check_choice(
-        answer, "C",
+        answer,
+        "C",
         {
-            "A": ("10 is out_features; the message's mismatch is between 2048 and 1024, and any "
-                  "out_features gives the same error.", M["output_size_blamed"]),
+            "A": (
+                "10 is out_features; the message's mismatch is between 2048 and 1024, and any "
+                "out_features gives the same error.",
+                M["output_size_blamed"],
+            ),
             "B": ("the lesson ran the model in both modes: same error.", M["mode_blamed"]),
-            "D": ("every torchvision ResNet, pretrained or not, has fc; the assignment worked "
-                  "and only the forward pass failed.", M["no_fc_when_pretrained"]),
+            "D": (
+                "every torchvision ResNet, pretrained or not, has fc; the assignment worked "
+                "and only the forward pass failed.",
+                M["no_fc_when_pretrained"],
+            ),
         },
         question="the cause of 'mat1 and mat2 shapes cannot be multiplied (1x2048 and 1024x10)'",
         confirmation="2048 features arrive, the new layer expects 1024: in_features is wrong.",
@@ -408,15 +491,22 @@ def check_cause(answer: object) -> None:
 def check_fix(answer: object) -> None:
     """Exercise 4: which repair works after ``model.fc = nn.Linear(2048, 5)`` broke a ResNet-18."""
     check_choice(
-        answer, "D",
+        answer,
+        "D",
         {
-            "A": ("model.fc is now your Linear(2048, 5), so model.fc.in_features is 2048 again "
-                  "and the error stays.", M["broken_in_kept"]),
-            "B": ("Linear(2048, 512) expects 2048 features and gives 512 outputs instead of 5: "
-                  "the numbers went into the wrong places.", M["swapped_arguments"]),
+            "A": (
+                "model.fc is now your Linear(2048, 5), so model.fc.in_features is 2048 again "
+                "and the error stays.",
+                M["broken_in_kept"],
+            ),
+            "B": (
+                "Linear(2048, 512) expects 2048 features and gives 512 outputs instead of 5: "
+                "the numbers went into the wrong places.",
+                M["swapped_arguments"],
+            ),
             "C": ("the mode does not change how many features arrive.", M["mode_blamed"]),
         },
         question="the repair of a ResNet-18 broken by model.fc = nn.Linear(2048, 5)",
         confirmation="read in_features from an untouched head (or measure it), then build "
-                     "the layer.",
+        "the layer.",
     )

@@ -32,72 +32,156 @@ from course_utils.checks._toolkit import (
 MISCONCEPTIONS = registry(
     "lesson5",
     Misconception("head_not_replaced", "head not replaced", "2. The recipe: freeze, then swap"),
-    Misconception("typed_in_features", "in_features typed, not read from the model",
-                  "2. The recipe: freeze, then swap"),
-    Misconception("wrong_out_features", "out_features is not the class count",
-                  "2. The recipe: freeze, then swap"),
-    Misconception("froze_after_replacing", "froze after replacing: the new head is frozen too",
-                  "Slip 1: freezing after replacing"),
+    Misconception(
+        "typed_in_features",
+        "in_features typed, not read from the model",
+        "2. The recipe: freeze, then swap",
+    ),
+    Misconception(
+        "wrong_out_features",
+        "out_features is not the class count",
+        "2. The recipe: freeze, then swap",
+    ),
+    Misconception(
+        "froze_after_replacing",
+        "froze after replacing: the new head is frozen too",
+        "Slip 1: freezing after replacing",
+    ),
     Misconception("not_frozen", "not freezing at all", "Slip 2: not freezing at all"),
-    Misconception("partly_frozen", "backbone only partly frozen",
-                  "2. The recipe: freeze, then swap"),
+    Misconception(
+        "partly_frozen", "backbone only partly frozen", "2. The recipe: freeze, then swap"
+    ),
     Misconception("not_returned", "the model is not returned", "Exercise 1"),
-    Misconception("resnet_only", "code that works only for a ResNet (model.fc)",
-                  "2. The recipe: freeze, then swap"),
-    Misconception("count_forgot_bias", "the bias forgotten in the count",
-                  "2. The recipe: freeze, then swap"),
-    Misconception("count_bias_per_input", "one bias per input feature instead of per class",
-                  "2. The recipe: freeze, then swap"),
-    Misconception("count_old_head", "the original head counted instead of the new one",
-                  "2. The recipe: freeze, then swap"),
-    Misconception("count_all_parameters", "every parameter of the model counted, as if "
-                  "nothing were frozen", "Slip 2: not freezing at all"),
-    Misconception("count_typed", "a count typed for one model, not computed from the model",
-                  "2. The recipe: freeze, then swap"),
-    Misconception("count_not_from_head", "count not computed from this model's head",
-                  "2. The recipe: freeze, then swap"),
+    Misconception(
+        "resnet_only",
+        "code that works only for a ResNet (model.fc)",
+        "2. The recipe: freeze, then swap",
+    ),
+    Misconception(
+        "count_forgot_bias", "the bias forgotten in the count", "2. The recipe: freeze, then swap"
+    ),
+    Misconception(
+        "count_bias_per_input",
+        "one bias per input feature instead of per class",
+        "2. The recipe: freeze, then swap",
+    ),
+    Misconception(
+        "count_old_head",
+        "the original head counted instead of the new one",
+        "2. The recipe: freeze, then swap",
+    ),
+    Misconception(
+        "count_all_parameters",
+        "every parameter of the model counted, as if nothing were frozen",
+        "Slip 2: not freezing at all",
+    ),
+    Misconception(
+        "count_typed",
+        "a count typed for one model, not computed from the model",
+        "2. The recipe: freeze, then swap",
+    ),
+    Misconception(
+        "count_not_from_head",
+        "count not computed from this model's head",
+        "2. The recipe: freeze, then swap",
+    ),
     Misconception("number_as_string", "a number given as a string", "Exercise 2"),
     Misconception("not_an_int", "not a whole number", "Exercise 2"),
-    Misconception("optimizer_too_early", "optimizer built before the head was replaced",
-                  "Slip 3: building the optimizer before replacing the head"),
-    Misconception("optimizer_misses_head", "the optimizer does not hold the new head",
-                  "Slip 3: building the optimizer before replacing the head"),
-    Misconception("frozen_in_optimizer", "frozen parameters handed to the optimizer",
-                  "Slip 3: building the optimizer before replacing the head"),
+    Misconception(
+        "optimizer_too_early",
+        "optimizer built before the head was replaced",
+        "Slip 3: building the optimizer before replacing the head",
+    ),
+    Misconception(
+        "optimizer_misses_head",
+        "the optimizer does not hold the new head",
+        "Slip 3: building the optimizer before replacing the head",
+    ),
+    Misconception(
+        "frozen_in_optimizer",
+        "frozen parameters handed to the optimizer",
+        "Slip 3: building the optimizer before replacing the head",
+    ),
     Misconception("not_an_optimizer", "no optimizer returned", "Exercise 3"),
     Misconception("wrong_lr", "the learning rate asked for is not used", "Exercise 3"),
-    Misconception("requires_grad_protects_all", "requires_grad=False taken to freeze buffers "
-                  "too", "Slip 4: BatchNorm in train mode"),
-    Misconception("eval_stops_learning", "eval mode taken to stop gradients",
-                  "Slip 4: BatchNorm in train mode"),
-    Misconception("freezing_resets_stats", "freezing taken to reset BatchNorm statistics",
-                  "Slip 4: BatchNorm in train mode"),
-    Misconception("head_does_the_work", "the head credited with what the features do",
-                  "4. Three set-ups, chosen on validation"),
-    Misconception("random_memorises", "the random backbone's head said to memorise",
-                  "4. Three set-ups, chosen on validation"),
-    Misconception("random_is_better_start", "random initialisation taken as the better start",
-                  "4. Three set-ups, chosen on validation"),
-    Misconception("chose_on_test", "set-up chosen on test accuracy instead of validation",
-                  "4. Three set-ups, chosen on validation"),
-    Misconception("cost_ignored", "the most accurate set-up taken, not the cheapest within the "
-                  "tolerance", "4. Three set-ups, chosen on validation"),
-    Misconception("rule_misread", "the team's rule not applied to the validation numbers",
-                  "4. Three set-ups, chosen on validation"),
-    Misconception("rates_swapped", "backbone and head learning rates swapped",
-                  "5. Learning rates for fine-tuning"),
-    Misconception("one_rate", "one learning rate for every layer",
-                  "5. Learning rates for fine-tuning"),
-    Misconception("head_in_both_groups", "the head put in both parameter groups",
-                  "5. Learning rates for fine-tuning"),
-    Misconception("backbone_left_out", "backbone left out of the optimizer (that is feature "
-                  "extraction)", "5. Learning rates for fine-tuning"),
-    Misconception("augment_eval_data", "augmentation applied to validation or test data",
-                  "6. Data augmentation for few images"),
-    Misconception("augment_changes_label", "a transform that can change the label",
-                  "6. Data augmentation for few images"),
-    Misconception("augment_adds_information", "augmented copies taken as new independent data",
-                  "6. Data augmentation for few images"),
+    Misconception(
+        "requires_grad_protects_all",
+        "requires_grad=False taken to freeze buffers too",
+        "Slip 4: BatchNorm in train mode",
+    ),
+    Misconception(
+        "eval_stops_learning",
+        "eval mode taken to stop gradients",
+        "Slip 4: BatchNorm in train mode",
+    ),
+    Misconception(
+        "freezing_resets_stats",
+        "freezing taken to reset BatchNorm statistics",
+        "Slip 4: BatchNorm in train mode",
+    ),
+    Misconception(
+        "head_does_the_work",
+        "the head credited with what the features do",
+        "4. Three set-ups, chosen on validation",
+    ),
+    Misconception(
+        "random_memorises",
+        "the random backbone's head said to memorise",
+        "4. Three set-ups, chosen on validation",
+    ),
+    Misconception(
+        "random_is_better_start",
+        "random initialisation taken as the better start",
+        "4. Three set-ups, chosen on validation",
+    ),
+    Misconception(
+        "chose_on_test",
+        "set-up chosen on test accuracy instead of validation",
+        "4. Three set-ups, chosen on validation",
+    ),
+    Misconception(
+        "cost_ignored",
+        "the most accurate set-up taken, not the cheapest within the tolerance",
+        "4. Three set-ups, chosen on validation",
+    ),
+    Misconception(
+        "rule_misread",
+        "the team's rule not applied to the validation numbers",
+        "4. Three set-ups, chosen on validation",
+    ),
+    Misconception(
+        "rates_swapped",
+        "backbone and head learning rates swapped",
+        "5. Learning rates for fine-tuning",
+    ),
+    Misconception(
+        "one_rate", "one learning rate for every layer", "5. Learning rates for fine-tuning"
+    ),
+    Misconception(
+        "head_in_both_groups",
+        "the head put in both parameter groups",
+        "5. Learning rates for fine-tuning",
+    ),
+    Misconception(
+        "backbone_left_out",
+        "backbone left out of the optimizer (that is feature extraction)",
+        "5. Learning rates for fine-tuning",
+    ),
+    Misconception(
+        "augment_eval_data",
+        "augmentation applied to validation or test data",
+        "6. Data augmentation for few images",
+    ),
+    Misconception(
+        "augment_changes_label",
+        "a transform that can change the label",
+        "6. Data augmentation for few images",
+    ),
+    Misconception(
+        "augment_adds_information",
+        "augmented copies taken as new independent data",
+        "6. Data augmentation for few images",
+    ),
 )
 M = MISCONCEPTIONS
 
@@ -107,8 +191,13 @@ def build_model(arch: str, device: str = "cpu") -> nn.Module:
     if arch == "mlp":  # a backbone that itself contains nn.Linear layers
         torch.manual_seed(0)
         with torch.device(device):
-            return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 32), nn.BatchNorm1d(32),
-                                 nn.ReLU(), nn.Linear(32, 10))
+            return nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(3 * 8 * 8, 32),
+                nn.BatchNorm1d(32),
+                nn.ReLU(),
+                nn.Linear(32, 10),
+            )
     return build(arch, device=device)
 
 
@@ -120,9 +209,12 @@ def _example(arch: str) -> torch.Tensor:
 def _explain_fc(exc: Exception) -> tuple[str, str, Misconception] | None:
     """``model.fc`` on a model whose head lives elsewhere: an answer written for ResNets only."""
     if isinstance(exc, AttributeError) and "'fc'" in str(exc):
-        return ("code that finds the head of any classifier",
-                "only ResNets keep their head in model.fc; ask heads.find_head(model) where the "
-                "head is (.path) and what it takes (.in_features).", M["resnet_only"])
+        return (
+            "code that finds the head of any classifier",
+            "only ResNets keep their head in model.fc; ask heads.find_head(model) where the "
+            "head is (.path) and what it takes (.in_features).",
+            M["resnet_only"],
+        )
     return None
 
 
@@ -139,72 +231,112 @@ def _swap(model: nn.Module, num_classes: int) -> nn.Module:
 # --- exercise 1: prepare_feature_extractor -------------------------------------------------------
 
 
-def check_feature_extractor(model: nn.Module, path: str, in_features: int, num_classes: int,
-                            old_head: nn.Module | None = None) -> None:
+def check_feature_extractor(
+    model: nn.Module,
+    path: str,
+    in_features: int,
+    num_classes: int,
+    old_head: nn.Module | None = None,
+) -> None:
     """Exactly a fresh, trainable ``Linear(in_features, num_classes)`` at ``path`` may train."""
     head = model.get_submodule(path)
     head_names = {f"{path}.{n}" for n, _ in head.named_parameters()}
     trainable = _trainable(model)
     total = sum(1 for _ in model.parameters())
     if head is old_head:
-        fail(f"a new head at {path!r}", "the original head is still there",
-             "replace the head after freezing: set a new nn.Linear at the head's place.",
-             M["head_not_replaced"])
+        fail(
+            f"a new head at {path!r}",
+            "the original head is still there",
+            "replace the head after freezing: set a new nn.Linear at the head's place.",
+            M["head_not_replaced"],
+        )
     if not isinstance(head, nn.Linear):
-        fail(f"nn.Linear({in_features}, {num_classes}) at {path!r}", f"{head}",
-             "put one nn.Linear where find_head found the head.", M["head_not_replaced"])
+        fail(
+            f"nn.Linear({in_features}, {num_classes}) at {path!r}",
+            f"{head}",
+            "put one nn.Linear where find_head found the head.",
+            M["head_not_replaced"],
+        )
     if head.in_features != in_features:
-        fail(f"nn.Linear({in_features}, {num_classes}) at {path!r}",
-             f"in_features={head.in_features} on a model whose features have {in_features}",
-             "read in_features from the model (heads.find_head(model).in_features); never "
-             "type it.", M["typed_in_features"])
+        fail(
+            f"nn.Linear({in_features}, {num_classes}) at {path!r}",
+            f"in_features={head.in_features} on a model whose features have {in_features}",
+            "read in_features from the model (heads.find_head(model).in_features); never type it.",
+            M["typed_in_features"],
+        )
     if head.out_features != num_classes:
-        fail(f"nn.Linear({in_features}, {num_classes}) at {path!r}",
-             f"out_features={head.out_features}", "out_features is the num_classes argument.",
-             M["wrong_out_features"])
+        fail(
+            f"nn.Linear({in_features}, {num_classes}) at {path!r}",
+            f"out_features={head.out_features}",
+            "out_features is the num_classes argument.",
+            M["wrong_out_features"],
+        )
     if not trainable:
-        fail("the new head trainable (requires_grad=True), the backbone frozen",
-             "no parameter is trainable: the new head was frozen too, nothing can learn",
-             "freeze FIRST, then create the head: a new layer is trainable by default.",
-             M["froze_after_replacing"])
+        fail(
+            "the new head trainable (requires_grad=True), the backbone frozen",
+            "no parameter is trainable: the new head was frozen too, nothing can learn",
+            "freeze FIRST, then create the head: a new layer is trainable by default.",
+            M["froze_after_replacing"],
+        )
     if len(trainable) == total:
-        fail("only the head trainable", f"all {total} parameter tensors trainable",
-             "set requires_grad = False on every existing parameter before the swap.",
-             M["not_frozen"])
+        fail(
+            "only the head trainable",
+            f"all {total} parameter tensors trainable",
+            "set requires_grad = False on every existing parameter before the swap.",
+            M["not_frozen"],
+        )
     extra = [n for n in trainable if n not in head_names]
     if extra:
-        fail("only the head trainable", f"backbone parameters still trainable, e.g. {extra[:3]}",
-             "loop over model.parameters() (all of them), not over some layers.",
-             M["partly_frozen"])
+        fail(
+            "only the head trainable",
+            f"backbone parameters still trainable, e.g. {extra[:3]}",
+            "loop over model.parameters() (all of them), not over some layers.",
+            M["partly_frozen"],
+        )
     missing = sorted(head_names - set(trainable))
     if missing:
-        fail("every head parameter trainable", f"frozen head parameters {missing}",
-             "do not freeze the new head; it is trainable when created.",
-             M["froze_after_replacing"])
+        fail(
+            "every head parameter trainable",
+            f"frozen head parameters {missing}",
+            "do not freeze the new head; it is trainable when created.",
+            M["froze_after_replacing"],
+        )
 
 
-def _prepare_one(prepare: Callable[[nn.Module, int], nn.Module], arch: str,
-                 num_classes: int) -> int:
+def _prepare_one(
+    prepare: Callable[[nn.Module, int], nn.Module], arch: str, num_classes: int
+) -> int:
     model = build_model(arch)
     path = head_path(model)
     old_head = linear_at(model, path)
     in_features = old_head.in_features
-    result = call_student(prepare, model, num_classes, explain=_explain_fc,
-                          what=f"prepare_feature_extractor({arch}, {num_classes})")
+    result = call_student(
+        prepare,
+        model,
+        num_classes,
+        explain=_explain_fc,
+        what=f"prepare_feature_extractor({arch}, {num_classes})",
+    )
     if not isinstance(result, nn.Module):
         shows = "None" if result is None else f"a {type(result).__name__}"
-        fail("the model, returned", shows, "end the function with return model.",
-             M["not_returned"])
+        fail("the model, returned", shows, "end the function with return model.", M["not_returned"])
     if result is not model:
-        fail("the same model, changed in place and returned",
-             f"a different {type(result).__name__}",
-             "change the model you were given and return it.", M["not_returned"])
+        fail(
+            "the same model, changed in place and returned",
+            f"a different {type(result).__name__}",
+            "change the model you were given and return it.",
+            M["not_returned"],
+        )
     check_feature_extractor(result, path, in_features, num_classes, old_head)
     with torch.no_grad():
         out = result.eval()(_example(arch))
     if tuple(out.shape) != (2, num_classes):
-        fail(f"output shape (2, {num_classes})", f"{tuple(out.shape)}",
-             "one score per class for each image.", M["head_not_replaced"])
+        fail(
+            f"output shape (2, {num_classes})",
+            f"{tuple(out.shape)}",
+            "one score per class for each image.",
+            M["head_not_replaced"],
+        )
     return sum(p.numel() for p in result.parameters() if p.requires_grad)
 
 
@@ -239,21 +371,33 @@ def _count_one(count: Callable[[nn.Module, int], int], arch: str, num_classes: i
     model = build_model(arch, device="meta")
     head = linear_at(model, head_path(model))
     total = sum(p.numel() for p in model.parameters())
-    got = call_student(count, model, num_classes, explain=_explain_fc,
-                       what=f"the count for {arch} with {num_classes} classes")
+    got = call_student(
+        count,
+        model,
+        num_classes,
+        explain=_explain_fc,
+        what=f"the count for {arch} with {num_classes} classes",
+    )
     if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
         got = got.item()
     if isinstance(got, str):
-        fail("a number (int)", f"the string {got!r}",
-             "give a number, not a string: return the int itself, without quotes or "
-             "formatting.", M["number_as_string"])
+        fail(
+            "a number (int)",
+            f"the string {got!r}",
+            "give a number, not a string: return the int itself, without quotes or formatting.",
+            M["number_as_string"],
+        )
     if type(got).__module__ == "numpy" and hasattr(got, "item"):
         got = got.item()
     if isinstance(got, float) and got.is_integer():
         got = int(got)
     if isinstance(got, bool) or not isinstance(got, int):
-        fail("a whole number (int)", f"a {type(got).__name__}: {got!r:.60}",
-             "return an int, e.g. int(...).", M["not_an_int"])
+        fail(
+            "a whole number (int)",
+            f"a {type(got).__name__}: {got!r:.60}",
+            "return an int, e.g. int(...).",
+            M["not_an_int"],
+        )
     want = expected_trainable(arch, num_classes)
     if got == want:
         return want
@@ -262,20 +406,31 @@ def _count_one(count: Callable[[nn.Module, int], int], arch: str, num_classes: i
         i * n: ("the weights only, without the biases", M["count_forgot_bias"]),
         i * n + i: ("one bias per input feature", M["count_bias_per_input"]),
         i * head.out_features + head.out_features: (
-            f"the ORIGINAL head's parameters ({head.out_features} outputs)", M["count_old_head"]),
-        total: ("every parameter of the model, the frozen backbone included",
-                M["count_all_parameters"]),
+            f"the ORIGINAL head's parameters ({head.out_features} outputs)",
+            M["count_old_head"],
+        ),
+        total: (
+            "every parameter of the model, the frozen backbone included",
+            M["count_all_parameters"],
+        ),
         0: ("nothing trainable", M["froze_after_replacing"]),
     }
     typed = got // n - 1 if n > 1 and got % n == 0 else 0
     if got not in guesses and typed > 0 and typed != i:
-        guesses[got] = (f"{typed} x {n} + {n}: a feature size of {typed} typed, where this "
-                        f"model's head takes {i}", M["count_typed"])
+        guesses[got] = (
+            f"{typed} x {n} + {n}: a feature size of {typed} typed, where this "
+            f"model's head takes {i}",
+            M["count_typed"],
+        )
     shows, name = guesses.get(
-        got, ("a count that matches no part of this model", M["count_not_from_head"]))
-    fail(f"{want:,} for {arch} with {num_classes} classes", f"{got:,}: {shows}",
-         "only the new head trains: read its in_features from the model, count weights and "
-         "biases.", name)
+        got, ("a count that matches no part of this model", M["count_not_from_head"])
+    )
+    fail(
+        f"{want:,} for {arch} with {num_classes} classes",
+        f"{got:,}: {shows}",
+        "only the new head trains: read its in_features from the model, count weights and biases.",
+        name,
+    )
     return want  # not reached
 
 
@@ -296,10 +451,13 @@ def check_trainable_after_swap(
             if seen and getattr(err, "misconception_id", None) == M["count_not_from_head"].id:
                 got = call_student(count, build_model(a, device="meta"), n, what="the count")
                 if got == seen[0]:
-                    fail(f"{expected_trainable(a, n):,} for {a} with {n} classes",
-                         f"{got:,} again, the count of {cases[0][0]}: the number does not "
-                         "follow the model", "compute the count from the model's head; "
-                         "never type it.", M["count_typed"])
+                    fail(
+                        f"{expected_trainable(a, n):,} for {a} with {n} classes",
+                        f"{got:,} again, the count of {cases[0][0]}: the number does not "
+                        "follow the model",
+                        "compute the count from the model's head; never type it.",
+                        M["count_typed"],
+                    )
             raise
     words = [f"{a} with {n} classes: {expected_trainable(a, n):,}" for a, n in cases]
     correct(f"trainable parameters right for {' and for '.join(words)}.")
@@ -312,28 +470,46 @@ def check_optimizer_setup(model: nn.Module, optimizer: object, lr: float | None 
     """``optimizer`` must hold exactly the trainable parameters of ``model``, head included."""
     if not isinstance(optimizer, torch.optim.Optimizer):
         shows = "None" if optimizer is None else f"a {type(optimizer).__name__}"
-        fail("a torch.optim optimizer", shows, "return the optimizer you built.",
-             M["not_an_optimizer"])
+        fail(
+            "a torch.optim optimizer",
+            shows,
+            "return the optimizer you built.",
+            M["not_an_optimizer"],
+        )
     held = {id(p) for group in optimizer.param_groups for p in group["params"]}
     in_model = {id(p) for p in model.parameters()}
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     path = head_path(model)
     head = {id(p) for p in get_module(model, path).parameters()}
     if held - in_model:
-        fail("the optimizer holds the new head's parameters",
-             f"{len(held - in_model)} parameter tensors that are no longer in the model: the old "
-             "head's", "build the optimizer AFTER replacing the head.", M["optimizer_too_early"])
+        fail(
+            "the optimizer holds the new head's parameters",
+            f"{len(held - in_model)} parameter tensors that are no longer in the model: the old "
+            "head's",
+            "build the optimizer AFTER replacing the head.",
+            M["optimizer_too_early"],
+        )
     if not head <= held:
-        fail(f"the optimizer holds the head at {path!r}", "the new head is missing from it",
-             "build the optimizer after the swap, from the parameters that train.",
-             M["optimizer_misses_head"])
+        fail(
+            f"the optimizer holds the head at {path!r}",
+            "the new head is missing from it",
+            "build the optimizer after the swap, from the parameters that train.",
+            M["optimizer_misses_head"],
+        )
     if held != trainable:
-        fail("exactly the trainable parameters",
-             f"{len(held - trainable)} frozen parameter tensors handed to the optimizer too",
-             "keep only parameters with requires_grad=True.", M["frozen_in_optimizer"])
+        fail(
+            "exactly the trainable parameters",
+            f"{len(held - trainable)} frozen parameter tensors handed to the optimizer too",
+            "keep only parameters with requires_grad=True.",
+            M["frozen_in_optimizer"],
+        )
     if lr is not None and any(g["lr"] != lr for g in optimizer.param_groups):
-        fail(f"learning rate {lr}", f"{[g['lr'] for g in optimizer.param_groups]}",
-             "pass lr=lr to the optimizer.", M["wrong_lr"])
+        fail(
+            f"learning rate {lr}",
+            f"{[g['lr'] for g in optimizer.param_groups]}",
+            "pass lr=lr to the optimizer.",
+            M["wrong_lr"],
+        )
 
 
 def check_build_optimizer(
@@ -346,14 +522,20 @@ def check_build_optimizer(
     model = build_model(arch)
     model.requires_grad_(False)
     _swap(model, num_classes)
-    optimizer = call_student(build_optimizer, model, lr, explain=_explain_fc,
-                             what=f"build_optimizer on a prepared {arch}")
+    optimizer = call_student(
+        build_optimizer,
+        model,
+        lr,
+        explain=_explain_fc,
+        what=f"build_optimizer on a prepared {arch}",
+    )
     check_optimizer_setup(model, optimizer, lr)
     correct(f"{arch}: the optimizer holds exactly the new head at {head_path(model)!r}.")
 
 
-def check_one_step_trains_head(model: nn.Module, optimizer: torch.optim.Optimizer,
-                               example: torch.Tensor, labels: torch.Tensor) -> None:
+def check_one_step_trains_head(
+    model: nn.Module, optimizer: torch.optim.Optimizer, example: torch.Tensor, labels: torch.Tensor
+) -> None:
     """One optimizer step must change the head and leave the backbone's weights alone."""
     path = head_path(model)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -366,12 +548,20 @@ def check_one_step_trains_head(model: nn.Module, optimizer: torch.optim.Optimize
     model.train(was_training)
     changed = [n for n, p in model.named_parameters() if not torch.equal(p, before[n])]
     if not any(n.startswith(path + ".") for n in changed):
-        fail("the head's weights change after one step", "the head did not change",
-             "the optimizer must hold the new head's parameters.", M["optimizer_too_early"])
+        fail(
+            "the head's weights change after one step",
+            "the head did not change",
+            "the optimizer must hold the new head's parameters.",
+            M["optimizer_too_early"],
+        )
     moved = [n for n in changed if not n.startswith(path + ".")]
     if moved:
-        fail("the backbone unchanged", f"backbone weights changed, e.g. {moved[:2]}",
-             "freeze every existing parameter before the swap.", M["not_frozen"])
+        fail(
+            "the backbone unchanged",
+            f"backbone weights changed, e.g. {moved[:2]}",
+            "freeze every existing parameter before the swap.",
+            M["not_frozen"],
+        )
     correct("one step changed the head and nothing else.")
 
 
@@ -381,23 +571,31 @@ def check_one_step_trains_head(model: nn.Module, optimizer: torch.optim.Optimize
 def check_batchnorm(answer: object) -> None:
     """Q: a frozen backbone trained with model.train(): what happens to BatchNorm?"""
     check_choice(
-        answer, "B",
+        answer,
+        "B",
         {
-            "A": ("requires_grad=False stops gradients, but in train mode BatchNorm normalises "
-                  "with each batch's own statistics and updates running_mean and running_var, "
-                  "buffers that no gradient touches; the lesson printed them moving.",
-                  M["requires_grad_protects_all"]),
-            "C": ("eval mode changes how BatchNorm and Dropout behave, not whether gradients "
-                  "flow: the head still learns in eval mode (fine_tune(mode='head') trains "
-                  "that way).", M["eval_stops_learning"]),
-            "D": ("freezing does not touch buffers, and the statistics are not reset: they drift "
-                  "towards the new data's statistics batch by batch.",
-                  M["freezing_resets_stats"]),
+            "A": (
+                "requires_grad=False stops gradients, but in train mode BatchNorm normalises "
+                "with each batch's own statistics and updates running_mean and running_var, "
+                "buffers that no gradient touches; the lesson printed them moving.",
+                M["requires_grad_protects_all"],
+            ),
+            "C": (
+                "eval mode changes how BatchNorm and Dropout behave, not whether gradients "
+                "flow: the head still learns in eval mode (fine_tune(mode='head') trains "
+                "that way).",
+                M["eval_stops_learning"],
+            ),
+            "D": (
+                "freezing does not touch buffers, and the statistics are not reset: they drift "
+                "towards the new data's statistics batch by batch.",
+                M["freezing_resets_stats"],
+            ),
         },
         question="what happens to a frozen backbone's BatchNorm in train mode",
         confirmation="in train mode BatchNorm uses batch statistics and moves its running "
-                     "statistics, even with requires_grad=False; keep a frozen backbone in "
-                     "eval mode.",
+        "statistics, even with requires_grad=False; keep a frozen backbone in "
+        "eval mode.",
     )
 
 
@@ -425,11 +623,15 @@ def _accuracy(model: nn.Module, data: DataLike) -> float:
     return float((labels == predictions).mean())
 
 
-def check_setup_choice(answer: object, val_results: Mapping[str, float],
-                       tolerance: float = 0.05, *,
-                       test_results: Mapping[str, float] | None = None,
-                       models: Mapping[str, nn.Module] | None = None,
-                       test: DataLike | None = None) -> None:
+def check_setup_choice(
+    answer: object,
+    val_results: Mapping[str, float],
+    tolerance: float = 0.05,
+    *,
+    test_results: Mapping[str, float] | None = None,
+    models: Mapping[str, nn.Module] | None = None,
+    test: DataLike | None = None,
+) -> None:
     """Q: the cheapest set-up within ``tolerance`` of the best VALIDATION accuracy.
 
     ``val_results`` maps "head", "full" and "random" to validation accuracy;
@@ -449,43 +651,63 @@ def check_setup_choice(answer: object, val_results: Mapping[str, float],
         if k == pick:
             continue
         if k == on_test:
-            why[k] = (f"that is what the rule picks from the TEST accuracies; the set-up is "
-                      f"chosen on validation ({k}: {acc[k]}), the test set only reports the "
-                      "chosen one", M["chose_on_test"])
+            why[k] = (
+                f"that is what the rule picks from the TEST accuracies; the set-up is "
+                f"chosen on validation ({k}: {acc[k]}), the test set only reports the "
+                "chosen one",
+                M["chose_on_test"],
+            )
         elif val_results[k] >= max(val_results.values()) - tolerance:
-            why[k] = (f"{k} ({acc[k]}) is within {tolerance} of the best on validation, but "
-                      f"it costs more than {pick} ({acc[pick]}), which is also within "
-                      f"{tolerance}", M["cost_ignored"])
+            why[k] = (
+                f"{k} ({acc[k]}) is within {tolerance} of the best on validation, but "
+                f"it costs more than {pick} ({acc[pick]}), which is also within "
+                f"{tolerance}",
+                M["cost_ignored"],
+            )
         else:
-            why[k] = (f"{k} measured {acc[k]} on validation, more than {tolerance} below "
-                      f"{best} ({acc[best]})", M["rule_misread"])
+            why[k] = (
+                f"{k} measured {acc[k]} on validation, more than {tolerance} below "
+                f"{best} ({acc[best]})",
+                M["rule_misread"],
+            )
     wrong = {SETUP_LETTERS[k]: v for k, v in why.items()}
     spread = max(val_results.values()) - min(val_results.values())
-    wrong["D"] = (f"the set-ups are {spread:.3f} apart in validation accuracy: read the printed "
-                  "table", M["rule_misread"])
+    wrong["D"] = (
+        f"the set-ups are {spread:.3f} apart in validation accuracy: read the printed table",
+        M["rule_misread"],
+    )
     check_choice(
-        answer, SETUP_LETTERS[pick], wrong,
+        answer,
+        SETUP_LETTERS[pick],
+        wrong,
         question=f"the cheapest set-up within {tolerance} of the best validation accuracy",
         confirmation=f"{pick} ({acc[pick]} on validation) is within {tolerance} of the best "
-                     "and the cheapest.",
+        "and the cheapest.",
     )
 
 
 def check_random_init(answer: object) -> None:
     """Q: what the random-init backbone's result shows."""
     check_choice(
-        answer, "C",
+        answer,
+        "C",
         {
-            "A": ("the head was the same in both runs; only the backbone's weights differed, "
-                  "and that changed validation accuracy from high to chance level.",
-                  M["head_does_the_work"]),
-            "B": ("the table says otherwise: its training accuracy stayed far below 1, so the "
-                  "head did not even fit (memorise) the training images; random features with "
-                  "untrained BatchNorm statistics give it little to fit.",
-                  M["random_memorises"]),
-            "D": ("the pretrained backbone never saw a flower, yet its features (edges, corners, "
-                  "lobes) transfer: it beat the random backbone by a wide margin.",
-                  M["random_is_better_start"]),
+            "A": (
+                "the head was the same in both runs; only the backbone's weights differed, "
+                "and that changed validation accuracy from high to chance level.",
+                M["head_does_the_work"],
+            ),
+            "B": (
+                "the table says otherwise: its training accuracy stayed far below 1, so the "
+                "head did not even fit (memorise) the training images; random features with "
+                "untrained BatchNorm statistics give it little to fit.",
+                M["random_memorises"],
+            ),
+            "D": (
+                "the pretrained backbone never saw a flower, yet its features (edges, corners, "
+                "lobes) transfer: it beat the random backbone by a wide margin.",
+                M["random_is_better_start"],
+            ),
         },
         question="what the random-init backbone's result shows",
         confirmation="the pretrained features do the work; the head only reads them out.",
@@ -497,55 +719,88 @@ def check_random_init(answer: object) -> None:
 
 def _explain_groups(exc: Exception) -> tuple[str, str, Misconception] | None:
     if isinstance(exc, ValueError) and "more than one parameter group" in str(exc):
-        return ("two parameter groups that share no parameter: the backbone's and the head's",
-                "select the backbone's parameters as those NOT in the head.",
-                M["head_in_both_groups"])
+        return (
+            "two parameter groups that share no parameter: the backbone's and the head's",
+            "select the backbone's parameters as those NOT in the head.",
+            M["head_in_both_groups"],
+        )
     return None
 
 
-def _rates_one(make: Callable[[nn.Module, float, float], torch.optim.Optimizer], arch: str,
-               num_classes: int, lr: float, factor: float) -> str:
+def _rates_one(
+    make: Callable[[nn.Module, float, float], torch.optim.Optimizer],
+    arch: str,
+    num_classes: int,
+    lr: float,
+    factor: float,
+) -> str:
     model = _swap(build_model(arch, device="meta"), num_classes)  # full fine-tuning: all train
-    optimizer = call_student(make, model, lr, factor,
-                             explain=lambda e: _explain_groups(e) or _explain_fc(e),
-                             what=f"two_rate_optimizer({arch}, lr={lr}, "
-                                  f"backbone_factor={factor})")
+    optimizer = call_student(
+        make,
+        model,
+        lr,
+        factor,
+        explain=lambda e: _explain_groups(e) or _explain_fc(e),
+        what=f"two_rate_optimizer({arch}, lr={lr}, backbone_factor={factor})",
+    )
     if not isinstance(optimizer, torch.optim.Optimizer):
         shows = "None" if optimizer is None else f"a {type(optimizer).__name__}"
-        fail("a torch.optim optimizer", shows, "return the optimizer you built.",
-             M["not_an_optimizer"])
+        fail(
+            "a torch.optim optimizer",
+            shows,
+            "return the optimizer you built.",
+            M["not_an_optimizer"],
+        )
     rate = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
     path = head_path(model)
     head = {id(p) for p in get_module(model, path).parameters()}
     backbone = {id(p) for p in model.parameters()} - head
     stale = set(rate) - head - backbone
     if stale:
-        fail("the optimizer holds this model's parameters",
-             f"{len(stale)} parameter tensors that are not in the model",
-             "build the optimizer from the model you were given.", M["optimizer_too_early"])
+        fail(
+            "the optimizer holds this model's parameters",
+            f"{len(stale)} parameter tensors that are not in the model",
+            "build the optimizer from the model you were given.",
+            M["optimizer_too_early"],
+        )
     if not head <= set(rate):
-        fail(f"the head at {path!r} in the optimizer", "the head is missing",
-             "one group for the backbone, one for the head.", M["optimizer_misses_head"])
+        fail(
+            f"the head at {path!r} in the optimizer",
+            "the head is missing",
+            "one group for the backbone, one for the head.",
+            M["optimizer_misses_head"],
+        )
     if not backbone <= set(rate):
-        fail("every backbone parameter in the optimizer (full fine-tuning)",
-             f"{len(backbone - set(rate))} backbone tensors left out",
-             "the backbone trains too, only more slowly.", M["backbone_left_out"])
+        fail(
+            "every backbone parameter in the optimizer (full fine-tuning)",
+            f"{len(backbone - set(rate))} backbone tensors left out",
+            "the backbone trains too, only more slowly.",
+            M["backbone_left_out"],
+        )
     head_rates = {rate[i] for i in head}
     backbone_rates = {rate[i] for i in backbone}
     want_b = lr * factor
     if head_rates == {want_b} and backbone_rates == {lr}:
-        fail(f"head at lr={lr:g}, backbone at lr*backbone_factor={want_b:g}",
-             f"head at {want_b:g}, backbone at {lr:g}",
-             "the pretrained backbone gets the SMALLER rate, the new head the full one.",
-             M["rates_swapped"])
+        fail(
+            f"head at lr={lr:g}, backbone at lr*backbone_factor={want_b:g}",
+            f"head at {want_b:g}, backbone at {lr:g}",
+            "the pretrained backbone gets the SMALLER rate, the new head the full one.",
+            M["rates_swapped"],
+        )
     if len(head_rates | backbone_rates) == 1:
-        fail(f"head at lr={lr:g}, backbone at lr*backbone_factor={want_b:g}",
-             f"every parameter at {next(iter(head_rates)):g}",
-             "make two parameter groups, each with its own 'lr'.", M["one_rate"])
+        fail(
+            f"head at lr={lr:g}, backbone at lr*backbone_factor={want_b:g}",
+            f"every parameter at {next(iter(head_rates)):g}",
+            "make two parameter groups, each with its own 'lr'.",
+            M["one_rate"],
+        )
     if head_rates != {lr} or backbone_rates != {want_b}:
-        fail(f"head at lr={lr:g}, backbone at lr*backbone_factor={want_b:g}",
-             f"head at {sorted(head_rates)}, backbone at {sorted(backbone_rates)}",
-             "use lr and backbone_factor as given; never type a rate.", M["wrong_lr"])
+        fail(
+            f"head at lr={lr:g}, backbone at lr*backbone_factor={want_b:g}",
+            f"head at {sorted(head_rates)}, backbone at {sorted(backbone_rates)}",
+            "use lr and backbone_factor as given; never type a rate.",
+            M["wrong_lr"],
+        )
     return f"{arch} (head {path!r})"
 
 
@@ -571,19 +826,27 @@ def check_two_rate_optimizer(
 def check_augmentation(answer: object) -> None:
     """Q: where the augmentation pipeline belongs, and what it does."""
     check_choice(
-        answer, "B",
+        answer,
+        "B",
         {
-            "A": ("validation and test measure the model on images as they will come; "
-                  "augmenting them changes the exam, and their numbers no longer measure that.",
-                  M["augment_eval_data"]),
-            "C": ("a transform must keep the label true; the flowers are told apart by their "
-                  "petals, so a crop that can cut petals off can turn one species into "
-                  "another.", M["augment_changes_label"]),
-            "D": ("the copies are the same flowers seen differently, not new flowers: they "
-                  "teach invariance, and 5 flowers per class remain 5 examples of each.",
-                  M["augment_adds_information"]),
+            "A": (
+                "validation and test measure the model on images as they will come; "
+                "augmenting them changes the exam, and their numbers no longer measure that.",
+                M["augment_eval_data"],
+            ),
+            "C": (
+                "a transform must keep the label true; the flowers are told apart by their "
+                "petals, so a crop that can cut petals off can turn one species into "
+                "another.",
+                M["augment_changes_label"],
+            ),
+            "D": (
+                "the copies are the same flowers seen differently, not new flowers: they "
+                "teach invariance, and 5 flowers per class remain 5 examples of each.",
+                M["augment_adds_information"],
+            ),
         },
         question="where the augmentation pipeline belongs",
         confirmation="augment the training images only, with transforms that keep the label "
-                     "true; measure on untouched validation data.",
+        "true; measure on untouched validation data.",
     )

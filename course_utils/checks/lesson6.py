@@ -40,10 +40,10 @@ MISCONCEPTIONS = registry(
     Misconception("not_a_function", "a function expected", EX),
     Misconception("accuracy_for_errors", "accuracy chosen where one kind of error matters", S2),
     Misconception("recall_for_spam", "recall chosen where false alarms are the costly error", S2),
-    Misconception("precision_for_screening",
-                  "precision chosen where missed cases are the costly error", S2),
-    Misconception("f1_for_unequal_costs", "F1 chosen although the two errors cost differently",
-                  S2),
+    Misconception(
+        "precision_for_screening", "precision chosen where missed cases are the costly error", S2
+    ),
+    Misconception("f1_for_unequal_costs", "F1 chosen although the two errors cost differently", S2),
     Misconception("default_threshold_kept", "default threshold kept", S3),
     Misconception("threshold_too_high", "threshold too high for the recall target", S3),
     Misconception("threshold_lower_than_needed", "threshold lower than needed", S3),
@@ -54,31 +54,44 @@ MISCONCEPTIONS = registry(
     Misconception("precision_covers_misses", "precision taken to cover the missed cases", S4),
     Misconception("verdict_postponed", "a verdict postponed although the numbers decide it", S4),
     Misconception("fixed_cutoff", "a fixed accuracy cut-off instead of the baseline", S51),
-    Misconception("paradox_for_better_model",
-                  "paradox called for a model that beats the baseline", S51),
+    Misconception(
+        "paradox_for_better_model", "paradox called for a model that beats the baseline", S51
+    ),
     Misconception("baseline_ignored", "accuracy judged without the baseline", S51),
-    Misconception("tie_counted_as_better",
-                  "a tie with the baseline counted as beating it (strict <)", S51),
+    Misconception(
+        "tie_counted_as_better", "a tie with the baseline counted as beating it (strict <)", S51
+    ),
     Misconception("binary_labels_assumed", "a baseline that assumes 0/1 labels", S51),
     Misconception("not_a_bool", "True or False expected", EX),
-    Misconception("more_data_better", "leaked test rows taken for useful extra data",
-                  "5.2 Data leakage"),
-    Misconception("leakage_as_overfitting", "leakage mistaken for overfitting",
-                  "5.2 Data leakage"),
-    Misconception("leakage_as_balance", "leakage mistaken for a class-balance change",
-                  "5.2 Data leakage"),
-    Misconception("overfitting_as_leakage", "overfitting mistaken for leakage",
-                  "5.3 Overfitting"),
-    Misconception("perfect_train_score", "a perfect training score taken as proof",
-                  "5.3 Overfitting"),
-    Misconception("overfitting_as_underfitting", "overfitting mistaken for underfitting",
-                  "5.3 Overfitting"),
-    Misconception("weighted_is_fair", "the weighted average taken as the fair one",
-                  "5.4 Ignoring class balance"),
-    Misconception("macro_miscalculated", "the macro average taken for a miscalculation",
-                  "5.4 Ignoring class balance"),
-    Misconception("agreement_as_evidence", "agreement of accuracy and weighted scores taken "
-                  "as evidence", "5.4 Ignoring class balance"),
+    Misconception(
+        "more_data_better", "leaked test rows taken for useful extra data", "5.2 Data leakage"
+    ),
+    Misconception("leakage_as_overfitting", "leakage mistaken for overfitting", "5.2 Data leakage"),
+    Misconception(
+        "leakage_as_balance", "leakage mistaken for a class-balance change", "5.2 Data leakage"
+    ),
+    Misconception("overfitting_as_leakage", "overfitting mistaken for leakage", "5.3 Overfitting"),
+    Misconception(
+        "perfect_train_score", "a perfect training score taken as proof", "5.3 Overfitting"
+    ),
+    Misconception(
+        "overfitting_as_underfitting", "overfitting mistaken for underfitting", "5.3 Overfitting"
+    ),
+    Misconception(
+        "weighted_is_fair",
+        "the weighted average taken as the fair one",
+        "5.4 Ignoring class balance",
+    ),
+    Misconception(
+        "macro_miscalculated",
+        "the macro average taken for a miscalculation",
+        "5.4 Ignoring class balance",
+    ),
+    Misconception(
+        "agreement_as_evidence",
+        "agreement of accuracy and weighted scores taken as evidence",
+        "5.4 Ignoring class balance",
+    ),
 )
 M = MISCONCEPTIONS
 
@@ -126,8 +139,9 @@ def _close(a: float, b: float) -> bool:
 # --- exercise 1: the four metrics from the counts -------------------------------------------
 
 
-def _diagnose_metric(name: str, got: float,
-                     c: metrics.ConfusionCounts) -> tuple[str, Misconception, str]:
+def _diagnose_metric(
+    name: str, got: float, c: metrics.ConfusionCounts
+) -> tuple[str, Misconception, str]:
     """(what the answer shows, misconception, hint) for one wrong metric."""
     right = metrics.metrics_from_counts(c)
     p, r = right.precision, right.recall
@@ -235,8 +249,10 @@ def check_compute_metrics(
             if not _close(float(value), getattr(right, name)):
                 observed, name_of_error, hint = _diagnose_metric(name, float(value), c)
                 fail(f"the right {name} for {c}", observed, hint, name_of_error)
-    shown = "; ".join(str(c if isinstance(c, metrics.ConfusionCounts)
-                          else metrics.ConfusionCounts(*c)) for c in cases)
+    shown = "; ".join(
+        str(c if isinstance(c, metrics.ConfusionCounts) else metrics.ConfusionCounts(*c))
+        for c in cases
+    )
     correct(
         "accuracy counts both diagonals, precision divides by the predicted positives, recall "
         f"by the real positives, and F1 is their harmonic mean; checked on {shown}."
@@ -252,12 +268,21 @@ def check_spam_metric(answer: Any) -> None:
         answer,
         "B",
         {
-            "A": ("accuracy is dominated by whichever class is common and says nothing "
-                  "about which kind of error the filter makes.", M["accuracy_for_errors"]),
-            "C": ("recall counts the spam that was caught; a filter can reach recall 1.0 by "
-                  "binning every email, good ones included.", M["recall_for_spam"]),
-            "D": ("a balanced F1 treats a lost good email and a missed spam as equally bad, "
-                  "but here they are not.", M["f1_for_unequal_costs"]),
+            "A": (
+                "accuracy is dominated by whichever class is common and says nothing "
+                "about which kind of error the filter makes.",
+                M["accuracy_for_errors"],
+            ),
+            "C": (
+                "recall counts the spam that was caught; a filter can reach recall 1.0 by "
+                "binning every email, good ones included.",
+                M["recall_for_spam"],
+            ),
+            "D": (
+                "a balanced F1 treats a lost good email and a missed spam as equally bad, "
+                "but here they are not.",
+                M["f1_for_unequal_costs"],
+            ),
         },
         question="a spam filter that moves emails to the spam folder",
         confirmation="a false positive buries a good email, so when the filter says spam it "
@@ -271,12 +296,21 @@ def check_screening_metric(answer: Any) -> None:
         answer,
         "C",
         {
-            "A": ("accuracy can be high while cancers are missed, because most people "
-                  "screened are healthy.", M["accuracy_for_errors"]),
-            "B": ("precision keeps false alarms rare, but a false alarm only costs a follow-up "
-                  "test; a missed cancer costs far more.", M["precision_for_screening"]),
-            "D": ("F1 weighs false alarms and missed cancers alike, and in screening they are "
-                  "not alike.", M["f1_for_unequal_costs"]),
+            "A": (
+                "accuracy can be high while cancers are missed, because most people "
+                "screened are healthy.",
+                M["accuracy_for_errors"],
+            ),
+            "B": (
+                "precision keeps false alarms rare, but a false alarm only costs a follow-up "
+                "test; a missed cancer costs far more.",
+                M["precision_for_screening"],
+            ),
+            "D": (
+                "F1 weighs false alarms and missed cancers alike, and in screening they are "
+                "not alike.",
+                M["f1_for_unequal_costs"],
+            ),
         },
         question="a cancer screening that sends flagged patients for a follow-up test",
         confirmation="a missed cancer (false negative) is the costly error, so screening wants "
@@ -382,14 +416,22 @@ def check_fraud_verdict(answer: Any) -> None:
         answer,
         "C",
         {
-            "A": ("98% accuracy clears the 80% rule of thumb, but the rule also asks for "
-                  "recall above 75%, and 98% is exactly what always answering 'legitimate' "
-                  "scores here.", M["accuracy_alone"]),
-            "B": ("a high precision only says the few flagged transactions are real frauds; "
-                  "it says nothing about the frauds that were never flagged.",
-                  M["precision_covers_misses"]),
-            "D": ("more data may help later, but the question is whether THIS model is fit "
-                  "now, and its recall already answers that.", M["verdict_postponed"]),
+            "A": (
+                "98% accuracy clears the 80% rule of thumb, but the rule also asks for "
+                "recall above 75%, and 98% is exactly what always answering 'legitimate' "
+                "scores here.",
+                M["accuracy_alone"],
+            ),
+            "B": (
+                "a high precision only says the few flagged transactions are real frauds; "
+                "it says nothing about the frauds that were never flagged.",
+                M["precision_covers_misses"],
+            ),
+            "D": (
+                "more data may help later, but the question is whether THIS model is fit "
+                "now, and its recall already answers that.",
+                M["verdict_postponed"],
+            ),
         },
         question="a fraud model with 98% accuracy but 12% recall on fraud",
         confirmation="with recall 0.12 it misses 88% of frauds; its 98% accuracy is what always "
@@ -399,20 +441,24 @@ def check_fraud_verdict(answer: Any) -> None:
 
 # --- exercise 6: apply the rule of thumb ----------------------------------------------------
 
-MISCONCEPTIONS.update(registry(
-    "lesson6",
-    Misconception("balance_rule_added",
-                  "a precision-recall balance rule added to the rule of thumb, against the use",
-                  S4),
-    Misconception("bad_sign_missed",
-                  "a single bad sign not read as bad", S4),
-    Misconception("not_good_is_bad", "everything short of good called bad", S4),
-    Misconception("good_without_all_cutoffs",
-                  "good given although a metric is not above its cut-off", S4),
-    Misconception("percent_cutoffs", "cut-offs in percent while the metrics are fractions", S4),
-    Misconception("cutoff_misread", "a cut-off of the rule of thumb misread", S4),
-    Misconception("not_a_label", "one of 'good', 'bad' or 'mixed' expected", EX),
-))
+MISCONCEPTIONS.update(
+    registry(
+        "lesson6",
+        Misconception(
+            "balance_rule_added",
+            "a precision-recall balance rule added to the rule of thumb, against the use",
+            S4,
+        ),
+        Misconception("bad_sign_missed", "a single bad sign not read as bad", S4),
+        Misconception("not_good_is_bad", "everything short of good called bad", S4),
+        Misconception(
+            "good_without_all_cutoffs", "good given although a metric is not above its cut-off", S4
+        ),
+        Misconception("percent_cutoffs", "cut-offs in percent while the metrics are fractions", S4),
+        Misconception("cutoff_misread", "a cut-off of the rule of thumb misread", S4),
+        Misconception("not_a_label", "one of 'good', 'bad' or 'mixed' expected", EX),
+    )
+)
 
 LABELS = ("good", "bad", "mixed")
 
@@ -422,40 +468,60 @@ def _triple(measured: Any) -> tuple[float, float, float]:
     if isinstance(measured, metrics.BinaryMetrics):
         return float(measured.accuracy), float(measured.precision), float(measured.recall)
     if isinstance(measured, Mapping):
-        return (float(measured["accuracy"]), float(measured["precision"]),
-                float(measured["recall"]))
+        return (
+            float(measured["accuracy"]),
+            float(measured["precision"]),
+            float(measured["recall"]),
+        )
     accuracy, precision, recall = measured
     return float(accuracy), float(precision), float(recall)
 
 
-def _diagnose_label(a: float, p: float, r: float, expected: str,
-                    got: str) -> tuple[str, Misconception]:
+def _diagnose_label(
+    a: float, p: float, r: float, expected: str, got: str
+) -> tuple[str, Misconception]:
     """(what the answer shows, misconception) for a wrong label."""
     gap = abs(p - r)
     if expected == "bad" and got == "good":
         if a > metrics.GOOD_ACCURACY:
-            return (f"'good' for accuracy {a:.3f} although recall is {r:.3f} and precision "
-                    f"{p:.3f}: the accuracy alone decided", M["accuracy_alone"])
+            return (
+                f"'good' for accuracy {a:.3f} although recall is {r:.3f} and precision "
+                f"{p:.3f}: the accuracy alone decided",
+                M["accuracy_alone"],
+            )
         return "'good' although a metric is far below its cut-off", M["good_without_all_cutoffs"]
     if expected == "bad":
         sign = metrics.rubric(a, p, r).reasons[0].split(":")[0]
-        return (f"'{got}' although {sign}: one bad sign is enough for 'bad', whatever the "
-                "other numbers", M["bad_sign_missed"])
+        return (
+            f"'{got}' although {sign}: one bad sign is enough for 'bad', whatever the "
+            "other numbers",
+            M["bad_sign_missed"],
+        )
     if expected == "good" and got == "mixed" and gap > metrics.MAX_PR_GAP:
-        return (f"'mixed' because precision {p:.3f} and recall {r:.3f} are {gap:.3f} apart; the "
-                "rule of thumb has no gap rule: for a spam filter the high precision is the "
-                "side that matters, and this model is good for its use",
-                M["balance_rule_added"])
+        return (
+            f"'mixed' because precision {p:.3f} and recall {r:.3f} are {gap:.3f} apart; the "
+            "rule of thumb has no gap rule: for a spam filter the high precision is the "
+            "side that matters, and this model is good for its use",
+            M["balance_rule_added"],
+        )
     if expected == "good" and got == "bad":
-        return (f"'bad' for accuracy {a:.3f}, precision {p:.3f}, recall {r:.3f}, all above "
-                "their cut-offs (are your cut-offs 80 and 75 instead of 0.80 and 0.75?)",
-                M["percent_cutoffs"])
+        return (
+            f"'bad' for accuracy {a:.3f}, precision {p:.3f}, recall {r:.3f}, all above "
+            "their cut-offs (are your cut-offs 80 and 75 instead of 0.80 and 0.75?)",
+            M["percent_cutoffs"],
+        )
     if expected == "mixed" and got == "bad":
-        return (f"'bad' for accuracy {a:.3f}, precision {p:.3f}, recall {r:.3f}: short of good, "
-                "but no bad sign", M["not_good_is_bad"])
+        return (
+            f"'bad' for accuracy {a:.3f}, precision {p:.3f}, recall {r:.3f}: short of good, "
+            "but no bad sign",
+            M["not_good_is_bad"],
+        )
     if expected == "mixed" and got == "good":
-        return (f"'good' although not every one of accuracy {a:.3f}, precision {p:.3f} and "
-                f"recall {r:.3f} is above its cut-off", M["good_without_all_cutoffs"])
+        return (
+            f"'good' although not every one of accuracy {a:.3f}, precision {p:.3f} and "
+            f"recall {r:.3f} is above its cut-off",
+            M["good_without_all_cutoffs"],
+        )
     return f"'{got}'", M["cutoff_misread"]
 
 
@@ -474,17 +540,24 @@ def check_rule_of_thumb(
         a, p, r = _triple(measured)
         expected = metrics.rubric(a, p, r).label
         situation = f"{name} (accuracy {a:.3f}, precision {p:.3f}, recall {r:.3f})"
-        got = _call(rule_of_thumb, what=f"rule_of_thumb for the {name}",
-                    accuracy=a, precision=p, recall=r)
+        got = _call(
+            rule_of_thumb, what=f"rule_of_thumb for the {name}", accuracy=a, precision=p, recall=r
+        )
         if isinstance(got, metrics.RubricVerdict):
-            fail(f"the label '{expected}' as a string for the {situation}",
-                 f"a RubricVerdict: {got}",
-                 "return only the label: the verdict's .label, a plain string.",
-                 M["not_a_label"])
+            fail(
+                f"the label '{expected}' as a string for the {situation}",
+                f"a RubricVerdict: {got}",
+                "return only the label: the verdict's .label, a plain string.",
+                M["not_a_label"],
+            )
         label = str.__str__(got).strip().lower() if isinstance(got, str) else None
         if label not in LABELS:
-            fail(f"one of {LABELS} for the {situation}", f"{got!r:.80}",
-                 "return the label as a string: 'good', 'bad' or 'mixed'.", M["not_a_label"])
+            fail(
+                f"one of {LABELS} for the {situation}",
+                f"{got!r:.80}",
+                "return the label as a string: 'good', 'bad' or 'mixed'.",
+                M["not_a_label"],
+            )
         if label == expected:
             continue
         observed, name_of_error = _diagnose_label(a, p, r, expected, label)
@@ -538,10 +611,13 @@ def check_accuracy_paradox(
             except NotImplementedError:
                 raise
             except Exception as exc:  # noqa: BLE001 - named: the answer assumed 0/1 labels
-                fail(f"{expected} for labels {labels.tolist()[:4]}",
-                     f"it raised {type(exc).__name__}: {exc}",
-                     "count how often each label occurs (np.unique(..., return_counts=True)); "
-                     "do not assume the labels are 0 and 1.", M["binary_labels_assumed"])
+                fail(
+                    f"{expected} for labels {labels.tolist()[:4]}",
+                    f"it raised {type(exc).__name__}: {exc}",
+                    "count how often each label occurs (np.unique(..., return_counts=True)); "
+                    "do not assume the labels are 0 and 1.",
+                    M["binary_labels_assumed"],
+                )
         got = _call(accuracy_paradox, y_true, y_pred, what="accuracy_paradox(y_true, y_pred)")
         if not isinstance(got, bool | np.bool_):
             fail(
@@ -562,12 +638,15 @@ def check_accuracy_paradox(
             observed = f"True for {situation}: this model beats the baseline"
         elif tie:
             name = M["tie_counted_as_better"]
-            observed = (f"False for {situation}: equal to the baseline, which is no better "
-                        "(use <=, not <)")
+            observed = (
+                f"False for {situation}: equal to the baseline, which is no better (use <=, not <)"
+            )
         elif not binary01:
             name = M["binary_labels_assumed"]
-            observed = (f"False for {situation}, with labels {labels.tolist()[:4]}: "
-                        "the majority share was not computed from these labels")
+            observed = (
+                f"False for {situation}, with labels {labels.tolist()[:4]}: "
+                "the majority share was not computed from these labels"
+            )
         else:
             name = M["baseline_ignored"]
             observed = f"False for {situation}: the model is no better than the baseline"
@@ -593,14 +672,20 @@ def check_leakage(answer: Any) -> None:
         answer,
         "D",
         {
-            "A": ("more training data can help, but these extra rows are the test rows "
-                  "themselves: the model was graded on questions it had already seen.",
-                  M["more_data_better"]),
-            "B": ("overfitting shows up as a gap between training and validation scores; here "
-                  "the test score itself went up because the test rows were memorised.",
-                  M["leakage_as_overfitting"]),
-            "C": ("the class balance of the test set did not change; the same rows are scored.",
-                  M["leakage_as_balance"]),
+            "A": (
+                "more training data can help, but these extra rows are the test rows "
+                "themselves: the model was graded on questions it had already seen.",
+                M["more_data_better"],
+            ),
+            "B": (
+                "overfitting shows up as a gap between training and validation scores; here "
+                "the test score itself went up because the test rows were memorised.",
+                M["leakage_as_overfitting"],
+            ),
+            "C": (
+                "the class balance of the test set did not change; the same rows are scored.",
+                M["leakage_as_balance"],
+            ),
         },
         question="test F1 jumped after test rows were added to the training data",
         confirmation="the model memorised rows it was then tested on: data leakage inflates "
@@ -614,13 +699,21 @@ def check_overfitting(answer: Any) -> None:
         answer,
         "A",
         {
-            "B": ("leakage would make the validation score look too good; here it is the "
-                  "training score that is too good to be true.", M["overfitting_as_leakage"]),
-            "C": ("a perfect training score is not a sign of a good model; only data it has "
-                  "not seen can tell that.", M["perfect_train_score"]),
-            "D": ("the gap grows as the model gets more capacity, which is what overfitting "
-                  "does; more epochs or depth would make it worse, not better.",
-                  M["overfitting_as_underfitting"]),
+            "B": (
+                "leakage would make the validation score look too good; here it is the "
+                "training score that is too good to be true.",
+                M["overfitting_as_leakage"],
+            ),
+            "C": (
+                "a perfect training score is not a sign of a good model; only data it has "
+                "not seen can tell that.",
+                M["perfect_train_score"],
+            ),
+            "D": (
+                "the gap grows as the model gets more capacity, which is what overfitting "
+                "does; more epochs or depth would make it worse, not better.",
+                M["overfitting_as_underfitting"],
+            ),
         },
         question="training accuracy 1.00, validation accuracy much lower, and the gap grows "
         "with depth",
@@ -635,14 +728,21 @@ def check_class_balance(answer: Any) -> None:
         answer,
         "B",
         {
-            "A": ("the weighted average follows the class sizes, just like accuracy, so the "
-                  "large class hides the small one there too.", M["weighted_is_fair"]),
-            "C": ("a macro average is not wrong: it gives every class the same weight, which "
-                  "is exactly why it exposes the neglected rare class.",
-                  M["macro_miscalculated"]),
-            "D": ("accuracy and weighted scores agree because both are dominated by the big "
-                  "class; agreement is not evidence that every class is served.",
-                  M["agreement_as_evidence"]),
+            "A": (
+                "the weighted average follows the class sizes, just like accuracy, so the "
+                "large class hides the small one there too.",
+                M["weighted_is_fair"],
+            ),
+            "C": (
+                "a macro average is not wrong: it gives every class the same weight, which "
+                "is exactly why it exposes the neglected rare class.",
+                M["macro_miscalculated"],
+            ),
+            "D": (
+                "accuracy and weighted scores agree because both are dominated by the big "
+                "class; agreement is not evidence that every class is served.",
+                M["agreement_as_evidence"],
+            ),
         },
         question="accuracy and weighted recall are high but macro recall is much lower",
         confirmation="read the per-class table: the rare class has low recall, and only the "
@@ -654,18 +754,20 @@ def check_class_balance(answer: Any) -> None:
 
 S6 = "6. Beyond one threshold: precision-recall and ROC curves"
 S7 = "7. Beyond two classes: the confusion matrix and three averages"
-MISCONCEPTIONS.update(registry(
-    "lesson6",
-    Misconception("roc_for_rare", "ROC AUC trusted for rare positives", S6),
-    Misconception("accuracy_curve", "accuracy taken to show the cost of false alarms", S6),
-    Misconception("curves_equivalent", "the two curves taken to say the same", S6),
-    Misconception("diagonal_counted", "the diagonal (right answers) counted as confusion", S7),
-    Misconception("rows_columns_swapped", "rows (true) and columns (predicted) swapped", S7),
-    Misconception("not_a_name_pair", "a pair of class names expected", EX),
-    Misconception("micro_is_macro", "micro averaging taken for macro averaging", S7),
-    Misconception("micro_is_weighted", "micro averaging taken for weighted averaging", S7),
-    Misconception("micro_is_largest_class", "micro F1 taken for the largest class's F1", S7),
-))
+MISCONCEPTIONS.update(
+    registry(
+        "lesson6",
+        Misconception("roc_for_rare", "ROC AUC trusted for rare positives", S6),
+        Misconception("accuracy_curve", "accuracy taken to show the cost of false alarms", S6),
+        Misconception("curves_equivalent", "the two curves taken to say the same", S6),
+        Misconception("diagonal_counted", "the diagonal (right answers) counted as confusion", S7),
+        Misconception("rows_columns_swapped", "rows (true) and columns (predicted) swapped", S7),
+        Misconception("not_a_name_pair", "a pair of class names expected", EX),
+        Misconception("micro_is_macro", "micro averaging taken for macro averaging", S7),
+        Misconception("micro_is_weighted", "micro averaging taken for weighted averaging", S7),
+        Misconception("micro_is_largest_class", "micro F1 taken for the largest class's F1", S7),
+    )
+)
 
 
 def check_rare_curves(answer: Any) -> None:
@@ -674,19 +776,28 @@ def check_rare_curves(answer: Any) -> None:
         answer,
         "B",
         {
-            "A": ("ROC plots recall against the false-positive RATE, FP / all negatives; with "
-                  "many negatives a flood of false alarms is still a small rate, so the curve "
-                  "and its AUC stay high.", M["roc_for_rare"]),
-            "C": ("accuracy is dominated by the many negatives: always answering 'no' already "
-                  "scores high.", M["accuracy_curve"]),
-            "D": ("they share recall, but ROC divides false alarms by all negatives and PR "
-                  "by the flags: on rare positives they tell different stories, as the two "
-                  "numbers above show.", M["curves_equivalent"]),
+            "A": (
+                "ROC plots recall against the false-positive RATE, FP / all negatives; with "
+                "many negatives a flood of false alarms is still a small rate, so the curve "
+                "and its AUC stay high.",
+                M["roc_for_rare"],
+            ),
+            "C": (
+                "accuracy is dominated by the many negatives: always answering 'no' already "
+                "scores high.",
+                M["accuracy_curve"],
+            ),
+            "D": (
+                "they share recall, but ROC divides false alarms by all negatives and PR "
+                "by the flags: on rare positives they tell different stories, as the two "
+                "numbers above show.",
+                M["curves_equivalent"],
+            ),
         },
         question="which curve shows, for rare positives, how many false alarms come with the "
-                 "positives found?",
+        "positives found?",
         confirmation="precision counts false alarms among the flags, and its chance level is "
-                     "the positive share: the PR curve and AP show rare-positive trouble.",
+        "the positive share: the PR curve and AP show rare-positive trouble.",
     )
 
 
@@ -701,8 +812,9 @@ def most_confused_expected(matrix: Any, class_names: Any) -> tuple[str, str]:
     return names[row], names[col]
 
 
-def check_most_confused(most_confused: Callable[[Any, Any], Any],
-                        cases: Iterable[tuple[Any, Any]]) -> None:
+def check_most_confused(
+    most_confused: Callable[[Any, Any], Any], cases: Iterable[tuple[Any, Any]]
+) -> None:
     """``most_confused(matrix, class_names)`` returns (true, predicted) of the largest error.
 
     Rows of the matrix are true classes, columns predicted ones (scikit-learn's
@@ -713,32 +825,46 @@ def check_most_confused(most_confused: Callable[[Any, Any], Any],
     for matrix, names in cases:
         names = [str(n) for n in names]
         want = most_confused_expected(matrix, names)
-        got = _call(most_confused, np.array(matrix), list(names),
-                    what="most_confused(matrix, class_names)")
+        got = _call(
+            most_confused, np.array(matrix), list(names), what="most_confused(matrix, class_names)"
+        )
         if not (isinstance(got, tuple | list) and len(got) == 2):
-            fail("a pair (true class name, predicted class name)", f"{got!r:.80}",
-                 "return a tuple of two names, e.g. ('3', '8').", M["not_a_name_pair"])
+            fail(
+                "a pair (true class name, predicted class name)",
+                f"{got!r:.80}",
+                "return a tuple of two names, e.g. ('3', '8').",
+                M["not_a_name_pair"],
+            )
         got = tuple(str(g) for g in got)
         if got == want:
             continue
         m = np.array(to_numpy(matrix), dtype=float)
         diag = names[int(np.argmax(np.diag(m)))]
         if got[0] == got[1] and got[0] == diag:
-            observed, name = (f"{got}: the largest count on the diagonal, the right answers",
-                              "diagonal_counted")
+            observed, name = (
+                f"{got}: the largest count on the diagonal, the right answers",
+                "diagonal_counted",
+            )
         elif got == want[::-1]:
-            observed, name = f"{got}: true and predicted the other way round", \
-                "rows_columns_swapped"
+            observed, name = (
+                f"{got}: true and predicted the other way round",
+                "rows_columns_swapped",
+            )
         elif got[0] == got[1]:
-            observed, name = f"{got}: a class confused with itself is a right answer", \
-                "diagonal_counted"
+            observed, name = (
+                f"{got}: a class confused with itself is a right answer",
+                "diagonal_counted",
+            )
         else:
             observed, name = f"{got}", "rows_columns_swapped"
-        fail(f"{want}: true class {want[0]} predicted as {want[1]} most often", observed,
-             "rows are the true classes, columns the predictions; skip the diagonal and take "
-             "the largest remaining cell.", M[name])
-    correct(f"the largest off-diagonal cell, read as (true, predicted), on {len(cases)} "
-            "matrices.")
+        fail(
+            f"{want}: true class {want[0]} predicted as {want[1]} most often",
+            observed,
+            "rows are the true classes, columns the predictions; skip the diagonal and take "
+            "the largest remaining cell.",
+            M[name],
+        )
+    correct(f"the largest off-diagonal cell, read as (true, predicted), on {len(cases)} matrices.")
 
 
 def check_micro_average(answer: Any) -> None:
@@ -747,15 +873,22 @@ def check_micro_average(answer: Any) -> None:
         answer,
         "B",
         {
-            "A": ("macro averaging computes F1 per class and averages them with equal weights; "
-                  "micro averaging pools every sample's TP, FP and FN first.",
-                  M["micro_is_macro"]),
-            "C": ("weighted averaging averages the per-class F1 by class size; micro pools the "
-                  "counts. They are close here, but not equal.", M["micro_is_weighted"]),
-            "D": ("micro averaging pools all classes; no class decides it alone.",
-                  M["micro_is_largest_class"]),
+            "A": (
+                "macro averaging computes F1 per class and averages them with equal weights; "
+                "micro averaging pools every sample's TP, FP and FN first.",
+                M["micro_is_macro"],
+            ),
+            "C": (
+                "weighted averaging averages the per-class F1 by class size; micro pools the "
+                "counts. They are close here, but not equal.",
+                M["micro_is_weighted"],
+            ),
+            "D": (
+                "micro averaging pools all classes; no class decides it alone.",
+                M["micro_is_largest_class"],
+            ),
         },
         question="for single-label multi-class predictions, micro-averaged F1 equals ...",
         confirmation="pooled over all classes, every wrong answer is one FP and one FN, so "
-                     "micro precision = micro recall = micro F1 = accuracy.",
+        "micro precision = micro recall = micro F1 = accuracy.",
     )

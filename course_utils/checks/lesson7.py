@@ -30,64 +30,131 @@ MISCONCEPTIONS = registry(
     Misconception("wrong_type", "a value of the wrong type", "the exercise's instructions"),
     Misconception("not_a_number", "not one number", "the exercise's instructions"),
     Misconception("not_a_function", "not a function", "the exercise's instructions"),
-    Misconception("measured_on_test", "validation accuracy measured on the test set",
-                  "Step 1: two candidates, chosen on validation"),
-    Misconception("measured_on_train", "training accuracy used instead of validation accuracy",
-                  "Step 1: two candidates, chosen on validation"),
-    Misconception("accuracy_not_measured", "accuracies not measured on these models",
-                  "Step 1: two candidates, chosen on validation"),
-    Misconception("chose_on_test", "candidate chosen on test accuracy",
-                  "Step 1: two candidates, chosen on validation"),
-    Misconception("not_the_best_on_val", "not the candidate with the best validation accuracy",
-                  "Step 1: two candidates, chosen on validation"),
-    Misconception("lowest_losses", "the easiest images (lowest loss) instead of the worst",
-                  "Step 2: look at the errors"),
-    Misconception("least_confident", "the least confident images instead of the highest loss",
-                  "Step 2: look at the errors"),
-    Misconception("losses_unsorted", "the right images, not sorted from the worst",
-                  "Step 2: look at the errors"),
-    Misconception("losses_wrong_data", "losses not computed on the data passed in",
-                  "Step 2: look at the errors"),
-    Misconception("losses_not_measured", "not the images with the highest loss",
-                  "Step 2: look at the errors"),
-    Misconception("threshold_misses_target", "threshold does not meet the target on "
-                  "validation data", "Step 3: a threshold for the use case, chosen on validation"),
-    Misconception("threshold_too_low", "threshold lower than needed (flags far too much)",
-                  "Step 3: a threshold for the use case, chosen on validation"),
-    Misconception("threshold_from_test", "threshold chosen on the test set",
-                  "Step 3: a threshold for the use case, chosen on validation"),
-    Misconception("report_on_validation", "report of the validation set, not the test set",
-                  "Step 4: open the test set, once"),
-    Misconception("report_not_measured", "report not measured on this model's test predictions",
-                  "Step 4: open the test set, once"),
-    Misconception("class_names_missing", "class names missing from the report",
-                  "Step 4: open the test set, once"),
-    Misconception("index_not_name", "a class index instead of its name",
-                  "Step 4: open the test set, once"),
-    Misconception("weakest_by_precision", "weakest class read from precision instead of recall",
-                  "Step 4: open the test set, once"),
-    Misconception("not_weakest", "not the class with the lowest recall",
-                  "Step 4: open the test set, once"),
-    Misconception("percent_not_fraction", "percent instead of a fraction",
-                  "Step 4: open the test set, once"),
-    Misconception("precision_recall_swapped", "precision and recall swapped",
-                  "Step 4: open the test set, once"),
-    Misconception("threshold_not_applied", "threshold not applied (argmax metrics)",
-                  "Step 4: open the test set, once"),
-    Misconception("validation_as_test", "validation numbers reported as test",
-                  "Step 4: open the test set, once"),
-    Misconception("numbers_not_measured", "numbers not measured", "Step 4: open the test set, once"),
+    Misconception(
+        "measured_on_test",
+        "validation accuracy measured on the test set",
+        "Step 1: two candidates, chosen on validation",
+    ),
+    Misconception(
+        "measured_on_train",
+        "training accuracy used instead of validation accuracy",
+        "Step 1: two candidates, chosen on validation",
+    ),
+    Misconception(
+        "accuracy_not_measured",
+        "accuracies not measured on these models",
+        "Step 1: two candidates, chosen on validation",
+    ),
+    Misconception(
+        "chose_on_test",
+        "candidate chosen on test accuracy",
+        "Step 1: two candidates, chosen on validation",
+    ),
+    Misconception(
+        "not_the_best_on_val",
+        "not the candidate with the best validation accuracy",
+        "Step 1: two candidates, chosen on validation",
+    ),
+    Misconception(
+        "lowest_losses",
+        "the easiest images (lowest loss) instead of the worst",
+        "Step 2: look at the errors",
+    ),
+    Misconception(
+        "least_confident",
+        "the least confident images instead of the highest loss",
+        "Step 2: look at the errors",
+    ),
+    Misconception(
+        "losses_unsorted",
+        "the right images, not sorted from the worst",
+        "Step 2: look at the errors",
+    ),
+    Misconception(
+        "losses_wrong_data",
+        "losses not computed on the data passed in",
+        "Step 2: look at the errors",
+    ),
+    Misconception(
+        "losses_not_measured", "not the images with the highest loss", "Step 2: look at the errors"
+    ),
+    Misconception(
+        "threshold_misses_target",
+        "threshold does not meet the target on validation data",
+        "Step 3: a threshold for the use case, chosen on validation",
+    ),
+    Misconception(
+        "threshold_too_low",
+        "threshold lower than needed (flags far too much)",
+        "Step 3: a threshold for the use case, chosen on validation",
+    ),
+    Misconception(
+        "threshold_from_test",
+        "threshold chosen on the test set",
+        "Step 3: a threshold for the use case, chosen on validation",
+    ),
+    Misconception(
+        "report_on_validation",
+        "report of the validation set, not the test set",
+        "Step 4: open the test set, once",
+    ),
+    Misconception(
+        "report_not_measured",
+        "report not measured on this model's test predictions",
+        "Step 4: open the test set, once",
+    ),
+    Misconception(
+        "class_names_missing",
+        "class names missing from the report",
+        "Step 4: open the test set, once",
+    ),
+    Misconception(
+        "index_not_name", "a class index instead of its name", "Step 4: open the test set, once"
+    ),
+    Misconception(
+        "weakest_by_precision",
+        "weakest class read from precision instead of recall",
+        "Step 4: open the test set, once",
+    ),
+    Misconception(
+        "not_weakest", "not the class with the lowest recall", "Step 4: open the test set, once"
+    ),
+    Misconception(
+        "percent_not_fraction", "percent instead of a fraction", "Step 4: open the test set, once"
+    ),
+    Misconception(
+        "precision_recall_swapped",
+        "precision and recall swapped",
+        "Step 4: open the test set, once",
+    ),
+    Misconception(
+        "threshold_not_applied",
+        "threshold not applied (argmax metrics)",
+        "Step 4: open the test set, once",
+    ),
+    Misconception(
+        "validation_as_test",
+        "validation numbers reported as test",
+        "Step 4: open the test set, once",
+    ),
+    Misconception(
+        "numbers_not_measured", "numbers not measured", "Step 4: open the test set, once"
+    ),
     Misconception("not_a_verdict", "not one of the two verdicts", "Step 5: the verdict"),
-    Misconception("recall_only", "requirements read one-sidedly: precision ignored",
-                  "Step 5: the verdict"),
-    Misconception("precision_only", "requirements read one-sidedly: recall ignored",
-                  "Step 5: the verdict"),
+    Misconception(
+        "recall_only", "requirements read one-sidedly: precision ignored", "Step 5: the verdict"
+    ),
+    Misconception(
+        "precision_only", "requirements read one-sidedly: recall ignored", "Step 5: the verdict"
+    ),
     Misconception("at_least_as_more_than", "'at least' read as 'more than'", "Step 5: the verdict"),
     Misconception("rule_not_applied", "the use case's rule not applied", "Step 5: the verdict"),
-    Misconception("accuracy_paradox", "judged by accuracy (the accuracy paradox)",
-                  "Step 5: the verdict"),
-    Misconception("verdict_disagrees", "verdict disagrees with the measurements",
-                  "Step 5: the verdict"),
+    Misconception(
+        "accuracy_paradox", "judged by accuracy (the accuracy paradox)", "Step 5: the verdict"
+    ),
+    Misconception(
+        "verdict_disagrees", "verdict disagrees with the measurements", "Step 5: the verdict"
+    ),
     Misconception("typed_verdict", "verdict typed instead of computed", "Step 5: the verdict"),
 )
 M = MISCONCEPTIONS
@@ -95,7 +162,6 @@ M = MISCONCEPTIONS
 VERDICTS = ("deploy", "do not deploy")
 # Forgive float rounding between a threshold and the scores it was read from.
 ROUNDING = 1e-6
-
 
 
 def _require(value: Any, kind: type | tuple[type, ...], expected: str, hint: str) -> None:
@@ -118,8 +184,12 @@ def _number(value: Any, name: str) -> float:
         )
     value = float(value)
     if not math.isfinite(value):
-        fail(f"{name} as a finite number", f"{value}", "check how it was computed.",
-             M["not_a_number"])
+        fail(
+            f"{name} as a finite number",
+            f"{value}",
+            "check how it was computed.",
+            M["not_a_number"],
+        )
     return value
 
 
@@ -156,9 +226,12 @@ def check_choice_on_validation(
     printed.
     """
     if not isinstance(val_accuracy, Mapping) or set(val_accuracy) != set(candidates):
-        fail(f"a dict with one validation accuracy per candidate: keys {sorted(candidates)}",
-             f"{val_accuracy!r:.80}", "val_accuracy = {name: ... for name in candidates}.",
-             M["wrong_type"])
+        fail(
+            f"a dict with one validation accuracy per candidate: keys {sorted(candidates)}",
+            f"{val_accuracy!r:.80}",
+            "val_accuracy = {name: ... for name in candidates}.",
+            M["wrong_type"],
+        )
     got = {k: _number(v, f"val_accuracy[{k!r}]") for k, v in val_accuracy.items()}
     measured = {k: _accuracy(m, val) for k, m in candidates.items()}
 
@@ -167,38 +240,57 @@ def check_choice_on_validation(
 
     if not same(measured):
         if test is not None and same({k: _accuracy(m, test) for k, m in candidates.items()}):
-            fail("each candidate's accuracy on the VALIDATION set",
-                 "the test set's accuracies",
-                 "the test set is opened once, after every choice: measure on splits.val.",
-                 M["measured_on_test"])
+            fail(
+                "each candidate's accuracy on the VALIDATION set",
+                "the test set's accuracies",
+                "the test set is opened once, after every choice: measure on splits.val.",
+                M["measured_on_test"],
+            )
         if histories is not None and same(
             {k: float(h.final["train_acc"]) for k, h in histories.items()}
         ):
-            fail("each candidate's accuracy on the VALIDATION set",
-                 "the final training accuracies from the histories",
-                 "training accuracy flatters a model that fits its training images; measure "
-                 "on splits.val.", M["measured_on_train"])
-        fail("each candidate's accuracy on the validation set",
-             f"{ {k: round(v, 3) for k, v in got.items()} }, but the models measure "
-             f"{ {k: round(v, 3) for k, v in measured.items()} } there",
-             "evaluate each model on splits.val with training.evaluate; never type numbers.",
-             M["accuracy_not_measured"])
+            fail(
+                "each candidate's accuracy on the VALIDATION set",
+                "the final training accuracies from the histories",
+                "training accuracy flatters a model that fits its training images; measure "
+                "on splits.val.",
+                M["measured_on_train"],
+            )
+        fail(
+            "each candidate's accuracy on the validation set",
+            f"{ {k: round(v, 3) for k, v in got.items()} }, but the models measure "
+            f"{ {k: round(v, 3) for k, v in measured.items()} } there",
+            "evaluate each model on splits.val with training.evaluate; never type numbers.",
+            M["accuracy_not_measured"],
+        )
     if not isinstance(chosen, str) or chosen not in candidates:
-        fail(f"one of {sorted(candidates)}", f"{chosen!r:.80}",
-             "store the candidate's name, e.g. chosen = 'head'.", M["wrong_type"])
+        fail(
+            f"one of {sorted(candidates)}",
+            f"{chosen!r:.80}",
+            "store the candidate's name, e.g. chosen = 'head'.",
+            M["wrong_type"],
+        )
     want = choose_candidate(measured)
     if chosen != want:
         if test is not None and chosen == choose_candidate(
             {k: _accuracy(m, test) for k, m in candidates.items()}
         ):
-            fail(f"{want!r}, the best on validation", f"{chosen!r}",
-                 "that is the test set's favourite: the test set must not choose anything.",
-                 M["chose_on_test"])
-        fail(f"{want!r}: validation accuracy {measured[want]:.3f} (ties go to the cheaper "
-             "'head')", f"{chosen!r} with {measured[chosen]:.3f}",
-             "compare the validation accuracies you measured.", M["not_the_best_on_val"])
-    correct(f"{chosen!r} has the best validation accuracy ({measured[chosen]:.3f}); "
-            "no test number was used.")
+            fail(
+                f"{want!r}, the best on validation",
+                f"{chosen!r}",
+                "that is the test set's favourite: the test set must not choose anything.",
+                M["chose_on_test"],
+            )
+        fail(
+            f"{want!r}: validation accuracy {measured[want]:.3f} (ties go to the cheaper 'head')",
+            f"{chosen!r} with {measured[chosen]:.3f}",
+            "compare the validation accuracies you measured.",
+            M["not_the_best_on_val"],
+        )
+    correct(
+        f"{chosen!r} has the best validation accuracy ({measured[chosen]:.3f}); "
+        "no test number was used."
+    )
 
 
 # --- exercise 2: the top-loss images ------------------------------------------------------------
@@ -210,69 +302,105 @@ def _losses(model: nn.Module, data: Any) -> tuple[np.ndarray, np.ndarray]:
     return -np.log(np.clip(p, 1e-30, None)), probs.max(axis=1)
 
 
-def _top_one(top_losses: Callable[[nn.Module, Any, int], Any], model: nn.Module, data: Any,
-             k: int, where: str) -> np.ndarray:
+def _top_one(
+    top_losses: Callable[[nn.Module, Any, int], Any],
+    model: nn.Module,
+    data: Any,
+    k: int,
+    where: str,
+) -> np.ndarray:
     got = _call(top_losses, model, data, k, what=f"top_losses(model, {where}, {k})")
     try:
         idx = to_numpy(got).astype(np.int64).reshape(-1)
     except (TypeError, ValueError):
-        fail(f"{k} image indices", f"{got!r:.80}", "return a list or array of indices.",
-             M["wrong_type"])
+        fail(
+            f"{k} image indices",
+            f"{got!r:.80}",
+            "return a list or array of indices.",
+            M["wrong_type"],
+        )
     losses, confidence = _losses(model, data)
     order = np.argsort(-losses, kind="stable")
     if len(idx) != k or idx.min(initial=0) < 0 or idx.max(initial=0) >= len(losses):
-        fail(f"{k} indices into the {len(losses)} images of {where}",
-             f"{len(idx)} values from {idx.min(initial=0)} to {idx.max(initial=0)}",
-             "return the k indices of the images with the highest loss.", M["wrong_type"])
+        fail(
+            f"{k} indices into the {len(losses)} images of {where}",
+            f"{len(idx)} values from {idx.min(initial=0)} to {idx.max(initial=0)}",
+            "return the k indices of the images with the highest loss.",
+            M["wrong_type"],
+        )
     top = set(order[:k].tolist())
     if set(idx.tolist()) == top or np.allclose(np.sort(losses[idx]), np.sort(losses[order[:k]])):
         if not np.all(np.diff(losses[idx]) <= 1e-9):
-            fail("the indices sorted from the highest loss down",
-                 f"losses in your order: {np.round(losses[idx], 3).tolist()}",
-                 "sort by loss, descending, and keep the first k.", M["losses_unsorted"])
+            fail(
+                "the indices sorted from the highest loss down",
+                f"losses in your order: {np.round(losses[idx], 3).tolist()}",
+                "sort by loss, descending, and keep the first k.",
+                M["losses_unsorted"],
+            )
         return idx
     if np.allclose(np.sort(losses[idx]), np.sort(losses)[:k]):
-        fail(f"the {k} images with the HIGHEST loss", "the images with the lowest loss",
-             "the worst mistakes have the highest loss: sort in descending order.",
-             M["lowest_losses"])
+        fail(
+            f"the {k} images with the HIGHEST loss",
+            "the images with the lowest loss",
+            "the worst mistakes have the highest loss: sort in descending order.",
+            M["lowest_losses"],
+        )
     least = np.argsort(confidence, kind="stable")[:k]
     if set(idx.tolist()) == set(least.tolist()):
-        fail(f"the {k} images with the highest loss",
-             "the images whose top probability is lowest (least confident)",
-             "the loss is -log(probability of the TRUE class): a confident wrong answer has "
-             "the highest loss.", M["least_confident"])
-    fail(f"the {k} images of {where} with the highest loss",
-         f"indices {idx.tolist()[:8]} with losses {np.round(losses[idx], 3).tolist()[:8]}; the "
-         f"highest are {np.round(losses[order[:k]], 3).tolist()[:8]}",
-         "compute the loss of each image with cross_entropy(..., reduction='none') on the data "
-         "you were given.", M["losses_not_measured"])
+        fail(
+            f"the {k} images with the highest loss",
+            "the images whose top probability is lowest (least confident)",
+            "the loss is -log(probability of the TRUE class): a confident wrong answer has "
+            "the highest loss.",
+            M["least_confident"],
+        )
+    fail(
+        f"the {k} images of {where} with the highest loss",
+        f"indices {idx.tolist()[:8]} with losses {np.round(losses[idx], 3).tolist()[:8]}; the "
+        f"highest are {np.round(losses[order[:k]], 3).tolist()[:8]}",
+        "compute the loss of each image with cross_entropy(..., reduction='none') on the data "
+        "you were given.",
+        M["losses_not_measured"],
+    )
     return idx  # not reached
 
 
-def check_top_losses(top_losses: Callable[[nn.Module, Any, int], Any], model: nn.Module,
-                     val: Any, k: int = 8) -> None:
+def check_top_losses(
+    top_losses: Callable[[nn.Module, Any, int], Any], model: nn.Module, val: Any, k: int = 8
+) -> None:
     """``top_losses(model, data, k)``: indices of the k highest-loss images, worst first.
 
     Checked on ``val`` and on a reordered half of it with another ``k``, so an
     answer that reads a global variable instead of ``data`` fails.
     """
     if not callable(top_losses):
-        fail("a function top_losses(model, data, k)", f"a {type(top_losses).__name__}",
-             "define it with def top_losses(model, data, k): ...", M["not_a_function"])
+        fail(
+            "a function top_losses(model, data, k)",
+            f"a {type(top_losses).__name__}",
+            "define it with def top_losses(model, data, k): ...",
+            M["not_a_function"],
+        )
     _top_one(top_losses, model, val, k, "the validation set")
     half = val.subset(np.arange(len(val))[::-2])
     try:
         _top_one(top_losses, model, half, 3, "half of the validation set, reordered")
     except AssertionError as err:
         # The same function passed on the validation set: failing here means it ignored `data`.
-        if getattr(err, "misconception_id", None) in (M["losses_not_measured"].id,
-                                                      M["wrong_type"].id):
-            fail("the highest-loss images of the data passed in",
-                 "on another data set, the answer does not follow that data",
-                 "use the data argument, not a global split.", M["losses_wrong_data"])
+        if getattr(err, "misconception_id", None) in (
+            M["losses_not_measured"].id,
+            M["wrong_type"].id,
+        ):
+            fail(
+                "the highest-loss images of the data passed in",
+                "on another data set, the answer does not follow that data",
+                "use the data argument, not a global split.",
+                M["losses_wrong_data"],
+            )
         raise
-    correct(f"the {k} highest-loss images of the validation set, worst first (and the 3 of a "
-            "reordered half of it).")
+    correct(
+        f"the {k} highest-loss images of the validation set, worst first (and the 3 of a "
+        "reordered half of it)."
+    )
 
 
 # --- exercise 4: per-class evaluation on the test set ---------------------------------------
@@ -290,8 +418,12 @@ def check_test_report(
 ) -> None:
     """``test_report`` is per_class_metrics on the TEST set; ``weakest_class`` has the lowest
     recall."""
-    _require(test_report, metrics.ClassReport, "test_report from metrics.per_class_metrics",
-             "test_report = metrics.per_class_metrics(labels, predictions, class_names=...).")
+    _require(
+        test_report,
+        metrics.ClassReport,
+        "test_report from metrics.per_class_metrics",
+        "test_report = metrics.per_class_metrics(labels, predictions, class_names=...).",
+    )
     labels, predictions, _ = training.evaluate(model, test)
     measured = metrics.per_class_metrics(labels, predictions, class_names=test.classes)
     if not _report_matches(test_report, measured):
@@ -300,32 +432,46 @@ def check_test_report(
             vl, vp, _ = training.evaluate(model, val)
             on_val = metrics.per_class_metrics(vl, vp, class_names=val.classes)
         if on_val is not None and _report_matches(test_report, on_val):
-            fail("the per-class report of the held-out TEST set",
-                 "the report of the validation set",
-                 "validation data chose the settings; the test set gives the final, unbiased "
-                 "numbers. Evaluate on splits.test.", M["report_on_validation"])
-        fail("the per-class report of this model on the test set",
-             f"recall per class {np.round(test_report.recall, 3).tolist()}, but the model "
-             f"measures {np.round(measured.recall, 3).tolist()} on the test set",
-             "evaluate the trained model on splits.test and build the report from its labels "
-             "and predictions.", M["report_not_measured"])
+            fail(
+                "the per-class report of the held-out TEST set",
+                "the report of the validation set",
+                "validation data chose the settings; the test set gives the final, unbiased "
+                "numbers. Evaluate on splits.test.",
+                M["report_on_validation"],
+            )
+        fail(
+            "the per-class report of this model on the test set",
+            f"recall per class {np.round(test_report.recall, 3).tolist()}, but the model "
+            f"measures {np.round(measured.recall, 3).tolist()} on the test set",
+            "evaluate the trained model on splits.test and build the report from its labels "
+            "and predictions.",
+            M["report_not_measured"],
+        )
     if tuple(test_report.class_names) != tuple(test.classes):
-        fail(f"class names {list(test.classes)} in the report",
-             f"{list(test_report.class_names)}",
-             "pass class_names=splits.test.classes so the table names the flowers.",
-             M["class_names_missing"])
+        fail(
+            f"class names {list(test.classes)} in the report",
+            f"{list(test_report.class_names)}",
+            "pass class_names=splits.test.classes so the table names the flowers.",
+            M["class_names_missing"],
+        )
     lowest = min(measured.recall)
     weakest = [n for n, r in zip(measured.class_names, measured.recall, strict=True) if r == lowest]
     if isinstance(weakest_class, numbers.Integral) and not isinstance(weakest_class, bool):
-        fail(f"a class name, e.g. {weakest[0]!r}", f"the index {weakest_class}",
-             "look the name up in test_report.class_names.", M["index_not_name"])
+        fail(
+            f"a class name, e.g. {weakest[0]!r}",
+            f"the index {weakest_class}",
+            "look the name up in test_report.class_names.",
+            M["index_not_name"],
+        )
     if weakest_class not in weakest:
         by_precision = measured.class_names[int(np.argmin(measured.precision))]
         name = M["weakest_by_precision"] if weakest_class == by_precision else M["not_weakest"]
-        fail(f"the class with the lowest test recall: {' or '.join(weakest)}",
-             f"{weakest_class!r}",
-             "the weakest class is the one the model FINDS least often: compare the recall "
-             "column.", name)
+        fail(
+            f"the class with the lowest test recall: {' or '.join(weakest)}",
+            f"{weakest_class!r}",
+            "the weakest class is the one the model FINDS least often: compare the recall column.",
+            name,
+        )
     correct(f"{weakest_class} has the lowest test recall ({lowest:.3f}).")
 
 
@@ -353,18 +499,26 @@ def check_threshold_on_validation(
     is_pos, scores = _class_scores(model, val, positive)
     at = _at(is_pos, scores, t)
     if at.recall < min_recall:
-        fail(f"a threshold with {positive} recall >= {min_recall} on the validation set",
-             f"threshold {t:.4g} gives validation recall {at.recall:.3f}",
-             "choose the threshold on splits.val: the highest one that still reaches the "
-             "recall target there.", M["threshold_misses_target"])
-    best = _at(is_pos, scores, metrics.choose_threshold(is_pos, scores, min_recall=min_recall,
-                                                        positive=True))
+        fail(
+            f"a threshold with {positive} recall >= {min_recall} on the validation set",
+            f"threshold {t:.4g} gives validation recall {at.recall:.3f}",
+            "choose the threshold on splits.val: the highest one that still reaches the "
+            "recall target there.",
+            M["threshold_misses_target"],
+        )
+    best = _at(
+        is_pos,
+        scores,
+        metrics.choose_threshold(is_pos, scores, min_recall=min_recall, positive=True),
+    )
     if at.precision < 0.8 * best.precision:
-        fail(f"a threshold that meets recall >= {min_recall} without flagging far more than needed",
-             f"threshold {t:.4g} flags {at.counts.tp + at.counts.fp} validation images with "
-             f"precision {at.precision:.3f}, where {best.precision:.3f} is reachable",
-             "among the thresholds that meet the recall target, keep the highest.",
-             M["threshold_too_low"])
+        fail(
+            f"a threshold that meets recall >= {min_recall} without flagging far more than needed",
+            f"threshold {t:.4g} flags {at.counts.tp + at.counts.fp} validation images with "
+            f"precision {at.precision:.3f}, where {best.precision:.3f} is reachable",
+            "among the thresholds that meet the recall target, keep the highest.",
+            M["threshold_too_low"],
+        )
     correct(f"threshold {t:.4g}: validation recall {at.recall:.3f}, precision {at.precision:.3f}.")
 
 
@@ -379,21 +533,25 @@ def check_threshold_not_from_test(
     def among(scores: np.ndarray) -> bool:
         return bool(np.any(np.abs(scores - t) <= ROUNDING * max(1.0, abs(t))))
 
-    chosen_on_val = metrics.choose_threshold(val_pos, val_scores, min_recall=min_recall,
-                                             positive=True)
-    chosen_on_test = metrics.choose_threshold(test_pos, test_scores, min_recall=min_recall,
-                                              positive=True)
+    chosen_on_val = metrics.choose_threshold(
+        val_pos, val_scores, min_recall=min_recall, positive=True
+    )
+    chosen_on_test = metrics.choose_threshold(
+        test_pos, test_scores, min_recall=min_recall, positive=True
+    )
     same_as_test_choice = math.isclose(t, chosen_on_test, rel_tol=0, abs_tol=ROUNDING)
     val_flags = _at(val_pos, val_scores, t).counts
     val_choice_flags = _at(val_pos, val_scores, chosen_on_val).counts
     if (among(test_scores) and not among(val_scores)) or (
         same_as_test_choice and val_flags != val_choice_flags
     ):
-        fail("a threshold chosen on the validation set, then reported on the test set",
-             f"threshold {t:.6g} is one of the test set's own scores for {positive}",
-             "a threshold tuned on the test set makes the test metrics optimistic: they no "
-             "longer measure new data. Choose on splits.val.",
-             M["threshold_from_test"])
+        fail(
+            "a threshold chosen on the validation set, then reported on the test set",
+            f"threshold {t:.6g} is one of the test set's own scores for {positive}",
+            "a threshold tuned on the test set makes the test metrics optimistic: they no "
+            "longer measure new data. Choose on splits.val.",
+            M["threshold_from_test"],
+        )
     correct("the threshold comes from validation data; the test set stayed unseen.")
 
 
@@ -419,49 +577,66 @@ def check_test_measurement(
     if math.isclose(recall, measured.recall, abs_tol=1e-6) and math.isclose(
         precision, measured.precision, abs_tol=1e-6
     ):
-        correct(f"on the test set, at threshold {t:.4g}: recall {measured.recall:.3f}, "
-                f"precision {measured.precision:.3f}.")
+        correct(
+            f"on the test set, at threshold {t:.4g}: recall {measured.recall:.3f}, "
+            f"precision {measured.precision:.3f}."
+        )
         return
     if recall > 1 or precision > 1:
-        fail("fractions between 0 and 1", f"recall {recall:g}, precision {precision:g}",
-             "report 0.95, not 95.", M["percent_not_fraction"])
+        fail(
+            "fractions between 0 and 1",
+            f"recall {recall:g}, precision {precision:g}",
+            "report 0.95, not 95.",
+            M["percent_not_fraction"],
+        )
     if math.isclose(recall, measured.precision, abs_tol=1e-6) and math.isclose(
         precision, measured.recall, abs_tol=1e-6
     ):
-        fail("test_recall and test_precision", "the two values swapped",
-             "recall divides by the real positives, precision by the flagged ones.",
-             M["precision_recall_swapped"])
+        fail(
+            "test_recall and test_precision",
+            "the two values swapped",
+            "recall divides by the real positives, precision by the flagged ones.",
+            M["precision_recall_swapped"],
+        )
     labels, predictions, _ = training.evaluate(model, test)
     index = test.classes.index(positive)
     argmax = metrics.binary_metrics(labels == index, predictions == index, positive=True)
     if math.isclose(recall, argmax.recall, abs_tol=1e-6) and math.isclose(
         precision, argmax.precision, abs_tol=1e-6
     ):
-        fail(f"the test metrics at your threshold {t:.4g}",
-             "the metrics of the plain argmax predictions: the threshold was not applied",
-             f"flag an image when its {positive} probability >= the threshold.",
-             M["threshold_not_applied"])
+        fail(
+            f"the test metrics at your threshold {t:.4g}",
+            "the metrics of the plain argmax predictions: the threshold was not applied",
+            f"flag an image when its {positive} probability >= the threshold.",
+            M["threshold_not_applied"],
+        )
     if val is not None:
         val_measured = _at(*_class_scores(model, val, positive), t)
         if math.isclose(recall, val_measured.recall, abs_tol=1e-6) and math.isclose(
             precision, val_measured.precision, abs_tol=1e-6
         ):
-            fail("the metrics measured on the held-out TEST set",
-                 "the validation set's metrics",
-                 "the threshold was chosen on validation, so its validation numbers are "
-                 "optimistic: report the test set's.", M["validation_as_test"])
-    fail(f"the test set's recall and precision for {positive} at threshold {t:.4g}",
-         f"recall {recall:.3f}, precision {precision:.3f}; the model measures recall "
-         f"{measured.recall:.3f}, precision {measured.precision:.3f}",
-         "compute them from the test probabilities with your threshold; never type them.",
-         M["numbers_not_measured"])
+            fail(
+                "the metrics measured on the held-out TEST set",
+                "the validation set's metrics",
+                "the threshold was chosen on validation, so its validation numbers are "
+                "optimistic: report the test set's.",
+                M["validation_as_test"],
+            )
+    fail(
+        f"the test set's recall and precision for {positive} at threshold {t:.4g}",
+        f"recall {recall:.3f}, precision {precision:.3f}; the model measures recall "
+        f"{measured.recall:.3f}, precision {measured.precision:.3f}",
+        "compute them from the test probabilities with your threshold; never type them.",
+        M["numbers_not_measured"],
+    )
 
 
 # --- exercise 6: the verdict -----------------------------------------------------------------
 
 
-def expected_verdict(recall: float, precision: float, *, min_recall: float,
-                     min_precision: float) -> str:
+def expected_verdict(
+    recall: float, precision: float, *, min_recall: float, min_precision: float
+) -> str:
     """'deploy' when both of the use case's requirements hold, else 'do not deploy'."""
     ok = recall >= min_recall - 1e-12 and precision >= min_precision - 1e-12
     return "deploy" if ok else "do not deploy"
@@ -469,8 +644,12 @@ def expected_verdict(recall: float, precision: float, *, min_recall: float,
 
 def _verdict(value: Any, what: str) -> str:
     if not isinstance(value, str) or value.strip().lower() not in VERDICTS:
-        fail(f"{what} as one of {list(VERDICTS)}", f"{value!r}",
-             "write the verdict exactly as one of the two phrases.", M["not_a_verdict"])
+        fail(
+            f"{what} as one of {list(VERDICTS)}",
+            f"{value!r}",
+            "write the verdict exactly as one of the two phrases.",
+            M["not_a_verdict"],
+        )
     return value.strip().lower()
 
 
@@ -483,13 +662,20 @@ def check_decide(
 ) -> None:
     """``decide(recall, precision)`` applies the use case's rule to any measured numbers."""
     if not callable(decide):
-        fail("a function decide(recall, precision) -> verdict", f"a {type(decide).__name__}",
-             "define it with def decide(recall, precision): ...", M["not_a_function"])
+        fail(
+            "a function decide(recall, precision) -> verdict",
+            f"a {type(decide).__name__}",
+            "define it with def decide(recall, precision): ...",
+            M["not_a_function"],
+        )
     for recall, precision in cases:
-        got = _verdict(_call(decide, recall, precision, what=f"decide({recall}, {precision})"),
-                       f"decide({recall}, {precision})")
-        want = expected_verdict(recall, precision, min_recall=min_recall,
-                                min_precision=min_precision)
+        got = _verdict(
+            _call(decide, recall, precision, what=f"decide({recall}, {precision})"),
+            f"decide({recall}, {precision})",
+        )
+        want = expected_verdict(
+            recall, precision, min_recall=min_recall, min_precision=min_precision
+        )
         if got == want:
             continue
         if got == "deploy" and recall < min_recall <= 1 and precision >= min_precision:
@@ -502,9 +688,13 @@ def check_decide(
             name = M["at_least_as_more_than"]
         else:
             name = M["rule_not_applied"]
-        fail(f"{want!r} for recall {recall}, precision {precision} (the use case needs recall "
-             f">= {min_recall} and precision >= {min_precision})",
-             f"{got!r}", "compare both measured numbers with both requirements.", name)
+        fail(
+            f"{want!r} for recall {recall}, precision {precision} (the use case needs recall "
+            f">= {min_recall} and precision >= {min_precision})",
+            f"{got!r}",
+            "compare both measured numbers with both requirements.",
+            name,
+        )
     correct("decide applies both requirements of the use case to any measured numbers.")
 
 
@@ -523,26 +713,35 @@ def check_verdict(
     said = _verdict(verdict, "verdict")
     t = _number(threshold, "the threshold")
     measured = _at(*_class_scores(model, test, positive), t)
-    want = expected_verdict(measured.recall, measured.precision, min_recall=min_recall,
-                            min_precision=min_precision)
-    situation = (f"test recall {measured.recall:.3f} (needs >= {min_recall}) and precision "
-                 f"{measured.precision:.3f} (needs >= {min_precision}), accuracy "
-                 f"{measured.accuracy:.3f}")
+    want = expected_verdict(
+        measured.recall, measured.precision, min_recall=min_recall, min_precision=min_precision
+    )
+    situation = (
+        f"test recall {measured.recall:.3f} (needs >= {min_recall}) and precision "
+        f"{measured.precision:.3f} (needs >= {min_precision}), accuracy "
+        f"{measured.accuracy:.3f}"
+    )
     if said != want:
         if said == "deploy" and measured.accuracy >= 0.9:
             name = M["accuracy_paradox"]
         else:
             name = M["verdict_disagrees"]
-        fail(f"{want!r} for {situation}", f"{said!r}",
-             "base the verdict on the measured test metrics the use case names, not on "
-             "accuracy or on hope.", name)
+        fail(
+            f"{want!r} for {situation}",
+            f"{said!r}",
+            "base the verdict on the measured test metrics the use case names, not on "
+            "accuracy or on hope.",
+            name,
+        )
     from_decide = _verdict(
         _call(decide, measured.recall, measured.precision, what="decide(recall, precision)"),
         "decide(...)",
     )
     if from_decide != said:
-        fail("verdict = decide(test_recall, test_precision)",
-             f"decide gives {from_decide!r} but verdict is {said!r}",
-             "compute the verdict with your function instead of typing it.",
-             M["typed_verdict"])
+        fail(
+            "verdict = decide(test_recall, test_precision)",
+            f"decide gives {from_decide!r} but verdict is {said!r}",
+            "compute the verdict with your function instead of typing it.",
+            M["typed_verdict"],
+        )
     correct(f"{said!r} agrees with {situation}.")

@@ -29,9 +29,15 @@ def progress_bar(total: int, file=None):
     from tqdm import tqdm
 
     file = file if file is not None else sys.stderr
-    return tqdm(total=total, file=file, unit="notebook", dynamic_ncols=True, smoothing=0.1,
-                disable=not (hasattr(file, "isatty") and file.isatty()),
-                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]")
+    return tqdm(
+        total=total,
+        file=file,
+        unit="notebook",
+        dynamic_ncols=True,
+        smoothing=0.1,
+        disable=not (hasattr(file, "isatty") and file.isatty()),
+        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]",
+    )
 
 
 def _default_jobs(memory_mb: int) -> int:
@@ -50,36 +56,90 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from grader.sandbox import Limits
 
     d = Limits()
-    parser.add_argument("--submissions", type=Path, required=True, metavar="DIR_OR_ZIP",
-                        help="<student>/<lesson>.ipynb, nbgrader's submitted/ tree, a Canvas, "
-                             "Moodle or Blackboard download, as a folder or zip")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="where grades.csv, the course gradebook.csv, feedback/ and logs/ go; "
-                             "grade every lesson into the same DIR")
-    parser.add_argument("--roster", type=Path, default=None, metavar="CSV",
-                        help="class list: a Canvas gradebook or Moodle grades export, or "
-                             "student_id,name,email; everyone on it gets a grade (0 if missing). "
-                             "Kept as OUT/roster.csv, which later runs use by default")
-    parser.add_argument("--allow-unmatched", action="store_true",
-                        help="exit 0 even when some files could not be given to a student and lesson")
-    parser.add_argument("--lessons", nargs="+", metavar="LESSON",
-                        help="only these (names or numbers); default: every lesson submitted")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="notebooks graded at once (default: one per core, memory permitting)")
-    parser.add_argument("--cell-timeout", type=int, default=None, metavar="S",
-                        help="seconds one cell may run (default: grader/nbgrader_config.py)")
-    parser.add_argument("--timeout", type=int, default=d.notebook_timeout, metavar="S",
-                        help=f"seconds one notebook may take in all (default {d.notebook_timeout})")
-    parser.add_argument("--memory", type=int, default=d.memory_mb, metavar="MiB",
-                        help=f"memory of one kernel: data segment (default {d.memory_mb}); its "
-                             "address space may be 8 GiB larger")
-    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
-                        help="copy each job folder here (graded notebook, grader log): for debugging")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="course root (default: the folder above cwd holding grader/)")
-    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                        help="grade on this Dask distributed cluster instead of --jobs local "
-                             "workers (needs the 'dask' extra; see grader/README.md)")
+    parser.add_argument(
+        "--submissions",
+        type=Path,
+        required=True,
+        metavar="DIR_OR_ZIP",
+        help="<student>/<lesson>.ipynb, nbgrader's submitted/ tree, a Canvas, "
+        "Moodle or Blackboard download, as a folder or zip",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="where grades.csv, the course gradebook.csv, feedback/ and logs/ go; "
+        "grade every lesson into the same DIR",
+    )
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="class list: a Canvas gradebook or Moodle grades export, or "
+        "student_id,name,email; everyone on it gets a grade (0 if missing). "
+        "Kept as OUT/roster.csv, which later runs use by default",
+    )
+    parser.add_argument(
+        "--allow-unmatched",
+        action="store_true",
+        help="exit 0 even when some files could not be given to a student and lesson",
+    )
+    parser.add_argument(
+        "--lessons",
+        nargs="+",
+        metavar="LESSON",
+        help="only these (names or numbers); default: every lesson submitted",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="notebooks graded at once (default: one per core, memory permitting)",
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=None,
+        metavar="S",
+        help="seconds one cell may run (default: grader/nbgrader_config.py)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=d.notebook_timeout,
+        metavar="S",
+        help=f"seconds one notebook may take in all (default {d.notebook_timeout})",
+    )
+    parser.add_argument(
+        "--memory",
+        type=int,
+        default=d.memory_mb,
+        metavar="MiB",
+        help=f"memory of one kernel: data segment (default {d.memory_mb}); its "
+        "address space may be 8 GiB larger",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="copy each job folder here (graded notebook, grader log): for debugging",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="course root (default: the folder above cwd holding grader/)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="grade on this Dask distributed cluster instead of --jobs local "
+        "workers (needs the 'dask' extra; see grader/README.md)",
+    )
 
 
 def _lesson_error(requested: list[str], found: list, where: Path) -> str | None:
@@ -94,8 +154,10 @@ def _lesson_error(requested: list[str], found: list, where: Path) -> str | None:
         f"{lesson}: {len(files)} file(s) ({', '.join(files[:3])}{', ...' if len(files) > 3 else ''})"
         for lesson, files in by_lesson.items()
     )
-    return (f"--lessons {' '.join(empty)}: no submission for {', '.join(empty)} in {where}; "
-            f"lessons found there: {seen or 'none'}")
+    return (
+        f"--lessons {' '.join(empty)}: no submission for {', '.join(empty)} in {where}; "
+        f"lessons found there: {seen or 'none'}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,19 +178,24 @@ def run(args: argparse.Namespace) -> int:
         if class_list and not args.roster:
             print(f"roster: {kept} (copied there by an earlier run; --roster replaces it)")
         cell_timeout = args.cell_timeout or int(load_config(root).Execute.get("timeout", 120))
-        limits = sandbox.Limits(cell_timeout=cell_timeout, notebook_timeout=args.timeout,
-                                memory_mb=args.memory)
+        limits = sandbox.Limits(
+            cell_timeout=cell_timeout, notebook_timeout=args.timeout, memory_mb=args.memory
+        )
         jobs = args.jobs if args.jobs is not None else _default_jobs(limits.memory_mb)
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {jobs}")
         if args.scheduler and importlib.util.find_spec("distributed") is None:
-            raise ValueError(f"--scheduler {args.scheduler} needs Dask: pip install "
-                             "'swap-the-head[dask]' (or pip install 'dask[distributed]')")
+            raise ValueError(
+                f"--scheduler {args.scheduler} needs Dask: pip install "
+                "'swap-the-head[dask]' (or pip install 'dask[distributed]')"
+            )
         with tempfile.TemporaryDirectory(prefix="course-submissions-") as unpacked:
             found = layout.discover(args.submissions, available, Path(unpacked), class_list)
             counts = {k: found.lessons_found[k] for k in available if k in found.lessons_found}
             for name, student in sorted(found.renamed.items()):
-                print(f"note: {name!r} is graded as student id {student!r} (pass --roster to map names)")
+                print(
+                    f"note: {name!r} is graded as student id {student!r} (pass --roster to map names)"
+                )
             if requested:
                 error = _lesson_error(requested, found.found, args.submissions)
                 if error:
@@ -138,46 +205,80 @@ def run(args: argparse.Namespace) -> int:
                     return 2
             lessons = requested or list(counts)
             if not lessons:
-                print(f"course grade: no submissions for {', '.join(available) or 'any lesson'} "
-                      f"in {args.submissions}")
+                print(
+                    f"course grade: no submissions for {', '.join(available) or 'any lesson'} "
+                    f"in {args.submissions}"
+                )
                 if found.unmatched or found.ignored:
                     print(layout.not_graded_table(found))
                 return 2 if found.unmatched else 1
             if found.unmatched:
-                print(f"warning: {len(found.unmatched)} file(s) will NOT be graded: the list is "
-                      "printed at the end")
+                print(
+                    f"warning: {len(found.unmatched)} file(s) will NOT be graded: the list is "
+                    "printed at the end"
+                )
             chosen = [f for f in found.found if f.lesson in lessons]
             others = len(found.found) - len(chosen)
             if others:
-                print(f"note: {others} submission(s) for other lessons than {', '.join(lessons)} "
-                      "are not graded in this run")
-            students = sorted({f.student for f in chosen} | set(class_list.ids if class_list else ()),
-                              key=natural_key)
+                print(
+                    f"note: {others} submission(s) for other lessons than {', '.join(lessons)} "
+                    "are not graded in this run"
+                )
+            students = sorted(
+                {f.student for f in chosen} | set(class_list.ids if class_list else ()),
+                key=natural_key,
+            )
             work = [(f.student, f.lesson, f.path) for f in chosen]
             sources = {(f.student, f.lesson): (f.origin, f.late) for f in chosen}
             isolation = sandbox.detect()
-            where = (f"on the Dask cluster at {args.scheduler}" if args.scheduler
-                     else f"with {jobs} job(s); {isolation.describe()}")
-            print(f"grading {len(work)} notebook(s) of {len(students)} student(s) for "
-                  f"{', '.join(lessons)} {where}")
+            where = (
+                f"on the Dask cluster at {args.scheduler}"
+                if args.scheduler
+                else f"with {jobs} job(s); {isolation.describe()}"
+            )
+            print(
+                f"grading {len(work)} notebook(s) of {len(students)} student(s) for "
+                f"{', '.join(lessons)} {where}"
+            )
             start = time.monotonic()
 
             bar = progress_bar(len(work))
 
             def progress(i: int, n: int, o: results.Outcome) -> None:
-                bar.write(f"[{i}/{n}] {o.student} {o.lesson}: {o.score:g}/{o.max_score:g} "
-                          f"{o.status} ({o.seconds:.1f} s)", file=sys.stdout)
+                bar.write(
+                    f"[{i}/{n}] {o.student} {o.lesson}: {o.score:g}/{o.max_score:g} "
+                    f"{o.status} ({o.seconds:.1f} s)",
+                    file=sys.stdout,
+                )
                 bar.update(1)
 
             hide = (args.submissions.resolve(),) if args.submissions.is_dir() else ()
-            with Grader(root, lessons, limits=limits, jobs=jobs, isolation=isolation,
-                        hide=hide, keep=args.keep) as grader, bar:
-                outcomes = grader.grade(work, args.out, progress, scheduler=args.scheduler,
-                                        say=lambda text: bar.write(text, file=sys.stdout))
+            with (
+                Grader(
+                    root,
+                    lessons,
+                    limits=limits,
+                    jobs=jobs,
+                    isolation=isolation,
+                    hide=hide,
+                    keep=args.keep,
+                ) as grader,
+                bar,
+            ):
+                outcomes = grader.grade(
+                    work,
+                    args.out,
+                    progress,
+                    scheduler=args.scheduler,
+                    say=lambda text: bar.write(text, file=sys.stdout),
+                )
                 graded = {(o.student, o.lesson) for o in outcomes}
-                outcomes += [results.Outcome(s, lesson, 0.0, grader.lessons[lesson].max_score,
-                                             "missing") for s in students for lesson in lessons
-                             if (s, lesson) not in graded]
+                outcomes += [
+                    results.Outcome(s, lesson, 0.0, grader.lessons[lesson].max_score, "missing")
+                    for s in students
+                    for lesson in lessons
+                    if (s, lesson) not in graded
+                ]
             for o in outcomes:
                 if sources.get((o.student, o.lesson), ("", False))[1]:
                     o.notes.append("submitted late (the LMS says so)")
@@ -201,8 +302,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {path} ({len(outcomes)} rows) in {time.monotonic() - start:.0f} s")
     if backup:
         print(f"the previous grades.csv had other scores: kept as {backup}")
-    print(f"gradebook {book}: {replaced} row(s) replaced, {added} added; `course grades --out "
-          f"{args.out}` exports it")
+    print(
+        f"gradebook {book}: {replaced} row(s) replaced, {added} added; `course grades --out "
+        f"{args.out}` exports it"
+    )
     if records_backup:
         print(f"the previous {records.name} differed: kept as {records_backup}")
     print(f"per-exercise records in {records}: `course report {args.out}` summarises them")
@@ -214,7 +317,9 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(table)
     if found.unmatched and not args.allow_unmatched:
-        print(f"course grade: {len(found.unmatched)} file(s) NOT GRADED (listed above): rename or "
-              "remove them, add the student to --roster, or pass --allow-unmatched")
+        print(
+            f"course grade: {len(found.unmatched)} file(s) NOT GRADED (listed above): rename or "
+            "remove them, add the student to --roster, or pass --allow-unmatched"
+        )
         return 1
     return 0

@@ -12,12 +12,23 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lesson", action="append", metavar="N",
-                        help="only this lesson (a number or a name; repeat for more)")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 listing notebooks that differ from solutions/")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="course root (default: the folder above cwd holding grader/)")
+    parser.add_argument(
+        "--lesson",
+        action="append",
+        metavar="N",
+        help="only this lesson (a number or a name; repeat for more)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 listing notebooks that differ from solutions/",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="course root (default: the folder above cwd holding grader/)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,11 +50,15 @@ def run(args: argparse.Namespace) -> int:
         for c in drift:
             print(f"drift  {c.path}: {c.action}" + (f" ({c.reason})" if c.reason else ""))
         if drift and blocking:  # release would refuse: say what to do first, not "run release"
-            print(f"{len(drift)} file(s) in notebooks/ differ from solutions/; {len(blocking)} of "
-                  "them need attention first (see the reasons above), then run `course release`")
+            print(
+                f"{len(drift)} file(s) in notebooks/ differ from solutions/; {len(blocking)} of "
+                "them need attention first (see the reasons above), then run `course release`"
+            )
             return 1
         if drift:
-            print(f"{len(drift)} file(s) in notebooks/ differ from solutions/: run `course release`")
+            print(
+                f"{len(drift)} file(s) in notebooks/ differ from solutions/: run `course release`"
+            )
             return 1
         print(f"notebooks/ is up to date ({len(changes)} file(s) from {len(chosen)} lesson(s))")
         return 0

@@ -87,5 +87,7 @@ def visible_outcomes(nb) -> dict[str, str]:
             outcomes[meta["grade_id"]] = "pass"
             continue
         match = REVIEW_LINE.search(str(errors[0].get("evalue", "")))
-        outcomes[meta["grade_id"]] = match.group("id") if match else f"error: {errors[0].get('ename')}"
+        outcomes[meta["grade_id"]] = (
+            match.group("id") if match else f"error: {errors[0].get('ename')}"
+        )
     return outcomes

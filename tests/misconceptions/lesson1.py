@@ -4,18 +4,18 @@ from misconceptions import Case
 
 L = "lesson1"
 
-RESNET_ONLY = '''def split_model(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+RESNET_ONLY = """def split_model(model: nn.Module) -> tuple[nn.Module, nn.Module]:
     backbone = copy.deepcopy(model)
     backbone.fc = nn.Identity()
     return backbone, model.fc
-'''
+"""
 
-CHILDREN = '''def split_model(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+CHILDREN = """def split_model(model: nn.Module) -> tuple[nn.Module, nn.Module]:
     layers = list(model.children())
     return nn.Sequential(*copy.deepcopy(layers[:-1])), layers[-1]
-'''
+"""
 
-SPLIT_OTHER_STYLE = '''def split_model(model):
+SPLIT_OTHER_STYLE = """def split_model(model):
     path, head = None, None
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear):
@@ -30,22 +30,22 @@ SPLIT_OTHER_STYLE = '''def split_model(model):
     else:
         setattr(owner, last, nn.Identity())
     return backbone, head
-'''
+"""
 
-AFTER = '''def dropout_head(in_features: int, num_classes: int, p: float) -> nn.Module:
+AFTER = """def dropout_head(in_features: int, num_classes: int, p: float) -> nn.Module:
     return nn.Sequential(nn.Linear(in_features, num_classes), nn.Dropout(p))
-'''
+"""
 
-SOFTMAX = '''def dropout_head(in_features: int, num_classes: int, p: float) -> nn.Module:
+SOFTMAX = """def dropout_head(in_features: int, num_classes: int, p: float) -> nn.Module:
     return nn.Sequential(nn.Dropout(p), nn.Linear(in_features, num_classes), nn.Softmax(dim=1))
-'''
+"""
 
-DROPOUT_OTHER_STYLE = '''def dropout_head(in_features, num_classes, p):
+DROPOUT_OTHER_STYLE = """def dropout_head(in_features, num_classes, p):
     head = nn.Sequential()
     head.add_module("dropout", nn.Dropout(p=p))
     head.add_module("linear", nn.Linear(in_features=in_features, out_features=num_classes))
     return head
-'''
+"""
 
 CASES = [
     Case("split_resnet_only", L, "ex1_answer", RESNET_ONLY, "lesson1.resnet_only"),

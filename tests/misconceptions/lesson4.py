@@ -4,41 +4,41 @@ from misconceptions import Case
 
 L = "lesson4"
 
-ANCHORED = '''import re
+ANCHORED = """import re
 
 
 def parse_shape_error(message):
     found = re.match(r"mat1 and mat2 shapes cannot be multiplied \\((\\d+)x(\\d+) and (\\d+)x(\\d+)\\)",
                      message)
     return int(found.group(2)), int(found.group(3))
-'''
+"""
 
-SPLIT_STYLE = '''def parse_shape_error(message):
+SPLIT_STYLE = """def parse_shape_error(message):
     inside = message[message.rindex("(") + 1:message.rindex(")")]
     first, second = inside.split(" and ")
     return int(first.split("x")[1]), int(second.split("x")[0])
-'''
+"""
 
-TYPED = '''def parse_shape_error(message):
+TYPED = """def parse_shape_error(message):
     return (2048, 1024)
-'''
+"""
 
-ONLY_ERRORS = '''def head_fits(model, example, num_classes):
+ONLY_ERRORS = """def head_fits(model, example, num_classes):
     try:
         with torch.no_grad():
             model.eval()(example)
     except RuntimeError:
         return False
     return True
-'''
+"""
 
-NO_CATCH = '''def head_fits(model, example, num_classes):
+NO_CATCH = """def head_fits(model, example, num_classes):
     with torch.no_grad():
         out = model.eval()(example)
     return out.shape == (len(example), num_classes)
-'''
+"""
 
-FITS_OTHER_STYLE = '''def head_fits(model, example, num_classes):
+FITS_OTHER_STYLE = """def head_fits(model, example, num_classes):
     model.eval()
     with torch.inference_mode():
         try:
@@ -48,23 +48,23 @@ FITS_OTHER_STYLE = '''def head_fits(model, example, num_classes):
                 return False
             raise
     return logits.shape == torch.Size([example.shape[0], num_classes])
-'''
+"""
 
-RESNET_TYPED = '''def repair_head(model, example):
+RESNET_TYPED = """def repair_head(model, example):
     model.fc = nn.Linear(2048, model.fc.out_features)
     return model
-'''
+"""
 
-NUMEL = '''def repair_head(model, example):
+NUMEL = """def repair_head(model, example):
     info = heads.find_head(model)
     heads.set_module(model, info.path, nn.Identity())
     with torch.no_grad():
         produced = model.eval()(example).numel()
     heads.set_module(model, info.path, nn.Linear(produced, info.module.out_features))
     return model
-'''
+"""
 
-REPAIR_OTHER_STYLE = '''def repair_head(model, example):
+REPAIR_OTHER_STYLE = """def repair_head(model, example):
     name, old = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
     parent, _, child = name.rpartition(".")
     owner = model.get_submodule(parent) if parent else model
@@ -78,7 +78,7 @@ REPAIR_OTHER_STYLE = '''def repair_head(model, example):
     hook.remove()
     setattr(owner, child, nn.Linear(seen[0], old.out_features))
     return model
-'''
+"""
 
 CASES = [
     Case("anchored_regex", L, "ex1_answer", ANCHORED, "lesson4.anchored_pattern"),

@@ -4,23 +4,23 @@ from misconceptions import Case
 
 L = "lesson6"
 
-NO_GUARD = '''def compute_metrics(tp, fp, fn, tn):
+NO_GUARD = """def compute_metrics(tp, fp, fn, tn):
     precision = tp / (tp + fp)
     recall = tp / (tp + fn)
     return {"accuracy": (tp + tn) / (tp + fp + fn + tn), "precision": precision,
             "recall": recall, "f1": 2 * precision * recall / (precision + recall)}
-'''
+"""
 
-TP_OVER_TOTAL = '''def compute_metrics(tp, fp, fn, tn):
+TP_OVER_TOTAL = """def compute_metrics(tp, fp, fn, tn):
     def ratio(a, b):
         return a / b if b else 0.0
 
     precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
     return {"accuracy": ratio(tp, tp + fp + fn + tn), "precision": precision,
             "recall": recall, "f1": ratio(2 * precision * recall, precision + recall)}
-'''
+"""
 
-TRY_EXCEPT = '''def compute_metrics(tp, fp, fn, tn):
+TRY_EXCEPT = """def compute_metrics(tp, fp, fn, tn):
     def safe(a, b):
         try:
             return a / b
@@ -30,59 +30,59 @@ TRY_EXCEPT = '''def compute_metrics(tp, fp, fn, tn):
     p, r = safe(tp, tp + fp), safe(tp, tp + fn)
     return dict(accuracy=safe(tp + tn, tp + fp + fn + tn), precision=p, recall=r,
                 f1=safe(2 * p * r, p + r))
-'''
+"""
 
-DEFAULT_THRESHOLD = '''def threshold_for_recall(y_true, scores, min_recall):
+DEFAULT_THRESHOLD = """def threshold_for_recall(y_true, scores, min_recall):
     return 0.5
-'''
+"""
 
-SORTED_SCORES = '''def threshold_for_recall(y_true, scores, min_recall):
+SORTED_SCORES = """def threshold_for_recall(y_true, scores, min_recall):
     y = np.asarray(y_true)
     s = np.asarray(scores, dtype=float)
     positive_scores = np.sort(s[y == 1])[::-1]
     needed = int(np.ceil(min_recall * len(positive_scores)))
     return float(positive_scores[max(needed, 1) - 1])
-'''
+"""
 
-STRICT = '''def accuracy_paradox(y_true, y_pred):
+STRICT = """def accuracy_paradox(y_true, y_pred):
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     _, sizes = np.unique(y_true, return_counts=True)
     return bool(np.mean(y_true == y_pred) < sizes.max() / len(y_true))
-'''
+"""
 
-ZERO_ONE = '''def accuracy_paradox(y_true, y_pred):
+ZERO_ONE = """def accuracy_paradox(y_true, y_pred):
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     share = y_true.mean()
     return bool(np.mean(y_true == y_pred) <= max(share, 1 - share))
-'''
+"""
 
-COUNTER = '''from collections import Counter
+COUNTER = """from collections import Counter
 
 
 def accuracy_paradox(y_true, y_pred):
     y_true, y_pred = list(y_true), list(y_pred)
     right = sum(t == p for t, p in zip(y_true, y_pred))
     return right <= Counter(y_true).most_common(1)[0][1]
-'''
+"""
 
-ACCURACY_ONLY = '''def rule_of_thumb(accuracy, precision, recall):
+ACCURACY_ONLY = """def rule_of_thumb(accuracy, precision, recall):
     if accuracy > 0.80:
         return "good"
     if accuracy < 0.60:
         return "bad"
     return "mixed"
-'''
+"""
 
-BALANCE_RULE = '''def rule_of_thumb(accuracy, precision, recall):
+BALANCE_RULE = """def rule_of_thumb(accuracy, precision, recall):
     if accuracy < 0.60 or precision <= 0.35 or recall <= 0.25:
         return "bad"
     balanced = abs(precision - recall) <= 0.15  # "F1 balanced"
     if accuracy > 0.80 and precision > 0.75 and recall > 0.75 and balanced:
         return "good"
     return "mixed"
-'''
+"""
 
-CUTOFF_TABLE = '''def rule_of_thumb(accuracy, precision, recall):
+CUTOFF_TABLE = """def rule_of_thumb(accuracy, precision, recall):
     measured = {"accuracy": accuracy, "precision": precision, "recall": recall}
     bad_at = {"accuracy": 0.60, "precision": 0.35, "recall": 0.25}
     good_above = {"accuracy": 0.80, "precision": 0.75, "recall": 0.75}
@@ -92,29 +92,29 @@ CUTOFF_TABLE = '''def rule_of_thumb(accuracy, precision, recall):
     if all(measured[k] > good_above[k] for k in good_above):
         return "good"
     return "mixed"
-'''
+"""
 
-SWAPPED = '''def most_confused(matrix, class_names):
+SWAPPED = """def most_confused(matrix, class_names):
     counts = np.array(matrix, dtype=float)
     np.fill_diagonal(counts, -1)
     row, col = np.unravel_index(np.argmax(counts), counts.shape)
     return class_names[col], class_names[row]
-'''
+"""
 
-DIAGONAL = '''def most_confused(matrix, class_names):
+DIAGONAL = """def most_confused(matrix, class_names):
     counts = np.array(matrix)
     row, col = np.unravel_index(np.argmax(counts), counts.shape)
     return class_names[row], class_names[col]
-'''
+"""
 
-LOOPS = '''def most_confused(matrix, class_names):
+LOOPS = """def most_confused(matrix, class_names):
     best, pair = -1, None
     for i, row in enumerate(matrix):
         for j, count in enumerate(row):
             if i != j and count > best:
                 best, pair = count, (class_names[i], class_names[j])
     return pair
-'''
+"""
 
 CASES = [
     Case("metrics_divide_by_zero", L, "ex1_answer", NO_GUARD, "lesson6.division_by_zero"),
@@ -122,11 +122,11 @@ CASES = [
     Case("metrics_try_except", L, "ex1_answer", TRY_EXCEPT, "pass", "pass"),
     Case("spam_recall", L, "q1_answer", 'answer_q1 = "C"', "lesson6.recall_for_spam"),
     Case("spam_accuracy", L, "q1_answer", 'answer_q1 = "A"', "lesson6.accuracy_for_errors"),
-    Case("screening_precision", L, "q2_answer", 'answer_q2 = "B"',
-         "lesson6.precision_for_screening"),
+    Case(
+        "screening_precision", L, "q2_answer", 'answer_q2 = "B"', "lesson6.precision_for_screening"
+    ),
     Case("screening_f1", L, "q2_answer", 'answer_q2 = "D"', "lesson6.f1_for_unequal_costs"),
-    Case("threshold_default", L, "ex4_answer", DEFAULT_THRESHOLD,
-         "lesson6.default_threshold_kept"),
+    Case("threshold_default", L, "ex4_answer", DEFAULT_THRESHOLD, "lesson6.default_threshold_kept"),
     Case("threshold_sorted_scores", L, "ex4_answer", SORTED_SCORES, "pass", "pass"),
     Case("fraud_accuracy", L, "q3_answer", 'answer_q3 = "A"', "lesson6.accuracy_alone"),
     Case("fraud_precision", L, "q3_answer", 'answer_q3 = "B"', "lesson6.precision_covers_misses"),
@@ -140,8 +140,9 @@ CASES = [
     Case("leakage_more_data", L, "q4_answer", 'answer_q4 = "A"', "lesson6.more_data_better"),
     Case("leakage_overfits", L, "q4_answer", 'answer_q4 = "B"', "lesson6.leakage_as_overfitting"),
     Case("overfit_perfect", L, "q5_answer", 'answer_q5 = "C"', "lesson6.perfect_train_score"),
-    Case("overfit_underfit", L, "q5_answer", 'answer_q5 = "D"',
-         "lesson6.overfitting_as_underfitting"),
+    Case(
+        "overfit_underfit", L, "q5_answer", 'answer_q5 = "D"', "lesson6.overfitting_as_underfitting"
+    ),
     Case("balance_weighted", L, "q6_answer", 'answer_q6 = "A"', "lesson6.weighted_is_fair"),
     Case("curves_roc", L, "q7_answer", 'answer_q7 = "A"', "lesson6.roc_for_rare"),
     Case("curves_same", L, "q7_answer", 'answer_q7 = "D"', "lesson6.curves_equivalent"),

@@ -33,8 +33,11 @@ def _meta(cell) -> dict:
 
 def solution_code(source: str) -> str:
     """The answer as a student would type it: the solution without its markers."""
-    return "\n".join(line for line in source.split("\n")
-                     if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+    return "\n".join(
+        line
+        for line in source.split("\n")
+        if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line
+    )
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,11 @@ def exercises(released, source) -> list[Exercise]:
             found.append(Exercise(meta["grade_id"], solution_code(solutions[meta["grade_id"]]), ()))
         elif meta.get("grade") and found:
             last = found[-1]
-            found[-1] = Exercise(last.answer_id, last.solution,
-                                 (*last.tests, (meta["grade_id"], float(meta["points"]))))
+            found[-1] = Exercise(
+                last.answer_id,
+                last.solution,
+                (*last.tests, (meta["grade_id"], float(meta["points"]))),
+            )
     return [e for e in found if e.tests]
 
 
@@ -105,7 +111,7 @@ def _insert_after_setup(nb, code: str):
 
 # Undoes everything a checker relies on. With the guard this changes nothing; without it,
 # every test cell would pass for an untouched notebook.
-MONKEYPATCH = '''
+MONKEYPATCH = """
 import builtins, sys
 def _ok(*args, **kwargs):
     return None
@@ -126,10 +132,10 @@ builtins.AssertionError = _Never
 print = _ok
 get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)
 get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])
-'''
+"""
 
 # Lies about errors below everything the guard restores: caught by the canary.
-ERROR_HIDING = '''
+ERROR_HIDING = """
 _kernel = get_ipython().kernel
 class _Liar:
     def __init__(self, real):
@@ -146,28 +152,28 @@ class _Liar:
 _liar = _Liar(_kernel.session)
 for _obj in (_kernel, get_ipython().displayhook, get_ipython().display_pub):
     _obj._trait_values["session"] = _liar  # past traitlets' type check
-'''
+"""
 
 # Replaces the guard the grader built in the kernel: its functions, and its challenge answer.
-GUARD_TAMPER = '''
+GUARD_TAMPER = """
 import sys
 for _name, _mod in list(sys.modules.items()):
     if _name.startswith("_course_guard_"):
         _mod.restore = lambda *args, **kwargs: []
         _mod.remember = lambda *args, **kwargs: None
         _mod.answer = lambda nonce, call, *args: "0" * 64 + "\\n[]\\n[]"
-'''
+"""
 
 # Only the guard's functions, leaving its challenge answer in place: it reports them replaced.
-GUARD_FUNCTIONS = '''
+GUARD_FUNCTIONS = """
 import sys
 for _name, _mod in list(sys.modules.items()):
     if _name.startswith("_course_guard_"):
         _mod.restore = lambda *args, **kwargs: []
-'''
+"""
 
 # Tries to write where a submission must not; prints WROTE for every success.
-WRITES = '''
+WRITES = """
 import glob, os, course_utils
 _targets = [
     os.path.join(os.path.dirname(course_utils.__file__), "checks", "_corpus_pwned.py"),
@@ -191,13 +197,13 @@ for _path in _targets:
     except OSError:
         pass
 print("tried", len(_targets), "paths")
-'''
+"""
 
 # Prints every cell the kernel ran, hidden tests included, once they have run.
-EXFILTRATE = '''
+EXFILTRATE = """
 print("\\n".join(In))
 print(open(__file__).read() if "__file__" in dir() else "")
-'''
+"""
 
 
 def build(case: str, released, source, *, wrong_letter: str | None = None):
@@ -219,8 +225,10 @@ def build(case: str, released, source, *, wrong_letter: str | None = None):
         "syntax_error": "def broken(:",
         "exception": "raise RuntimeError('a bug in the answer')",
         "infinite_loop": "while True:\n    pass",
-        "stubborn_loop": ("import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
-                          "    except BaseException:\n        pass"),
+        "stubborn_loop": (
+            "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
+            "    except BaseException:\n        pass"
+        ),
         "sys_exit": "import sys\nsys.exit(3)",
         "os_exit": "import os\nos._exit(0)",
         "memory_bomb": "blob = bytearray(64 * 2**30)",
