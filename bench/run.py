@@ -4,7 +4,7 @@ Prints a markdown table and writes it, with machine, date and versions, to
 bench/RESULTS.md. Every number is a median of repeated runs measured here;
 ratios compare runs made in the same process.
 
-    python bench/run.py [--quick] [--only training,notebooks,grading,throughput,engine,class,imports,install]
+    python bench/run.py [--quick] [--only training,notebooks,grading,throughput,engine,class,imports,install,paired]
 
 A run with --only re-measures those sections and keeps the others as they were
 (each section says when and by which command it was measured).
@@ -100,6 +100,54 @@ def bench_notebooks(repeats: int) -> list[str]:
         total += seconds
         rows.append(f"| {nb_path.parent.name} | {seconds:.1f} |")
     rows.append(f"| **total** | **{total:.1f}** |")
+    return rows
+
+
+_EXECUTE = """
+import sys, time, nbformat
+from nbclient import NotebookClient
+path = sys.argv[1]
+nb = nbformat.read(path, as_version=4)
+start = time.perf_counter()
+NotebookClient(nb, timeout=600, kernel_name="python3",
+               resources={"metadata": {"path": path.rsplit("/", 1)[0]}}).execute()
+print(time.perf_counter() - start)
+"""
+
+
+def _execute_seconds(nb_path: Path) -> float:
+    """Seconds to execute one notebook in a fresh kernel, from a process of its own."""
+    done = subprocess.run(
+        [sys.executable, "-c", _EXECUTE, str(nb_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def bench_lessons_paired() -> list[str]:
+    """Each lesson alone, then the course run two lessons at a time (two students, 2 cores)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = sorted((ROOT / "solutions").glob("lesson*/lesson*.ipynb"))
+    alone = {p.parent.name: _execute_seconds(p) for p in paths}
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        paired = dict(
+            zip([p.parent.name for p in paths], pool.map(_execute_seconds, paths), strict=True)
+        )
+    wall = time.perf_counter() - start
+    rows = [
+        "| lesson | alone, seconds | two at once, seconds | slowdown |",
+        "|---|---|---|---|",
+    ]
+    for name in alone:
+        rows.append(
+            f"| {name} | {alone[name]:.1f} | {paired[name]:.1f} | {paired[name] / alone[name]:.2f}x |"
+        )
+    rows.append(f"| **all 7, one after another** | **{sum(alone.values()):.1f}** | | |")
+    rows.append(f"| **all 7, two at a time (wall clock)** | | **{wall:.1f}** | |")
     return rows
 
 
@@ -449,6 +497,7 @@ def main() -> int:
         ),
         "imports": ("Import cost of a fresh kernel", lambda: bench_imports(repeats)),
         "install": ("Install size", bench_install_size),
+        "paired": ("Lessons alone and two at once (fresh kernels)", bench_lessons_paired),
     }
     lines = header()
     command = " ".join(["python bench/run.py", *sys.argv[1:]])
