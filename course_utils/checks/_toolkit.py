@@ -15,13 +15,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.checks._feedback import call_student
+from course_utils.checks._feedback import Explainer, Misconception, call_student
 from course_utils.heads import find_head, get_module, set_module
 
 __all__ = [
     "build",
     "call_student",
     "example_input",
+    "fc_explainer",
     "get_module",
     "head_path",
     "linear_at",
@@ -108,3 +109,18 @@ def to_numpy(values: object) -> np.ndarray:
     if isinstance(values, torch.Tensor):
         return values.detach().cpu().numpy()
     return np.asarray(values)
+
+
+def fc_explainer(expected: str, hint: str, misconception: Misconception) -> Explainer:
+    """An ``explain=`` for ``call_student`` that names ``model.fc`` on a model without one.
+
+    That ``AttributeError`` is the mark of an answer written for ResNets only;
+    each lesson words the hint with what it has taught so far.
+    """
+
+    def explain(exc: Exception) -> tuple[str, str, Misconception] | None:
+        if isinstance(exc, AttributeError) and "'fc'" in str(exc):
+            return expected, hint, misconception
+        return None
+
+    return explain

@@ -14,7 +14,7 @@ from torch import nn
 
 from course_utils.checks._feedback import Misconception, check_choice, correct, fail, registry
 from course_utils.checks._toolkit import call_student as _run
-from course_utils.checks._toolkit import example_input, get_module, head_path
+from course_utils.checks._toolkit import example_input, fc_explainer, get_module, head_path
 
 S1 = "1. Backbone and head"
 S2 = "2. A new task needs a new head"
@@ -119,14 +119,11 @@ def _default_models() -> list[nn.Module]:
     ]
 
 
-def _explain(exc: Exception) -> tuple[str, str, Misconception] | None:
-    if isinstance(exc, AttributeError) and "'fc'" in str(exc):
-        return (
-            "a function that works for any classifier, not only a ResNet",
-            "search model.named_modules() for the last nn.Linear instead of using model.fc.",
-            M["resnet_only"],
-        )
-    return None
+_explain = fc_explainer(
+    "a function that works for any classifier, not only a ResNet",
+    "search model.named_modules() for the last nn.Linear instead of using model.fc.",
+    M["resnet_only"],
+)
 
 
 # --------------------------------------------------------------------------- exercise 1

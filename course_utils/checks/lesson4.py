@@ -26,6 +26,7 @@ from course_utils.checks._feedback import (
 from course_utils.checks._toolkit import (
     build,
     call_student,
+    fc_explainer,
     get_module,
     head_path,
     linear_at,
@@ -106,16 +107,11 @@ def measured_features(model: nn.Module, example: torch.Tensor) -> int:
     return seen[0]
 
 
-def _explain(exc: Exception) -> tuple[str, str, Misconception] | None:
-    """Name the errors of an answer that assumes every model is a ResNet."""
-    if isinstance(exc, AttributeError) and "'fc'" in str(exc):
-        return (
-            "a function that works for every family, not only ResNets",
-            "only ResNet-like models keep their head in model.fc; heads.find_head(model) "
-            "finds it anywhere.",
-            M["resnet_only"],
-        )
-    return None
+_explain = fc_explainer(
+    "a function that works for every family, not only ResNets",
+    "only ResNet-like models keep their head in model.fc; heads.find_head(model) finds it anywhere.",
+    M["resnet_only"],
+)
 
 
 def _call(function: Callable, *args, what: str):

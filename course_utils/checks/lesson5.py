@@ -23,6 +23,7 @@ from course_utils.checks._feedback import Misconception, check_choice, correct, 
 from course_utils.checks._toolkit import (
     build,
     call_student,
+    fc_explainer,
     get_module,
     head_path,
     linear_at,
@@ -206,16 +207,12 @@ def _example(arch: str) -> torch.Tensor:
     return torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
 
 
-def _explain_fc(exc: Exception) -> tuple[str, str, Misconception] | None:
-    """``model.fc`` on a model whose head lives elsewhere: an answer written for ResNets only."""
-    if isinstance(exc, AttributeError) and "'fc'" in str(exc):
-        return (
-            "code that finds the head of any classifier",
-            "only ResNets keep their head in model.fc; ask heads.find_head(model) where the "
-            "head is (.path) and what it takes (.in_features).",
-            M["resnet_only"],
-        )
-    return None
+_explain_fc = fc_explainer(
+    "code that finds the head of any classifier",
+    "only ResNets keep their head in model.fc; ask heads.find_head(model) where the "
+    "head is (.path) and what it takes (.in_features).",
+    M["resnet_only"],
+)
 
 
 def _trainable(model: nn.Module) -> list[str]:
