@@ -336,7 +336,9 @@ def _hf_features(base: nn.Module) -> int:
     """The width of a transformers base model's pooled output, measured on meta."""
     try:
         out = base(_hf_input(base.config))
-    except RuntimeError:  # ImageGPT makes CPU tensors in forward: it cannot run on meta
+    except (RuntimeError, TypeError):
+        # ImageGPT makes CPU tensors in forward (cannot run on meta); Siglip2 wants patch masks
+        # and spatial shapes besides pixels: its width is the config's hidden size.
         return base.config.hidden_size
     pooled = getattr(out, "pooler_output", None)
     if pooled is None:
