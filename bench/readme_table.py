@@ -93,10 +93,10 @@ def table(results_text: str) -> str:
     ]
     lines = [
         START,
-        f"Measured on {header.get('machine', 'an unrecorded machine')} "
-        f"({header.get('date', 'undated')}, `{header.get('command', 'bench/run.py').strip('`')}`); "
-        "every figure is a median from [`bench/RESULTS.md`](bench/RESULTS.md), which "
-        "`make bench` rewrites.",
+        f"Measured on {header.get('machine', 'an unrecorded machine')}; every figure is a "
+        "median from [`bench/RESULTS.md`](bench/RESULTS.md) (`make bench` re-measures it; "
+        "a run with `--only` re-measures some sections, and each section says when and by "
+        "which command it was measured).",
         "",
         "| what | result |",
         "|---|---|",
