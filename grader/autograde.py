@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -26,6 +27,7 @@ from grader.course import SOURCE_DIR, generate
 from grader.layout import MAX_NOTEBOOK_BYTES
 from grader.misconceptions import clean_records
 from grader.results import Outcome
+from grader.zygote import Zygote
 
 HIDE = (SOURCE_DIR, "tests", "grader", ".git")
 
@@ -95,10 +97,54 @@ class Engine:
         threads: int,
         hide: tuple[Path, ...] = (),
         keep: Path | None = None,
+        warm: bool = True,
     ) -> None:
         self.workdir, self.root, self.db, self.lessons = workdir, root, db, lessons
         self.limits, self.isolation, self.threads = limits, isolation, max(1, threads)
         self.hide, self.keep = hide, keep
+        self.warm = warm and Zygote.available(isolation)
+        self.zygote: Zygote | None = None
+        self.warm_error = ""  # why warm starts were given up, if they were
+        self.warm_seconds = 0.0  # how long the zygote took to start
+        self._zygote_lock = threading.Lock()
+
+    def _warm_zygote(self) -> Zygote | None:
+        """The zygote that forks this engine's workers and kernels, started on first use.
+
+        If it cannot start, jobs run cold (a fresh worker and kernel each) and
+        ``warm_error`` says why.
+        """
+        with self._zygote_lock:
+            if self.warm and self.zygote is None and not self.warm_error:
+                zygote = Zygote(self.workdir / "zygote", self.threads)
+                started = time.monotonic()
+                try:
+                    zygote.start()
+                    self.zygote = zygote
+                    self.warm_seconds = time.monotonic() - started
+                except (OSError, RuntimeError) as exc:
+                    self.warm_error = str(exc)
+            return self.zygote
+
+    def close(self) -> None:
+        """Stop the zygote, if one was started."""
+        with self._zygote_lock:
+            if self.zygote is not None:
+                self.zygote.close()
+                self.zygote = None
+
+    def describe(self) -> str:
+        """How jobs start: warm (forked from one process that imported everything) or cold."""
+        if self.zygote is not None:
+            return (
+                "warm starts: workers and kernels forked from one warm process "
+                f"(ready in {self.warm_seconds:.1f} s)"
+            )
+        if self.warm_error:
+            return f"warm starts failed, every job starts cold: {self.warm_error.splitlines()[0]}"
+        if not self.warm:
+            return "cold starts: a fresh worker and kernel per notebook"
+        return "warm starts: on first job"
 
     def _hidden_paths(self, jobdir: Path, out_hidden: list[str]) -> list[str]:
         """Grader-only folders, other jobs, inputs and outputs.
@@ -118,7 +164,13 @@ class Engine:
         ]
 
     def _prepare(
-        self, lesson: Lesson, student: str, text: str, jobdir: Path, out_hidden: list[str]
+        self,
+        lesson: Lesson,
+        student: str,
+        text: str,
+        jobdir: Path,
+        out_hidden: list[str],
+        zygote: Zygote | None,
     ) -> dict[str, str]:
         """Write the job folder; returns the worker's environment."""
         course = jobdir / "course"
@@ -154,6 +206,7 @@ class Engine:
             "filesystem": self.isolation.filesystem,
             "allow": [],
             "hide": self._hidden_paths(jobdir, out_hidden),
+            "zygote": zygote.socket_path if zygote else None,
         }
         (jobdir / "kernel-spec.json").write_text(json.dumps(spec))
         kernels = jobdir / "jupyter" / "kernels" / "python3"
@@ -217,16 +270,26 @@ class Engine:
         shutil.rmtree(self.workdir / "scratch" / jobdir.name, ignore_errors=True)
         jobdir.mkdir(parents=True, mode=0o700)
         try:
-            env = self._prepare(lesson, student, text, jobdir, list(out_hidden))
+            zygote = self._warm_zygote()
+            env = self._prepare(lesson, student, text, jobdir, list(out_hidden), zygote)
             log = jobdir / "worker.log"
-            run = sandbox.run(
-                [sys.executable, "-m", "grader.worker", str(jobdir)],
-                cwd=jobdir,
-                env=env,
-                log=log,
-                timeout=self.limits.notebook_timeout,
-                isolation=self.isolation,
-            )
+            if zygote is not None:
+                run = zygote.run_worker(
+                    jobdir,
+                    env=env,
+                    log=log,
+                    timeout=self.limits.notebook_timeout,
+                    isolation=self.isolation,
+                )
+            else:
+                run = sandbox.run(
+                    [sys.executable, "-m", "grader.worker", str(jobdir)],
+                    cwd=jobdir,
+                    env=env,
+                    log=log,
+                    timeout=self.limits.notebook_timeout,
+                    isolation=self.isolation,
+                )
             try:
                 result = json.loads((jobdir / "result.json").read_text())
             except (OSError, ValueError):
@@ -263,6 +326,7 @@ class Grader:
         isolation: sandbox.Isolation | None = None,
         hide: tuple[Path, ...] = (),
         keep: Path | None = None,
+        warm: bool = True,
     ) -> None:
         if not isinstance(jobs, int) or jobs < 1:
             raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
@@ -273,6 +337,7 @@ class Grader:
         self.isolation = isolation if isolation is not None else sandbox.detect()
         self.extra_hide = tuple(Path(p).resolve() for p in hide)
         self.keep = keep
+        self.warm = warm
         self.lessons: dict[str, Lesson] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
 
@@ -311,10 +376,13 @@ class Grader:
             threads=(os.cpu_count() or 1) // self.jobs,
             hide=self.extra_hide,
             keep=self.keep,
+            warm=self.warm,
         )
         return self
 
     def __exit__(self, *exc) -> None:
+        if getattr(self, "engine", None) is not None:
+            self.engine.close()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

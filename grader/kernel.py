@@ -281,11 +281,16 @@ def apply_limits(spec: dict) -> None:
     _limit(resource.RLIMIT_CORE, 0)
 
 
-def main(argv: list[str]) -> None:
-    spec_path, rest = argv[0], list(argv[argv.index("--") + 1 :])
+def lock_down(spec_path: str, rest: list[str]) -> list[str]:
+    """Lock this process down as ``spec_path`` says; the ipykernel arguments to run with.
+
+    The connection file is copied into the working folder (its original, in
+    the worker's runtime folder, is hidden from here on), the environment gets
+    the spec's variables, and the process ends up in its working folder.
+    """
     with open(spec_path) as fh:
         spec = json.load(fh)
-    # The connection file lives in the worker's runtime folder, hidden below: take a copy.
+    rest = list(rest)
     where = rest.index("-f") + 1
     host = spec["cwd"]
     private = os.path.join(host, ".kernel-connection.json")
@@ -307,6 +312,21 @@ def main(argv: list[str]) -> None:
     os.chdir(inside)
     rest[where] = os.path.join(inside, ".kernel-connection.json")
     os.environ.update({k: v.replace(host, inside) for k, v in spec["env"].items()})
+    return rest
+
+
+def main(argv: list[str]) -> None:
+    spec_path, rest = argv[0], list(argv[argv.index("--") + 1 :])
+    with open(spec_path) as fh:
+        warm = json.load(fh).get("zygote")
+    if warm:  # a warm kernel, forked by the grader's zygote; this process stands in for it
+        from grader import zygote
+
+        try:
+            sys.exit(zygote.stand_in(warm, spec_path, rest))
+        except (FileNotFoundError, ConnectionRefusedError) as exc:  # no zygote: start cold
+            print(f"grading zygote unavailable ({exc}); starting a cold kernel", file=sys.stderr)
+    rest = lock_down(spec_path, rest)
     os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *rest])
 
 

@@ -121,6 +121,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "address space may be 8 GiB larger",
     )
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="start a fresh worker and kernel per notebook instead of forking them from "
+        "one warm process that imported torch and nbgrader once (slower; for comparison)",
+    )
+    parser.add_argument(
         "--keep",
         type=Path,
         default=None,
@@ -262,6 +268,7 @@ def run(args: argparse.Namespace) -> int:
                     isolation=isolation,
                     hide=hide,
                     keep=args.keep,
+                    warm=not args.cold,
                 ) as grader,
                 bar,
             ):
@@ -272,6 +279,8 @@ def run(args: argparse.Namespace) -> int:
                     scheduler=args.scheduler,
                     say=lambda text: bar.write(text, file=sys.stdout),
                 )
+                if not args.scheduler:
+                    print(grader.engine.describe())
                 graded = {(o.student, o.lesson) for o in outcomes}
                 outcomes += [
                     results.Outcome(s, lesson, 0.0, grader.lessons[lesson].max_score, "missing")

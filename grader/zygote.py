@@ -1,0 +1,498 @@
+"""Warm starts for grading: import the heavy libraries once, fork a worker or a kernel per job.
+
+A cold grading job starts two interpreters: its worker (nbgrader, nbconvert,
+SQLAlchemy) and, for the notebook, a kernel that imports torch, torchvision,
+matplotlib and scikit-learn again: seconds per notebook before the first cell
+runs. A ``Zygote`` is a process that imports all of that once, never runs a
+job and never reads one, and forks on request (``python -m grader.zygote
+SOCKET``; the parent that started it keeps its stdin open, and it exits when
+that closes):
+
+- a **worker** per job (``Zygote.run_worker``), with what ``unshare --net
+  --pid --mount --fork --kill-child`` gives a cold worker: fresh network, PID
+  and mount namespaces (private propagation), the worker as PID 1 of its own,
+  so that every process of the job dies with it. The job's folder, secrets
+  and hidden tests are read by the worker after the fork, never by the zygote;
+- a **kernel** per notebook, asked for by that worker's kernel launcher
+  (``python -m grader.kernel``, the graded kernelspec's ``argv``, which stays
+  as the kernel's stand-in for nbclient: it forwards signals and exits with
+  the kernel's status). The fork joins the worker's network, mount and PID
+  namespaces (it is a process of the job: it dies with the job), then locks
+  itself down exactly as a cold kernel does (``kernel.lock_down``: allow-list
+  root, no capabilities, limits) before it runs ipykernel in-process. The
+  zygote's socket lies outside the kernel's allow-list: a kernel cannot ask
+  for anything.
+
+Nothing leaks from one notebook to the next: every fork is a copy-on-write
+snapshot of a process that has run no student code, so a notebook that
+patches a module or ``builtins``, sets environment variables or writes to
+``/tmp`` (private per kernel) changes only its own copy. What a fork shares
+with its siblings is what a cold kernel shares with them too: the installed
+packages, the hash seed (``PYTHONHASHSEED=0`` for every job) and torch's
+default seed; NumPy's global generator is re-seeded from the OS in each
+kernel, as a cold import would seed it.
+
+Each forked process has a nurse: a second fork of the zygote that made it,
+waits for it and reports its exit status on the request's connection; when
+that connection closes (the engine gave up on a job, or a kernel launcher was
+killed), the nurse kills the process group it nursed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from grader import sandbox
+
+# What the zygote imports (and so what every forked worker and kernel starts with). Not
+# ``matplotlib_inline``: imported outside a running IPython it would not hook into it.
+PRELOAD = (
+    "numpy",
+    "torch",
+    "torchvision",
+    "torchvision.models",
+    "torchvision.transforms",
+    "PIL.Image",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "matplotlib.font_manager",
+    "matplotlib.backends.backend_agg",
+    "sklearn.metrics",
+    "sklearn.datasets",
+    "IPython",
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "course_utils",
+    "course_utils.checks",
+    "nbformat",
+    "nbclient",
+    "nbconvert",
+    "nbgrader.apps",
+    "nbgrader.converters",
+    "nbgrader.preprocessors",
+    "grader.worker",
+    "grader.execute",
+    "grader.feedback",
+    "grader.misconceptions",
+    "grader.kernel",
+)
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x20000000, 0x40000000
+NAMESPACES = (("net", CLONE_NEWNET), ("mnt", CLONE_NEWNS), ("pid", CLONE_NEWPID))
+PR_SET_PDEATHSIG = 1
+READY = "zygote ready"
+START_TIMEOUT = 300.0
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+# --- messages: one request (length-prefixed JSON, with file descriptors), replies as JSON lines ---
+
+
+def send_request(conn: socket.socket, request: dict, fds: list[int]) -> None:
+    """Send ``request`` and pass ``fds`` (stdin, stdout, stderr, then any namespaces)."""
+    body = json.dumps(request).encode()
+    socket.send_fds(conn, [struct.pack("!I", len(body)) + body], fds)
+
+
+def _receive_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 16)
+    if len(data) < 4:
+        raise ConnectionError("the request ended before its length")
+    size = struct.unpack("!I", data[:4])[0]
+    body = data[4:]
+    while len(body) < size:
+        more = conn.recv(size - len(body))
+        if not more:
+            raise ConnectionError("the request ended early")
+        body += more
+    return json.loads(body), fds
+
+
+def _reply(conn: socket.socket, message: dict) -> None:
+    try:
+        conn.sendall(json.dumps(message).encode() + b"\n")
+    except OSError:
+        pass  # the asker is gone; the nurse cleans up either way
+
+
+def read_replies(conn: socket.socket):
+    """Yield the JSON lines a nurse sends (``{"pid": n}``, then ``{"exit": code}``)."""
+    buffer = b""
+    while True:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            yield json.loads(line)
+
+
+# --- in the zygote and its forks ---
+
+
+def _join(fds: dict[str, int]) -> None:
+    """Enter another process's namespaces (network, mount, then PID for the children to come)."""
+    for name, flag in NAMESPACES:
+        if name in fds:
+            _check(_libc.setns(fds[name], flag), f"setns({name})")
+    os.chdir("/")
+
+
+def _isolate(names: list[str]) -> None:
+    flags = 0
+    for name, flag in NAMESPACES:
+        flags |= flag if name in names else 0
+    if flags:
+        _check(_libc.unshare(flags), "unshare")
+
+
+def _as_worker(request: dict) -> int:
+    """In the fork: what ``unshare --mount`` and ``python -m grader.worker JOBDIR`` did."""
+    if "mnt" in request["unshare"]:
+        _check(
+            _libc.mount(None, b"/", None, 0x4000 | 0x40000, None),  # MS_REC | MS_PRIVATE
+            "make mounts private",
+        )
+    _environment(request["env"])
+    os.chdir(request["cwd"])
+    sys.argv = ["-m", *request["argv"]]
+    from grader import worker
+
+    return worker.main(request["argv"])
+
+
+def _as_kernel(request: dict) -> int:
+    """In the fork: lock down as a cold kernel does, then run ipykernel in this process."""
+    from grader import kernel
+
+    _environment(request["env"])
+    rest = kernel.lock_down(request["spec"], request["argv"])
+    tempfile.tempdir = None  # the kernel's TMPDIR, not the zygote's
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    import torch
+
+    if threads.isdigit():
+        torch.set_num_threads(int(threads))
+    import numpy
+
+    numpy.random.seed()  # a cold import seeds NumPy's global generator from the OS
+    # As ``python -m ipykernel_launcher`` started in the working folder would see it.
+    sys.argv = ["ipykernel_launcher", *rest]
+    sys.path[0] = os.getcwd()
+    for name in [m for m in sys.modules if m == "grader" or m.startswith("grader.")]:
+        del sys.modules[name]
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance(argv=rest)
+    return 0
+
+
+def _environment(env: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(env)
+    tempfile.tempdir = None
+
+
+def _child(conn: socket.socket, request: dict, stdio: list[int]) -> int:
+    os.setsid()
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the nurse's death is ours
+    for target, fd in enumerate(stdio):
+        os.dup2(fd, target)
+    for fd in stdio:
+        if fd > 2:
+            os.close(fd)
+    _reply(conn, {"pid": os.getpid()})
+    conn.close()
+    run = _as_kernel if request["kind"] == "kernel" else _as_worker
+    return run(request)
+
+
+def _nurse(conn: socket.socket) -> int:
+    """Fork the requested process, wait for it, report its exit; kill it if the asker leaves."""
+    request, fds = _receive_request(conn)
+    stdio, rest = fds[:3], fds[3:]
+    namespaces = dict(zip(request.get("namespaces", []), rest, strict=True))
+    if request["kind"] == "kernel":
+        _join(namespaces)
+    else:
+        _isolate(request["unshare"])
+    for fd in rest:
+        os.close(fd)
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            code = _child(conn, request, stdio)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:  # noqa: BLE001 - reported on the job's stderr, which is its log
+            traceback.print_exc()
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001 - nothing left to report to
+                    pass
+            os._exit(code)
+    for fd in stdio:
+        os.close(fd)
+    watched = os.pidfd_open(child)
+    status = None
+    while status is None:
+        ready, _, _ = select.select([conn, watched], [], [])
+        if conn in ready:  # a kill request, or the asker closed: the whole group goes
+            try:
+                os.killpg(child, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            status = os.waitpid(child, 0)[1]
+            break
+        done, status_now = os.waitpid(child, os.WNOHANG)
+        if done:
+            status = status_now
+    _reply(conn, {"exit": os.waitstatus_to_exitcode(status)})
+    return 0
+
+
+def serve(path: str) -> None:
+    """Import ``PRELOAD``, listen on ``path``, fork a nurse per connection until stdin closes."""
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(128)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # nurses are reaped by the system
+    print(READY, flush=True)
+    while True:
+        ready, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
+            return  # the grader that started us is gone
+        if listener not in ready:
+            continue
+        conn, _ = listener.accept()
+        if os.fork() == 0:
+            code = 1
+            try:
+                listener.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                code = _nurse(conn)
+            except BaseException:  # noqa: BLE001 - the asker sees the connection close
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        conn.close()
+
+
+# --- in the grader ---
+
+
+def zygote_environment(threads: int) -> dict[str, str]:
+    """What the zygote imports under: the settings every job would give those imports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_"))}
+    env.update(
+        {
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": str(threads),
+            "MKL_NUM_THREADS": str(threads),
+            # What ipykernel sets for its kernels before matplotlib is imported.
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        }
+    )
+    return env
+
+
+class Zygote:
+    """A warm process that forks grading workers and kernels (see the module docstring)."""
+
+    def __init__(self, folder: Path, threads: int) -> None:
+        self.folder = Path(folder)
+        self.threads = threads
+        self.socket_path = str(self.folder / "zygote.sock")
+        self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def available(isolation: sandbox.Isolation) -> bool:
+        """Warm starts need what the cold jobs have: every namespace, made as root."""
+        return (
+            sys.platform.startswith("linux")
+            and os.geteuid() == 0
+            and isolation.network
+            and isolation.pids
+            and isolation.filesystem
+            and hasattr(os, "pidfd_open")
+        )
+
+    def start(self) -> None:
+        """Start the zygote and wait until it has imported everything (raises if it could not)."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        mpl = self.folder / "matplotlib"
+        mpl.mkdir(exist_ok=True)
+        env = zygote_environment(self.threads)
+        env["MPLCONFIGDIR"] = str(mpl)
+        log = open(self.folder / "zygote.log", "ab")  # noqa: SIM115 - kept open by the child
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "grader.zygote", self.socket_path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            cwd=self.folder,
+            env=env,
+            start_new_session=True,
+        )
+        log.close()
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
+        line = self.process.stdout.readline().decode().strip() if ready else ""
+        if line != READY:
+            self.close()
+            tail = (self.folder / "zygote.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the grading zygote did not start ({line or 'no answer'}):\n{tail}")
+
+    def close(self) -> None:
+        """Stop the zygote (jobs it forked are nursed by their own processes and end with them)."""
+        if self.process is None:
+            return
+        try:
+            if self.process.stdin:
+                self.process.stdin.close()
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> Zygote:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def run_worker(
+        self,
+        jobdir: Path,
+        *,
+        env: dict[str, str],
+        log: Path,
+        timeout: float,
+        isolation: sandbox.Isolation,
+    ) -> sandbox.RunResult:
+        """``sandbox.run`` of ``python -m grader.worker JOBDIR``, forked warm."""
+        start = time.monotonic()
+        unshare = [
+            name
+            for name, wanted in (
+                ("net", isolation.network),
+                ("pid", isolation.pids),
+                ("mnt", isolation.filesystem),
+            )
+            if wanted
+        ]
+        request = {
+            "kind": "worker",
+            "argv": [str(jobdir)],
+            "cwd": str(jobdir),
+            "env": env,
+            "unshare": unshare,
+        }
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        code: int | None = None
+        timed_out = False
+        with open(log, "ab") as out, open(os.devnull, "rb") as null:
+            try:
+                conn.connect(self.socket_path)
+                send_request(conn, request, [null.fileno(), out.fileno(), out.fileno()])
+                conn.settimeout(max(0.1, timeout))
+                try:
+                    for message in read_replies(conn):
+                        if "exit" in message:
+                            code = message["exit"]
+                except TimeoutError:
+                    timed_out = True
+                    conn.settimeout(30)
+                    conn.shutdown(socket.SHUT_WR)  # the nurse kills the job, then reports
+                    try:
+                        for _ in read_replies(conn):
+                            pass
+                    except (TimeoutError, OSError):
+                        pass
+            finally:
+                conn.close()
+        return sandbox.RunResult(None if timed_out else code, timed_out, time.monotonic() - start)
+
+
+# --- the kernel launcher's side (see grader.kernel.main) ---
+
+
+def stand_in(socket_path: str, spec_path: str, argv: list[str]) -> int:
+    """Ask the zygote for a kernel in this process's namespaces; forward signals; its exit code.
+
+    Raises ``OSError`` if the zygote cannot be reached (the caller starts a cold kernel).
+    """
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(socket_path)
+    names = [name for name, _ in NAMESPACES]
+    spaces = [os.open(f"/proc/self/ns/{name}", os.O_RDONLY) for name in names]
+    request = {
+        "kind": "kernel",
+        "spec": spec_path,
+        "argv": argv,
+        "env": dict(os.environ),
+        "namespaces": names,
+    }
+    send_request(conn, request, [0, 1, 2, *spaces])
+    for fd in spaces:
+        os.close(fd)
+    pid: int | None = None
+    pending: list[int] = []
+
+    def forward(signum: int, _frame) -> None:
+        if pid is None:
+            pending.append(signum)
+            return
+        try:
+            os.killpg(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, forward)
+    code = 1
+    for message in read_replies(conn):
+        if "pid" in message:
+            pid = message["pid"]
+            for signum in pending:
+                forward(signum, None)
+        elif "exit" in message:
+            code = message["exit"]
+    if code < 0:  # died of a signal: so does its stand-in, for whoever waits on it
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

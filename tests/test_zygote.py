@@ -1,0 +1,127 @@
+"""grader.zygote: warm workers and kernels, and nothing carried from one notebook to the next."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import nbformat
+import pytest
+from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
+
+from grader import feedback, sandbox
+from grader.course import generate
+from grader.zygote import Zygote, read_replies, send_request
+
+WARM = Zygote.available(sandbox.detect())
+needs_warm = pytest.mark.skipif(not WARM, reason="warm starts need root and every namespace")
+
+# Everything a notebook could leave behind in a process or on disk, done in an answer cell.
+MUTATE = """
+import builtins, os, sys, torch
+builtins.LEAKED = "builtins"
+torch.LEAKED = "a module's state"
+sys.modules["leaked_module"] = type(sys)("leaked_module")
+os.environ["LEAKED"] = "environment"
+with open("/tmp/leaked", "w") as fh:
+    fh.write("tmp")
+with open("leaked_here", "w") as fh:
+    fh.write("working folder")
+"""
+PROBE = """
+import builtins, os, sys, torch
+_seen = [what for what, there in [
+    ("builtins", hasattr(builtins, "LEAKED")),
+    ("module", hasattr(torch, "LEAKED")),
+    ("sys.modules", "leaked_module" in sys.modules),
+    ("environment", "LEAKED" in os.environ),
+    ("tmp", os.path.exists("/tmp/leaked")),
+    ("folder", os.path.exists("leaked_here")),
+] if there]
+print("SEEN", len(_seen), _seen, "FORKED", "nbgrader" in sys.modules)
+"""
+
+
+def test_a_warm_start_needs_every_namespace():
+    assert not Zygote.available(sandbox.Isolation())
+    assert not Zygote.available(sandbox.Isolation(network=True, pids=True))
+
+
+@needs_warm
+def test_the_zygote_stops_when_closed_and_refuses_nothing_it_was_not_asked(tmp_path):
+    zygote = Zygote(tmp_path / "z", threads=1)
+    zygote.start()
+    try:
+        assert Path(zygote.socket_path).exists()
+        assert oct(Path(zygote.socket_path).stat().st_mode & 0o777) == "0o600"
+        # A request it cannot parse costs only that connection: the zygote keeps serving.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(zygote.socket_path)
+            conn.sendall(b"\x00\x00\x00\x02{")
+            conn.shutdown(socket.SHUT_WR)
+            assert list(read_replies(conn)) == []
+        # A job that fails is reported with its exit status, and costs only itself.
+        request = {"kind": "worker", "argv": ["/no/job"], "cwd": "/", "env": {}, "unshare": []}
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn, open(os.devnull) as null:
+            conn.connect(zygote.socket_path)
+            send_request(conn, request, [null.fileno()] * 3)
+            replies = list(read_replies(conn))
+        assert "pid" in replies[0] and replies[-1] == {"exit": 1}
+        assert zygote.process is not None and zygote.process.poll() is None
+        process = zygote.process
+    finally:
+        zygote.close()
+    assert process.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    course = fake_course.make(tmp_path_factory.mktemp("fake") / "course")
+    scratch = generate(course, ["intro"], tmp_path_factory.mktemp("gen"))
+    released = nbformat.read(scratch.release("intro") / "intro.ipynb", as_version=4)
+    source = nbformat.read(course / "solutions" / "intro" / "intro.ipynb", as_version=4)
+    return course, released, source
+
+
+def _grade(course: Path, work, out: Path, warm: bool):
+    from grader.autograde import Grader
+
+    with Grader(course, ["intro"], jobs=1, warm=warm) as grader:
+        outcomes = grader.grade(work, out)
+        return outcomes, grader.engine.describe()
+
+
+@pytest.mark.slow
+@needs_warm
+def test_nothing_a_notebook_changes_reaches_the_next_one_forked_from_the_same_zygote(
+    fake, tmp_path
+):
+    course, released, source = fake
+    work = []
+    for student, code in (("a_mutates", MUTATE + PROBE), ("b_probes", PROBE)):
+        nb = corpus._insert_after_setup(corpus.answered(released, source), code)
+        path = tmp_path / "subs" / student / "intro.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+        work.append((student, "intro", path))
+    outcomes, how = _grade(course, work, tmp_path / "out", warm=True)
+    assert how.startswith("warm starts: workers and kernels forked"), how
+    assert [o.score for o in outcomes] == [o.max_score for o in outcomes], outcomes
+
+    def seen(student: str) -> str:
+        page = (tmp_path / "out" / "feedback" / student / "intro.html").read_text()
+        return next(
+            line for line in feedback.visible_text(page).splitlines() if line.startswith("SEEN")
+        )
+
+    # The first notebook did change all six things, in its own (forked) kernel...
+    assert seen("a_mutates").startswith("SEEN 6 ") and seen("a_mutates").endswith("FORKED True")
+    # ...and the next kernel, forked from the same zygote after it, sees none of them.
+    assert seen("b_probes") == "SEEN 0 [] FORKED True"
+
+    cold, how = _grade(course, work, tmp_path / "cold", warm=False)
+    assert how.startswith("cold starts"), how
+    assert [(o.student, o.score, o.status) for o in cold] == [
+        (o.student, o.score, o.status) for o in outcomes
+    ]
