@@ -258,8 +258,8 @@ def _nurse(conn: socket.socket) -> int:
     watched = os.pidfd_open(child)
     status = None
     while status is None:
-        ready, _, _ = select.select([conn, watched], [], [])
-        if conn in ready:  # a kill request, or the asker closed: the whole group goes
+        ready, _, _ = select.select([conn.fileno(), watched], [], [])
+        if conn.fileno() in ready:  # a kill request, or the asker closed: the whole group goes
             try:
                 os.killpg(child, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -484,8 +484,8 @@ def stand_in(socket_path: str, spec_path: str, argv: list[str]) -> int:
     for message in read_replies(conn):
         if "pid" in message:
             pid = message["pid"]
-            for signum in pending:
-                forward(signum, None)
+            for waiting in pending:
+                forward(waiting, None)
         elif "exit" in message:
             code = message["exit"]
     if code < 0:  # died of a signal: so does its stand-in, for whoever waits on it
