@@ -425,11 +425,13 @@ class Zygote:
             try:
                 conn.connect(self.socket_path)
                 send_request(conn, request, [null.fileno(), out.fileno(), out.fileno()])
+                deadline = start + timeout
                 conn.settimeout(max(0.1, timeout))
                 try:
                     for message in read_replies(conn):
                         if "exit" in message:
                             code = message["exit"]
+                        conn.settimeout(max(0.1, deadline - time.monotonic()))
                 except TimeoutError:
                     timed_out = True
                     conn.settimeout(30)
