@@ -171,10 +171,13 @@ def _timm_input(model: nn.Module) -> torch.Tensor:
 
 def _timm_features(model: nn.Module) -> int:
     """What a headless timm model puts out: measured by a forward pass when it runs on meta."""
+    declared = getattr(model, "head_hidden_size", None) or model.num_features
     try:
-        return _output_shapes(model, _timm_input(model), False)[0][-1]
+        shape = _output_shapes(model, _timm_input(model), False)[0]
     except Exception:
-        return getattr(model, "head_hidden_size", None) or model.num_features
+        return declared
+    # An unpooled feature map (N, C, H, W) or (N, H, W, C): its channels.
+    return declared if len(shape) == 4 and declared in (shape[1], shape[-1]) else shape[-1]
 
 
 def check_timm(name: str) -> Outcome:

@@ -341,6 +341,19 @@ def _is_timm(model: nn.Module) -> bool:
     )
 
 
+def _is_timm_encoder(model: nn.Module) -> bool:
+    """A timm encoder without the classifier protocol, built with no head (``num_classes=0``).
+
+    Such models (timm's ``*_enc`` vision towers, e.g. Gemma 4's and MobileNetV5's)
+    accept ``num_classes`` but never build a classifier.
+    """
+    return (
+        type(model).__module__.startswith("timm.")
+        and getattr(model, "num_classes", None) == 0
+        and isinstance(getattr(model, "num_features", None), int)
+    )
+
+
 def _is_transformers(model: nn.Module) -> bool:
     return hasattr(model, "config") and any(
         cls.__module__.startswith("transformers.") for cls in type(model).__mro__
@@ -466,6 +479,19 @@ def find_head(model: nn.Module) -> HeadInfo:
         raise ValueError(
             f"{type(model).__name__} is a single layer with no backbone: build a new "
             "layer instead of replacing its head"
+        )
+    if _is_timm_encoder(model) and not _is_timm(model):
+        try:
+            _generic_head(model)
+        except ValueError as exc:
+            if "is a feature extractor" in str(exc):
+                raise  # it names the layer that looked like a head (a projector, say)
+        features = getattr(model, "head_hidden_size", None) or model.num_features
+        raise _feature_extractor(
+            model,
+            f"timm's {type(model).__name__} is an encoder: it builds no classifier",
+            features,
+            _GENERIC_HOW.format(n=features),
         )
     if _is_transformers(model) or _is_timm(model):
         paths = _transformers_heads(model) if _is_transformers(model) else _timm_heads(model)

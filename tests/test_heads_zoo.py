@@ -85,6 +85,8 @@ HARD_TIMM = [
     "samvit_base_patch16",  # no head by default (num_classes=0)
     "aimv2_large_patch14_224",
     "deepseek_vit_412m_enc",  # an encoder with a projector (aligner) and no classifier API
+    "gemma4_vit_167m_enc",  # an encoder with no classifier API, ending in an MLP block
+    "mobilenetv5_300m_enc",  # a convolutional encoder: a feature map, no classifier API
 ]
 TRANSFORMERS_SAMPLE = [
     "DeiTForImageClassificationWithTeacher",  # cls_classifier + distillation_classifier
@@ -191,6 +193,18 @@ def test_timm_encoder_with_a_projector_is_not_given_a_head():
         ValueError,
         match=r"feature extractor: its output is 5120 features.*"
         r"'aligner\.fc2' is inside 'aligner'",
+    ):
+        find_head(model)
+
+
+@pytest.mark.parametrize(
+    "name, features", [("gemma4_vit_167m_enc", 768), ("mobilenetv5_300m_enc", 2048)]
+)
+def test_timm_encoder_without_a_classifier_api_is_a_feature_extractor(name, features):
+    # They accept num_classes but never build a classifier; their last Linear is in a block.
+    model = _meta_timm(name)
+    with pytest.raises(
+        ValueError, match=rf"feature extractor: its output is {features} features.*an encoder"
     ):
         find_head(model)
 
