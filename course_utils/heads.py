@@ -486,7 +486,7 @@ def find_head(model: nn.Module) -> HeadInfo:
         except ValueError as exc:
             if "is a feature extractor" in str(exc):
                 raise  # it names the layer that looked like a head (a projector, say)
-        features = getattr(model, "head_hidden_size", None) or model.num_features
+        features = int(getattr(model, "head_hidden_size", None) or model.num_features)
         raise _feature_extractor(
             model,
             f"timm's {type(model).__name__} is an encoder: it builds no classifier",
