@@ -486,7 +486,8 @@ def find_head(model: nn.Module) -> HeadInfo:
         except ValueError as exc:
             if "is a feature extractor" in str(exc):
                 raise  # it names the layer that looked like a head (a projector, say)
-        features = int(getattr(model, "head_hidden_size", None) or model.num_features)
+        # _is_timm_encoder checked that num_features is an int (nn.Module types it as Module).
+        features: int = getattr(model, "head_hidden_size", None) or model.num_features  # type: ignore[assignment]
         raise _feature_extractor(
             model,
             f"timm's {type(model).__name__} is an encoder: it builds no classifier",
