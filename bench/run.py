@@ -4,7 +4,7 @@ Prints a markdown table and writes it, with machine, date and versions, to
 bench/RESULTS.md. Every number is a median of repeated runs measured here;
 ratios compare runs made in the same process.
 
-    python bench/run.py [--quick] [--only training,notebooks,grading,throughput,engine,class,imports,install,paired]
+    python bench/run.py [--quick] [--only training,notebooks,engine,class,imports,throughput,install,paired]
 
 A run with --only re-measures those sections and keeps the others as they were
 (each section says when and by which command it was measured).
@@ -148,50 +148,6 @@ def bench_lessons_paired() -> list[str]:
         )
     rows.append(f"| **all 7, one after another** | **{sum(alone.values()):.1f}** | | |")
     rows.append(f"| **all 7, two at a time (wall clock)** | | **{wall:.1f}** | |")
-    return rows
-
-
-def bench_grading(repeats: int) -> list[str]:
-    """Autograde one full submission (the solutions), serially and with two jobs."""
-    import shutil
-
-    lessons = sorted(p.parent.name for p in (ROOT / "solutions").glob("lesson*/lesson*.ipynb"))
-    rows = [
-        "| autograde | students | jobs | seconds (median) | per submission |",
-        "|---|---|---|---|---|",
-    ]
-    for students, jobs in ((1, 1), (2, 1), (2, 2)):
-
-        def run(students=students, jobs=jobs):
-            with tempfile.TemporaryDirectory() as tmp:
-                subs = Path(tmp) / "subs"
-                for k in range(students):
-                    for lesson in lessons:
-                        dest = subs / f"student{k:02d}" / f"{lesson}.ipynb"
-                        dest.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copy(ROOT / "solutions" / lesson / f"{lesson}.ipynb", dest)
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "grader.cli",
-                        "grade",
-                        "--submissions",
-                        str(subs),
-                        "--out",
-                        str(Path(tmp) / "out"),
-                        "--jobs",
-                        str(jobs),
-                    ],
-                    check=True,
-                    capture_output=True,
-                )
-
-        seconds, _ = median_time(run, repeats)
-        rows.append(
-            f"| full submission ({len(lessons)} lessons) | {students} | {jobs} | "
-            f"{seconds:.1f} | {seconds / students:.1f} |"
-        )
     return rows
 
 
@@ -490,7 +446,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="run the slow sections once")
-    parser.add_argument("--only", default="training,notebooks,grading,throughput,install")
+    parser.add_argument(
+        "--only", default="training,notebooks,engine,class,imports,throughput,install"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument("--students", type=int, default=10, help="class size for --only class")
     args = parser.parse_args()
@@ -504,7 +462,6 @@ def main() -> int:
             "Lesson execution (solutions, fresh kernel)",
             lambda: bench_notebooks(slow_repeats),
         ),
-        "grading": ("Autograding", lambda: bench_grading(1 if args.quick else 2)),
         "throughput": ("Fine-tuning throughput", lambda: bench_throughput(repeats, args.quick)),
         "engine": ("Plain execution vs grading, one full submission (same run)", bench_engine),
         "class": (
