@@ -63,7 +63,7 @@ def table(results_text: str) -> str:
     total = _row(s, lessons, "total")[1]
     slowest = max(s[lessons][1:-1], key=lambda r: float(r[1]))
     engine = "Plain execution vs grading, one full submission (same run)"
-    full = _row(s, engine, "**7 lessons**")
+    full = _row(s, engine, "7 lessons")
     klass = "A class of full submissions: jobs and Dask workers"
     students = re.search(r"class of (\d+)", s[klass][0][0])
     one, two = _row(s, klass, "1 job"), _row(s, klass, "2 jobs")
@@ -83,8 +83,8 @@ def table(results_text: str) -> str:
         ),
         (
             "grading one full submission (7 lessons), 1 job, against running its notebooks",
-            f"{full[2].strip('*')} s warm, {full[3].strip('*')} s cold, "
-            f"{full[1].strip('*')} s plain ({full[4].strip('*')}x and {full[5].strip('*')}x)",
+            f"{full[2]} s warm, {full[3]} s cold, {full[1]} s plain "
+            f"({full[4]}x and {full[5]}x the plain time)",
         ),
         (
             f"grading a class of {students.group(1) if students else '?'} full submissions, "

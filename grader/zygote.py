@@ -74,8 +74,7 @@ PRELOAD = (
     "IPython",
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
-    "course_utils",
-    "course_utils.checks",
+    "course_utils.*",  # the package and every module in it, the lessons' checkers included
     "nbformat",
     "nbclient",
     "nbconvert",
@@ -185,7 +184,11 @@ def _as_kernel(request: dict) -> int:
     from grader import kernel
 
     _environment(request["env"])
-    rest = kernel.lock_down(request["spec"], request["argv"])
+    if request["spec"]:
+        rest = kernel.lock_down(request["spec"], request["argv"])
+    else:  # a plain kernel (``Zygote.kernelspec``): the launcher's folder, no lock-down
+        os.chdir(request["cwd"])
+        rest = list(request["argv"])
     tempfile.tempdir = None  # the kernel's TMPDIR, not the zygote's
     threads = os.environ.get("OMP_NUM_THREADS", "")
     import torch
@@ -276,9 +279,13 @@ def _nurse(conn: socket.socket) -> int:
 def serve(path: str) -> None:
     """Import ``PRELOAD``, listen on ``path``, fork a nurse per connection until stdin closes."""
     import importlib
+    import pkgutil
 
     for name in PRELOAD:
-        importlib.import_module(name)
+        package = importlib.import_module(name.removesuffix(".*"))
+        if name.endswith(".*"):
+            for found in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+                importlib.import_module(found.name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     os.chmod(path, 0o600)
@@ -384,6 +391,28 @@ class Zygote:
             self.process.wait()
         self.process = None
 
+    def kernelspec(self, name: str = "python3-warm") -> Path:
+        """Write a kernelspec ``name`` whose kernels are plain forks of this zygote.
+
+        For running many notebooks (tests, benchmarks) without paying the imports
+        each time; no sandbox. Returns the folder to put on ``JUPYTER_PATH``
+        (it holds ``kernels/NAME/kernel.json``).
+        """
+        folder = self.folder / "jupyter"
+        spec = folder / "kernels" / name
+        spec.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "grader.zygote", "--kernel", self.socket_path, "--"]
+        (spec / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [*argv, "-f", "{connection_file}"],
+                    "display_name": f"Python 3 ({name})",
+                    "language": "python",
+                }
+            )
+        )
+        return folder
+
     def __enter__(self) -> Zygote:
         self.start()
         return self
@@ -449,19 +478,23 @@ class Zygote:
 # --- the kernel launcher's side (see grader.kernel.main) ---
 
 
-def stand_in(socket_path: str, spec_path: str, argv: list[str]) -> int:
-    """Ask the zygote for a kernel in this process's namespaces; forward signals; its exit code.
+def stand_in(socket_path: str, spec_path: str | None, argv: list[str]) -> int:
+    """Ask the zygote for a kernel; forward signals to it; return its exit code.
 
-    Raises ``OSError`` if the zygote cannot be reached (the caller starts a cold kernel).
+    With ``spec_path`` (grading) the kernel joins this process's namespaces and
+    locks itself down as that spec says; without, it is a plain kernel in this
+    process's folder and environment. Raises ``OSError`` if the zygote cannot be
+    reached (the grading launcher then starts a cold kernel).
     """
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(socket_path)
-    names = [name for name, _ in NAMESPACES]
+    names = [name for name, _ in NAMESPACES] if spec_path else []
     spaces = [os.open(f"/proc/self/ns/{name}", os.O_RDONLY) for name in names]
     request = {
         "kind": "kernel",
         "spec": spec_path,
         "argv": argv,
+        "cwd": os.getcwd(),
         "env": dict(os.environ),
         "namespaces": names,
     }
@@ -497,4 +530,6 @@ def stand_in(socket_path: str, spec_path: str, argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--kernel":  # python -m grader.zygote --kernel SOCKET -- <ipykernel args>
+        sys.exit(stand_in(sys.argv[2], None, sys.argv[sys.argv.index("--") + 1 :]))
     serve(sys.argv[1])

@@ -55,6 +55,7 @@ _SMALL = (
     "m0",
     "_0",
     "_t",
+    "_s",  # sequencer2d_s, not its large sibling (an LSTM on the meta device is slow)
 )
 
 

@@ -17,6 +17,7 @@ import copy
 import importlib
 from pathlib import Path
 
+import _warm
 import misconceptions
 import pytest
 from misconceptions import Case
@@ -73,8 +74,8 @@ def split_tests(nb):
 _RUNS: dict[tuple[str, int], dict[str, str]] = {}
 
 
-def outcomes(lesson: str, index: int) -> dict[str, str]:
-    """Run round ``index`` of ``lesson`` once; the outcome of every test cell part."""
+def outcomes(lesson: str, index: int, kernel: str = "python3") -> dict[str, str]:
+    """Run round ``index`` of ``lesson`` once (in ``kernel``); the outcome of every test cell part."""
     key = (lesson, index)
     if key not in _RUNS:
         from nbclient import NotebookClient
@@ -84,7 +85,7 @@ def outcomes(lesson: str, index: int) -> dict[str, str]:
         client = NotebookClient(
             nb,
             timeout=300,
-            kernel_name="python3",
+            kernel_name=kernel,
             allow_errors=True,
             resources={"metadata": {"path": str(folder)}},
         )
@@ -111,14 +112,14 @@ def _tests_of(lesson: str, cell: str) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.notebooks
 @pytest.mark.parametrize(("lesson", "index", "case"), list(_params()))
-def test_case(lesson: str, index: int, case: Case) -> None:
+def test_case(lesson: str, index: int, case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
     assert (
         case.visible == "pass"
         or case.visible.startswith(f"{lesson}.")
         or case.visible.startswith("course.")
     ), f"{case.name}: visible must be 'pass' or an id"
     tests = _tests_of(lesson, case.cell)
-    seen = outcomes(lesson, index)
+    seen = outcomes(lesson, index, _warm.kernel_name(monkeypatch))
     visible = [seen[t] for t in tests]
     hidden = [seen.get(f"{t}:hidden", "pass") for t in tests]
     if case.visible == "pass":

@@ -3,10 +3,12 @@ and otherwise runs top to bottom: only the unanswered stubs and the cells that g
 
 from pathlib import Path
 
+import _warm
 import nbformat
 import pytest
 from nbgrader import utils
 from nbgrader.validator import Validator
+from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = sorted((ROOT / "notebooks").glob("lesson*/lesson*.ipynb"))
@@ -24,7 +26,8 @@ def _errored(cell) -> bool:
 @pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.parent.name)
 def test_student_notebook_fails_only_its_exercises(path, monkeypatch):
     monkeypatch.chdir(path.parent)
-    validator = Validator(invert=True)
+    config = Config({"Execute": {"kernel_name": _warm.kernel_name(monkeypatch)}})
+    validator = Validator(invert=True, config=config)
     # One execution through nbgrader's validator pipeline (the same one `validate --invert` runs).
     nb = validator._preprocess(nbformat.read(path, as_version=4))
     passed = validator._get_passed_cells(nb)
