@@ -40,7 +40,6 @@ killed), the nurse kills the process group it nursed.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import select
@@ -54,7 +53,7 @@ import time
 import traceback
 from pathlib import Path
 
-from grader import sandbox
+from grader import kernel, sandbox
 
 # What the zygote imports (and so what every forked worker and kernel starts with). Not
 # ``matplotlib_inline``: imported outside a running IPython it would not hook into it.
@@ -87,19 +86,14 @@ PRELOAD = (
     "grader.misconceptions",
     "grader.kernel",
 )
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = kernel.CLONE_NEWNS, 0x20000000, 0x40000000
 NAMESPACES = (("net", CLONE_NEWNET), ("mnt", CLONE_NEWNS), ("pid", CLONE_NEWPID))
 PR_SET_PDEATHSIG = 1
 READY = "zygote ready"
 START_TIMEOUT = 300.0
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+# The kernel launcher's libc handle and its errno-checking call (one place for both).
+_libc, _check = kernel._libc, kernel._call
 
 
 # --- messages: one request (length-prefixed JSON, with file descriptors), replies as JSON lines ---
@@ -168,7 +162,7 @@ def _as_worker(request: dict) -> int:
     """In the fork: what ``unshare --mount`` and ``python -m grader.worker JOBDIR`` did."""
     if "mnt" in request["unshare"]:
         _check(
-            _libc.mount(None, b"/", None, 0x4000 | 0x40000, None),  # MS_REC | MS_PRIVATE
+            _libc.mount(None, b"/", None, kernel.MS_REC | kernel.MS_PRIVATE, None),
             "make mounts private",
         )
     _environment(request["env"])
@@ -181,8 +175,6 @@ def _as_worker(request: dict) -> int:
 
 def _as_kernel(request: dict) -> int:
     """In the fork: lock down as a cold kernel does, then run ipykernel in this process."""
-    from grader import kernel
-
     _environment(request["env"])
     if request["spec"]:
         rest = kernel.lock_down(request["spec"], request["argv"])
