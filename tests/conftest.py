@@ -94,13 +94,22 @@ collect_ignore_glob = ["**/*.ipynb"]
 # `make test` runs pytest-xdist with `--dist loadfile`: each test file (and each notebook's nbval
 # cells, which share one kernel) stays on one worker, so a module's expensive fixtures are built
 # once. Workers take files in collection order; the files that took longest in a serial run
-# (`pytest tests --durations=60`) go first, so that no long file starts last.
+# (`pytest tests --durations=60 -n 2`) go first, so that no long file starts last.
 _HEAVY_FIRST = (
+    "test_grading_corpus.py",
+    "test_report.py",
+    "test_misconceptions.py",
     "test_grading.py",
+    "test_hub.py",
+    "test_heads_zoo.py",
+    "test_student_notebooks.py",
+    "test_cluster.py",
+    "test_browser.py",
+    "test_lms.py",
     "test_release.py",
+    "test_zygote.py",
     "test_packaging.py",
     "test_lab.py",
-    "test_student_notebooks.py",
     "test_checks_lesson7.py",
     "test_training.py",
 )
