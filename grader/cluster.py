@@ -108,13 +108,27 @@ def _worker_threads() -> int:
     return int(getattr(getattr(worker, "state", worker), "nthreads", 1) or 1)
 
 
+def _scratch_root() -> str | None:
+    """The Dask worker's own folder, which Dask purges should the worker die; None outside one.
+
+    A worker killed with SIGKILL never runs its finalisers: its engine's folder
+    must not be left in ``/tmp`` for good.
+    """
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().local_directory)
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
 def engine_for(bundle: Bundle) -> Engine:
     """This process's engine for ``bundle``, unpacked on first use (kept until the process ends)."""
     digest = bundle.digest
     with _engines_lock:
         if digest in _engines:
             return _engines[digest][1]
-        tmp = tempfile.TemporaryDirectory(prefix="course-grade-worker-")
+        tmp = tempfile.TemporaryDirectory(prefix="course-grade-worker-", dir=_scratch_root())
         workdir = Path(tmp.name)
         os.chmod(workdir, 0o700)
         root, master = workdir / "root", workdir / "master"
