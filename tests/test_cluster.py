@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _grade import grade_args
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
 
 from grader import cli, sandbox
@@ -92,22 +93,7 @@ def cluster():
 
 
 def _grade(course: Path, subs: Path, out: Path, *extra: str) -> int:
-    return cli.main(
-        [
-            "grade",
-            "--root",
-            str(course),
-            "--submissions",
-            str(subs),
-            "--out",
-            str(out),
-            "--cell-timeout",
-            "60",
-            "--timeout",
-            "300",
-            *extra,
-        ]
-    )
+    return cli.main(grade_args(course, out, *extra, submissions=subs))
 
 
 @pytest.mark.slow

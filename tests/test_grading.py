@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _grade import grade_args
 from nbformat.v4 import new_code_cell, new_output
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
 
@@ -456,21 +457,7 @@ def test_grade_command_end_to_end(course, notebooks, tmp_path, capsys):
     wrong.cells[2].source = "def power_of(x):\n    return x ** 3"
     _save(wrong, subs / "ben" / "intro.ipynb")
     _save(corpus.answered(*basics), subs / "submitted" / "ben" / "basics" / "basics.ipynb")
-    args = [
-        "grade",
-        "--root",
-        str(course),
-        "--submissions",
-        str(subs),
-        "--out",
-        str(out),
-        "--jobs",
-        "2",
-        "--cell-timeout",
-        "30",
-        "--timeout",
-        "300",
-    ]
+    args = grade_args(course, out, submissions=subs, jobs=2, cell_timeout=30)
     assert cli.main(args) == 0
     printed = capsys.readouterr().out
     expected = (

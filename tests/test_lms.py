@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _grade import grade_args
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
 
 from grader import cli, exports, gradebook, layout, roster
@@ -577,19 +578,7 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
         "fay,Fay Lee,fay.lee@x.org\ngus,Gus Gray,gus@x.org\n",
     )
     out = tmp_path / "out"
-    plain = [
-        "grade",
-        "--root",
-        str(course),
-        "--out",
-        str(out),
-        "--jobs",
-        "2",
-        "--cell-timeout",
-        "30",
-        "--timeout",
-        "300",
-    ]
+    plain = grade_args(course, out, jobs=2, cell_timeout=30)
     base = [*plain, "--roster", str(r)]
 
     # week 1, intro, as a Moodle download: gus submits nothing; a stray file is not graded

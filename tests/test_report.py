@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _grade import grade_args
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
 
@@ -513,21 +514,7 @@ def graded_class(tmp_path_factory):
             nb = _answer(nb, grade_id, source)
         _save(nb, subs / student / "powers.ipynb")
     _save(corpus.answered(released["basics"], sources["basics"]), subs / "ann" / "basics.ipynb")
-    args = [
-        "grade",
-        "--root",
-        str(course),
-        "--submissions",
-        str(subs),
-        "--out",
-        str(out),
-        "--jobs",
-        "2",
-        "--cell-timeout",
-        "60",
-        "--timeout",
-        "300",
-    ]
+    args = grade_args(course, out, submissions=subs, jobs=2)
     assert cli.main(args) == 0
     secrets = {
         name: feedback.Secrets.from_notebooks(sources[name], released[name]) for name in sources
