@@ -10,37 +10,14 @@
 //   screenshotDir, resultPath, timeouts {openMs, cellMs, validateMs}.
 // Exit status: 0 the plan ran; 2 Chromium could not be launched; 1 the page did not behave.
 import fs from 'node:fs';
-import path from 'node:path';
 import { chromium } from 'playwright-core';
-
-const LAUNCH_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const CELLS = '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell';
-const POLL_MS = 100;
+import { LAUNCH_FLAGS, CELLS, waitFor, prompt, cellRunner, screenshotter } from './lab.mjs';
 
 const plan = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const result = { phase: plan.phase, screenshots: [], timings: {} };
+const screenshot = screenshotter(plan.screenshotDir, result.screenshots);
+const runCell = cellRunner(plan.timeouts.cellMs);
 const userUrl = `${plan.hubUrl}/user/${plan.user}`;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what, timeoutMs, probe) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
-}
-
-async function screenshot(page, name) {
-  const file = path.join(plan.screenshotDir, name);
-  await page.screenshot({ path: file });
-  result.screenshots.push(file);
-}
 
 async function labReady(page) {
   await page.locator('#jp-main-dock-panel').waitFor({ timeout: plan.timeouts.openMs });
@@ -81,22 +58,6 @@ async function clickIn(page, list, label) {
   const button = row(page, list).locator('button', { hasText: label });
   await button.waitFor({ timeout: plan.timeouts.openMs });
   await button.click();
-}
-
-async function prompt(page, index) {
-  return (await page.locator(CELLS).nth(index).locator('.jp-InputPrompt').textContent()).trim();
-}
-
-async function runCell(page, index) {
-  const cell = page.locator(CELLS).nth(index);
-  const before = await prompt(page, index);
-  await cell.locator('.jp-InputPrompt').click();
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('Control+Enter');
-  await waitFor(`cell ${index} to finish (prompt was ${before})`, plan.timeouts.cellMs, async () => {
-    const now = await prompt(page, index);
-    return /^\[\d+\]:$/.test(now) && now !== before;
-  });
 }
 
 async function readCell(page, index) {

@@ -11,36 +11,13 @@
 // Exit status: 0 the plan ran (the result says what the page showed); 2 Chromium could not
 // be launched (the test skips with the message); 1 the page did not behave (message + screenshot).
 import fs from 'node:fs';
-import path from 'node:path';
 import { chromium } from 'playwright-core';
-
-const LAUNCH_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const CELLS = '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell';
-const POLL_MS = 100;
+import { LAUNCH_FLAGS, CELLS, waitFor, prompt, cellRunner, screenshotter } from './lab.mjs';
 
 const plan = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const result = { screenshots: [], timings: {} };
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what, timeoutMs, probe) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
-}
-
-async function screenshot(page, name) {
-  const file = path.join(plan.screenshotDir, name);
-  await page.screenshot({ path: file });
-  result.screenshots.push(file);
-}
+const screenshot = screenshotter(plan.screenshotDir, result.screenshots);
+const runCell = cellRunner(plan.timeouts.cellMs);
 
 // What every cell shows: its type, prompt and outputs (mime type + text, as rendered).
 async function readCells(page) {
@@ -54,24 +31,6 @@ async function readCells(page) {
       text: out.innerText.slice(0, 4000),
     })),
   })));
-}
-
-async function prompt(page, index) {
-  return (await page.locator(CELLS).nth(index).locator('.jp-InputPrompt').textContent()).trim();
-}
-
-// Run one code cell in place (select it, Ctrl+Enter) and wait until its prompt shows a new
-// execution count: a student's Shift+Enter, without Lab appending a cell after the last one.
-async function runCell(page, index) {
-  const cell = page.locator(CELLS).nth(index);
-  const before = await prompt(page, index);
-  await cell.locator('.jp-InputPrompt').click();
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('Control+Enter');
-  await waitFor(`cell ${index} to finish (prompt was ${before})`, plan.timeouts.cellMs, async () => {
-    const now = await prompt(page, index);
-    return /^\[\d+\]:$/.test(now) && now !== before;
-  });
 }
 
 async function openNotebook(page) {

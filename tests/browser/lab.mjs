@@ -1,0 +1,52 @@
+// What drive_lab.mjs and drive_hub.mjs share: Chromium's flags, waiting for the page, taking
+// screenshots, and running a JupyterLab cell the way a student does.
+import path from 'node:path';
+
+export const LAUNCH_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+export const CELLS = '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell';
+const POLL_MS = 100;
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function waitFor(what, timeoutMs, probe) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(POLL_MS);
+  }
+}
+
+// screenshot(page, name): saved in `dir`, its path appended to `taken`.
+export function screenshotter(dir, taken) {
+  return async (page, name) => {
+    const file = path.join(dir, name);
+    await page.screenshot({ path: file });
+    taken.push(file);
+  };
+}
+
+export async function prompt(page, index) {
+  return (await page.locator(CELLS).nth(index).locator('.jp-InputPrompt').textContent()).trim();
+}
+
+// runCell(page, index): run one code cell in place (select it, Ctrl+Enter) and wait until its
+// prompt shows a new execution count: a student's Shift+Enter, without Lab appending a cell
+// after the last one.
+export function cellRunner(timeoutMs) {
+  return async (page, index) => {
+    const cell = page.locator(CELLS).nth(index);
+    const before = await prompt(page, index);
+    await cell.locator('.jp-InputPrompt').click();
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+Enter');
+    await waitFor(`cell ${index} to finish (prompt was ${before})`, timeoutMs, async () => {
+      const now = await prompt(page, index);
+      return /^\[\d+\]:$/.test(now) && now !== before;
+    });
+  };
+}
