@@ -27,7 +27,7 @@ from grader.course import SOURCE_DIR, generate
 from grader.layout import MAX_NOTEBOOK_BYTES
 from grader.misconceptions import clean_records
 from grader.results import Outcome
-from grader.zygote import Zygote
+from grader.zygote import SHARED_ENV, Zygote
 
 HIDE = (SOURCE_DIR, "tests", "grader", ".git")
 
@@ -116,6 +116,12 @@ class Engine:
         """
         with self._zygote_lock:
             if self.warm and self.zygote is None and not self.warm_error:
+                if os.environ.get(SHARED_ENV):
+                    try:
+                        self.zygote = Zygote.attach(os.environ[SHARED_ENV])
+                    except ValueError as exc:
+                        self.warm_error = str(exc)
+                    return self.zygote
                 zygote = Zygote(self.workdir / "zygote", self.threads)
                 started = time.monotonic()
                 try:
@@ -135,6 +141,11 @@ class Engine:
 
     def describe(self) -> str:
         """How jobs start: warm (forked from one process that imported everything) or cold."""
+        if self.zygote is not None and self.zygote.shared:
+            return (
+                "warm starts: workers and kernels forked from the running zygote "
+                f"{self.zygote.socket_path} ({SHARED_ENV})"
+            )
         if self.zygote is not None:
             return (
                 "warm starts: workers and kernels forked from one warm process "

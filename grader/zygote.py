@@ -45,6 +45,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -90,6 +91,8 @@ CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = kernel.CLONE_NEWNS, 0x20000000, 0x4000
 NAMESPACES = (("net", CLONE_NEWNET), ("mnt", CLONE_NEWNS), ("pid", CLONE_NEWPID))
 PR_SET_PDEATHSIG = 1
 READY = "zygote ready"
+# A running zygote's socket: ``course grade`` forks from it instead of starting its own.
+SHARED_ENV = "COURSE_GRADE_ZYGOTE"
 START_TIMEOUT = 300.0
 
 # The kernel launcher's libc handle and its errno-checking call (one place for both).
@@ -331,6 +334,35 @@ class Zygote:
         self.threads = threads
         self.socket_path = str(self.folder / "zygote.sock")
         self.process: subprocess.Popen | None = None
+        self.shared = False  # attached to a zygote another process started and will stop
+
+    @classmethod
+    def attach(cls, socket_path: str) -> Zygote:
+        """A zygote another process runs (``python -m grader.zygote SOCKET``): share its imports.
+
+        Many ``course grade`` runs in a row (a grading service, a test session)
+        then pay the imports once. The socket must be this user's and private
+        (mode 0600), as ``start`` makes it: whoever answers on it forks every job.
+        Raises ``ValueError`` saying what is wrong otherwise.
+        """
+        path = Path(socket_path)
+        try:
+            info = path.stat()
+        except OSError as exc:
+            raise ValueError(
+                f"{SHARED_ENV}={socket_path!r}: no zygote socket there ({exc.strerror}); "
+                "start one with `python -m grader.zygote SOCKET` or unset the variable"
+            ) from None
+        if not stat.S_ISSOCK(info.st_mode):
+            raise ValueError(f"{SHARED_ENV}={socket_path!r} is not a socket")
+        if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            raise ValueError(
+                f"{SHARED_ENV}={socket_path!r} must belong to this user (uid {os.geteuid()}) "
+                f"with mode 0600, not uid {info.st_uid} mode {stat.S_IMODE(info.st_mode):o}"
+            )
+        zygote = cls(path.parent, threads=0)
+        zygote.socket_path, zygote.shared = str(path), True
+        return zygote
 
     @staticmethod
     def available(isolation: sandbox.Isolation) -> bool:
@@ -371,7 +403,10 @@ class Zygote:
             raise RuntimeError(f"the grading zygote did not start ({line or 'no answer'}):\n{tail}")
 
     def close(self) -> None:
-        """Stop the zygote (jobs it forked are nursed by their own processes and end with them)."""
+        """Stop the zygote (jobs it forked are nursed by their own processes and end with them).
+
+        A shared zygote (``attach``) is left running for the process that started it.
+        """
         if self.process is None:
             return
         try:

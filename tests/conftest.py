@@ -116,6 +116,54 @@ _HEAVY_FIRST = (
 
 
 def pytest_collection_modifyitems(config, items):
+    _nbval_runs_warm(config, items)
     if hasattr(config, "workerinput"):  # an xdist worker: its order is the schedule's order
         rank = {name: i for i, name in enumerate(_HEAVY_FIRST)}
         items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file
+
+
+# --------------------------------------------------------------------------- warm grading
+# Test files whose slow tests run `course grade` (in this process, or in Dask workers and
+# subprocesses, which inherit the variable): they fork from this process's zygote instead of
+# each run importing torch and the rest again (tests/_warm.py). test_zygote.py is not here: it
+# is about the grader starting and stopping its own.
+_SHARED_ZYGOTE = (
+    "test_grading.py",
+    "test_grading_corpus.py",
+    "test_report.py",
+    "test_cluster.py",
+    "test_lms.py",
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _grading_forks_from_one_zygote(request):
+    slow = any(
+        item.path == request.path and item.get_closest_marker("slow")
+        for item in request.session.items
+    )
+    if request.path.name not in _SHARED_ZYGOTE or not slow:
+        yield
+        return
+    import _warm
+
+    with pytest.MonkeyPatch.context() as patch:
+        _warm.share_with_grading(patch)
+        yield
+
+
+# --------------------------------------------------------------------------- nbval, warm
+def _nbval_runs_warm(config, items) -> None:
+    """nbval's kernels for the solution notebooks: warm forks (tests/_warm.py) where one can start.
+
+    Each notebook still gets a fresh kernel that has run nothing, with torch and the
+    rest imported already. ``COURSE_TEST_COLD=1`` keeps nbval's kernel of this
+    interpreter (``--nbval-current-env``), a fresh import per notebook.
+    """
+    option = config.option
+    if not getattr(option, "nbval", False) or not any(i.path.suffix == ".ipynb" for i in items):
+        return
+    import _warm
+
+    if (name := _warm.kernel_name()) != "python3":
+        option.nbval_current_env, option.nbval_kernel_name = False, name

@@ -48,6 +48,44 @@ def test_a_warm_start_needs_every_namespace():
     assert not Zygote.available(sandbox.Isolation(network=True, pids=True))
 
 
+def test_sharing_a_zygote_refuses_a_socket_that_is_missing_not_a_socket_or_not_private(
+    tmp_path,
+):
+    with pytest.raises(ValueError, match=r"COURSE_GRADE_ZYGOTE=.*no zygote socket there"):
+        Zygote.attach(str(tmp_path / "missing.sock"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is not a socket"):
+        Zygote.attach(str(tmp_path / "file"))
+    path = tmp_path / "open.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        path.chmod(0o666)
+        with pytest.raises(ValueError, match="mode 0600, not uid .* mode 666"):
+            Zygote.attach(str(path))
+        path.chmod(0o600)
+        assert Zygote.attach(str(path)).shared
+
+
+@needs_warm
+def test_a_grading_run_told_of_a_missing_zygote_runs_cold_and_says_why(tmp_path, monkeypatch):
+    from grader.autograde import Engine
+    from grader.zygote import SHARED_ENV
+
+    monkeypatch.setenv(SHARED_ENV, str(tmp_path / "gone.sock"))
+    engine = Engine(
+        tmp_path,
+        tmp_path,
+        tmp_path / "db",
+        {},
+        limits=sandbox.Limits(),
+        isolation=sandbox.detect(),
+        threads=1,
+    )
+    assert engine._warm_zygote() is None
+    assert engine.describe().startswith("warm starts failed, every job starts cold: ")
+    assert "no zygote socket there" in engine.describe()
+
+
 @needs_warm
 def test_the_zygote_stops_when_closed_and_refuses_nothing_it_was_not_asked(tmp_path):
     zygote = Zygote(tmp_path / "z", threads=1)
@@ -69,6 +107,11 @@ def test_the_zygote_stops_when_closed_and_refuses_nothing_it_was_not_asked(tmp_p
             replies = list(read_replies(conn))
         assert "pid" in replies[0] and replies[-1] == {"exit": 1}
         assert zygote.process is not None and zygote.process.poll() is None
+        # Another grading run shares it (COURSE_GRADE_ZYGOTE) and leaves it running.
+        shared = Zygote.attach(zygote.socket_path)
+        assert shared.shared and shared.socket_path == zygote.socket_path
+        shared.close()
+        assert zygote.process.poll() is None
         process = zygote.process
     finally:
         zygote.close()
