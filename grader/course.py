@@ -8,6 +8,7 @@ touches ``grader/gradebook.db`` or a file a person made.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -130,6 +131,33 @@ def tools_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
 
 
+@functools.cache
+def alembic_head() -> str:
+    """The migration revision nbgrader stamps on a new gradebook, read in this process.
+
+    nbgrader asks for it by running ``alembic heads`` in a subprocess for every
+    gradebook it creates: seconds each time, a fresh interpreter importing
+    SQLAlchemy. The answer is fixed by the installed nbgrader, so it is read once.
+    """
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader import dbutil
+
+    config = Config()
+    config.set_main_option("script_location", dbutil.ALEMBIC_DIR)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:
+        raise RuntimeError(f"nbgrader's migrations in {dbutil.ALEMBIC_DIR} have no head revision")
+    return head
+
+
+def gradebooks_in_process() -> None:
+    """New nbgrader gradebooks get their revision from ``alembic_head``, not a subprocess."""
+    import nbgrader.api
+
+    nbgrader.api.get_alembic_version = alembic_head
+
+
 def generate(root: Path, chosen: list[str], workdir: Path) -> ScratchCourse:
     """Run nbgrader ``generate_assignment`` for ``chosen`` lessons inside ``workdir``.
 
@@ -139,6 +167,7 @@ def generate(root: Path, chosen: list[str], workdir: Path) -> ScratchCourse:
     from nbgrader.apps import NbGraderAPI
 
     tools_on_path()
+    gradebooks_in_process()
     workdir.mkdir(parents=True, exist_ok=True)
     for lesson in chosen:
         shutil.copytree(

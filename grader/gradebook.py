@@ -229,6 +229,9 @@ def formgrader_overrides(db_path: Path, lessons: list[str]) -> list[Override]:
     """
     from nbgrader.api import Gradebook, MissingEntry
 
+    from grader.course import gradebooks_in_process
+
+    gradebooks_in_process()
     overrides = []
     with Gradebook(f"sqlite:///{db_path}") as gb:
         for lesson in lessons:

@@ -10,6 +10,7 @@ transformers classes.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
@@ -120,15 +121,21 @@ def test_timm_heads_agree_with_timm(name):
     _assert_pass(zoo.check_timm(name))
 
 
+@functools.cache
+def _check_transformers(name: str):
+    """One check per class: the sample and the full list share its outcome."""
+    return zoo.check_transformers(name)
+
+
 @pytest.mark.parametrize("name", TRANSFORMERS_SAMPLE)
 def test_transformers_heads_agree_with_transformers(name):
-    _assert_pass(zoo.check_transformers(name))
+    _assert_pass(_check_transformers(name))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", zoo.transformers_classes())
 def test_every_transformers_class(name):
-    outcome = zoo.check_transformers(name)
+    outcome = _check_transformers(name)
     if outcome.status == "skip":
         pytest.skip(outcome.detail)  # needs a compiled package (natten)
     _assert_pass(outcome)

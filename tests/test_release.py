@@ -81,6 +81,26 @@ def test_nbgrader_finds_the_course_from_the_repository_root():
     assert config.Execute.kernel_name == "python3" and config.Execute.timeout >= 120
 
 
+def test_gradebooks_get_the_revision_nbgraders_own_alembic_call_gives(tmp_path):
+    """``alembic_head`` reads in-process what nbgrader runs ``alembic heads`` for."""
+    import subprocess
+    import sys
+
+    from nbgrader import dbutil
+
+    from grader.course import alembic_head
+
+    dbutil.write_alembic_ini(str(tmp_path / "alembic.ini"), f"sqlite:///{tmp_path / 'g.db'}")
+    alembic = Path(sys.executable).parent / "alembic"
+    heads = subprocess.run(
+        [str(alembic), "-c", str(tmp_path / "alembic.ini"), "heads"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert heads.stdout.split()[0] == alembic_head()
+
+
 # --- normalisation (no nbgrader needed) ---
 
 
