@@ -4,7 +4,9 @@ The worker reads the autograded notebook (before it is made safe to show)
 and keeps, per graded cell, only what a student may see anyway: the
 exercise's name and lesson section (from the released notebook), the score
 and the registered misconception id the error message ends with
-(``Review: <section> [<id>]``, see ``course_utils.checks._feedback``).
+(``Review: <section> [<id>]``, see ``course_utils.checks._feedback``), and
+whether the cell failed only in its hidden tests, after its visible check
+passed (the feedback a student saw before submitting said it was right).
 Hidden-test text, tracebacks and error messages are never stored.
 
 ``course grade`` writes the records of a class to ``OUT/records.jsonl``,
@@ -107,8 +109,42 @@ def _failed_output(cell) -> str | None:
     return failed
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Between the tracebacks of chained exceptions; the last traceback is of the error raised.
+_CHAINED = re.compile(
+    r"During handling of the above exception, another exception occurred:"
+    r"|The above exception was the direct cause of the following exception:"
+)
+_HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
+
+
+def failed_in_hidden_tests(cell) -> bool:
+    """Whether a test cell's visible check ran through and its hidden tests raised.
+
+    Read from the line of this cell that IPython's traceback names ("Cell
+    In[12], line 9", in the traceback of the error raised, not of an error it
+    chains), against where the hidden block begins; ``False`` when the cell has
+    no hidden block or its error names no line (a timeout, a restarted kernel,
+    output on stderr).
+    """
+    lines = _source(cell).splitlines()
+    begin = next((n for n, line in enumerate(lines, start=1) if _HIDDEN_BEGIN in line), None)
+    if begin is None:
+        return False
+    count = cell.get("execution_count")
+    number = str(count) if isinstance(count, int) else r"\d+"
+    here = re.compile(r"^Cell In\[" + number + r"\], line (\d+)", re.MULTILINE)
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            text = _ANSI.sub("", "\n".join(map(str, output.get("traceback", []))))
+            found = here.search(_CHAINED.split(text)[-1])
+            return found is not None and int(found.group(1)) > begin
+    return False
+
+
 def cell_records(graded, released, scores: list[dict]) -> list[dict]:
-    """Per graded cell: grade id, exercise, section, score, max score, passed, misconception id.
+    """Per graded cell: grade id, exercise, section, score, max score, passed, misconception id,
+    and ``hidden_only``: it failed in its hidden tests after its visible check passed.
 
     ``graded`` is the autograded notebook, ``released`` the student version,
     ``scores`` the gradebook's ``{"grade_id", "score", "max_score"}`` per cell.
@@ -121,11 +157,12 @@ def cell_records(graded, released, scores: list[dict]) -> list[dict]:
         grade_id = item["grade_id"]
         score, max_score = float(item["score"] or 0), float(item["max_score"] or 0)
         passed = score >= max_score
-        misconception = None
+        misconception, hidden_only = None, False
         cell = by_id.get(grade_id)
         if not passed and cell is not None:
             message = _failed_output(cell)
             misconception = named_misconception(message) if message else None
+            hidden_only = failed_in_hidden_tests(cell)
         exercise, section = names.get(grade_id, (grade_id, ""))
         records.append(
             {
@@ -136,6 +173,7 @@ def cell_records(graded, released, scores: list[dict]) -> list[dict]:
                 "max_score": max_score,
                 "passed": passed,
                 "misconception": misconception,
+                "hidden_only": hidden_only,
             }
         )
     return records
@@ -161,6 +199,7 @@ def clean_records(cells: object) -> list[dict]:
                 "misconception": named
                 if isinstance(named, str) and MISCONCEPTION_ID.match(named)
                 else None,
+                "hidden_only": cell.get("hidden_only") is True and not cell.get("passed"),
             }
         )
     return kept

@@ -399,10 +399,15 @@ def render(report: ClassReport) -> str:
             continue
         per: dict[str, list[bool]] = {}
         points: dict[str, float] = {}
+        hidden_only: Counter[str] = Counter()
         for sub in submitted:
             for exercise, cells in sub.exercises().items():
                 per.setdefault(exercise, []).append(all(c["passed"] for c in cells))
                 points[exercise] = sum(c["max_score"] for c in cells)
+                # Failed, and only in hidden tests: the visible check had told them it was right.
+                failed = [c for c in cells if not c["passed"]]
+                if failed and all(c.get("hidden_only") for c in failed):
+                    hidden_only[exercise] += 1
         if not per:
             parts.append("<p>No notebook of this lesson was graded cell by cell.</p>")
             continue
@@ -414,10 +419,13 @@ def render(report: ClassReport) -> str:
                 f'<tr><td>{e(exercise)}</td><td class="num">{points[exercise]:g}</td>'
                 f'<td class="num{" low" if share < 0.5 else ""}">{ok} / {len(results)} '
                 f'({_pct(ok, len(results))})</td><td><span class="bar" '
-                f'style="width:{share * 10:.2f}em"></span></td></tr>'
+                f'style="width:{share * 10:.2f}em"></span></td>'
+                f'<td class="num">{hidden_only[exercise]}</td></tr>'
             )
         parts.append(
-            "<table><tr><th>exercise</th><th>points</th><th>passed</th><th></th></tr>"
+            "<table><tr><th>exercise</th><th>points</th><th>passed</th><th></th>"
+            '<th title="failed in hidden tests after the visible check passed: the feedback '
+            'before submitting said it was right">passed the visible check only</th></tr>'
             + "".join(rows)
             + "</table>"
         )

@@ -133,6 +133,7 @@ _SHARED_ZYGOTE = (
     "test_report.py",
     "test_cluster.py",
     "test_lms.py",
+    "test_misconceptions.py",
 )
 
 

@@ -1,30 +1,33 @@
 """The misconception corpus (``tests/misconceptions/``): what a student is told before and after grading.
 
 For each lesson with cases, the cases are packed into rounds (at most one per
-answer cell). Each round is one execution of the lesson's *solution* notebook
-with the cases' answers swapped in and every test cell split in two: its
-visible part (what the student runs before submitting) and its hidden part.
-Then, per case:
+answer cell). Each round is one student notebook (the lesson with every answer
+filled in and the round's cases swapped in), and all rounds of all lessons are
+graded as one class by the sandboxed grader, two jobs at a time. Each test
+cell's grading record says whether it passed, the misconception its error named,
+and whether it failed only in its hidden tests (its visible part, what the
+student runs before submitting, ran through). Then, per case:
 
 - the visible part of the exercise's test cells names the expected
   misconception id (or passes, for a correct answer in another style);
-- the hidden part refuses a wrong answer too (or accepts a right one).
+- the hidden part refuses a wrong answer too (or accepts a right one);
+
+and the class report built from the same grading names every case's
+misconception for the right student, and shows nothing of the hidden tests.
 """
 
 from __future__ import annotations
 
-import copy
 import importlib
 from pathlib import Path
 
-import _warm
 import misconceptions
+import nbformat
 import pytest
 from misconceptions import Case
-from submissions.corpus import _meta, exercises
+from submissions.corpus import exercises
 
 ROOT = Path(__file__).resolve().parents[1]
-HIDDEN = "### BEGIN HIDDEN TESTS"
 
 
 def lesson_cases() -> dict[str, list[Case]]:
@@ -51,47 +54,51 @@ def rounds(cases: list[Case]) -> list[list[Case]]:
     return packed
 
 
-def split_tests(nb):
-    """Each graded test cell becomes (visible part, hidden part) with grade ids ``id`` / ``id:hidden``."""
-    from nbformat.v4 import new_code_cell
+def _student(lesson: str, index: int) -> str:
+    return f"{lesson}-round{index}"
 
-    cells = []
-    for cell in nb.cells:
-        meta = _meta(cell)
-        if meta.get("grade") and cell.cell_type == "code" and HIDDEN in cell.source:
-            visible, hidden = cell.source.split(HIDDEN, 1)
-            first = copy.deepcopy(cell)
-            first.source = visible
-            second = new_code_cell(hidden.replace("### END HIDDEN TESTS", ""))
-            second.metadata["nbgrader"] = {**meta, "grade_id": f"{meta['grade_id']}:hidden"}
-            cells += [first, second]
+
+@pytest.fixture(scope="module")
+def graded_rounds(tmp_path_factory):
+    """Every round of every lesson graded as one class by ``course grade``'s engine (2 jobs)."""
+    from grader import misconceptions as grading
+    from grader import results, sandbox
+    from grader.autograde import Grader
+
+    tmp = tmp_path_factory.mktemp("rounds")
+    work = []
+    for lesson, cases in CASES.items():
+        for index, group in enumerate(rounds(cases)):
+            path = tmp / "subs" / _student(lesson, index) / f"{lesson}.ipynb"
+            path.parent.mkdir(parents=True)
+            nbformat.write(misconceptions.notebook(lesson, group), path)
+            work.append((_student(lesson, index), lesson, path))
+    limits = sandbox.Limits(cell_timeout=120, notebook_timeout=600, memory_mb=3072)
+    with Grader(ROOT, sorted(CASES), limits=limits, jobs=2) as grader:
+        outcomes = grader.grade(work, tmp / "out")
+        secrets = {name: lesson.secrets for name, lesson in grader.lessons.items()}
+    results.write_grades(tmp / "out", outcomes)
+    grading.write_records(tmp / "out", outcomes)
+    return {"out": tmp / "out", "outcomes": {o.student: o for o in outcomes}, "secrets": secrets}
+
+
+def outcomes(graded: dict, lesson: str, index: int) -> dict[str, tuple[str, str]]:
+    """Per test cell of round ``index``: (its visible part's outcome, its hidden part's).
+
+    Visible: "pass", or the misconception id its error named ("error" for none).
+    Hidden: "pass", "fail", or "not run" (the visible part failed first).
+    """
+    outcome = graded["outcomes"][_student(lesson, index)]
+    assert outcome.status == "graded", outcome.notes
+    seen = {}
+    for cell in outcome.cells:
+        if cell["passed"]:
+            seen[cell["grade_id"]] = ("pass", "pass")
+        elif cell["hidden_only"]:
+            seen[cell["grade_id"]] = ("pass", "fail")
         else:
-            cells.append(cell)
-    nb.cells = cells
-    return nb
-
-
-_RUNS: dict[tuple[str, int], dict[str, str]] = {}
-
-
-def outcomes(lesson: str, index: int, kernel: str = "python3") -> dict[str, str]:
-    """Run round ``index`` of ``lesson`` once (in ``kernel``); the outcome of every test cell part."""
-    key = (lesson, index)
-    if key not in _RUNS:
-        from nbclient import NotebookClient
-
-        nb = split_tests(misconceptions.notebook(lesson, rounds(CASES[lesson])[index], hidden=True))
-        folder = ROOT / "solutions" / lesson
-        client = NotebookClient(
-            nb,
-            timeout=300,
-            kernel_name=kernel,
-            allow_errors=True,
-            resources={"metadata": {"path": str(folder)}},
-        )
-        client.execute()
-        _RUNS[key] = misconceptions.visible_outcomes(nb)
-    return _RUNS[key]
+            seen[cell["grade_id"]] = (cell["misconception"] or "error", "not run")
+    return seen
 
 
 def _params():
@@ -112,16 +119,16 @@ def _tests_of(lesson: str, cell: str) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.notebooks
 @pytest.mark.parametrize(("lesson", "index", "case"), list(_params()))
-def test_case(lesson: str, index: int, case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_case(lesson: str, index: int, case: Case, graded_rounds) -> None:
     assert (
         case.visible == "pass"
         or case.visible.startswith(f"{lesson}.")
         or case.visible.startswith("course.")
     ), f"{case.name}: visible must be 'pass' or an id"
     tests = _tests_of(lesson, case.cell)
-    seen = outcomes(lesson, index, _warm.kernel_name(monkeypatch))
-    visible = [seen[t] for t in tests]
-    hidden = [seen.get(f"{t}:hidden", "pass") for t in tests]
+    seen = outcomes(graded_rounds, lesson, index)
+    visible = [seen[t][0] for t in tests]
+    hidden = [seen[t][1] for t in tests]
     if case.visible == "pass":
         assert set(visible) == {"pass"}, f"{case.name}: a correct answer is refused: {visible}"
     else:
@@ -134,6 +141,42 @@ def test_case(lesson: str, index: int, case: Case, monkeypatch: pytest.MonkeyPat
         )
     else:
         assert any(o != "pass" for o in visible + hidden), f"{case.name}: wrong answer graded right"
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+def test_report_counts_every_lesson_corpus_case(graded_rounds):
+    """``course report`` on the graded rounds: each case's misconception, for its own student."""
+    from grader import feedback, report
+    from grader import misconceptions as grading
+
+    out = graded_rounds["out"]
+    built = report.build(out)
+    report.write(built)
+    found = {(o.student, o.lesson, o.exercise, o.id) for o in built.occurrences()}
+    for lesson, cases in CASES.items():
+        names = grading.exercise_names(misconceptions.load(lesson)[0])
+        for index, group in enumerate(rounds(cases)):
+            student = _student(lesson, index)
+            by_exercise = {c["grade_id"]: c for c in built.submissions[(student, lesson)].cells}
+            for case in group:
+                tests = _tests_of(lesson, case.cell)
+                exercise = names[tests[0]][0]
+                if case.visible != "pass":
+                    assert (student, lesson, exercise, case.visible) in found, (
+                        f"{case.name}: the report should name {case.visible} for {student}; "
+                        f"it has {sorted(i for i in found if i[0] == student)}"
+                    )
+                if case.graded == "pass":
+                    assert all(by_exercise[t]["passed"] for t in tests), f"{case.name} lost points"
+                else:
+                    assert not all(by_exercise[t]["passed"] for t in tests), f"{case.name} passed"
+    page = (out / "report.html").read_text()
+    table = (out / "misconceptions.csv").read_text()
+    for secrets in graded_rounds["secrets"].values():
+        assert feedback.leaks(page, secrets.hidden | secrets.solution) == []
+        assert [s for s in secrets.hidden if s in table] == []
+    assert (out / "feedback").is_dir()
 
 
 def test_every_case_names_a_registered_misconception() -> None:

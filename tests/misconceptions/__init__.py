@@ -11,21 +11,16 @@ from the solution) and says what must happen:
   when the answer is right.
 
 ``notebook(lesson, cases)`` builds one student notebook holding several
-cases (at most one per answer cell), so a lesson's corpus runs in a few
-kernel executions; ``visible_outcomes(nb)`` reads back, per test cell,
-``"pass"`` or the misconception id its error named. The grader's class
-report test reuses the same cases.
+cases (at most one per answer cell), so a lesson's corpus is graded in a few
+notebooks (``tests/test_misconceptions.py``, which also reports on them).
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 
 from submissions.corpus import _meta, answered  # tests/ is on sys.path (rootdir imports)
-
-from course_utils.checks._feedback import REVIEW_LINE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,17 +46,13 @@ def load(lesson: str):
     return released, source
 
 
-def notebook(lesson: str, cases: list[Case], *, hidden: bool = False):
-    """The lesson with every answer filled in and each case's cell replaced.
-
-    ``hidden=False`` starts from the student notebook (visible checks only);
-    ``hidden=True`` from the solution, so test cells keep their hidden tests.
-    """
+def notebook(lesson: str, cases: list[Case]):
+    """The student notebook with every answer filled in and each case's cell replaced."""
     cells = [case.cell for case in cases]
     if len(set(cells)) != len(cells):
         raise ValueError(f"at most one case per answer cell in one notebook, got {cells}")
     released, source = load(lesson)
-    nb = answered(released, source) if not hidden else copy.deepcopy(source)
+    nb = answered(released, source)
     by_cell = {case.cell: case for case in cases}
     found = set()
     for cell in nb.cells:
@@ -73,21 +64,3 @@ def notebook(lesson: str, cases: list[Case], *, hidden: bool = False):
     if missing:
         raise ValueError(f"{lesson} has no answer cell {sorted(missing)}")
     return nb
-
-
-def visible_outcomes(nb) -> dict[str, str]:
-    """For each graded test cell of an executed notebook: "pass", the misconception id, or "error"."""
-    outcomes = {}
-    for cell in nb.cells:
-        meta = _meta(cell)
-        if not meta.get("grade") or cell.cell_type != "code":
-            continue
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if not errors:
-            outcomes[meta["grade_id"]] = "pass"
-            continue
-        match = REVIEW_LINE.search(str(errors[0].get("evalue", "")))
-        outcomes[meta["grade_id"]] = (
-            match.group("id") if match else f"error: {errors[0].get('ename')}"
-        )
-    return outcomes
