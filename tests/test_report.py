@@ -580,10 +580,13 @@ def test_grading_records_say_which_cells_failed_and_why(graded_class):
     assert records[("ben", "basics")]["status"] == "missing"
     assert [c["passed"] for c in records[("ann", "powers")]["cells"]] == [True, True]
     eve = records[("eve", "powers")]["cells"]
-    assert [(c["exercise"], c["passed"], c["misconception"]) for c in eve] == [
-        (EX1, False, None),
-        (EX2, False, "powers.head_sets_input"),
+    # eve's power_of(2) is 4, so the visible check passed; the hidden power_of(-3) failed.
+    assert [(c["exercise"], c["passed"], c["misconception"], c["hidden_only"]) for c in eve] == [
+        (EX1, False, None, True),
+        (EX2, False, "powers.head_sets_input", False),
     ]
+    ben = records[("ben", "powers")]["cells"]
+    assert [c["hidden_only"] for c in ben] == [False, False]  # failed the visible checks
     dan = records[("dan", "powers")]["cells"]
     assert [(c["passed"], c["misconception"]) for c in dan] == [(False, None), (False, None)]
 
