@@ -60,9 +60,16 @@ _SMALL = (
 )
 
 
+def _has(word: str, name: str) -> bool:
+    """``word`` in ``name``; a number only whole ("26" in resnet26, not in densenet264d)."""
+    if word.isdigit():
+        return re.search(rf"(?<!\d){word}(?!\d)", name) is not None
+    return word in name
+
+
 def _smallest(names: list[str]) -> str:
     def rank(name: str) -> tuple[int, int, str]:
-        hits = [i for i, word in enumerate(_SMALL) if word in name]
+        hits = [i for i, word in enumerate(_SMALL) if _has(word, name)]
         return (min(hits) if hits else len(_SMALL), len(name), name)
 
     return min(names, key=rank)
