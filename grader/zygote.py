@@ -11,12 +11,14 @@ that closes):
 - a **worker** per job (``Zygote.run_worker``), with what ``unshare --net
   --pid --mount --fork --kill-child`` gives a cold worker: fresh network, PID
   and mount namespaces (private propagation), the worker as PID 1 of its own,
-  so that every process of the job dies with it. The job's folder, secrets
+  so that every process of the job dies with it; for a grader that is not
+  root, inside a user namespace of its own where it is root, as
+  ``--map-root-user`` gives the cold worker. The job's folder, secrets
   and hidden tests are read by the worker after the fork, never by the zygote;
 - a **kernel** per notebook, asked for by that worker's kernel launcher
   (``python -m grader.kernel``, the graded kernelspec's ``argv``, which stays
   as the kernel's stand-in for nbclient: it forwards signals and exits with
-  the kernel's status). The fork joins the worker's network, mount and PID
+  the kernel's status). The fork joins the worker's (user,) network, mount and PID
   namespaces (it is a process of the job: it dies with the job), then locks
   itself down exactly as a cold kernel does (``kernel.lock_down``: allow-list
   root, no capabilities, limits) before it runs ipykernel in-process. The
@@ -88,7 +90,14 @@ PRELOAD = (
     "grader.kernel",
 )
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = kernel.CLONE_NEWNS, 0x20000000, 0x40000000
-NAMESPACES = (("net", CLONE_NEWNET), ("mnt", CLONE_NEWNS), ("pid", CLONE_NEWPID))
+CLONE_NEWUSER = 0x10000000
+# In the order a process joins them: its user namespace first, which owns the others.
+NAMESPACES = (
+    ("user", CLONE_NEWUSER),
+    ("net", CLONE_NEWNET),
+    ("mnt", CLONE_NEWNS),
+    ("pid", CLONE_NEWPID),
+)
 PR_SET_PDEATHSIG = 1
 READY = "zygote ready"
 # A running zygote's socket: ``course grade`` forks from it instead of starting its own.
@@ -146,19 +155,35 @@ def read_replies(conn: socket.socket):
 
 
 def _join(fds: dict[str, int]) -> None:
-    """Enter another process's namespaces (network, mount, then PID for the children to come)."""
+    """Enter another process's namespaces (user, network, mount, then PID for the children).
+
+    A user namespace this process is in already is skipped (joining it again is an error).
+    """
     for name, flag in NAMESPACES:
-        if name in fds:
-            _check(_libc.setns(fds[name], flag), f"setns({name})")
+        if name not in fds:
+            continue
+        if name == "user" and os.fstat(fds[name]).st_ino == os.stat("/proc/self/ns/user").st_ino:
+            continue
+        _check(_libc.setns(fds[name], flag), f"setns({name})")
     os.chdir("/")
 
 
 def _isolate(names: list[str]) -> None:
+    """Fresh namespaces; with ``user``, as ``unshare --map-root-user``: this user is root there."""
     flags = 0
     for name, flag in NAMESPACES:
         flags |= flag if name in names else 0
+    uid, gid = os.geteuid(), os.getegid()
     if flags:
         _check(_libc.unshare(flags), "unshare")
+    if "user" in names:
+        for path, text in (
+            ("/proc/self/setgroups", "deny"),
+            ("/proc/self/uid_map", f"0 {uid} 1"),
+            ("/proc/self/gid_map", f"0 {gid} 1"),
+        ):
+            with open(path, "w") as fh:
+                fh.write(text)
 
 
 def _as_worker(request: dict) -> int:
@@ -366,10 +391,11 @@ class Zygote:
 
     @staticmethod
     def available(isolation: sandbox.Isolation) -> bool:
-        """Warm starts need what the cold jobs have: every namespace, made as root."""
+        """Warm starts need what the cold jobs have: every namespace, made as root or, for
+        any other user, inside a user namespace of its own (``unshare --map-root-user``)."""
         return (
             sys.platform.startswith("linux")
-            and os.geteuid() == 0
+            and (os.geteuid() == 0 or "--map-root-user" in isolation.prefix)
             and isolation.network
             and isolation.pids
             and isolation.filesystem
@@ -461,6 +487,7 @@ class Zygote:
         unshare = [
             name
             for name, wanted in (
+                ("user", "--map-root-user" in isolation.prefix),
                 ("net", isolation.network),
                 ("pid", isolation.pids),
                 ("mnt", isolation.filesystem),

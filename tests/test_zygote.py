@@ -48,6 +48,12 @@ def test_a_warm_start_needs_every_namespace():
     assert not Zygote.available(sandbox.Isolation(network=True, pids=True))
 
 
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="Linux only")
+def test_a_user_with_its_own_user_namespace_starts_warm_too():
+    mapped = ("unshare", "--map-root-user", "--net", "--pid", "--mount", "--fork")
+    assert Zygote.available(sandbox.Isolation(True, True, True, prefix=mapped))
+
+
 def test_sharing_a_zygote_refuses_a_socket_that_is_missing_not_a_socket_or_not_private(
     tmp_path,
 ):
