@@ -403,10 +403,15 @@ PASS_RULE = (
 def write_section(path: Path, label: str, lines: list[str]) -> None:
     """Replace (or add) this script's ``### label`` part of RESULTS.md, keeping every other line."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    found = re.search(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
+    # Up to the next section, or a block another bench script owns (<!-- begin: NAME -->).
+    found = re.search(
+        rf"^{re.escape(SECTION)}\n.*?(?=^## |^<!-- begin: |\Z)", text, flags=re.S | re.M
+    )
     section = found.group(0) if found else f"{SECTION}\n\n{PASS_RULE}\n"
     part = "\n".join([f"### {label}", "", *lines, "", ""])
-    old = re.search(rf"^### {re.escape(label)}\n.*?(?=^##|\Z)", section, flags=re.S | re.M)
+    old = re.search(
+        rf"^### {re.escape(label)}\n.*?(?=^##|^<!-- begin: |\Z)", section, flags=re.S | re.M
+    )
     if old:
         section = section[: old.start()] + part + section[old.end() :]
     else:

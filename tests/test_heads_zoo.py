@@ -333,3 +333,14 @@ def test_generic_rule_still_finds_heads_named_like_heads():
     assert find_head(LucidViT()).path == "mlp_head.1"
     replaced = replace_head(LucidViT(), 3)
     assert replaced.mlp_head[1].out_features == 3
+
+
+def test_sweep_results_replace_their_own_part_and_keep_the_next_scripts_block(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    hub = "<!-- begin: hub -->\n## A class on JupyterHub\n\nmeasured\n<!-- end: hub -->\n"
+    results.write_text(f"# Benchmarks\n\n{zoo.SECTION}\n\nrule\n\n### timm\n\n- old\n\n{hub}")
+    zoo.write_section(results, "timm", ["- new"])
+    zoo.write_section(results, "transformers", ["- added"])
+    text = results.read_text()
+    assert text.endswith(hub) and "- old" not in text
+    assert text.index("- new") < text.index("- added") < text.index("<!-- begin: hub -->")
