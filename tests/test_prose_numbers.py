@@ -120,6 +120,19 @@ def test_grader_readme_quotes_no_timing_absent_from_results():
     assert "bench/RESULTS.md" in text
 
 
+def test_hub_doc_quotes_the_hub_measurements():
+    """docs/hub.md's "Measured" section: every figure is in RESULTS.md's hub block."""
+    doc = (ROOT / "docs" / "hub.md").read_text()
+    measured = doc[doc.index("## Measured") :].split("\n## ", 1)[0]
+    results = (ROOT / "bench" / "RESULTS.md").read_text()
+    block = results[results.index("<!-- begin: hub -->") : results.index("<!-- end: hub -->")]
+    quoted = re.findall(r"(\d+(?:\.\d+)?) ?(?:s|MiB|GiB)\b", measured)
+    assert len(quoted) >= 8, f"the scan of docs/hub.md found only {quoted}"
+    settings = {"24"}  # the machine's memory, the size the estimate is for
+    stray = sorted({q for q in quoted if q not in _numbers(block) and q not in settings})
+    assert not stray, f"docs/hub.md quotes {stray}: not in bench/RESULTS.md's hub block"
+
+
 # --------------------------------------------------------------------------- lessons
 
 
