@@ -12,7 +12,9 @@ PORT ?= 8888
 LAB_ARGS ?=
 # JupyterLab refuses to start as root (containers, cloud notebooks) without --allow-root: add it there.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
-# nbval executes the solution notebooks and compares their deterministic outputs.
+# nbval executes the solution notebooks and compares their deterministic outputs. Each notebook
+# gets a fresh kernel forked from one warm process (tests/conftest.py, tests/_warm.py);
+# `COURSE_TEST_COLD=1 make test` starts every kernel from a fresh interpreter instead.
 NBVAL := solutions --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 # pytest-xdist: one worker per core, a file's tests (a notebook's cells) on one worker, so module
 # fixtures are built once and nbval keeps one kernel per notebook; files go out in the order

@@ -251,6 +251,8 @@ def _child(conn: socket.socket, request: dict, stdio: list[int]) -> int:
 
 def _nurse(conn: socket.socket) -> int:
     """Fork the requested process, wait for it, report its exit; kill it if the asker leaves."""
+    if not conn.recv(1, socket.MSG_PEEK):
+        return 0  # closed without a request: someone checking that the zygote answers
     request, fds = _receive_request(conn)
     stdio, rest = fds[:3], fds[3:]
     namespaces = dict(zip(request.get("namespaces", []), rest, strict=True))
@@ -385,6 +387,14 @@ class Zygote:
                 f"{SHARED_ENV}={socket_path!r} must belong to this user (uid {os.geteuid()}) "
                 f"with mode 0600, not uid {info.st_uid} mode {stat.S_IMODE(info.st_mode):o}"
             )
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(path))
+            except OSError as exc:
+                raise ValueError(
+                    f"{SHARED_ENV}={socket_path!r}: the zygote does not answer ({exc.strerror}); "
+                    "start it again or unset the variable"
+                ) from None
         zygote = cls(path.parent, threads=0)
         zygote.socket_path, zygote.shared = str(path), True
         return zygote

@@ -69,6 +69,9 @@ def test_sharing_a_zygote_refuses_a_socket_that_is_missing_not_a_socket_or_not_p
         with pytest.raises(ValueError, match="mode 0600, not uid .* mode 666"):
             Zygote.attach(str(path))
         path.chmod(0o600)
+        with pytest.raises(ValueError, match="the zygote does not answer"):
+            Zygote.attach(str(path))  # bound, nobody listening
+        listener.listen(1)
         assert Zygote.attach(str(path)).shared
 
 
