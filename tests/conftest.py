@@ -96,21 +96,23 @@ collect_ignore_glob = ["**/*.ipynb"]
 # once. Workers take files in collection order; the files that took longest in a serial run
 # (`pytest tests --durations=60 -n 2`) go first, so that no long file starts last.
 _HEAVY_FIRST = (
-    "test_grading_corpus.py",
-    "test_report.py",
-    "test_misconceptions.py",
-    "test_grading.py",
-    "test_hub.py",
     "test_heads_zoo.py",
-    "test_student_notebooks.py",
+    "test_hub.py",
+    "test_misconceptions.py",
+    "test_grading_corpus.py",
     "test_cluster.py",
+    "test_grading.py",
+    "test_student_notebooks.py",
     "test_browser.py",
-    "test_lms.py",
-    "test_release.py",
+    "test_checks_lesson4.py",
     "test_zygote.py",
-    "test_packaging.py",
-    "test_lab.py",
+    "test_checks_lesson5.py",
+    "test_report.py",
     "test_checks_lesson7.py",
+    "test_heads.py",
+    "test_packaging.py",
+    "test_lms.py",
+    "test_lab.py",
     "test_training.py",
 )
 
