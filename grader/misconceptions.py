@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from course_utils.checks._feedback import MISCONCEPTION_ID, REVIEW_LINE
+from grader.feedback import HIDDEN
 
 RECORDS = "records.jsonl"
 # "### Exercise 1 (2 points): read the numbers" -> "Exercise 1: read the numbers"
@@ -115,7 +116,6 @@ _CHAINED = re.compile(
     r"During handling of the above exception, another exception occurred:"
     r"|The above exception was the direct cause of the following exception:"
 )
-_HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
 
 
 def failed_in_hidden_tests(cell) -> bool:
@@ -128,7 +128,7 @@ def failed_in_hidden_tests(cell) -> bool:
     output on stderr).
     """
     lines = _source(cell).splitlines()
-    begin = next((n for n, line in enumerate(lines, start=1) if _HIDDEN_BEGIN in line), None)
+    begin = next((n for n, line in enumerate(lines, start=1) if HIDDEN[0] in line), None)
     if begin is None:
         return False
     count = cell.get("execution_count")

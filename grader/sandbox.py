@@ -66,6 +66,11 @@ class Isolation:
     filesystem: bool = False
     prefix: tuple[str, ...] = ()
 
+    @property
+    def user_namespace(self) -> bool:
+        """Jobs get a user namespace of their own, where this user is root (not run as root)."""
+        return "--map-root-user" in self.prefix
+
     def describe(self) -> str:
         names = ("network", "pids", "filesystem")
         on = [name for name in names if getattr(self, name)]

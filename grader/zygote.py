@@ -173,7 +173,7 @@ def _isolate(names: list[str]) -> None:
     flags = 0
     for name, flag in NAMESPACES:
         flags |= flag if name in names else 0
-    uid, gid = os.geteuid(), os.getegid()
+    uid, gid = os.geteuid(), os.getegid()  # before unshare: unmapped inside until the maps exist
     if flags:
         _check(_libc.unshare(flags), "unshare")
     if "user" in names:
@@ -405,7 +405,7 @@ class Zygote:
         any other user, inside a user namespace of its own (``unshare --map-root-user``)."""
         return (
             sys.platform.startswith("linux")
-            and (os.geteuid() == 0 or "--map-root-user" in isolation.prefix)
+            and (os.geteuid() == 0 or isolation.user_namespace)
             and isolation.network
             and isolation.pids
             and isolation.filesystem
@@ -497,7 +497,7 @@ class Zygote:
         unshare = [
             name
             for name, wanted in (
-                ("user", "--map-root-user" in isolation.prefix),
+                ("user", isolation.user_namespace),
                 ("net", isolation.network),
                 ("pid", isolation.pids),
                 ("mnt", isolation.filesystem),

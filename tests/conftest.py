@@ -141,11 +141,11 @@ _SHARED_ZYGOTE = (
 
 @pytest.fixture(scope="module", autouse=True)
 def _grading_forks_from_one_zygote(request):
-    slow = any(
+    slow = request.path.name in _SHARED_ZYGOTE and any(
         item.path == request.path and item.get_closest_marker("slow")
         for item in request.session.items
     )
-    if request.path.name not in _SHARED_ZYGOTE or not slow:
+    if not slow:
         yield
         return
     import _warm
