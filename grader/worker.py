@@ -131,6 +131,31 @@ def grade(job: dict, jobdir: Path) -> dict:
     return result
 
 
+def warm_up() -> None:
+    """Do once, in the zygote that forks the workers, the first-use work of every job.
+
+    Rendering and checking a feedback page compiles regular expressions, CSS selectors,
+    the notebook schema and nbgrader's database mappings; a forked worker finds them
+    compiled (about 0.12 s of CPU less per job).
+    """
+    import nbformat
+    import nbgrader.api  # noqa: F401 - its models, for configure_mappers
+    from nbconvert.exporters import HTMLExporter
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+    from sqlalchemy.orm import configure_mappers
+
+    error = new_output("error", ename="ValueError", evalue="x", traceback=["\x1b[31mx\x1b[0m"])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# A *page*\n\n- `code` and [a link](#top)"),
+            new_code_cell("print(1)", outputs=[new_output("stream", text="1\n"), error]),
+        ]
+    )
+    nbformat.validate(nb)
+    HTMLExporter(template_name="classic").from_notebook_node(nb)
+    configure_mappers()
+
+
 def main(argv: list[str]) -> int:
     jobdir = Path(argv[0])
     job = json.loads((jobdir / "job.json").read_text())

@@ -42,6 +42,7 @@ killed), the nurse kills the process group it nursed.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -76,6 +77,7 @@ PRELOAD = (
     "IPython",
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
+    "ipykernel.debugger",  # imports debugpy: about 0.1 s of every kernel's start
     "course_utils.*",  # the package and every module in it, the lessons' checkers included
     "nbformat",
     "nbclient",
@@ -308,6 +310,12 @@ def serve(path: str) -> None:
         if name.endswith(".*"):
             for found in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
                 importlib.import_module(found.name)
+    from grader import worker
+
+    worker.warm_up()
+    # What the imports made is never freed: leave it out of every fork's garbage collections,
+    # which would otherwise walk (and so copy, page by page) the zygote's whole heap.
+    gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     os.chmod(path, 0o600)
