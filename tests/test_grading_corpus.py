@@ -76,7 +76,7 @@ def _cell_timeout() -> int:
     """
     from grader.zygote import Zygote
 
-    return 10 if Zygote.available(sandbox.detect()) else 60
+    return 5 if Zygote.available(sandbox.detect()) else 60
 
 
 @pytest.fixture(scope="module")
