@@ -335,6 +335,35 @@ def test_generic_rule_still_finds_heads_named_like_heads():
     assert replaced.mlp_head[1].out_features == 3
 
 
+def _meta_signature(out) -> list[tuple]:
+    return [(tuple(t.shape), t.stride(), t.dtype) for t in zoo._tensors(out)]
+
+
+def test_meta_results_give_exactly_what_the_meta_kernels_give():
+    with torch.device("meta"):
+        model = timm.create_model("deit_tiny_distilled_patch16_224", pretrained=False).train()
+    model.set_distilled_training(True)  # two outputs in train mode
+    x = torch.empty(2, 3, 224, 224, device="meta")
+    with torch.no_grad():
+        want = _meta_signature(model(x))
+        with zoo.MetaResults() as results:
+            first = _meta_signature(model(x))
+            again = _meta_signature(model(x))
+    assert first == again == want and len(want) == 2
+    assert results.seen and results.reused > len(results.seen)
+
+
+def test_meta_results_leave_views_in_place_operators_and_data_to_the_kernels():
+    x = torch.empty(4, 6, device="meta")
+    with zoo.MetaResults() as results:
+        for _ in range(2):
+            assert x.add_(1) is x
+            assert x.view(24)._base is x
+            data = torch.arange(3.0)  # a tensor with data: its values may decide a shape
+            assert (data + data).tolist() == [0.0, 2.0, 4.0]
+    assert results.seen == {} and results.reused == 0
+
+
 def test_sweep_results_replace_their_own_part_and_keep_the_next_scripts_block(tmp_path):
     results = tmp_path / "RESULTS.md"
     hub = "<!-- begin: hub -->\n## A class on JupyterHub\n\nmeasured\n<!-- end: hub -->\n"

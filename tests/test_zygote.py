@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -177,3 +179,19 @@ def test_nothing_a_notebook_changes_reaches_the_next_one_forked_from_the_same_zy
     assert [(o.student, o.score, o.status) for o in cold] == [
         (o.student, o.score, o.status) for o in outcomes
     ]
+
+
+def test_warm_up_compiles_in_memory_and_writes_nothing(tmp_path):
+    """What the zygote does before it serves: no file written, no submission read."""
+    home = tmp_path / "home"
+    home.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", "from grader import worker; worker.warm_up(); print('ok')"],
+        cwd=home,
+        env={**os.environ, "HOME": str(home), "MPLCONFIGDIR": str(home / ".mpl")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    assert list(home.rglob("*")) == []
