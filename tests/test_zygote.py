@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _warm
 import nbformat
 import pytest
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
@@ -149,9 +150,11 @@ def _grade(course: Path, work, out: Path, warm: bool):
 @pytest.mark.slow
 @needs_warm
 def test_nothing_a_notebook_changes_reaches_the_next_one_forked_from_the_same_zygote(
-    fake, tmp_path
+    fake, tmp_path, monkeypatch
 ):
     course, released, source = fake
+    # The test process's zygote, which other tests' notebooks may have used before.
+    _warm.share_with_grading(monkeypatch)
     work = []
     for student, code in (("a_mutates", MUTATE + PROBE), ("b_probes", PROBE)):
         nb = corpus._insert_after_setup(corpus.answered(released, source), code)
