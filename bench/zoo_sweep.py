@@ -177,6 +177,44 @@ def reuse_meta_results() -> Iterator[None]:
         _meta_results.reset(token)
 
 
+class _QuickInit(TorchDispatchMode):
+    """Building on the meta device, faster: random initialisers are skipped there.
+
+    Their in-place operators (``uniform_``, ``normal_``, and the ``erfinv_`` and ``clamp_``
+    of a truncated normal) leave a meta tensor's shape, strides and dtype as they were, so
+    they return it without running their Python meta kernels (``clamp_`` alone took most of
+    a build's time). Any other operator, or one with a tensor argument besides the one it
+    fills, runs as usual.
+    """
+
+    SKIPPED = frozenset(
+        {
+            torch.ops.aten.uniform_.default,
+            torch.ops.aten.normal_.default,
+            torch.ops.aten.erfinv_.default,
+            torch.ops.aten.clamp_.default,
+        }
+    )
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        target, rest = args[0] if args else None, [*args[1:], *(kwargs or {}).values()]
+        if (
+            func in self.SKIPPED
+            and isinstance(target, torch.Tensor)
+            and target.is_meta
+            and not any(isinstance(v, torch.Tensor) for v in rest)
+        ):
+            return target
+        return func(*args, **(kwargs or {}))
+
+
+@contextlib.contextmanager
+def on_meta() -> Iterator[None]:
+    """Build models on the meta device (shapes, no data), without running their initialisers."""
+    with torch.device("meta"), _QuickInit():
+        yield
+
+
 def _output_shapes(model: nn.Module, x: torch.Tensor, train: bool, **kwargs) -> list[tuple]:
     model.train(train)
     results = _meta_results.get() if x.is_meta else None
@@ -210,7 +248,7 @@ def _compare_outputs(
 
 def _check_refusal(build: Callable[[], nn.Module], features: Callable[[nn.Module], int]) -> str:
     """A model without a head must be refused as a feature extractor, with its output size."""
-    with torch.device("meta"):
+    with on_meta():
         model = build()
     try:
         info = find_head(model)
@@ -273,7 +311,7 @@ def _check_timm(name: str) -> Outcome:
     start = time.perf_counter()
     notes = []
     try:
-        with torch.device("meta"):
+        with on_meta():
             model = timm.create_model(name, pretrained=False)
         if getattr(model, "num_classes", None) == 0 or not callable(
             getattr(model, "reset_classifier", None)
@@ -283,13 +321,13 @@ def _check_timm(name: str) -> Outcome:
             notes.append("default build has no head: refused")
             if not callable(getattr(model, "reset_classifier", None)):
                 return Outcome(name, "pass", "; ".join(notes), time.perf_counter() - start)
-            with torch.device("meta"):
+            with on_meta():
                 model = timm.create_model(name, pretrained=False, num_classes=1000)
         else:
             _check_refusal(
                 lambda: timm.create_model(name, pretrained=False, num_classes=0), _timm_features
             )
-        with torch.device("meta"):
+        with on_meta():
             reference = timm.create_model(name, pretrained=False, num_classes=NUM_CLASSES)
         expected = _changed_layers(model, reference)
         info = find_head(model)
@@ -366,7 +404,7 @@ def _check_transformers(class_name: str) -> Outcome:
     notes = []
     try:
         try:
-            with torch.device("meta"):
+            with on_meta():
                 model = cls(cls.config_class(**extra))
         except ImportError as exc:  # needs a compiled package (natten) that is not installed
             return Outcome(
@@ -387,7 +425,7 @@ def _check_transformers(class_name: str) -> Outcome:
                     time.perf_counter() - start,
                 )
             raise Failure("find_head found a head in a model that has none")
-        with torch.device("meta"):
+        with on_meta():
             reference = cls(cls.config_class(num_labels=NUM_CLASSES, **extra))
         expected = _changed_layers(model, reference)
         info = find_head(model)

@@ -617,7 +617,7 @@ def spawn(dep: Deployment, user: str, timeout: float = 240) -> float:
         server = api(dep, "GET", f"/users/{user}").get("servers", {}).get("", {})
         if server.get("ready"):
             return time.monotonic() - start
-        time.sleep(1)
+        time.sleep(0.2)
     raise HubError(f"the server of {user} was not ready in {timeout:.0f} s")
 
 

@@ -364,6 +364,21 @@ def test_meta_results_leave_views_in_place_operators_and_data_to_the_kernels():
     assert results.seen == {} and results.reused == 0
 
 
+def test_building_on_meta_skips_only_the_initialisers():
+    def signature(model):
+        return [(n, p.shape, p.stride(), p.dtype) for n, p in model.named_parameters()]
+
+    with zoo.on_meta():
+        quick = timm.create_model("vit_tiny_patch16_224", pretrained=False)  # truncated normals
+    with torch.device("meta"):
+        plain = timm.create_model("vit_tiny_patch16_224", pretrained=False)
+    assert signature(quick) == signature(plain) and quick.head.weight.is_meta
+    with zoo.on_meta():
+        x = torch.empty(3, 4)
+        with pytest.raises(RuntimeError):
+            x.clamp_(min=torch.empty(5))  # a tensor bound: it runs, and its meta kernel refuses
+
+
 def test_sweep_results_replace_their_own_part_and_keep_the_next_scripts_block(tmp_path):
     results = tmp_path / "RESULTS.md"
     hub = "<!-- begin: hub -->\n## A class on JupyterHub\n\nmeasured\n<!-- end: hub -->\n"
