@@ -157,7 +157,7 @@ class MetaResults(TorchDispatchMode):
             return tree_unflatten(made, tree)
         out = func(*args, **kwargs)
         flat, tree = tree_flatten(out)
-        if all(isinstance(t, torch.Tensor) and t.device.type == "meta" for t in flat):
+        if all(isinstance(t, torch.Tensor) and t.is_meta for t in flat):
             self.seen[key] = (tree, [(tuple(t.shape), t.stride(), t.dtype) for t in flat])
         return out
 
@@ -197,15 +197,12 @@ class _QuickInit(TorchDispatchMode):
     )
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        target, rest = args[0] if args else None, [*args[1:], *(kwargs or {}).values()]
-        if (
-            func in self.SKIPPED
-            and isinstance(target, torch.Tensor)
-            and target.is_meta
-            and not any(isinstance(v, torch.Tensor) for v in rest)
-        ):
-            return target
-        return func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        if func in self.SKIPPED:  # checked first: every operator of a build passes here
+            target, rest = args[0], [*args[1:], *kwargs.values()]
+            if target.is_meta and not any(isinstance(v, torch.Tensor) for v in rest):
+                return target
+        return func(*args, **kwargs)
 
 
 @contextlib.contextmanager

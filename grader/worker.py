@@ -134,9 +134,11 @@ def grade(job: dict, jobdir: Path) -> dict:
 def warm_up() -> None:
     """Do once, in the zygote that forks the workers, the first-use work of every job.
 
-    Rendering and checking a feedback page compiles regular expressions, CSS selectors,
-    the notebook schema and nbgrader's database mappings; a forked worker finds them
-    compiled (about 0.12 s of CPU less per job).
+    Rendering a small notebook with nbconvert's classic template (which the course's
+    feedback template extends) and validating it compiles the regular expressions, CSS
+    selectors and notebook schema that each feedback page needs; with nbgrader's database
+    mappings configured too, a forked worker finds them ready (about 0.12 s of CPU less
+    per job).
     """
     import nbformat
     import nbgrader.api  # noqa: F401 - its models, for configure_mappers
