@@ -12,5 +12,11 @@ One module per idea:
 - ``feedback``: feedback HTML without hidden tests or solutions.
 - ``autograde``, ``results``: grading a class and writing ``grades.csv``.
 
-Only the standard library is imported here, so ``course --help`` stays fast.
+Only the standard library is imported here, so ``course --help`` stays fast;
+jsonschema's IRI parsers, which every command would otherwise build on import,
+wait until something checks an IRI (``_deferred_iri``).
 """
+
+from grader import _deferred_iri
+
+_deferred_iri.defer()

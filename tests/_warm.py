@@ -2,9 +2,12 @@
 
 Each notebook still gets a kernel of its own (a fork of ``grader.zygote`` that
 has run nothing); only the imports of torch, torchvision, matplotlib and the
-rest are paid once per test process instead of once per notebook, or once per
-``course grade`` run (``share_with_grading``). Where a zygote cannot start, the
-tests run the cold ``python3`` kernel and each grading run starts its own, as before.
+rest are paid once per test session instead of once per notebook, or once per
+``course grade`` run (``share_with_grading``). Under pytest-xdist the controller
+starts the one zygote (``launch_for_workers``) while its workers start and
+collect, and every worker forks from it; a serial run starts its own on first
+use. Where a zygote cannot start, the tests run the cold ``python3`` kernel and
+each grading run starts its own, as before.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import functools
 import os
 import shutil
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -25,13 +30,70 @@ NAME = "python3-warm"
 COLD = os.environ.get("COURSE_TEST_COLD", "") not in ("", "0")
 
 
+# Set by the xdist controller for its workers: the socket of the zygote it started, and the
+# folder holding that zygote's warm kernelspec.
+SOCKET_ENV, KERNELS_ENV = "COURSE_TEST_ZYGOTE", "COURSE_TEST_KERNELS"
+# The controller writes this next to the socket when its zygote could not start.
+FAILED = "failed"
+
+
+class Shared:
+    """The controller's zygote, starting in a thread while the workers start and collect."""
+
+    def __init__(self) -> None:
+        from grader.zygote import Zygote
+
+        self.folder = Path(tempfile.mkdtemp(prefix="course-test-zygote-"))
+        self.zygote = Zygote(self.folder, threads=os.cpu_count() or 1)
+        self.kernels = self.zygote.kernelspec(NAME)
+        self._thread = threading.Thread(target=self._start, name="course-test-zygote")
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            self.zygote.start()
+        except (OSError, RuntimeError) as exc:
+            (self.folder / FAILED).write_text(str(exc))
+
+    def environ(self) -> dict[str, str]:
+        return {SOCKET_ENV: self.zygote.socket_path, KERNELS_ENV: str(self.kernels)}
+
+    def close(self) -> None:
+        self._thread.join()
+        self.zygote.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def launch_for_workers() -> Shared | None:
+    """Start the session's zygote in the xdist controller; ``None`` for cold runs."""
+    return None if COLD else Shared()
+
+
+def _attach(socket_path: str):
+    """The controller's zygote, once it answers; ``None`` if it could not start."""
+    from grader.zygote import START_TIMEOUT, Zygote
+
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if (Path(socket_path).parent / FAILED).exists():
+            return None
+        try:
+            return Zygote.attach(socket_path)
+        except ValueError:  # not listening yet (it binds once its imports are done)
+            time.sleep(0.1)
+    return None
+
+
 @functools.cache
 def zygote():
-    """This test process's zygote, started on first use; ``None`` where none can (or may) start."""
+    """This session's zygote: the controller's under xdist, else started on first use;
+    ``None`` where none can (or may) start."""
     from grader.zygote import Zygote
 
     if COLD:
         return None
+    if shared := os.environ.get(SOCKET_ENV):
+        return _attach(shared)
     folder = Path(tempfile.mkdtemp(prefix="course-test-zygote-"))
     started = Zygote(folder, threads=os.cpu_count() or 1)
     try:
@@ -47,7 +109,11 @@ def zygote():
 @functools.cache
 def _kernelspecs() -> str | None:
     found = zygote()
-    return None if found is None else str(found.kernelspec(NAME))
+    if found is None:
+        return None
+    if found.shared:  # the controller's: it wrote the kernelspec before starting its workers
+        return os.environ[KERNELS_ENV]
+    return str(found.kernelspec(NAME))
 
 
 def share_with_grading(monkeypatch: pytest.MonkeyPatch) -> None:

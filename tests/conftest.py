@@ -7,6 +7,7 @@ them (metrics, packaging) do not pay the ~6 s import.
 from __future__ import annotations
 
 import gc
+import os
 
 import pytest
 
@@ -117,6 +118,25 @@ _HEAVY_FIRST = (
     "test_lab.py",
     "test_training.py",
 )
+
+
+_SHARED_ZYGOTE_KEY = pytest.StashKey()
+
+
+def pytest_configure(config):
+    # The xdist controller collects nothing and runs no test: it starts the session's one
+    # zygote (tests/_warm.py) before it starts its workers, which inherit where it listens.
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        import _warm
+
+        if (shared := _warm.launch_for_workers()) is not None:
+            config.stash[_SHARED_ZYGOTE_KEY] = shared
+            os.environ.update(shared.environ())
+
+
+def pytest_unconfigure(config):
+    if (shared := config.stash.get(_SHARED_ZYGOTE_KEY, None)) is not None:
+        shared.close()
 
 
 def pytest_collection_finish(session):
