@@ -58,6 +58,9 @@ def _run(exchange_class, config, **traits) -> None:
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.exchange import ExchangeError as NbgraderExchangeError
 
+    from grader.course import gradebooks_in_process
+
+    gradebooks_in_process()  # collect opens the gradebook: no `alembic heads` subprocess for it
     coursedir = CourseDirectory(config=config)
     step = exchange_class(
         coursedir=coursedir, authenticator=Authenticator(config=config), config=config, **traits
