@@ -70,13 +70,19 @@ def _submission(intro, folder: Path, student: str, prefix: str = "") -> None:
 class NoIsolation(distributed.WorkerPlugin):
     """Workers grade without namespaces, so that a notebook can reach (and kill) its worker."""
 
+    name = "course-test-no-isolation"
+
     def setup(self, worker) -> None:
+        self.detect = sandbox.detect
         sandbox.detect.cache_clear()
         sandbox.detect = lambda: sandbox.Isolation()
 
+    def teardown(self, worker) -> None:
+        sandbox.detect = self.detect
 
-@pytest.fixture
-def cluster():
+
+@pytest.fixture(scope="module")
+def _local_cluster():
     import dask
 
     # One task per worker at a time, one retry: a job that kills its worker fails fast.
@@ -90,6 +96,22 @@ def cluster():
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as local:
             yield local
+
+
+@pytest.fixture
+def cluster(_local_cluster):
+    """The module's LocalCluster with both workers up (a test may have killed one: its nanny
+    starts another) and no worker plugin left over from an earlier test."""
+    with distributed.Client(_local_cluster.scheduler_address) as client:
+        client.wait_for_workers(2, timeout=120)
+    yield _local_cluster
+    with distributed.Client(_local_cluster.scheduler_address) as client:
+        if NoIsolation.name in client.run_on_scheduler(_worker_plugins):
+            client.unregister_worker_plugin(NoIsolation.name)
+
+
+def _worker_plugins(dask_scheduler=None) -> list[str]:
+    return list(dask_scheduler.worker_plugins)
 
 
 def _grade(course: Path, subs: Path, out: Path, *extra: str) -> int:
@@ -113,12 +135,13 @@ def test_cluster_grades_byte_identical_to_a_local_run(course, intro, cluster, tm
     assert (tmp_path / "dask" / "feedback" / "ben" / "intro.html").is_file()
 
 
-def _wait_for_start(client, student_index: int, timeout: float = 120) -> str:
-    """The address of the worker that started job ``student_index``."""
+def _wait_for_start(client, student_index: int, since: float, timeout: float = 120) -> str:
+    """The address of the worker that started job ``student_index`` after ``since`` (an
+    earlier test's run on the same cluster logged its own jobs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for _, msg in client.get_events("course-grade"):
-            if isinstance(msg, dict) and msg.get("index") == student_index:
+        for when, msg in client.get_events("course-grade"):
+            if when >= since and isinstance(msg, dict) and msg.get("index") == student_index:
                 return msg["worker"]
         time.sleep(0.2)
     raise TimeoutError(f"job {student_index} never started")
@@ -137,8 +160,9 @@ def test_a_worker_killed_mid_job_loses_no_submission(course, intro, cluster, tmp
     )
     with distributed.Client(cluster.scheduler_address) as client:
         pids = client.run(os.getpid)
+        since = time.time()
         run.start()
-        victim = _wait_for_start(client, 0)
+        victim = _wait_for_start(client, 0, since)
         time.sleep(3)  # in the middle of the job: its kernel is running
         os.kill(pids[victim], signal.SIGKILL)
         run.join(timeout=600)
