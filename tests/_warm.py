@@ -40,11 +40,11 @@ FAILED = "failed"
 class Shared:
     """The controller's zygote, starting in a thread while the workers start and collect."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int) -> None:
         from grader.zygote import Zygote
 
         self.folder = Path(tempfile.mkdtemp(prefix="course-test-zygote-"))
-        self.zygote = Zygote(self.folder, threads=os.cpu_count() or 1)
+        self.zygote = Zygote(self.folder, threads=threads)
         self.kernels = self.zygote.kernelspec(NAME)
         self._thread = threading.Thread(target=self._start, name="course-test-zygote")
         self._thread.start()
@@ -64,9 +64,10 @@ class Shared:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def launch_for_workers() -> Shared | None:
-    """Start the session's zygote in the xdist controller; ``None`` for cold runs."""
-    return None if COLD else Shared()
+def launch_for_workers(threads: int) -> Shared | None:
+    """Start the session's zygote in the xdist controller, its imports' thread pools sized
+    ``threads``; ``None`` for cold runs."""
+    return None if COLD else Shared(threads)
 
 
 def _attach(socket_path: str):

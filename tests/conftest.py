@@ -124,12 +124,23 @@ _SHARED_ZYGOTE_KEY = pytest.StashKey()
 
 
 def pytest_configure(config):
-    # The xdist controller collects nothing and runs no test: it starts the session's one
-    # zygote (tests/_warm.py) before it starts its workers, which inherit where it listens.
-    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+    # The xdist controller collects nothing and runs no test. Before it starts its workers:
+    # - it gives each worker its share of the cores for torch's thread pools (OMP/MKL), which
+    #   its kernels and grading runs inherit, as `course grade --jobs N` gives each job its
+    #   share. Every pool sized to all the cores, N of them busy at once, spin and wait on each
+    #   other (tests/test_checks_lesson4.py and test_heads.py beside two busy cores: 56 CPU-s
+    #   with 2 threads, 23 with 1);
+    # - it starts the session's one zygote (tests/_warm.py) with that many threads; the
+    #   workers inherit where it listens.
+    workers = config.getoption("numprocesses", None)
+    if workers and not hasattr(config, "workerinput"):
         import _warm
 
-        if (shared := _warm.launch_for_workers()) is not None:
+        cores = os.cpu_count() or 1
+        threads = max(1, cores // workers) if isinstance(workers, int) else cores
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, str(threads))
+        if (shared := _warm.launch_for_workers(int(os.environ["OMP_NUM_THREADS"]))) is not None:
             config.stash[_SHARED_ZYGOTE_KEY] = shared
             os.environ.update(shared.environ())
 
