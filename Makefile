@@ -18,8 +18,9 @@ ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 NBVAL := solutions --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 # pytest-xdist: one worker per core, a file's tests (a notebook's cells) on one worker, so module
 # fixtures are built once and nbval keeps one kernel per notebook; files go out in the order
-# tests/conftest.py gives them (longest first), not by their number of tests. `make test XDIST=`
-# runs serially.
+# tests/conftest.py gives them (longest first), not by their number of tests; each worker's torch
+# (and its kernels' and grading runs') gets cores / workers threads. `make test XDIST=` runs
+# serially.
 XDIST ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: lab test test-fast lint bench bench-zoo release install doctor clean hub hub-stop hub-remove-users

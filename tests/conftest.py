@@ -138,9 +138,11 @@ def pytest_configure(config):
 
         cores = os.cpu_count() or 1
         threads = max(1, cores // workers) if isinstance(workers, int) else cores
+        if (own := os.environ.get("OMP_NUM_THREADS", "")).isdigit():  # the caller's choice
+            threads = int(own)
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(name, str(threads))
-        if (shared := _warm.launch_for_workers(int(os.environ["OMP_NUM_THREADS"]))) is not None:
+        if (shared := _warm.launch_for_workers(threads)) is not None:
             config.stash[_SHARED_ZYGOTE_KEY] = shared
             os.environ.update(shared.environ())
 
