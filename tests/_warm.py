@@ -20,8 +20,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from grader.zygote import Zygote
 
 NAME = "python3-warm"
 
@@ -37,37 +41,50 @@ SOCKET_ENV, KERNELS_ENV = "COURSE_TEST_ZYGOTE", "COURSE_TEST_KERNELS"
 FAILED = "failed"
 
 
-class Shared:
-    """The controller's zygote, starting in a thread while the workers start and collect."""
+class Owned:
+    """A zygote this process starts, in a private temporary folder beside its warm kernelspec."""
 
     def __init__(self, threads: int) -> None:
         from grader.zygote import Zygote
 
         self.folder = Path(tempfile.mkdtemp(prefix="course-test-zygote-"))
         self.zygote = Zygote(self.folder, threads=threads)
-        self.kernels = self.zygote.kernelspec(NAME)
-        self._thread = threading.Thread(target=self._start, name="course-test-zygote")
-        self._thread.start()
+        self.kernels = str(self.zygote.kernelspec(NAME))
+        self._thread: threading.Thread | None = None
 
-    def _start(self) -> None:
+    def start(self) -> bool:
+        """Start it and wait until it answers; ``False`` (and why, in ``FAILED``) if it cannot."""
         try:
             self.zygote.start()
         except (OSError, RuntimeError) as exc:
             (self.folder / FAILED).write_text(str(exc))
+            return False
+        return True
+
+    def start_in_background(self) -> None:
+        """Start it in a thread (the xdist controller meanwhile starts its workers)."""
+        self._thread = threading.Thread(target=self.start, name="course-test-zygote")
+        self._thread.start()
 
     def environ(self) -> dict[str, str]:
-        return {SOCKET_ENV: self.zygote.socket_path, KERNELS_ENV: str(self.kernels)}
+        """Where the workers find it: its socket and its kernelspec's folder."""
+        return {SOCKET_ENV: self.zygote.socket_path, KERNELS_ENV: self.kernels}
 
     def close(self) -> None:
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         self.zygote.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def launch_for_workers(threads: int) -> Shared | None:
+def launch_for_workers(threads: int) -> Owned | None:
     """Start the session's zygote in the xdist controller, its imports' thread pools sized
     ``threads``; ``None`` for cold runs."""
-    return None if COLD else Shared(threads)
+    if COLD:
+        return None
+    owned = Owned(threads)
+    owned.start_in_background()
+    return owned
 
 
 def _attach(socket_path: str):
@@ -86,35 +103,29 @@ def _attach(socket_path: str):
 
 
 @functools.cache
-def zygote():
-    """This session's zygote: the controller's under xdist, else started on first use;
-    ``None`` where none can (or may) start."""
-    from grader.zygote import Zygote
-
+def _session() -> tuple[Zygote, str] | None:
+    """This session's zygote and the folder of its warm kernelspec: the controller's under
+    xdist, else started on first use; ``None`` where none can (or may) start."""
     if COLD:
         return None
-    if shared := os.environ.get(SOCKET_ENV):
-        return _attach(shared)
-    folder = Path(tempfile.mkdtemp(prefix="course-test-zygote-"))
-    started = Zygote(folder, threads=os.cpu_count() or 1)
-    try:
-        started.start()
-    except (OSError, RuntimeError):
-        shutil.rmtree(folder, ignore_errors=True)
+    if socket_path := os.environ.get(SOCKET_ENV):
+        found = _attach(socket_path)
+        return None if found is None else (found, os.environ[KERNELS_ENV])
+    owned = Owned(os.cpu_count() or 1)
+    if not owned.start():
+        owned.close()
         return None
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    atexit.register(started.close)
-    return started
+    atexit.register(owned.close)
+    return owned.zygote, owned.kernels
 
 
-@functools.cache
+def zygote() -> Zygote | None:
+    """This session's zygote, or ``None``."""
+    return None if (session := _session()) is None else session[0]
+
+
 def _kernelspecs() -> str | None:
-    found = zygote()
-    if found is None:
-        return None
-    if found.shared:  # the controller's: it wrote the kernelspec before starting its workers
-        return os.environ[KERNELS_ENV]
-    return str(found.kernelspec(NAME))
+    return None if (session := _session()) is None else session[1]
 
 
 def share_with_grading(monkeypatch: pytest.MonkeyPatch) -> None:
