@@ -443,16 +443,27 @@ class Grader:
     def read_back(self, outcome: Outcome, lesson: Lesson, nb, job: JobResult) -> str:
         """Fill ``outcome`` from what the job left; returns the page to hand back."""
         outcome.seconds = job.seconds
+        # Until the worker finishes, its result.json says which cell runs (None: no cell).
+        progress = job.result if job.result and "running" in job.result else None
         if job.timed_out:
             outcome.status = "timeout"
-            outcome.notes.append(f"stopped after {self.limits.notebook_timeout} s")
-            return self._plain(
-                outcome,
-                f"Grading stopped after {self.limits.notebook_timeout} s, "
-                "the limit for one notebook. Make every cell finish quickly (no "
-                "endless loops) and ask your instructor to grade it again.",
-            )
-        result = job.result or {
+            limit = self.limits.notebook_timeout
+            running = (progress or {}).get("running")
+            if running:
+                outcome.notes.append(f"stopped after {limit} s in {running['label']}")
+                why = (
+                    f"Grading stopped after {limit} s, the limit for one notebook, while "
+                    f"{running['label']} was running. Make that cell finish quickly (no "
+                    "endless loops) and ask your instructor to grade it again."
+                )
+            else:
+                outcome.notes.append(f"stopped after {limit} s, while no cell was running")
+                why = (
+                    f"Grading stopped after {limit} s, the limit for one notebook, while "
+                    "no cell of yours was running. Your instructor will look at it."
+                )
+            return self._plain(outcome, why)
+        result = (None if progress else job.result) or {
             "ok": False,
             "error": f"the grader exited with code {job.returncode} and no result",
         }

@@ -7,7 +7,13 @@ On top of nbgrader (per-cell timeout, interrupt on timeout) it:
   each graded cell, then runs a canary (an assert that must fail). If the
   canary passes, the kernel no longer reports errors honestly: the graded
   cell and everything after it score 0 and the notebook is flagged;
-- caps the output one cell may produce, and interrupts a cell that floods;
+- caps the output kept per cell and per notebook: past a cap, output is
+  dropped as it arrives, with a note in the cell, and the cell runs on to its
+  end (no interrupt, so no later cell can be hit by a stale one); errors and a
+  first piece of stderr are always kept, so a failing test still fails;
+- stops at its own deadline (``deadline``) and names the cell that ran out of
+  time; until it is done, ``progress_path`` says which cell is running (read
+  if the job is killed at its hard limit);
 - survives a kernel that dies (``os._exit``, a crash, the memory limit) or
   ignores the interrupt (a loop that catches ``KeyboardInterrupt``): that
   cell gets an error, the kernel is restarted, the cells before it are
@@ -19,19 +25,18 @@ Incidents go to a JSON report (``report_path``) for the grader's summary.
 from __future__ import annotations
 
 import ast
-import asyncio
 import hashlib
 import hmac
 import json
 import secrets
+import time
 from pathlib import Path
 
-from jupyter_core.utils import ensure_async
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, List, Unicode
+from traitlets import Float, Integer, List, Unicode
 
 
 def guard_loader(name: str, key: bytes) -> str:
@@ -94,7 +99,14 @@ class SandboxedExecute(Execute):
     guard_modules = List(Unicode(), help="modules to import and protect before the first cell").tag(
         config=True
     )
-    output_limit = Integer(1_000_000, help="bytes of output one cell may produce").tag(config=True)
+    output_limit = Integer(1_000_000, help="bytes of output one cell may keep").tag(config=True)
+    notebook_output_limit = Integer(
+        3_000_000, help="bytes of output the cells that are not tests may keep in all"
+    ).tag(config=True)
+    deadline = Float(
+        0, help="seconds all cells may take together (0: none); then the rest is not run"
+    ).tag(config=True)
+    progress_path = Unicode("", help="where to write which cell is running").tag(config=True)
     report_path = Unicode("", help="where to write the JSON list of incidents").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
@@ -104,9 +116,16 @@ class SandboxedExecute(Execute):
         self._guarded = False
         self._untrusted = False  # the guard failed its challenge: no test runs after that
         self._resources = resources
+        self._kept_bytes = 0  # output kept so far by cells that are not tests
+        self._ends = time.monotonic() + self.deadline if self.deadline > 0 else None
+        self._running = -1
         try:
             return super().preprocess(nb, resources, km)
         finally:
+            if (
+                self.progress_path
+            ):  # no cell runs now: a job killed after this is not a cell's doing
+                Path(self.progress_path).write_text(json.dumps({"ok": False, "running": None}))
             if self.report_path:
                 with open(self.report_path, "w") as fh:
                     json.dump(self._incidents, fh, indent=1)
@@ -205,7 +224,10 @@ class SandboxedExecute(Execute):
         if self._stopped:
             cell.outputs = [error_output("NotRun", self._stopped)]
             return cell, self.resources
-        self._cell_bytes, self._flooded = 0, False
+        self._start_cell(index)
+        if self._stopped:  # the notebook's time ran out
+            cell.outputs = [error_output("NotRun", self._stopped)]
+            return cell, self.resources
         try:
             if not self._guarded:
                 self._install_guard()
@@ -261,31 +283,191 @@ class SandboxedExecute(Execute):
             )
             self._incident("stopped", failed, self._stopped)
 
-    # --- output cap ---
+    # --- time: the notebook's deadline, which cell is running, what a time-out says ---
+
+    def _label(self, index: int) -> str:
+        """How a student finds cell ``index`` (0-based) in their notebook."""
+        grade_id = self.nb.cells[index].get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        return f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
+
+    def _start_cell(self, index: int) -> None:
+        """Reset the cell's output count, note it as running, stop here if time ran out."""
+        self._cell_bytes, self._dropped, self._note = 0, 0, None
+        self._stderr_kept = self._error_kept = False
+        self._running = index
+        if self.progress_path:
+            # Overwritten by the worker's result when it finishes: if the job is killed at its
+            # hard limit, this is what the grader reads back.
+            grade_id = self.nb.cells[index].get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            running = {"cell": index, "grade_id": grade_id, "label": self._label(index)}
+            Path(self.progress_path).write_text(json.dumps({"ok": False, "running": running}))
+        if self._ends is not None and time.monotonic() >= self._ends and not self._stopped:
+            self._stopped = (
+                f"not run: the grading time of this notebook ({self.deadline:g} s) ran out "
+                f"before {self._label(index)}"
+            )
+            self._incident("deadline", index, self._stopped)
+
+    def _get_timeout(self, cell):
+        """The cell's timeout, cut to what is left of the notebook's deadline."""
+        timeout = super()._get_timeout(cell)
+        if self._ends is None:
+            return timeout
+        left = max(1, int(self._ends - time.monotonic() + 0.999))  # 0 would mean no limit
+        return left if timeout is None else min(timeout, left)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """Interrupt (nbgrader's), and say in the cell which limit stopped it."""
+        reply = await super()._async_handle_timeout(timeout, cell)
+        if cell is None:  # a quiet request (guard, canary, replay): its caller reports it
+            return reply
+        index = self._running
+        if self._ends is not None and time.monotonic() >= self._ends - 1:
+            why = (
+                f"stopped after {timeout} s: the grading time of this notebook "
+                f"({self.deadline:g} s) ran out while this cell ran"
+            )
+            self._stopped = (
+                f"not run: the grading time of this notebook ({self.deadline:g} s) ran out "
+                f"while {self._label(index)} ran"
+            )
+            self._incident("deadline", index, f"{self._label(index)} ran past the deadline")
+        else:
+            why = (
+                f"this cell ran longer than {timeout} s, the limit for one cell, and was "
+                "stopped: make it finish sooner (an endless loop?)"
+            )
+            self._incident("timeout", index, f"{self._label(index)} ran longer than {timeout} s")
+        return {
+            "content": {
+                "status": "error",
+                "ename": "CellTimeoutError",
+                "evalue": why,
+                "traceback": [f"CellTimeoutError: {why}"],
+            }
+        }
+
+    # --- output caps: drop what is over, keep the cell running ---
+
+    def _budget(self, cell_index: int) -> int:
+        """Bytes this cell may still keep: its own limit, and the notebook's unless it is a test."""
+        left = self.output_limit - self._cell_bytes
+        if not utils.is_grade(self.nb.cells[cell_index]):
+            # Tests keep their own messages whatever the student's cells printed before.
+            left = min(left, self.notebook_output_limit - self._kept_bytes)
+        return max(0, left)
+
+    def _keep(self, cell_index: int, size: int) -> None:
+        self._cell_bytes += size
+        if not utils.is_grade(self.nb.cells[cell_index]):
+            self._kept_bytes += size
+
+    def _drop(self, outs, cell_index: int, size: int) -> None:
+        """Count ``size`` bytes dropped; the cell's note (added once) says how many so far."""
+        self._dropped += size
+        test = utils.is_grade(self.nb.cells[cell_index])
+        if self._note is None:
+            cell_left = self.output_limit - self._cell_bytes
+            nb_left = self.notebook_output_limit - self._kept_bytes
+            self._note_which = (
+                f"this cell's output passed {self.output_limit:,} bytes"
+                if test or cell_left <= nb_left
+                else f"this notebook's output passed {self.notebook_output_limit:,} bytes in all"
+            )
+            self._note = new_output("stream", name="stdout", text="")
+            outs.append(self._note)
+            self._incident(
+                "output", cell_index, f"{self._note_which}; the rest is not in the feedback"
+            )
+        self._note["text"] = (
+            f"\n[output limit: {self._note_which}; the rest ({self._dropped:,} bytes) is not "
+            "kept; the cell was not stopped for it"
+            + ("; this test's result does not depend on its output" if test else "")
+            + ".]\n"
+        )
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
-        size = (
-            len(str(content.get("text", "")))
-            + sum(len(str(v)) for v in content.get("data", {}).values())
-            + len(str(content.get("traceback", "")))
-        )
-        self._cell_bytes = getattr(self, "_cell_bytes", 0) + size
-        if self._cell_bytes <= self.output_limit:
+        size = _size(content)
+        budget = self._budget(cell_index)
+        if size <= budget:
+            self._keep(cell_index, size)
             return super().output(outs, msg, display_id, cell_index)
-        if not self._flooded:
-            self._flooded = True
-            outs.append(
-                new_output(
-                    "stream",
-                    name="stdout",
-                    text=(
-                        f"\n[output limit: this cell printed more than {self.output_limit:,} bytes; the rest "
-                        "was dropped and the cell interrupted]\n"
-                    ),
+        kind = msg.get("msg_type")
+        if kind == "error" and not self._error_kept:
+            # Kept (cut short) whatever the budget, so that nbgrader still sees the failure.
+            self._error_kept = True
+            out = _short_error(content)
+            outs.append(out)
+            self._cell_bytes += _size(out)
+            self._drop(outs, cell_index, max(0, size - _size(out)))
+            return out
+        if kind == "stream":
+            name, text = content.get("name", "stdout"), str(content.get("text", ""))
+            head = text[:budget]
+            if name == "stderr" and not self._stderr_kept:
+                # nbgrader fails a test that wrote to stderr: keep a piece of it whatever the budget.
+                head = text[: max(budget, MAX_ERROR_BYTES)]
+                self._stderr_kept = True
+            if head:
+                self._keep(cell_index, len(head))
+                out = super().output(
+                    outs, {**msg, "content": {**content, "text": head}}, display_id, cell_index
                 )
-            )
-            self._incident("output", cell_index, f"more than {self.output_limit} bytes of output")
-            # Called from nbclient's event loop: schedule the interrupt, do not wait for it.
-            asyncio.ensure_future(ensure_async(self.km.interrupt_kernel()))
+                self._drop(outs, cell_index, size - len(head))
+                return out
+        self._drop(outs, cell_index, size)
         return None
+
+    def on_cell_executed(self, **kwargs):
+        """nbgrader adds the reply's error to the cell when no output showed it: cut it short too."""
+        reply = kwargs.get("execute_reply") or {}
+        content = reply.get("content", {})
+        if content.get("status") == "error" and _size(content) > MAX_ERROR_BYTES:
+            kwargs["execute_reply"] = {**reply, "content": {**content, **_short_error(content)}}
+        return super().on_cell_executed(**kwargs)
+
+    def _update_display_id(self, display_id, msg):
+        """An update of an earlier display counts as new output, and is dropped past the caps."""
+        index = self._running
+        if not 0 <= index < len(self.nb.cells):
+            return super()._update_display_id(display_id, msg)
+        size = _size(msg.get("content", {}))
+        if size > self._budget(index):
+            if msg.get("msg_type") == "update_display_data":  # output() notes the others
+                self._drop(self.nb.cells[index].outputs, index, size)
+            return None
+        if msg.get("msg_type") == "update_display_data":
+            self._keep(index, size)
+        return super()._update_display_id(display_id, msg)
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        """Widget messages count too (their state goes into the notebook's metadata)."""
+        size = _size(msg.get("content", {}))
+        if size > self._budget(cell_index):
+            self._drop(outs, cell_index, size)
+            return
+        self._keep(cell_index, size)
+        super().handle_comm_msg(outs, msg, cell_index)
+
+
+MAX_ERROR_BYTES = 4000  # an error or a piece of stderr kept past the caps
+
+
+def _size(content: dict) -> int:
+    """Bytes an output message adds to a notebook (text, data, error), roughly as stored."""
+    data = content.get("data", {})
+    return (
+        len(str(content.get("text", "")))
+        + (sum(len(str(v)) for v in data.values()) if isinstance(data, dict) else len(str(data)))
+        + len(str(content.get("evalue", "")))
+        + len(str(content.get("traceback", "")))
+    )
+
+
+def _short_error(content: dict):
+    """An error output of at most about ``MAX_ERROR_BYTES``: name and message, no traceback."""
+    return error_output(
+        str(content.get("ename", "Error"))[:200],
+        str(content.get("evalue", ""))[: MAX_ERROR_BYTES // 2 - 300],
+    )

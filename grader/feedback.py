@@ -7,7 +7,8 @@ test cell (from the released notebook), strips hidden-test blocks anywhere
 else, cuts the traceback of failed tests to their message (a traceback
 quotes the failing line of a hidden test) and removes any output that quotes
 grader-only text (a submission can print its own kernel's input history).
-``leaks`` is the last check on the HTML itself.
+``leaks`` is the last check on the HTML itself. ``shrink`` keeps the page
+small (``PAGE_LIMIT``) whatever the notebook printed or pasted.
 """
 
 from __future__ import annotations
@@ -257,6 +258,75 @@ def leaks(page: str, secret: frozenset[str]) -> list[str]:
     text = visible_text(page)
     flat = re.sub(r"\s+", " ", text)
     return sorted(line for line in secret if line in text or re.sub(r"\s+", " ", line) in flat)
+
+
+PAGE_LIMIT = 5_000_000  # bytes of one feedback page (the execution keeps at most 3 MB of output)
+# What outputs and long sources may take on the page; the rest of a page (styles, the lesson's
+# own text) is about 0.4 MB for lesson 1.
+PAGE_BUDGET = PAGE_LIMIT - 1_000_000
+SOURCE_LIMIT = 100_000
+BLANK_PNG = (  # 1x1, transparent
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)  # characters of one cell's source shown when the page is too large
+LEFT_OUT = (
+    "[this output ({:,} bytes) was left out of your feedback to keep the page under "
+    f"{PAGE_LIMIT // 1_000_000} MB]\n"
+)
+
+
+def _rendered_size(value) -> int:
+    """About how many bytes ``value`` (an output field or a source) takes in the HTML page."""
+    if isinstance(value, dict):
+        return sum(_rendered_size(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_rendered_size(v) for v in value)
+    return len(html.escape(str(value)))
+
+
+def shrink(nb, excess: int | None = None) -> int:
+    """Leave out of ``nb`` (in place) about ``excess`` bytes of page, largest parts first.
+
+    Outputs and attachments of cells that are not tests go first, then those of
+    tests; a source longer than ``SOURCE_LIMIT`` is cut. Each left-out part
+    becomes a short note, so the student sees that something was there. Without
+    ``excess``, what its outputs, attachments and long sources would take on the
+    page past ``PAGE_BUDGET`` (checked before rendering: a page of many megabytes
+    takes seconds to render). Returns how many parts were left out.
+    """
+    parts = []  # (is a test, size, cell, what)
+    for cell in nb.cells:
+        test = bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+        for i, output in enumerate(cell.get("outputs", [])):
+            if not str(output.get("text", "")).startswith(LEFT_OUT[:15]):  # not left out already
+                parts.append((test, _rendered_size(output), cell, i))
+        blank = {name: {"image/png": BLANK_PNG} for name in cell.get("attachments") or {}}
+        if cell.get("attachments") and cell["attachments"] != blank:
+            parts.append((test, _rendered_size(cell["attachments"]), cell, "attachments"))
+        if len(_source(cell)) > SOURCE_LIMIT:
+            parts.append((test, 4 * len(_source(cell)), cell, "source"))
+    parts.sort(key=lambda part: (part[0], -part[1]))
+    if excess is None:
+        excess = sum(part[1] for part in parts) - PAGE_BUDGET
+    saved = left_out = 0
+    for _, size, cell, what in parts:
+        if saved >= excess:
+            break
+        if what == "attachments":
+            # Emptied, not removed: the markdown still refers to them, and nbconvert needs them.
+            cell["attachments"] = {name: {"image/png": BLANK_PNG} for name in cell["attachments"]}
+            cell.source = _source(cell) + "\n\n" + LEFT_OUT.format(size).replace("output", "image")
+        elif what == "source":
+            text = _source(cell)
+            cell.source = (
+                text[:SOURCE_LIMIT]
+                + f"\n# [the rest of this cell ({len(text) - SOURCE_LIMIT:,} characters) "
+                "is not shown in your feedback]\n"
+            )
+        else:
+            cell.outputs[what] = new_output("stream", name="stdout", text=LEFT_OUT.format(size))
+        saved += size
+        left_out += 1
+    return left_out
 
 
 def fallback_page(student: str, lesson: str, score: float, max_score: float, reason: str) -> str:

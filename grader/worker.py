@@ -39,6 +39,11 @@ def configure(job: dict, jobdir: Path):
     config.Execute.interrupt_on_timeout = True
     config.SandboxedExecute.guard_modules = job["guard_modules"]
     config.SandboxedExecute.output_limit = limits["output_bytes"]
+    # The executor stops at its own deadline, before the sandbox kills the job, so that what ran
+    # keeps its points and the feedback names the cell that ran out of time.
+    timeout = limits["notebook_timeout"]
+    config.SandboxedExecute.deadline = max(1, timeout - max(10, timeout // 10))
+    config.SandboxedExecute.progress_path = str(jobdir / "result.json")
     config.SandboxedExecute.report_path = str(jobdir / "incidents.json")
     config.NbGraderAPI.log_level = "WARN"
     feedback.template_config(config)
@@ -86,15 +91,28 @@ def make_feedback(api, job: dict, jobdir: Path) -> dict:
     )
     removed = feedback.sanitize(nb, released, secrets.excluding(feedback.student_text(submitted)))
     feedback.present(nb, released)
+    left_out = feedback.shrink(nb)
     os.chmod(graded, 0o644)
     nbformat.write(nb, graded)
-    result = api.generate_feedback(lesson, student, force=True)
-    if not result["success"]:
-        raise RuntimeError(f"nbgrader generate_feedback failed:\n{result.get('error', '')}")
-    shutil.copyfile(
-        course / "feedback" / student / lesson / f"{lesson}.html", jobdir / "feedback.html"
-    )
-    return {"removed_outputs": removed}
+    page = course / "feedback" / student / lesson / f"{lesson}.html"
+    for attempt in range(3):
+        result = api.generate_feedback(lesson, student, force=True)
+        if not result["success"]:
+            raise RuntimeError(f"nbgrader generate_feedback failed:\n{result.get('error', '')}")
+        size = page.stat().st_size
+        if size <= feedback.PAGE_LIMIT:
+            break
+        if attempt == 2:
+            raise RuntimeError(
+                f"the feedback page is {size:,} bytes even with its outputs left out"
+            )
+        # Past the limit (HTML escaping and highlighting make a page larger than its notebook):
+        # leave out the largest parts, everything on the second try, and render again.
+        excess = size - feedback.PAGE_LIMIT + 100_000 if attempt == 0 else size
+        left_out += feedback.shrink(nb, excess)
+        nbformat.write(nb, graded)
+    shutil.copyfile(page, jobdir / "feedback.html")
+    return {"removed_outputs": removed, "left_out": left_out}
 
 
 def grade(job: dict, jobdir: Path) -> dict:

@@ -178,6 +178,7 @@ _SHARED_ZYGOTE = (
     "test_cluster.py",
     "test_lms.py",
     "test_misconceptions.py",
+    "test_output_limits.py",
 )
 
 
