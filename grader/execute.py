@@ -122,9 +122,8 @@ class SandboxedExecute(Execute):
         try:
             return super().preprocess(nb, resources, km)
         finally:
-            if (
-                self.progress_path
-            ):  # no cell runs now: a job killed after this is not a cell's doing
+            # No cell runs now: a job killed after this is not a cell's doing.
+            if self.progress_path:
                 Path(self.progress_path).write_text(json.dumps({"ok": False, "running": None}))
             if self.report_path:
                 with open(self.report_path, "w") as fh:
@@ -306,12 +305,20 @@ class SandboxedExecute(Execute):
                 f"not run: the grading time of this notebook ({self.deadline:g} s) ran out "
                 f"before {self._label(index)}"
             )
-            self._incident("deadline", index, self._stopped)
+            self._incident(
+                "deadline",
+                index,
+                f"not run, nor the rest: the deadline ({self.deadline:g} s) had passed",
+            )
 
     def _get_timeout(self, cell):
-        """The cell's timeout, cut to what is left of the notebook's deadline."""
+        """The cell's timeout, cut to what is left of the notebook's deadline.
+
+        Not the quiet requests' (``cell`` None): the guard and the canary, cut short near the
+        deadline, would flag an honest notebook; the cell timeout bounds them.
+        """
         timeout = super()._get_timeout(cell)
-        if self._ends is None:
+        if self._ends is None or cell is None:
             return timeout
         left = max(1, int(self._ends - time.monotonic() + 0.999))  # 0 would mean no limit
         return left if timeout is None else min(timeout, left)
@@ -331,13 +338,15 @@ class SandboxedExecute(Execute):
                 f"not run: the grading time of this notebook ({self.deadline:g} s) ran out "
                 f"while {self._label(index)} ran"
             )
-            self._incident("deadline", index, f"{self._label(index)} ran past the deadline")
+            self._incident(
+                "deadline", index, f"ran past the notebook's deadline ({self.deadline:g} s)"
+            )
         else:
             why = (
                 f"this cell ran longer than {timeout} s, the limit for one cell, and was "
                 "stopped: make it finish sooner (an endless loop?)"
             )
-            self._incident("timeout", index, f"{self._label(index)} ran longer than {timeout} s")
+            self._incident("timeout", index, f"ran longer than {timeout} s, the limit for one cell")
         return {
             "content": {
                 "status": "error",

@@ -15,6 +15,7 @@ inside its test still fails that test. (Issue 30; issue 23's feedback size.)
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import nbformat
@@ -24,7 +25,7 @@ from submissions import corpus  # tests/ is on sys.path (rootdir imports)
 
 from grader import feedback, sandbox
 from grader.course import lessons
-from grader.execute import MAX_ERROR_BYTES
+from grader.execute import MAX_ERROR_BYTES, SandboxedExecute
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,8 +65,11 @@ pytestmark = pytest.mark.skipif("lesson1" not in lessons(ROOT), reason="needs le
 
 
 def _build(released, source, extra: list[str]):
+    """Every answer right, and ``extra`` cells right after the set-up cell: before every answer
+    and test, so that anything the output leaves behind (a stall, a stray interrupt) hits them."""
     nb = corpus.answered(released, source)
-    nb.cells += [new_code_cell(code) for code in extra]
+    setup = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells[setup + 1 : setup + 1] = [new_code_cell(code) for code in extra]
     return nb
 
 
@@ -131,9 +135,10 @@ def test_output_is_capped_and_answers_keep_their_marks(case, graded):
     assert len(page.encode()) <= feedback.PAGE_LIMIT, len(page.encode())
     text = feedback.visible_text(page)
     if case in ("many_over", "one_far_over", "images"):
-        assert "output limit: this cell's output passed" in text
+        assert f"output limit: this cell's output passed {LIMIT:,} bytes" in text
     if case in ("many_over", "many_under", "escaped"):
-        assert "output limit: this notebook's output passed" in text
+        total = SandboxedExecute.class_traits()["notebook_output_limit"].default()
+        assert f"output limit: this notebook's output passed {total:,} bytes in all" in text
     if case == "just_under":
         assert "output limit" not in text and "z" * (LIMIT - 10_000) in text
     if case in ("escaped", "attachment"):
@@ -179,3 +184,67 @@ def test_a_kept_error_is_short():
 
     out = _short_error({"ename": "E" * 1000, "evalue": "v" * 10**7, "traceback": ["t" * 10**7]})
     assert len(str(out)) <= MAX_ERROR_BYTES and out.ename.startswith("E")
+
+
+# --- time-outs: only for cells that ran out of time, and naming them ---------------------------
+
+
+@pytest.mark.slow
+def test_a_time_out_names_the_cell_and_what_ran_keeps_its_points(tmp_path):
+    """An endless loop is stopped at the cell limit; slow cells past the notebook's deadline are
+    stopped or not run, and the answers above them keep their points (no hard kill, no 0)."""
+    from grader.autograde import Grader
+
+    limits = sandbox.Limits(cell_timeout=8, notebook_timeout=40, memory_mb=3072)  # deadline 30 s
+    with Grader(ROOT, ["lesson1"], limits=limits, jobs=1) as grader:
+        released = nbformat.read(grader.lessons["lesson1"].released, as_version=4)
+        source = nbformat.read(ROOT / "solutions" / "lesson1" / "lesson1.ipynb", as_version=4)
+        # After the answers: they ran before the time was used up, and keep their points.
+        nb = corpus.answered(released, source)
+        nb.cells += [new_code_cell("while True:\n    pass")]
+        nb.cells += [new_code_cell("import time; time.sleep(6)") for _ in range(6)]
+        path = tmp_path / "subs" / "slow" / "lesson1.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+        (outcome,) = grader.grade([("slow", "lesson1", path)], tmp_path / "out")
+        max_score = grader.lessons["lesson1"].max_score
+    loop = next(i for i, c in enumerate(nb.cells) if c.source.startswith("while True"))
+    assert outcome.score == max_score and outcome.status == "graded", outcome.notes
+    assert outcome.seconds < limits.notebook_timeout
+    # The notes number cells from 0 (as the grader's other notes do); the page from 1.
+    assert f"timeout at cell {loop}: ran longer than 8 s, the limit for one cell" in outcome.notes
+    assert any("ran past the notebook's deadline (30 s)" in n for n in outcome.notes)
+    text = feedback.visible_text(
+        (tmp_path / "out" / "feedback" / "slow" / "lesson1.html").read_text()
+    )
+    assert "this cell ran longer than 8 s, the limit for one cell" in text
+    assert "the grading time of this notebook (30 s) ran out while this cell ran" in text
+    # The cells after it name the one that used the time up (a sleep, numbered from 1).
+    assert re.search(r"ran out while cell (\d+) ran", text)
+    last = int(re.search(r"ran out while cell (\d+) ran", text).group(1)) - 1
+    assert nb.cells[last].source.startswith("import time; time.sleep(6)")
+
+
+def test_a_killed_job_names_the_cell_that_was_running():
+    from grader.autograde import Grader, JobResult
+    from grader.results import Outcome
+
+    grader = Grader(ROOT, ["lesson1"], limits=sandbox.Limits(notebook_timeout=60))
+    running = {"cell": 12, "grade_id": "ex1_answer", "label": "cell 13 (ex1_answer)"}
+    for progress, expected in (
+        ({"ok": False, "running": running}, "while cell 13 (ex1_answer) was running"),
+        ({"ok": False, "running": None}, "while no cell of yours was running"),
+        (None, "while no cell of yours was running"),
+    ):
+        outcome = Outcome("ann", "lesson1", 0.0, 8.0)
+        job = JobResult(None, True, 60.0, progress, None, "")
+        page = grader.read_back(outcome, None, None, job)  # type: ignore[arg-type]
+        assert outcome.status == "timeout" and expected in feedback.visible_text(page)
+        assert "after 60 s" in feedback.visible_text(page)
+    # A job that died (not killed) mid-cell, its progress still in result.json: an error, not a
+    # grade read from the progress record.
+    outcome = Outcome("ann", "lesson1", 0.0, 8.0)
+    grader.read_back(
+        outcome, None, None, JobResult(-9, False, 5.0, {"ok": False, "running": running}, None, "")
+    )  # type: ignore[arg-type]
+    assert outcome.status == "error" and "no result" in outcome.notes[0]
