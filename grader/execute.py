@@ -31,6 +31,7 @@ import json
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_output
@@ -291,7 +292,8 @@ class SandboxedExecute(Execute):
 
     def _start_cell(self, index: int) -> None:
         """Reset the cell's output count, note it as running, stop here if time ran out."""
-        self._cell_bytes, self._dropped, self._note = 0, 0, None
+        self._cell_bytes, self._dropped = 0, 0
+        self._note: Any = None  # the cell's output-limit note, once it has one
         self._stderr_kept = self._error_kept = False
         self._running = index
         if self.progress_path:
@@ -383,12 +385,13 @@ class SandboxedExecute(Execute):
                 if test or cell_left <= nb_left
                 else f"this notebook's output passed {self.notebook_output_limit:,} bytes in all"
             )
-            self._note = new_output("stream", name="stdout", text="")
-            outs.append(self._note)
+            self._note = note = new_output("stream", name="stdout", text="")
+            outs.append(note)
             self._incident(
                 "output", cell_index, f"{self._note_which}; the rest is not in the feedback"
             )
-        self._note["text"] = (
+        note = self._note
+        note["text"] = (
             f"\n[output limit: {self._note_which}; the rest ({self._dropped:,} bytes) is not "
             "kept; the cell was not stopped for it"
             + ("; this test's result does not depend on its output" if test else "")
@@ -396,6 +399,12 @@ class SandboxedExecute(Execute):
         )
 
     def output(self, outs, msg, display_id, cell_index):
+        """nbclient's output hook: keep what fits the caps; drop the rest, never interrupt.
+
+        Interrupting a flooding cell raced with its end: the signal could land in the
+        kernel's next request (the guard, the canary, the next cell), whose reply was
+        then lost and grading stalled until the notebook's limit.
+        """
         content = msg.get("content", {})
         size = _size(content)
         budget = self._budget(cell_index)

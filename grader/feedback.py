@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from nbformat.v4 import new_output
 
@@ -293,7 +294,7 @@ def shrink(nb, excess: int | None = None) -> int:
     page past ``PAGE_BUDGET`` (checked before rendering: a page of many megabytes
     takes seconds to render). Returns how many parts were left out.
     """
-    parts = []  # (is a test, size, cell, what)
+    parts: list[tuple[bool, int, Any, int | str]] = []  # (is a test, size, cell, what)
     for cell in nb.cells:
         test = bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
         for i, output in enumerate(cell.get("outputs", [])):

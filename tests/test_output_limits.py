@@ -220,8 +220,9 @@ def test_a_time_out_names_the_cell_and_what_ran_keeps_its_points(tmp_path):
     assert "this cell ran longer than 8 s, the limit for one cell" in text
     assert "the grading time of this notebook (30 s) ran out while this cell ran" in text
     # The cells after it name the one that used the time up (a sleep, numbered from 1).
-    assert re.search(r"ran out while cell (\d+) ran", text)
-    last = int(re.search(r"ran out while cell (\d+) ran", text).group(1)) - 1
+    named = re.search(r"ran out while cell (\d+) ran", text)
+    assert named is not None
+    last = int(named.group(1)) - 1
     assert nb.cells[last].source.startswith("import time; time.sleep(6)")
 
 
@@ -244,7 +245,6 @@ def test_a_killed_job_names_the_cell_that_was_running():
     # A job that died (not killed) mid-cell, its progress still in result.json: an error, not a
     # grade read from the progress record.
     outcome = Outcome("ann", "lesson1", 0.0, 8.0)
-    grader.read_back(
-        outcome, None, None, JobResult(-9, False, 5.0, {"ok": False, "running": running}, None, "")
-    )  # type: ignore[arg-type]
+    died = JobResult(-9, False, 5.0, {"ok": False, "running": running}, None, "")
+    grader.read_back(outcome, None, None, died)  # type: ignore[arg-type]
     assert outcome.status == "error" and "no result" in outcome.notes[0]
