@@ -70,7 +70,9 @@ class Deployment:
     repo: Path = REPO  # the clone: its solutions/ and history are what students must not read
     memory: int = 3 * 2**30  # per student (server and kernels together), bytes
     pids: int = 512  # per student: processes and threads
-    limits: bool = True  # False only when the instructor accepts a class without cgroup limits
+    disk: int = 2 * 2**30  # per user: the home is a file system of this size (a loop image)
+    tmp: int = 512 * 2**20  # per user: private /tmp, /var/tmp and /dev/shm (tmpfs) of this size
+    limits: bool = True  # False only when the instructor accepts a class without these limits
 
     @property
     def exchange(self) -> Path:
@@ -79,6 +81,10 @@ class Deployment:
     @property
     def state(self) -> Path:
         return self.dir / "state"
+
+    @property
+    def disks(self) -> Path:
+        return self.dir / "disks"
 
     @property
     def venv(self) -> Path:
@@ -377,9 +383,10 @@ def remove_ipc_of(uids: set[int]) -> int:
 
 
 def remove_users(names: list[str], leftovers: list[Path] | None = None) -> list[str]:
-    """Kill the processes of the course's accounts among ``names``, ``userdel -r`` them, then
-    delete every file they still own under ``leftovers`` (plus /tmp, /var/tmp, /dev/shm),
-    their SysV IPC objects and their cgroups."""
+    """Kill the processes of the course's accounts among ``names``, unmount their homes (and
+    delete the images in ``<leftover>/disks``), ``userdel -r`` them, then delete every file
+    they still own under ``leftovers`` (plus /tmp, /var/tmp, /dev/shm), their SysV IPC
+    objects and their cgroups."""
     removed, uids = [], set()
     for name in names:
         entry = _account(name)
@@ -394,6 +401,11 @@ def remove_users(names: list[str], leftovers: list[Path] | None = None) -> list[
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.1)
+        home = Path(entry.pw_dir)
+        if os.path.ismount(home):
+            subprocess.run(["umount", "-l", str(home)], capture_output=True)
+        for root in leftovers or []:
+            (root / "disks" / f"{name}.img").unlink(missing_ok=True)
         subprocess.run(["userdel", "-r", name], capture_output=True, text=True)
         if _account(name) is not None:
             raise HubError(f"userdel -r {name} failed: remove the account by hand")
@@ -471,6 +483,93 @@ def join_cgroups(folders: list[Path], pid: int = 0) -> None:
     """Move ``pid`` (default: this process) into ``folders``; its children stay there."""
     for folder in folders:
         (folder / "cgroup.procs").write_text(str(pid or os.getpid()))
+
+
+# --- per-user disk: a home of fixed size, private temporary folders ------------------------
+
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
+TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _libc_call(name: str, *args: object) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, name)(*args) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{name}{args}: {os.strerror(errno)}")
+
+
+def private_temporary(size: int) -> None:
+    """Give this process (and all it starts) its own mount namespace with empty ``size``-byte
+    tmpfs at /tmp, /var/tmp and /dev/shm: a student neither fills the machine's nor sees a
+    classmate's temporary files (their pages count against the student's memory limit too).
+    Runs as root, before the switch to the user (the spawner's preexec)."""
+    _libc_call("unshare", _CLONE_NEWNS)
+    _libc_call("mount", None, b"/", None, _MS_REC | _MS_PRIVATE, None)  # nothing leaks back out
+    for target in TEMPORARY:
+        if os.path.isdir(target):
+            options = f"size={size},mode=1777".encode()
+            _libc_call(
+                "mount", b"tmpfs", target.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options
+            )
+
+
+def _mounted(path: Path) -> bool:
+    return os.path.ismount(path)
+
+
+def ensure_disk(dep: Deployment, name: str) -> Path:
+    """Mount ``name``'s home on its own ext4 file system of ``dep.disk`` bytes (a sparse image
+    in ``dep.disks``, made on first use with what the home held): a full home stops only that
+    user. Returns the image."""
+    entry = pwd.getpwnam(name)
+    home = Path(entry.pw_dir)
+    dep.disks.mkdir(parents=True, exist_ok=True)
+    dep.disks.chmod(0o700)
+    image = dep.disks / f"{name}.img"
+    if _mounted(home):
+        return image
+    for tool in ("mkfs.ext4", "mount", "umount"):
+        if shutil.which(tool) is None:
+            raise HubError(f"{tool} is missing: per-user homes need it (or pass --no-limits)")
+    fresh = not image.exists()
+    if fresh:
+        with image.open("wb") as fh:
+            fh.truncate(dep.disk)
+        image.chmod(0o600)
+        _run(
+            "mkfs.ext4",
+            "-q",
+            "-F",
+            "-m",
+            "0",
+            "-E",
+            f"root_owner={entry.pw_uid}:{entry.pw_gid}",
+            image,
+            capture_output=True,
+        )
+    try:
+        if fresh:  # what useradd put in the home comes along
+            staging = dep.disks / f".{name}-new"
+            staging.mkdir(mode=0o700, exist_ok=True)
+            _run("mount", "-o", "loop", image, staging, capture_output=True)
+            try:
+                _run("cp", "-a", f"{home}/.", staging, capture_output=True)
+                shutil.rmtree(staging / "lost+found", ignore_errors=True)
+            finally:
+                _run("umount", staging, capture_output=True)
+                staging.rmdir()
+        _run("mount", "-o", "loop,nosuid,nodev", image, home, capture_output=True)
+    except subprocess.CalledProcessError as exc:
+        raise HubError(
+            f"could not mount {image} for {home} ({(exc.stderr or '').strip()}): per-user homes "
+            "need loop devices and mount rights; pass --no-limits to run without disk limits"
+        ) from exc
+    os.chown(home, entry.pw_uid, entry.pw_gid)
+    home.chmod(0o700)
+    return image
 
 
 def release_user(user: str) -> None:
@@ -1102,6 +1201,9 @@ def running(dep: Deployment, log_path: Path) -> Iterator[subprocess.Popen]:
     require_root()
     try:
         ensure_users(dep.users)
+        if dep.limits:
+            for name in dep.students:
+                ensure_disk(dep, name)
         prepare(dep)
         check_start(dep)
         proc = start(dep, log_path)
@@ -1249,6 +1351,9 @@ def main(argv: list[str] | None = None) -> int:
         print("installing the course for every account ...", flush=True)
         print(f"  {install_shared(dep.prefix)} (seconds)")
         ensure_users(dep.users)
+        if dep.limits:
+            for name in dep.students:
+                ensure_disk(dep, name)
         for line in prepare(dep):
             print(f"moved aside: {line}")
         dep.instructor_password = instructor_password(dep, args.instructor_password)

@@ -81,16 +81,22 @@ if dep.get("api_token"):
 
 
 class CourseSpawner(LocalProcessSpawner):
-    """Each server runs as its user inside that user's cgroups (memory, processes and threads
-    for the server and every kernel, terminal and background job it starts); stopping it kills
-    whatever is left there."""
+    """Each student's server runs as that student inside their cgroups (memory, processes and
+    threads for the server and every kernel, terminal and background job it starts) and their
+    own mount namespace (private size-limited /tmp, /var/tmp, /dev/shm); their home is a file
+    system of its own (grader.hub.ensure_disk). Stopping the server kills whatever is left in
+    the cgroups. The instructor's server has no such limits (grading needs more)."""
 
     def make_preexec_fn(self, name):
         as_user = super().make_preexec_fn(name)
-        folders = course_hub.limit_user(name, dep["memory"], dep["pids"]) if dep["limits"] else []
+        limited = dep["limits"] and name in students
+        folders = course_hub.limit_user(name, dep["memory"], dep["pids"]) if limited else []
 
         def preexec():
-            course_hub.join_cgroups(folders)  # still root here: the user cannot leave them
+            # Still root here: the student can leave neither the cgroups nor the namespace.
+            course_hub.join_cgroups(folders)
+            if limited:
+                course_hub.private_temporary(dep["tmp"])
             as_user()
 
         return preexec

@@ -231,6 +231,9 @@ def test_remove_users_leaves_nothing_of_a_deleted_uid(shared_install):
             done = student(dep, name, "bash", "-c", _LEAVE_BEHIND.format(tag=tag))
             assert done.returncode == 0, done.stderr
         hub.limit_user(after_user, dep.memory, dep.pids)
+        image = hub.ensure_disk(dep, after_user)  # a home of its own, as on a running hub
+        home = Path(hub.pwd.getpwnam(after_user).pw_dir)
+        assert os.path.ismount(home) and image.is_file()
         roots = [dep.dir, *hub.LEFTOVER_ROOTS]
 
         # Before: what `userdel -r` alone (the old remove-users) leaves of one student.
@@ -259,3 +262,4 @@ def test_remove_users_leaves_nothing_of_a_deleted_uid(shared_install):
         print(f"after, remove-users: {len(left)} files left, {_ipc_of(uids)} shm")
         assert left == [] and _ipc_of(uids) == 0
         assert not any(f.exists() for f in hub.user_cgroups(after_user))
+        assert not os.path.ismount(home) and not home.exists() and not image.exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import os
 import re
 import secrets
 import shutil
@@ -25,7 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from _hub import UserKernel, course_clone, skip_without_accounts
+from _hub import ROOT, UserKernel, course_clone, skip_without_accounts
 
 from grader import hub
 
@@ -33,6 +34,8 @@ pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
 MEMORY = 1 << 30  # per student on this test hub: small enough to exceed cheaply
 PIDS = 256
+DISK = 128 << 20
+TMP = 64 << 20
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +54,8 @@ def guarded_hub(tmp_path_factory):
         repo=clone,
         memory=MEMORY,
         pids=PIDS,
+        disk=DISK,
+        tmp=TMP,
     )
     log = tmp_path_factory.mktemp("hub") / "jupyterhub.log"
     record: dict = {}
@@ -59,6 +64,8 @@ def guarded_hub(tmp_path_factory):
         hub.ensure_users(dep.users)
         hub.prepare(dep)
         record["before"] = hub.probe(dep, dep.students[1])
+        hub.save_deployment(dep)
+        record["doctor"] = _doctor(dep)
         try:
             hub.check_start(dep)
             record["refusal"] = ""
@@ -78,6 +85,16 @@ def guarded_hub(tmp_path_factory):
         shutil.rmtree(dep.dir, ignore_errors=True)
         shutil.rmtree(clone, ignore_errors=True)
         print(f"hub log: {log}")
+
+
+def _doctor(dep: hub.Deployment) -> subprocess.CompletedProcess:
+    """`course doctor --hub` as the instructor would run it on the machine (as root)."""
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "course"), "doctor", "--hub", "--hub-dir", str(dep.dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _report(title: str, attempts: list[hub.Attempt]) -> None:
@@ -102,6 +119,14 @@ def test_start_refuses_until_no_student_reads_the_clone(guarded_hub):
     _report(f"after, as {thief}, on the running hub", after)
     assert [a.target for a in after] == [a.target for a in before]
     assert not [a for a in after if a.readable]
+
+    # The check an instructor runs on the live machine says the same, before and after.
+    doctor, now = record["doctor"], _doctor(dep)
+    print(doctor.stdout.splitlines()[-1], "->", now.stdout.splitlines()[-1])
+    assert doctor.returncode == 1 and "READ " in doctor.stdout, doctor.stdout[-2000:]
+    assert f"chmod 700 {dep.repo}" in doctor.stdout
+    assert now.returncode == 0 and "READ " not in now.stdout, now.stdout[-2000:]
+    assert f"as {dep.students[0]}: 0 of {len(after)} reads" in now.stdout  # its first student
 
     # From the student's own kernel on the hub, as they would try it.
     hub.spawn(dep, thief)
@@ -299,3 +324,59 @@ def test_each_student_runs_under_memory_and_process_limits(guarded_hub):
     while any(f.exists() for f in folders) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not any(f.exists() for f in folders), "the student's cgroups outlived their server"
+
+
+_FILL = """
+import os
+def fill(path, mib):
+    written = 0
+    try:
+        with open(path, "wb") as fh:
+            for _ in range(mib):
+                fh.write(bytes([1]) * (1 << 20))
+                fh.flush()
+                written += 1
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        pass
+    if os.path.exists(path):
+        os.remove(path)
+    return written
+def allocate(path, size):
+    try:
+        with open(path, "wb") as fh:
+            os.posix_fallocate(fh.fileno(), 0, size)
+        return "allocated"
+    except OSError as exc:
+        return exc.strerror
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+for name, path in (("home", os.path.expanduser("~/big")), ("tmp", "/tmp/big"),
+                   ("shm", "/dev/shm/big")):
+    print(name, fill(path, {mib}), allocate(path, 1 << 30))
+open("/tmp/{marker}", "w").close()
+"""
+
+
+@pytest.mark.timeout(600)
+def test_each_student_writes_only_a_bounded_home_and_private_temporary_folders(guarded_hub):
+    dep, _ = guarded_hub
+    student = dep.students[0]
+    home = Path(hub.pwd.getpwnam(student).pw_dir)
+    hub.spawn(dep, student)
+    kernel = UserKernel(dep, student)
+    marker = f"sth-private-{secrets.token_hex(4)}"
+    try:
+        out = kernel.run(_FILL.format(mib=400, marker=marker), timeout=300)
+    finally:
+        kernel.close()
+    print(f"home {DISK >> 20} MiB, temporary {TMP >> 20} MiB each; wrote (MiB), fallocate 1 GiB:")
+    print(out)
+    seen = {line.split()[0]: line.split(None, 2)[1:] for line in out.splitlines() if line}
+    assert os.path.ismount(home), f"{home} is not a file system of its own"
+    for name, limit in (("home", DISK), ("tmp", TMP), ("shm", TMP)):
+        written, allocated = seen[name]
+        assert 0 < int(written) <= limit >> 20, (name, written)
+        assert allocated == "No space left on device", (name, allocated)
+    assert not Path("/tmp", marker).exists(), "the student's /tmp is the machine's"
