@@ -1045,6 +1045,29 @@ def _owner_name(uid: int) -> str:
         return f"uid {uid}"
 
 
+COMMAND_LINK = Path("/usr/local/bin/course")
+
+
+def install_commands(dep: Deployment) -> list[Path]:
+    """Make the instructor's plain shell (``sudo -u instructor -i``, ``sudo -u instructor
+    course ...``) work as their Lab terminal does: ``course`` on the standard PATH (a link in
+    /usr/local/bin, made only where none or ours is) and the class exchange and course id in
+    the shared install's own Jupyter config, which every ``course`` and ``nbgrader`` run of
+    that install reads (students' config says the same). Returns what it wrote."""
+    folder = dep.venv / "etc" / "jupyter"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "nbgrader_config.py"
+    config.write_text(_nbgrader_config(dep, "instructor"))
+    written = [config]
+    target = dep.venv / "bin" / "course"
+    ours = COMMAND_LINK.is_symlink() and Path(os.readlink(COMMAND_LINK)).parent == target.parent
+    if (not COMMAND_LINK.exists() and not COMMAND_LINK.is_symlink()) or ours:
+        COMMAND_LINK.unlink(missing_ok=True)
+        COMMAND_LINK.symlink_to(target)
+        written.append(COMMAND_LINK)
+    return written
+
+
 def prepare(dep: Deployment) -> list[str]:
     """Exchange, per-role config and the instructor's course folder (never overwritten).
     Returns what ``prepare_exchange`` moved aside."""
@@ -1059,7 +1082,11 @@ def prepare(dep: Deployment) -> list[str]:
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(REPO / "hub" / "lab-config" / role, target)
         (target / "nbgrader_config.py").write_text(_nbgrader_config(dep, role))
-        (target / "jupyter_server_config.py").write_text(SERVER_CONFIG)
+        settings = target / "lab-settings"  # Lab setting overrides of the role, if any
+        (target / "jupyter_server_config.py").write_text(
+            SERVER_CONFIG
+            + (f"c.LabApp.app_settings_dir = {str(settings)!r}\n" if settings.is_dir() else "")
+        )
     for name in dep.instructors:
         entry = pwd.getpwnam(name)
         course = Path(entry.pw_dir) / "course"
@@ -1356,6 +1383,7 @@ def main(argv: list[str] | None = None) -> int:
                 ensure_disk(dep, name)
         for line in prepare(dep):
             print(f"moved aside: {line}")
+        install_commands(dep)
         dep.instructor_password = instructor_password(dep, args.instructor_password)
         attempts = check_start(dep, args.make_private)
         proc = start(dep, dep.state / "jupyterhub.log")

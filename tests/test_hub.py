@@ -307,17 +307,20 @@ def test_each_role_gets_its_own_lab(class_hub):
             formgrader = len(hub.server_get(dep, name, "formgrader"))
         except urllib.error.HTTPError as exc:
             formgrader = exc.code
-        seen[name] = disabled, config["news"], formgrader
+        html = hub.server_get(dep, name, "lab/api/settings/@jupyterlab/htmlviewer-extension:plugin")
+        trust_hidden = '{"name": "trust", "disabled": true}' in json.dumps(json.loads(html))
+        seen[name] = disabled, config["news"], formgrader, trust_hidden
         hub.api(dep, "DELETE", f"/users/{name}/server")
     panels = {
         "@jupyter/nbgrader:create-assignment",
         "@jupyter/nbgrader:formgrader",
         "@jupyter/nbgrader:course-list",
     }
-    disabled, news, formgrader = seen[dep.students[-1]]
+    disabled, news, formgrader, trust_hidden = seen[dep.students[-1]]
     assert panels <= disabled and news == {"disabled": True} and formgrader == 404, seen
-    disabled, news, formgrader = seen[dep.instructors[0]]
-    assert not panels & disabled and news == {"disabled": True}, seen
+    assert trust_hidden, "a student's HTML viewer (the feedback page) offers 'Trust HTML'"
+    disabled, news, formgrader, trust_hidden = seen[dep.instructors[0]]
+    assert not panels & disabled and news == {"disabled": True} and not trust_hidden, seen
     assert formgrader > 1000, f"the instructor's formgrader answered {formgrader}"
 
 

@@ -263,3 +263,37 @@ def test_remove_users_leaves_nothing_of_a_deleted_uid(shared_install):
         assert left == [] and _ipc_of(uids) == 0
         assert not any(f.exists() for f in hub.user_cgroups(after_user))
         assert not os.path.ismount(home) and not home.exists() and not image.exists()
+
+
+@pytest.mark.timeout(600)
+def test_the_instructors_plain_shell_uses_the_hubs_exchange(shared_install):
+    """`sudo -u instructor -i` (here `runuser -l`): `course` is found and publishes to the
+    class exchange, as in the instructor's Lab terminal."""
+    shell = "cd ~/course && course publish 1"
+    config = hub.PREFIX / "venv" / "etc" / "jupyter" / "nbgrader_config.py"
+    had_link, had_config = hub.COMMAND_LINK.is_symlink(), config.exists()
+    with _class(1) as dep:
+        teacher = dep.instructors[0]
+        hub.prepare(dep)
+        outbound = dep.exchange / dep.course_id / "outbound" / LESSON
+        written = []
+        try:
+            if not had_link:
+                before = subprocess.run(
+                    ["runuser", "-l", teacher, "-c", shell], capture_output=True, text=True
+                )
+                print(f"before: exit {before.returncode}: {before.stderr.strip()}")
+                assert before.returncode == 127 and not outbound.exists()
+            written = hub.install_commands(dep)
+            after = subprocess.run(
+                ["runuser", "-l", teacher, "-c", shell], capture_output=True, text=True
+            )
+            print(f"after: exit {after.returncode}: {after.stdout.strip()}")
+            assert after.returncode == 0, after.stdout + after.stderr
+            assert (outbound / f"{LESSON}.ipynb").is_file()
+        finally:
+            for path in written:
+                if (path == hub.COMMAND_LINK and not had_link) or (
+                    path == config and not had_config
+                ):
+                    path.unlink(missing_ok=True)
