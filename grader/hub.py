@@ -2,21 +2,28 @@
 
     python -m grader.hub up --students 5 [--port 8000]   # `make hub` (as root; Ctrl-C stops it)
     python -m grader.hub stop                             # `make hub-stop`
-    python -m grader.hub remove-users --students 5        # deletes the demo accounts and homes
+    python -m grader.hub remove-users                     # deletes the class's accounts and files
 
 What ``up`` sets up (see docs/hub.md):
 
+- nothing, while a student account could read the instructor's material (the clone's
+  solutions and git history, gradebooks, graded output, the instructor's course folder):
+  it names the ``chmod 700`` that fixes it, then tries those reads as a student;
 - the course installed where every account can read it: a virtual environment
   at ``/opt/swap-the-head/venv``, copied from the repository's ``.venv`` with
   hard links (no download), with the course installed into it non-editable;
 - Linux accounts ``student1..N`` and ``instructor`` (marked as the course's, so
   nothing else is ever touched or deleted), homes readable by their owner only;
-- nbgrader's exchange ``<dir>/exchange`` (mode 1777, nbgrader's layout inside);
+  each student's home a file system of its own (a loop-mounted image);
+- nbgrader's exchange ``<dir>/exchange`` (mode 1777) with the course folder made and
+  owned by the instructor (inbound sticky);
 - per-role Jupyter config (students: no instructor panels, no news; both: the
-  exchange and the course id), and the instructor's course folder
+  exchange, the course id, kernels on IPC sockets), and the instructor's course folder
   ``~instructor/course`` (solutions, hidden tests, gradebook: 0700);
-- JupyterHub with ``configurable-http-proxy`` and the local process spawner:
-  each server runs as its user.
+- JupyterHub with ``configurable-http-proxy`` and ``CourseSpawner`` (hub/jupyterhub_config.py):
+  each server runs as its user, a student's in their own cgroups (memory, tasks) and
+  mount namespace (private tmpfs /tmp, /var/tmp, /dev/shm); students log in with the shared
+  demo password, the instructor with their own.
 
 It runs as root (creating accounts and spawning servers as them needs it).
 """
@@ -29,6 +36,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -588,6 +596,7 @@ def release_user(user: str) -> None:
             time.sleep(0.1)
         with contextlib.suppress(OSError):
             folder.rmdir()
+            folder.parent.rmdir()  # the course's folder too, once no user is left in it
 
 
 def as_user(
@@ -1043,6 +1052,20 @@ def _owner_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
+
+
+def landing_url(home: Path) -> str:
+    """Where a student's Lab opens: the latest lesson they fetched (``lessonN/lessonN.ipynb``
+    in their home), else the Lab itself. Only names are looked at, never contents."""
+    fetched = [
+        p
+        for p in home.glob("lesson*/lesson*.ipynb")
+        if re.fullmatch(r"lesson(\d+)", p.parent.name) and p.stem == p.parent.name
+    ]
+    if not fetched:
+        return "/lab"
+    latest = max(fetched, key=lambda p: int(p.stem.removeprefix("lesson")))
+    return f"/lab/tree/{latest.parent.name}/{latest.name}"
 
 
 COMMAND_LINK = Path("/usr/local/bin/course")

@@ -134,6 +134,8 @@ def per_role(spawner):
     }
     if role == "instructor":
         spawner.notebook_dir = "~/course"
+    else:  # back to the lesson they were working on
+        spawner.default_url = course_hub.landing_url(home)
 
 
 c.Spawner.pre_spawn_hook = per_role

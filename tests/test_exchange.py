@@ -113,3 +113,15 @@ def test_collect_refuses_links_and_publish_makes_inbound_sticky(released, tmp_pa
             LESSON, tmp_path / "out", course_id=COURSE, exchange=root, check_owner=check_owner
         )
         assert found == [] and "symbolic link" in warnings[0], warnings
+
+
+def test_a_student_lands_on_the_latest_lesson_fetched(tmp_path):
+    from grader.hub import landing_url
+
+    assert landing_url(tmp_path) == "/lab"
+    for n in (2, 10):
+        (tmp_path / f"lesson{n}").mkdir()
+        (tmp_path / f"lesson{n}" / f"lesson{n}.ipynb").write_text("{}")
+    (tmp_path / "lesson99x").mkdir()
+    (tmp_path / "lesson99x" / "lesson99x.ipynb").write_text("{}")
+    assert landing_url(tmp_path) == "/lab/tree/lesson10/lesson10.ipynb"
