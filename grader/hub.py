@@ -80,6 +80,7 @@ class Deployment:
     pids: int = 512  # per student: processes and threads
     disk: int = 2 * 2**30  # per user: the home is a file system of this size (a loop image)
     tmp: int = 512 * 2**20  # per user: private /tmp, /var/tmp and /dev/shm (tmpfs) of this size
+    exchange_disk: int = 256 * 2**20  # per student: the exchange's own file system grows by it
     limits: bool = True  # False only when the instructor accepts a class without these limits
 
     @property
@@ -524,8 +525,37 @@ def private_temporary(size: int) -> None:
             )
 
 
-def _mounted(path: Path) -> bool:
-    return os.path.ismount(path)
+def _mount_image(image: Path, size: int, target: Path, uid: int, gid: int) -> None:
+    """Mount ``image`` (made on first use: a sparse ext4 file system of ``size`` bytes holding
+    what ``target`` held) on ``target``, owned by ``uid``:``gid``."""
+    for tool in ("mkfs.ext4", "mount", "umount"):
+        if shutil.which(tool) is None:
+            raise HubError(f"{tool} is missing: per-user disks need it (or pass --no-limits)")
+    image.parent.mkdir(parents=True, exist_ok=True)
+    image.parent.chmod(0o700)
+    fresh = not image.exists()
+    try:
+        if fresh:
+            with image.open("wb") as fh:
+                fh.truncate(size)
+            image.chmod(0o600)
+            owner = f"root_owner={uid}:{gid}"
+            _run("mkfs.ext4", "-q", "-F", "-m", "0", "-E", owner, image, capture_output=True)
+            staging = image.with_name(f".{image.stem}-new")
+            staging.mkdir(mode=0o700, exist_ok=True)
+            _run("mount", "-o", "loop", image, staging, capture_output=True)
+            try:
+                _run("cp", "-a", f"{target}/.", staging, capture_output=True)
+                shutil.rmtree(staging / "lost+found", ignore_errors=True)
+            finally:
+                _run("umount", staging, capture_output=True)
+                staging.rmdir()
+        _run("mount", "-o", "loop,nosuid,nodev", image, target, capture_output=True)
+    except subprocess.CalledProcessError as exc:
+        raise HubError(
+            f"could not mount {image} on {target} ({(exc.stderr or '').strip()}): per-user "
+            "disks need loop devices and mount rights; pass --no-limits to run without them"
+        ) from exc
 
 
 def ensure_disk(dep: Deployment, name: str) -> Path:
@@ -534,50 +564,42 @@ def ensure_disk(dep: Deployment, name: str) -> Path:
     user. Returns the image."""
     entry = pwd.getpwnam(name)
     home = Path(entry.pw_dir)
-    dep.disks.mkdir(parents=True, exist_ok=True)
-    dep.disks.chmod(0o700)
     image = dep.disks / f"{name}.img"
-    if _mounted(home):
-        return image
-    for tool in ("mkfs.ext4", "mount", "umount"):
-        if shutil.which(tool) is None:
-            raise HubError(f"{tool} is missing: per-user homes need it (or pass --no-limits)")
-    fresh = not image.exists()
-    if fresh:
-        with image.open("wb") as fh:
-            fh.truncate(dep.disk)
-        image.chmod(0o600)
-        _run(
-            "mkfs.ext4",
-            "-q",
-            "-F",
-            "-m",
-            "0",
-            "-E",
-            f"root_owner={entry.pw_uid}:{entry.pw_gid}",
-            image,
-            capture_output=True,
-        )
-    try:
-        if fresh:  # what useradd put in the home comes along
-            staging = dep.disks / f".{name}-new"
-            staging.mkdir(mode=0o700, exist_ok=True)
-            _run("mount", "-o", "loop", image, staging, capture_output=True)
-            try:
-                _run("cp", "-a", f"{home}/.", staging, capture_output=True)
-                shutil.rmtree(staging / "lost+found", ignore_errors=True)
-            finally:
-                _run("umount", staging, capture_output=True)
-                staging.rmdir()
-        _run("mount", "-o", "loop,nosuid,nodev", image, home, capture_output=True)
-    except subprocess.CalledProcessError as exc:
-        raise HubError(
-            f"could not mount {image} for {home} ({(exc.stderr or '').strip()}): per-user homes "
-            "need loop devices and mount rights; pass --no-limits to run without disk limits"
-        ) from exc
+    if not os.path.ismount(home):
+        _mount_image(image, dep.disk, home, entry.pw_uid, entry.pw_gid)
     os.chown(home, entry.pw_uid, entry.pw_gid)
     home.chmod(0o700)
     return image
+
+
+def ensure_exchange_disk(dep: Deployment) -> Path:
+    """Mount the exchange on its own ext4 file system of ``dep.exchange_disk`` bytes per
+    student (sized at first start): submissions can fill the exchange, never the machine's
+    disk. (Per-student quotas inside it need a kernel with CONFIG_QUOTA.) Returns the image."""
+    image = dep.disks / "exchange.img"
+    dep.exchange.mkdir(parents=True, exist_ok=True)
+    if not os.path.ismount(dep.exchange):
+        size = dep.exchange_disk * max(1, len(dep.students))
+        _mount_image(image, size, dep.exchange, 0, 0)
+    return image
+
+
+def release_exchange(dep: Deployment, delete: bool = False) -> None:
+    """Unmount the exchange's file system (``delete``: and remove its image)."""
+    if os.path.ismount(dep.exchange):
+        subprocess.run(["umount", "-l", str(dep.exchange)], capture_output=True)
+    if delete:
+        (dep.disks / "exchange.img").unlink(missing_ok=True)
+
+
+def teardown(dep: Deployment) -> None:
+    """Everything a deployment made, gone: accounts (``remove_users``), the exchange's file
+    system and the hub folder. For tests and for throwaway hubs."""
+    try:
+        remove_users(dep.users, [dep.dir])
+    finally:
+        release_exchange(dep, delete=True)
+        shutil.rmtree(dep.dir, ignore_errors=True)
 
 
 def release_user(user: str) -> None:
@@ -1024,6 +1046,8 @@ def prepare_exchange(dep: Deployment) -> list[str]:
     student can log in; a course folder someone else made is moved aside (root-only) so it can
     neither block ``course publish`` nor serve forged lessons. Returns what was moved."""
     dep.exchange.mkdir(exist_ok=True)
+    if dep.limits:
+        ensure_exchange_disk(dep)
     dep.exchange.chmod(0o1777)  # nbgrader: everyone writes; sticky: nobody removes others' files
     teacher = pwd.getpwnam(dep.instructors[0])
     course = dep.exchange / dep.course_id
@@ -1034,9 +1058,14 @@ def prepare_exchange(dep: Deployment) -> list[str]:
             continue
         st = path.lstat()
         if path.is_symlink() or not path.is_dir() or st.st_uid != teacher.pw_uid:
-            aside = dep.dir / "quarantine"
-            aside.mkdir(mode=0o700, exist_ok=True)
-            target = aside / f"{path.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+            # A root-only folder of an unguessable name on the exchange's own file system (a
+            # rename never copies what a student made): students can neither enter nor move it.
+            aside = (
+                dep.exchange
+                / f".quarantine-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+            )
+            aside.mkdir(mode=0o700)
+            target = aside / path.name
             path.rename(target)
             moved.append(f"{path} (owned by {_owner_name(st.st_uid)}) moved to {target}")
     for rel, mode in EXCHANGE_MODES.items():
@@ -1263,6 +1292,7 @@ def running(dep: Deployment, log_path: Path) -> Iterator[subprocess.Popen]:
             stop_process(proc)
     finally:
         remove_users(dep.users, [dep.dir])
+        release_exchange(dep, delete=True)
 
 
 def check_start(dep: Deployment, make_private: bool = False) -> list[Attempt]:
@@ -1365,9 +1395,25 @@ def main(argv: list[str] | None = None) -> int:
         "--pids", type=int, default=Deployment.pids, help="processes and threads per student"
     )
     parser.add_argument(
+        "--disk", type=_size, default=Deployment.disk, help="each student's home (2G)"
+    )
+    parser.add_argument(
+        "--tmp",
+        type=_size,
+        default=Deployment.tmp,
+        help="each student's private /tmp, /var/tmp and /dev/shm (512M each)",
+    )
+    parser.add_argument(
+        "--exchange-disk",
+        type=_size,
+        default=Deployment.exchange_disk,
+        help="the exchange's own file system, per student, sized at the first start (256M)",
+    )
+    parser.add_argument(
         "--no-limits",
         action="store_true",
-        help="serve even where no cgroups can limit students' memory and processes",
+        help="serve without per-student limits (memory, processes, disk), e.g. where the "
+        "machine has no cgroups or loop devices",
     )
     args = parser.parse_args(argv)
     if args.students is not None and args.students < 1:
@@ -1382,6 +1428,9 @@ def main(argv: list[str] | None = None) -> int:
         password=args.password,
         memory=args.memory,
         pids=args.pids,
+        disk=args.disk,
+        tmp=args.tmp,
+        exchange_disk=args.exchange_disk,
         limits=not args.no_limits,
     )
     try:
@@ -1397,6 +1446,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 names = course_accounts()
             print(f"removed: {', '.join(remove_users(names, [dep.dir])) or 'nobody'}")
+            if not args.students:  # the whole class: its exchange (now empty of its files) too
+                release_exchange(dep, delete=True)
             return 0
         print("installing the course for every account ...", flush=True)
         print(f"  {install_shared(dep.prefix)} (seconds)")

@@ -417,6 +417,5 @@ def test_twenty_students_submit_at_once(shared_install):
             assert marks == [name], f"{name}'s collected notebook is marked {marks}"
         print(f"20 students fetched and submitted in {seconds:.1f} s")
     finally:
-        hub.remove_users(dep.users, [dep.dir])
-        shutil.rmtree(dep.dir, ignore_errors=True)
+        hub.teardown(dep)
         shutil.rmtree(dep.repo, ignore_errors=True)

@@ -55,8 +55,7 @@ def _class(students: int):
         hub.ensure_users(dep.users)
         yield dep
     finally:
-        hub.remove_users(dep.users, [dep.dir])
-        shutil.rmtree(dep.dir, ignore_errors=True)
+        hub.teardown(dep)
         shutil.rmtree(dep.repo, ignore_errors=True)
 
 
@@ -112,8 +111,8 @@ def test_a_student_cannot_block_publish_by_making_the_course_folder(shared_insta
         for rel, mode in hub.EXCHANGE_MODES.items():
             st = (course / rel).stat()
             assert (st.st_uid, st.st_mode & 0o7777) == (teacher, mode), (rel, oct(st.st_mode))
-        quarantine = dep.dir / "quarantine"
-        assert quarantine.stat().st_mode & 0o777 == 0o700
+        (quarantine,) = dep.exchange.glob(".quarantine-*")
+        assert quarantine.stat().st_mode & 0o7777 == 0o700 and quarantine.stat().st_uid == 0
         done = instructor(dep, "publish", "1")
         assert done.returncode == 0, done.stdout + done.stderr
         # The folder is there from the start, owned by the instructor: nothing to take over.

@@ -36,6 +36,7 @@ MEMORY = 1 << 30  # per student on this test hub: small enough to exceed cheaply
 PIDS = 256
 DISK = 128 << 20
 TMP = 64 << 20
+EXCHANGE = 64 << 20  # per student
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,7 @@ def guarded_hub(tmp_path_factory):
         pids=PIDS,
         disk=DISK,
         tmp=TMP,
+        exchange_disk=EXCHANGE,
     )
     log = tmp_path_factory.mktemp("hub") / "jupyterhub.log"
     record: dict = {}
@@ -81,8 +83,7 @@ def guarded_hub(tmp_path_factory):
         with hub.running(dep, log):
             yield dep, record
     finally:
-        hub.remove_users(dep.users, [dep.dir])
-        shutil.rmtree(dep.dir, ignore_errors=True)
+        hub.teardown(dep)
         shutil.rmtree(clone, ignore_errors=True)
         print(f"hub log: {log}")
 
@@ -352,9 +353,12 @@ def allocate(path, size):
     finally:
         if os.path.exists(path):
             os.remove(path)
+own = "{inbound}/" + os.environ["USER"] + "+filler"
+os.mkdir(own)
 for name, path in (("home", os.path.expanduser("~/big")), ("tmp", "/tmp/big"),
-                   ("shm", "/dev/shm/big")):
+                   ("shm", "/dev/shm/big"), ("exchange", own + "/big")):
     print(name, fill(path, {mib}), allocate(path, 1 << 30))
+os.rmdir(own)
 open("/tmp/{marker}", "w").close()
 """
 
@@ -368,14 +372,19 @@ def test_each_student_writes_only_a_bounded_home_and_private_temporary_folders(g
     kernel = UserKernel(dep, student)
     marker = f"sth-private-{secrets.token_hex(4)}"
     try:
-        out = kernel.run(_FILL.format(mib=400, marker=marker), timeout=300)
+        inbound = dep.exchange / dep.course_id / "inbound"
+        out = kernel.run(_FILL.format(mib=400, marker=marker, inbound=inbound), timeout=300)
     finally:
         kernel.close()
-    print(f"home {DISK >> 20} MiB, temporary {TMP >> 20} MiB each; wrote (MiB), fallocate 1 GiB:")
+    print(
+        f"home {DISK >> 20} MiB, temporary {TMP >> 20} MiB each, exchange "
+        f"{EXCHANGE * len(dep.students) >> 20} MiB; wrote (MiB), fallocate 1 GiB:"
+    )
     print(out)
     seen = {line.split()[0]: line.split(None, 2)[1:] for line in out.splitlines() if line}
     assert os.path.ismount(home), f"{home} is not a file system of its own"
-    for name, limit in (("home", DISK), ("tmp", TMP), ("shm", TMP)):
+    exchange = EXCHANGE * len(dep.students)
+    for name, limit in (("home", DISK), ("tmp", TMP), ("shm", TMP), ("exchange", exchange)):
         written, allocated = seen[name]
         assert 0 < int(written) <= limit >> 20, (name, written)
         assert allocated == "No space left on device", (name, allocated)
