@@ -1364,8 +1364,8 @@ def main(argv: list[str] | None = None) -> int:
         "--students",
         type=int,
         default=None,
-        help="class size for up (default 5); remove-users without it removes every account "
-        "the course made",
+        help="class size for up (default 5); remove-users without it removes the class the "
+        "hub in --dir was started with (else every account the course made)",
     )
     parser.add_argument("--student-prefix", default="student")
     parser.add_argument("--instructor", default="instructor")
