@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -63,8 +64,19 @@ def guarded_hub(tmp_path_factory):
     record: dict = {}
     try:
         course_clone(clone, 0o755)
+        # What an instructor who graded in the clone has there: a gradebook and graded output.
+        sqlite3.connect(clone / "grader" / "gradebook.db").close()
+        graded = clone / "grader" / "autograded" / "someone" / "lesson1"
+        graded.mkdir(parents=True)
+        shutil.copy(clone / "solutions" / "lesson1" / "lesson1.ipynb", graded)
         hub.ensure_users(dep.users)
         hub.prepare(dep)
+        # ... and in the instructor's course folder on the hub.
+        teacher = hub.pwd.getpwnam(dep.instructors[0])
+        grades = Path(teacher.pw_dir) / "course" / "class" / "graded" / "grades.csv"
+        grades.parent.mkdir(parents=True)
+        grades.write_text("student_id,score\n")
+        subprocess.run(["chown", "-R", dep.instructors[0], grades.parents[1]], check=True)
         record["before"] = hub.probe(dep, dep.students[1])
         hub.save_deployment(dep)
         record["doctor"] = _doctor(dep)
@@ -112,7 +124,9 @@ def test_start_refuses_until_no_student_reads_the_clone(guarded_hub):
     _report(f"before, as {thief}, clone {dep.repo} mode 0755 in /srv", before)
     read = {a.what for a in before if a.readable}
     # What the unchanged hub served: the clone's solutions and its whole git history.
-    assert {"solution notebook", "git objects", "git history"} <= read, read
+    assert {"solution notebook", "git objects", "git history", "gradebook", "graded output"} <= read
+    tried = {a.what for a in before}
+    assert {"instructor's course folder", "graded output", "gradebook"} <= tried, tried
     assert f"chmod 700 {dep.repo}" in record["refusal"], record["refusal"]
     assert record["fixes"] == [f"chmod 700 {dep.repo}"], record["fixes"]
 
