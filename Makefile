@@ -77,6 +77,8 @@ clean:
 
 # A class on this machine (docs/hub.md): JupyterHub, real accounts student1..N + instructor,
 # nbgrader's exchange. Needs root, useradd and npm (.ci/install-hub.sh). Ctrl-C stops it.
+# It refuses to start while a student could read this clone (solutions, .git) and prints the
+# `chmod 700` that fixes it (HUB_ARGS=--make-private runs it).
 STUDENTS ?= 5
 HUB_PORT ?= 8000
 HUB_ARGS ?=
@@ -87,6 +89,7 @@ hub: $(STAMP)
 hub-stop:
 	$(BIN)/python -m grader.hub stop $(HUB_ARGS)
 
-# Deletes the demo accounts and their homes (students' work included).
+# Deletes the class's accounts (those the last `make hub` started with), their homes (students'
+# work included) and every file they still own in the hub's folder, /tmp, /var/tmp and /dev/shm.
 hub-remove-users:
-	$(BIN)/python -m grader.hub remove-users --students $(STUDENTS) $(HUB_ARGS)
+	$(BIN)/python -m grader.hub remove-users $(HUB_ARGS)

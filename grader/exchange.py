@@ -8,16 +8,23 @@ by nobody, read by hash) what they get back. These functions run nbgrader's own
 exchange classes on a throwaway course directory, so they never touch
 ``grader/gradebook.db``; grading itself stays ``course grade``.
 
-One thing is stricter than nbgrader: a submission folder whose owner is not the
-student it names is never collected (nbgrader only warns), so no student can
-submit in another one's name.
+Stricter than nbgrader: a submission is collected only when its folder and every
+file in it belong to the student it names and nothing in it is a symbolic link
+or other special file (nbgrader only warns about the folder's owner); so no
+student submits in another's name, replaces a classmate's notebook inside a
+0777 folder, or hands in a link to the instructor's solutions (collect runs
+as the instructor and would copy what the link points at). ``publish`` puts the
+sticky bit on ``inbound``: only a submission's owner (or the instructor) can
+rename or remove it.
 """
 
 from __future__ import annotations
 
+import os
 import pwd
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,34 +114,55 @@ def publish(
         _run(
             ExchangeReleaseAssignment, _config(course_id, Path(exchange), work, lesson), force=force
         )
+    inbound = Path(exchange) / course_id / "inbound"
+    if inbound.stat().st_uid == os.geteuid():
+        # nbgrader makes inbound 2733: anyone could rename a classmate's submission away.
+        inbound.chmod(stat.S_IMODE(inbound.stat().st_mode) | stat.S_ISVTX)
     return Path(exchange) / course_id / "outbound" / lesson
 
 
-def _owner(path: Path) -> str:
+def _owner(st: os.stat_result) -> str:
     try:
-        return pwd.getpwuid(path.stat().st_uid).pw_name
+        return pwd.getpwuid(st.st_uid).pw_name
     except KeyError:
-        return f"uid {path.stat().st_uid}"
+        return f"uid {st.st_uid}"
+
+
+def _foreign(folder: Path, student: str, check_owner: bool) -> str | None:
+    """Why ``folder`` (a submission naming ``student``) must not be collected, or None.
+
+    Looks at the folder and everything in it without following links: each entry must be a
+    plain file or folder and, with ``check_owner``, belong to ``student``."""
+    inside = [
+        Path(top, name) for top, dirs, files in os.walk(folder) for name in (*dirs, *files)
+    ]  # os.walk never descends through a link
+    for path in (folder, *sorted(inside)):
+        st = path.lstat()
+        rel = path.relative_to(folder.parent)
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            return f"{rel} is a symbolic link or special file, not a plain file"
+        if check_owner and _owner(st) != student:
+            what = "a submission in someone else's name" if path == folder else "replaced inside"
+            return f"{rel} names {student!r} but belongs to {_owner(st)!r} ({what})"
+    return None
 
 
 def inbound(
     exchange: Path, course_id: str, lesson: str, check_owner: bool = True
 ) -> tuple[list[Path], list[str]]:
-    """Submission folders of ``lesson`` whose owner is the student they name, and warnings
-    naming the others (left in the exchange, never collected). ``check_owner=False`` takes
-    the name at its word (nbgrader's behaviour), for exchanges where every user has one uid."""
+    """Submission folders of ``lesson`` that belong, with every file in them, to the student
+    they name, and warnings naming the others (left in the exchange, never collected).
+    ``check_owner=False`` takes the name at its word (nbgrader's behaviour), for exchanges
+    where every user has one uid; links and special files are refused either way."""
     folder = Path(exchange) / course_id / "inbound"
     if not folder.is_dir():
         raise ExchangeError(f"no {folder}: publish a lesson first (`course publish`)")
     kept, warnings = [], []
     for path in sorted(folder.glob(f"*+{lesson}+*")):
         student = path.name.rsplit("+", 3)[0]
-        owner = _owner(path)
-        if check_owner and owner != student:
-            warnings.append(
-                f"not collected: {path.name} names {student!r} but belongs to "
-                f"{owner!r} (a submission in someone else's name)"
-            )
+        why = _foreign(path, student, check_owner)
+        if why:
+            warnings.append(f"not collected: {why}")
         else:
             kept.append(path)
     return kept, warnings

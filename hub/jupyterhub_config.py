@@ -8,7 +8,14 @@ changes only the authenticator block (LTI or OAuth, see docs/hub.md).
 
 import json
 import os
+import pwd
+from hmac import compare_digest
 from pathlib import Path
+
+from jupyterhub.auth import Authenticator
+from jupyterhub.spawner import LocalProcessSpawner
+
+from grader import hub as course_hub
 
 c = get_config()  # noqa: F821 - injected by traitlets when it loads this file
 
@@ -31,12 +38,32 @@ c.JupyterHub.cleanup_servers = True
 c.JupyterHub.cleanup_proxy = True
 
 # --- who may log in --------------------------------------------------------------------
-# The demo: one shared password, only the course's accounts. A real course swaps this block,
-# for example LTI from Canvas or Moodle (pip install jupyterhub-ltiauthenticator):
+# The demo: students share one password; the instructor has their own (random unless given,
+# kept root-only in <dir>/state/instructor-password), so no student can log in as the
+# instructor and open the hidden tests. A real course swaps this block, for example LTI from
+# Canvas or Moodle (pip install jupyterhub-ltiauthenticator):
 #   c.JupyterHub.authenticator_class = "ltiauthenticator.lti13.authenticator.LTI13Authenticator"
 # or OAuth (pip install oauthenticator): c.JupyterHub.authenticator_class = "github", ...
-c.JupyterHub.authenticator_class = "shared-password"
-c.SharedPasswordAuthenticator.user_password = dep["password"]
+
+
+class CoursePasswords(Authenticator):
+    """Students: the shared demo password. Instructors: their own, never the students'."""
+
+    async def authenticate(self, handler, data):
+        name = self.normalize_username(data["username"])
+        if name in instructors:
+            wanted = dep["instructor_password"]
+        elif name in students:
+            wanted = dep["password"]
+        else:
+            return None
+        given = data.get("password", "")
+        if wanted and compare_digest(given.encode(), wanted.encode()):
+            return name
+        return None
+
+
+c.JupyterHub.authenticator_class = CoursePasswords
 c.Authenticator.allowed_users = students | instructors
 
 # --- a token for scripts and tests (start servers, reach them); root-only, in the state file
@@ -51,7 +78,35 @@ if dep.get("api_token"):
     ]
 
 # --- each user's server: their own Linux account, the shared course install --------------
-c.JupyterHub.spawner_class = "localprocess"
+
+
+class CourseSpawner(LocalProcessSpawner):
+    """Each student's server runs as that student inside their cgroups (memory, processes and
+    threads for the server and every kernel, terminal and background job it starts) and their
+    own mount namespace (private size-limited /tmp, /var/tmp, /dev/shm); their home is a file
+    system of its own (grader.hub.ensure_disk). Stopping the server kills whatever is left in
+    the cgroups. The instructor's server has no such limits (grading needs more)."""
+
+    def make_preexec_fn(self, name):
+        as_user = super().make_preexec_fn(name)
+        limited = dep["limits"] and name in students
+        folders = course_hub.limit_user(name, dep["memory"], dep["pids"]) if limited else []
+
+        def preexec():
+            # Still root here: the student can leave neither the cgroups nor the namespace.
+            course_hub.join_cgroups(folders)
+            if limited:
+                course_hub.private_temporary(dep["tmp"])
+            as_user()
+
+        return preexec
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        course_hub.release_user(self.user.name)
+
+
+c.JupyterHub.spawner_class = CourseSpawner
 c.Spawner.cmd = [str(venv / "bin" / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
@@ -61,19 +116,26 @@ c.Spawner.http_timeout = 180
 
 
 def per_role(spawner):
-    """Students get the student config (no instructor panels); instructors theirs and ~/course."""
+    """Students get the student config (no instructor panels); instructors theirs and ~/course.
+
+    Kernels use IPC sockets (config written by grader.hub) in a runtime folder inside the
+    user's 0700 home: no other account can reach them."""
     role = "instructor" if spawner.user.name in instructors else "student"
+    home = Path(pwd.getpwnam(spawner.user.name).pw_dir)
     spawner.environment = {
         **spawner.environment,
         **{
             "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
             "JUPYTER_CONFIG_PATH": str(Path(dep["dir"]) / "config" / role),
+            "JUPYTER_RUNTIME_DIR": str(home / ".jupyter-runtime"),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "PYTHONHASHSEED": "0",
         },
     }
     if role == "instructor":
         spawner.notebook_dir = "~/course"
+    else:  # back to the lesson they were working on
+        spawner.default_url = course_hub.landing_url(home)
 
 
 c.Spawner.pre_spawn_hook = per_role

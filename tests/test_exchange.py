@@ -95,3 +95,33 @@ def test_return_files_feedback_under_the_submission_secret(released, tmp_path):
     secret = (found.path / "submission_secret.txt").read_text()
     page = root / COURSE / "feedback" / f"{notebook_hash(secret=secret, notebook_id=LESSON)}.html"
     assert page.read_text() == "<p>well done</p>"
+
+
+def test_collect_refuses_links_and_publish_makes_inbound_sticky(released, tmp_path):
+    """A submission whose notebook is a link (to the instructor's solutions, say) is never
+    collected: collect runs as the instructor and would copy what the link points at."""
+    root, me = tmp_path / "exchange", getpass.getuser()
+    exchange.publish(released, LESSON, course_id=COURSE, exchange=root)
+    assert (root / COURSE / "inbound").stat().st_mode & 0o1000  # sticky: no renaming others'
+    folder = _submit(root, me, "2026-01-01 10:00:00.000000 UTC", "mine")
+    secret = tmp_path / "solution.ipynb"
+    secret.write_text("the instructor's solution")
+    (folder / f"{LESSON}.ipynb").unlink()
+    (folder / f"{LESSON}.ipynb").symlink_to(secret)
+    for check_owner in (True, False):
+        found, warnings = exchange.collect(
+            LESSON, tmp_path / "out", course_id=COURSE, exchange=root, check_owner=check_owner
+        )
+        assert found == [] and "symbolic link" in warnings[0], warnings
+
+
+def test_a_student_lands_on_the_latest_lesson_fetched(tmp_path):
+    from grader.hub import landing_url
+
+    assert landing_url(tmp_path) == "/lab"
+    for n in (2, 10):
+        (tmp_path / f"lesson{n}").mkdir()
+        (tmp_path / f"lesson{n}" / f"lesson{n}.ipynb").write_text("{}")
+    (tmp_path / "lesson99x").mkdir()
+    (tmp_path / "lesson99x" / "lesson99x.ipynb").write_text("{}")
+    assert landing_url(tmp_path) == "/lab/tree/lesson10/lesson10.ipynb"

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _hub import course_clone, skip_without_accounts
 from submissions import corpus  # tests/ is on sys.path (rootdir imports)
 from test_browser import CHROMIUM, DRIVER_DIR, exercises, solution_code
 
@@ -46,27 +47,13 @@ INSTRUCTOR_PANELS = ("Formgrader", "Create Assignment", "Course List")
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
 
-def _skip_without_accounts() -> None:
-    if shutil.which("useradd") is None or shutil.which("userdel") is None:
-        pytest.skip("the hub test needs useradd/userdel (package passwd) to make real accounts")
-    if os.geteuid() != 0:
-        pytest.skip("the hub test creates Linux accounts and spawns servers as them: run as root")
-    if shutil.which("npm") is None:
-        pytest.skip("the hub test needs node >= 20 and npm for configurable-http-proxy")
-    if not (ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy").exists():
-        done = subprocess.run(
-            [str(ROOT / ".ci" / "install-hub.sh")], capture_output=True, text=True, timeout=300
-        )
-        assert done.returncode == 0, f".ci/install-hub.sh failed:\n{done.stdout}{done.stderr}"
-
-
 def _users(prefix: str, students: int) -> tuple[list[str], list[str]]:
     return [f"{prefix}s{i}" for i in range(1, students + 1)], [f"{prefix}i"]
 
 
 @pytest.fixture(scope="module")
 def shared_install():
-    _skip_without_accounts()
+    skip_without_accounts()
     return hub.install_shared()
 
 
@@ -75,19 +62,23 @@ def class_hub(shared_install, tmp_path_factory):
     """A running hub: 3 students, 1 instructor; everything removed afterwards."""
     prefix = f"sth{secrets.token_hex(2)}"
     students, instructors = _users(prefix, 3)
-    # Not under pytest's tmp (0700 under /root): every account must reach the exchange.
+    # Not under pytest's tmp (0700 under /root): every account must reach the exchange. The
+    # course comes from a private clone (this checkout is world-readable: the hub refuses it).
     dep = hub.Deployment(
         students=students,
         instructors=instructors,
         dir=Path(f"/srv/{prefix}-hub"),
         port=hub.free_port(),
+        repo=Path(f"/srv/{prefix}-clone"),
     )
     log = tmp_path_factory.mktemp("hub") / "jupyterhub.log"
     try:
+        course_clone(dep.repo, 0o700)
         with hub.running(dep, log):
             yield dep
     finally:
         shutil.rmtree(dep.dir, ignore_errors=True)
+        shutil.rmtree(dep.repo, ignore_errors=True)
         print(f"hub log: {log}")
     for name in dep.users:
         assert hub._account(name) is None, f"account {name} was not removed"
@@ -316,17 +307,20 @@ def test_each_role_gets_its_own_lab(class_hub):
             formgrader = len(hub.server_get(dep, name, "formgrader"))
         except urllib.error.HTTPError as exc:
             formgrader = exc.code
-        seen[name] = disabled, config["news"], formgrader
+        html = hub.server_get(dep, name, "lab/api/settings/@jupyterlab/htmlviewer-extension:plugin")
+        trust_hidden = '{"name": "trust", "disabled": true}' in json.dumps(json.loads(html))
+        seen[name] = disabled, config["news"], formgrader, trust_hidden
         hub.api(dep, "DELETE", f"/users/{name}/server")
     panels = {
         "@jupyter/nbgrader:create-assignment",
         "@jupyter/nbgrader:formgrader",
         "@jupyter/nbgrader:course-list",
     }
-    disabled, news, formgrader = seen[dep.students[-1]]
+    disabled, news, formgrader, trust_hidden = seen[dep.students[-1]]
     assert panels <= disabled and news == {"disabled": True} and formgrader == 404, seen
-    disabled, news, formgrader = seen[dep.instructors[0]]
-    assert not panels & disabled and news == {"disabled": True}, seen
+    assert trust_hidden, "a student's HTML viewer (the feedback page) offers 'Trust HTML'"
+    disabled, news, formgrader, trust_hidden = seen[dep.instructors[0]]
+    assert not panels & disabled and news == {"disabled": True} and not trust_hidden, seen
     assert formgrader > 1000, f"the instructor's formgrader answered {formgrader}"
 
 
@@ -399,9 +393,13 @@ def test_twenty_students_submit_at_once(shared_install):
     prefix = f"sth{secrets.token_hex(2)}"
     students, instructors = _users(prefix, 20)
     dep = hub.Deployment(
-        students=students, instructors=instructors, dir=Path(f"/srv/{prefix}-crowd")
+        students=students,
+        instructors=instructors,
+        dir=Path(f"/srv/{prefix}-crowd"),
+        repo=Path(f"/srv/{prefix}-clone"),
     )
     try:
+        course_clone(dep.repo, 0o700)
         hub.ensure_users(dep.users)
         hub.prepare(dep)
         instructor(dep, "publish", "1")
@@ -419,5 +417,5 @@ def test_twenty_students_submit_at_once(shared_install):
             assert marks == [name], f"{name}'s collected notebook is marked {marks}"
         print(f"20 students fetched and submitted in {seconds:.1f} s")
     finally:
-        hub.remove_users(dep.users)
-        shutil.rmtree(dep.dir, ignore_errors=True)
+        hub.teardown(dep)
+        shutil.rmtree(dep.repo, ignore_errors=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 PACKAGES = ("torch", "torchvision", "nbgrader", "jupyterlab", "nbval", "scikit-learn", "matplotlib")
@@ -108,9 +109,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-extensions", action="store_true", help="skip the (slow) jupyter extension listing"
     )
+    parser.add_argument(
+        "--hub",
+        action="store_true",
+        help="on the hub machine, as root: try to read the instructor's material (solutions, "
+        "git history, gradebook, graded output) as a student account and report what worked",
+    )
+    parser.add_argument(
+        "--hub-dir",
+        type=Path,
+        default=Path("/srv/swap-the-head"),
+        metavar="DIR",
+        help="the hub's --dir (default /srv/swap-the-head)",
+    )
+    parser.add_argument(
+        "--as",
+        dest="student",
+        default=None,
+        metavar="USER",
+        help="the student account to try as (default: the hub's first student)",
+    )
+
+
+def run_hub(folder: Path, student: str | None) -> int:
+    """``course doctor --hub``: every read of the instructor's material tried as a student."""
+    from grader import hub
+
+    try:
+        hub.require_root()
+        dep = hub.Deployment.load(folder)
+        student = student or dep.students[0]
+        exposures = hub.exposed(dep)
+        attempts = hub.probe(dep, student)
+    except hub.HubError as exc:
+        print(f"course doctor --hub: {exc}")
+        return 2
+    for e in exposures:
+        print(f"FIX   {e.path} is reachable by {e.student}: {e.fix}")
+    for a in attempts:
+        print(f"{'READ ' if a.readable else 'ok   '} {a.what}: {a.target}  [{a.detail}]")
+    read = [a for a in attempts if a.readable]
+    print(
+        f"as {student}: {len(read)} of {len(attempts)} reads of the instructor's material "
+        f"succeeded; {len(exposures)} path(s) reachable"
+    )
+    return 1 if read or exposures else 0
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.hub:
+        return run_hub(args.hub_dir, args.student)
     checks = [Check("python", True, sys.version.split()[0]), *check_versions(), check_device()]
     if not args.skip_extensions:
         checks += check_extensions()
