@@ -84,7 +84,7 @@ if _big >= 0:
     _libc.shmctl(_big, 0, None)  # IPC_RMID: this probe pins nothing itself
 _opened = {{}}
 # Without blocking on a terminal, and without writing into one: opening is already too much.
-_paths = ["/etc/shadow", {loop!r}, "/dev/kmsg", "/dev/console", "/dev/tty", "/dev/vda"]
+_paths = ["/etc/shadow", {loop!r}, "/dev/kmsg", "/dev/console", "/dev/tty", {pts!r}]
 for _path in _paths + glob.glob("/dev/pts/*"):
     for _mode, _how in ((os.O_RDONLY, "read"), (os.O_WRONLY, "write")):
         try:
@@ -188,7 +188,7 @@ def loop_device(tmp_path):
         subprocess.run(["losetup", "--detach", device], check=False)
 
 
-def _notebooks(tmp_path: Path, mark: str, key: int, nap: str, loop: str) -> list:
+def _notebooks(tmp_path: Path, mark: str, key: int, nap: str, loop: str, pts: str) -> list:
     released = nbformat.read(ROOT / "notebooks" / "lesson1" / "lesson1.ipynb", as_version=4)
     source = nbformat.read(ROOT / "solutions" / "lesson1" / "lesson1.ipynb", as_version=4)
     values = {
@@ -196,6 +196,7 @@ def _notebooks(tmp_path: Path, mark: str, key: int, nap: str, loop: str) -> list
         "mark": mark,
         "nap": nap,
         "loop": loop,
+        "pts": pts,
         "big_mb": 4 * DISK_MB,
         "tried": TRIED_PROCESSES,
         "disk_try": 3 * DISK_MB,
@@ -227,7 +228,10 @@ def _grade_pair(tmp_path: Path, warm: bool, loop: str, monkeypatch) -> tuple[lis
     mark = f"course-sandbox-{uuid.uuid4().hex}"
     key = int(uuid.uuid4().hex[:7], 16) | 0x10000000
     nap = f"{4000 + int(uuid.uuid4().int % 1000)}.{os.getpid()}"
-    work = _notebooks(tmp_path, mark, key, nap, loop)
+    # A terminal of the host's, as the grader's own would be: /dev/pts/N.
+    terminal, other_end = os.openpty()
+    pts = os.ttyname(other_end)
+    work = _notebooks(tmp_path, mark, key, nap, loop, pts)
     if warm:
         _warm.share_with_grading(monkeypatch)
     limits = sandbox.Limits(cell_timeout=60, processes=PROCESSES, disk_mb=DISK_MB)
@@ -244,6 +248,8 @@ def _grade_pair(tmp_path: Path, warm: bool, loop: str, monkeypatch) -> tuple[lis
             "processes": _running(nap),
         }
     finally:  # whatever the sandbox let through, this test leaves nothing behind itself
+        os.close(terminal)
+        os.close(other_end)
         subprocess.run(["ipcrm", "-M", f"0x{key:08x}"], capture_output=True, check=False)
         _host_mq(mark)
         for pid in _running(nap):
@@ -251,7 +257,7 @@ def _grade_pair(tmp_path: Path, warm: bool, loop: str, monkeypatch) -> tuple[lis
         for path in _tmp_files_named(mark):
             Path(path).unlink(missing_ok=True)
     probes = {o.student: _probe(tmp_path / "out", o.student) for o in outcomes}
-    return outcomes, {"probes": probes, "left": left}, how
+    return outcomes, {"probes": probes, "left": left, "pts": pts}, how
 
 
 @pytest.mark.slow
@@ -281,7 +287,8 @@ def test_one_job_reaches_neither_the_next_nor_the_host(warm, tmp_path, monkeypat
     assert looked["uid"] != 0 and looked["euid"] != 0 and looked["groups"] == [], looked
     opened = {path: text for path, text in looked["opened"].items() if text.startswith("opened")}
     assert opened == {}, opened
-    assert {"read /etc/shadow", f"read {loop}", "read /dev/kmsg"} <= set(looked["opened"])
+    tried = {"read /etc/shadow", f"read {loop}", "read /dev/kmsg", f"write {found['pts']}"}
+    assert tried <= set(looked["opened"]), looked["opened"]
     assert loop_mark not in json.dumps(looked)
     assert set(looked["dev"]) <= {
         "null", "zero", "full", "random", "urandom", "shm", "fd", "stdin", "stdout", "stderr",
