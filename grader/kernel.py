@@ -193,6 +193,13 @@ def _minimal_dev(root: str) -> None:
         os.symlink(to, f"{dev}/{name}")
 
 
+def _give(folder: str, owner: int) -> None:
+    """Make ``owner`` (uid and gid) the owner of ``folder`` and everything in it."""
+    for where, dirs, files in os.walk(folder):
+        for name in [where, *(os.path.join(where, n) for n in dirs + files)]:
+            os.lchown(name, owner, owner)
+
+
 def make_space(folder: str, at: str, size_mb: int, owner: int | None) -> str:
     """Put ``folder`` on a tmpfs of ``size_mb`` MiB mounted at ``at``, beside ``/tmp`` and ``/dev/shm``.
 
@@ -212,9 +219,7 @@ def make_space(folder: str, at: str, size_mb: int, owner: int | None) -> str:
         os.mkdir(os.path.join(at, name))
         os.chmod(os.path.join(at, name), 0o1777)
     if owner is not None:
-        for where, dirs, files in os.walk(home):
-            for name in [where, *(os.path.join(where, n) for n in dirs + files)]:
-                os.lchown(name, owner, owner)
+        _give(home, owner)
     _mount(home, folder, None, MS_BIND, None, f"put {folder} in the job space")
     return at
 
@@ -448,8 +453,10 @@ def lock_down(spec_path: str, rest: list[str]) -> list[str]:
     if spec["filesystem"]:
         initial = in_initial_user_namespace()
         owner = kernel_owner()
-        if owner is not None:
+        if owner is not None and spec.get("space"):
             os.chown(private, owner, owner)
+        elif owner is not None:  # no job space (``make_space``): the grader's copy, handed over
+            _give(host, owner)
         private_ipc()
         lock_filesystem(
             allowed_paths(spec.get("allow", [])),

@@ -363,3 +363,14 @@ def test_a_plain_users_kernel_is_not_root_inside_its_user_namespace(plain_folder
     assert found["uid"] != 0 and found["gid"] != 0 and found["setuid0"] is False, found
     assert found["/etc/shadow"] == 13 and found["/dev/kmsg"] == 2, found  # EACCES; not there
     assert (folder / "ok").read_text() == "fine"
+
+
+def test_the_sandbox_table_quotes_the_limits_in_force():
+    """grader/README.md's numbers for processes, disk and shared memory are ``Limits``'s."""
+    text = " ".join((ROOT / "grader" / "README.md").read_text().split())
+    limits = sandbox.Limits()
+    assert f"`RLIMIT_NPROC` {limits.processes} (`Limits.processes`)" in text
+    assert f"one tmpfs of {limits.disk_mb} MiB per job (`Limits.disk_mb`)" in text
+    assert f"caps its segments at {limits.disk_mb} MiB in all" in text
+    assert f"`/dev/shm`, {limits.disk_mb} MiB in all" in text
+    assert f"start up to {limits.processes} processes" in text
