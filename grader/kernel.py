@@ -10,15 +10,15 @@ ipykernel, so the student's code and everything it starts inherit:
   read-only: the system (``/usr``, ``/lib*``, ``/bin``, ``/etc``, ``/sys``),
   the Python installation and its packages (``sys.prefix``,
   ``sys.base_prefix``, site-packages) and the ``course_utils`` package
-  folder; plus ``/dev`` (read-only, with a private ``/dev/shm``), a
-  private ``/tmp``, a ``/proc`` of its own PID namespace, and its working
-  folder ``spec['cwd']`` (seen as ``/home/student``), the only writable
-  place on disk. Nothing else of
+  folder; plus a ``/dev`` of five harmless devices (``_minimal_dev``), a
+  private ``/tmp`` and ``/dev/shm``, a ``/proc`` of its own PID namespace,
+  and its working folder ``spec['cwd']`` (seen as ``/home/student``): the
+  only writable places. Nothing else of
   the machine exists there (``pivot_root``, then the old root is detached):
   not the course repository, the grader, the submissions, the output
-  folder, other jobs. Then all capabilities are dropped (bounding set,
-  inheritable, ambient; ``no_new_privs``), so even uid 0 cannot remount,
-  unmount or ``chroot`` out;
+  folder, other jobs, the host's disks and terminals. Then all capabilities
+  are dropped (bounding set, inheritable, ambient; ``no_new_privs``), so it
+  cannot remount, unmount or ``chroot`` out;
 - (``spec['filesystem']``) an IPC namespace of its own (``private_ipc``):
   SysV shared memory, semaphores, message queues and POSIX message queues
   that no other job and not the host sees, capped at ``spec['disk_mb']`` of

@@ -29,7 +29,7 @@ that closes):
 Nothing leaks from one notebook to the next: every fork is a copy-on-write
 snapshot of a process that has run no student code, so a notebook that
 patches a module or ``builtins``, sets environment variables or writes to
-``/tmp`` (private per kernel) changes only its own copy. What a fork shares
+``/tmp`` (private per job) changes only its own copy. What a fork shares
 with its siblings is what a cold kernel shares with them too: the installed
 packages, the hash seed (``PYTHONHASHSEED=0`` for every job) and torch's
 default seed; NumPy's global generator is re-seeded from the OS in each
