@@ -303,21 +303,51 @@ def test_one_job_reaches_neither_the_next_nor_the_host(warm, tmp_path, monkeypat
 
 @pytest.fixture
 def plain_folder():
-    """A folder a plain user can reach (pytest's own are root's, mode 0700)."""
+    """A folder the plain user ``nobody`` owns and reaches (pytest's own are root's, 0700)."""
     import tempfile
 
     folder = Path(tempfile.mkdtemp(prefix="course-sandbox-plain-"))
     folder.chmod(0o755)
+    os.chown(folder, 65534, 65534)
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.mark.skipif(
+needs_runuser = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runuser") is None or not ISOLATION.filesystem,
     reason="runs a plain user's job: needs root (runuser) and namespaces",
 )
+
+
+def _as_nobody(command: list[str], cwd: Path, env: dict[str, str], timeout: int):
+    """Run ``command`` as the plain user ``nobody``.
+
+    Where the interpreter lies under root's private home (pyenv in ``/root``),
+    that folder alone is shown, in a mount namespace of this call's own.
+    """
+    base = os.path.realpath(sys.base_prefix)
+    shown = "/root/" + base.removeprefix("/root/").split("/")[0]
+    expose = (
+        f"mount --bind {shown} /mnt && mount -t tmpfs -o mode=0755 none /root && "
+        f"mkdir {shown} && mount --move /mnt {shown} && "
+        if base.startswith("/root/")
+        else ""
+    )
+    script = f'{expose}exec runuser -u nobody -- "$@"'
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
+
+
+@needs_runuser
 def test_a_plain_users_kernel_is_not_root_inside_its_user_namespace(plain_folder):
     """Grading as a plain user (``unshare --map-root-user``): the kernel still ends non-root."""
     folder = plain_folder / "work"
@@ -338,31 +368,67 @@ def test_a_plain_users_kernel_is_not_root_inside_its_user_namespace(plain_folder
         "print(json.dumps(found))\n"
     )
     prefix = ["unshare", "--map-root-user", "--net", "--pid", "--mount", "--ipc", "--fork"]
-    # The plain user must reach the interpreter: where it lies under root's private home
-    # (pyenv in /root), show that folder alone, in a mount namespace of this test's own.
-    shown = "/root/" + os.path.realpath(sys.base_prefix).removeprefix("/root/").split("/")[0]
-    expose = (
-        f"mount --bind {shown} /mnt && mount -t tmpfs -o mode=0755 none /root && "
-        f"mkdir {shown} && mount --move /mnt {shown} && "
-        if os.path.realpath(sys.base_prefix).startswith("/root/")
-        else ""
-    )
-    as_nobody = f'{expose}exec runuser -u nobody -- "$@"'
-    done = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", as_nobody, "sh"]
-        + [*prefix, sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
-    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = _as_nobody([*prefix, sys.executable, "-c", code], ROOT, env, 120)
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert found["uid"] != 0 and found["gid"] != 0 and found["setuid0"] is False, found
     assert found["/etc/shadow"] == 13 and found["/dev/kmsg"] == 2, found  # EACCES; not there
     assert (folder / "ok").read_text() == "fine"
+
+
+# Grades the attack pair as the calling user, warm; prints each student's score and status.
+_GRADE_AS_NOBODY = """
+import json, sys
+from pathlib import Path
+from grader import sandbox
+from grader.autograde import Grader
+folder = Path(sys.argv[1])
+work = [(s, "lesson1", folder / "subs" / s / "lesson1.ipynb") for s in ("a_plants", "b_looks")]
+limits = sandbox.Limits(cell_timeout=60, processes={processes}, disk_mb={disk})
+with Grader(Path({root!r}), ["lesson1"], jobs=1, limits=limits, warm=True) as grader:
+    outcomes = grader.grade(work, folder / "out")
+    print(json.dumps([grader.engine.describe(), sandbox.detect().describe(),
+                      [(o.student, o.score, o.max_score, o.status) for o in outcomes]]))
+"""
+
+
+@pytest.mark.slow
+@needs_runuser
+def test_grading_as_a_plain_user_keeps_jobs_apart_and_its_kernels_non_root(plain_folder):
+    """``course grade`` run by a plain user (warm, in user namespaces): the same attacks hold."""
+    mark = f"course-sandbox-{uuid.uuid4().hex}"
+    key = int(uuid.uuid4().hex[:7], 16) | 0x10000000
+    nap = f"{5000 + int(uuid.uuid4().int % 1000)}.{os.getpid()}"
+    _notebooks(plain_folder, mark, key, nap, "", "")
+    for where, dirs, files in os.walk(plain_folder):
+        for name in [where, *(os.path.join(where, n) for n in dirs + files)]:
+            os.chown(name, 65534, 65534)
+    (plain_folder / "home").mkdir()
+    os.chown(plain_folder / "home", 65534, 65534)
+    code = _GRADE_AS_NOBODY.format(processes=PROCESSES, disk=DISK_MB, root=str(ROOT))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "JUPYTER", "JPY_"))}
+    env.update(HOME=str(plain_folder / "home"), MPLCONFIGDIR=str(plain_folder / "home"))
+    try:
+        done = _as_nobody([sys.executable, "-c", code, str(plain_folder)], plain_folder, env, 600)
+        left = {"shm": f"0x{key:08x}" in _ipc_keys(), "processes": _running(nap)}
+    finally:
+        subprocess.run(["ipcrm", "-M", f"0x{key:08x}"], capture_output=True, check=False)
+        for pid in _running(nap):
+            os.kill(pid, 9)
+    assert done.returncode == 0, done.stderr[-3000:]
+    how, isolation, scores = json.loads(done.stdout.strip().splitlines()[-1])
+    assert isolation == "isolation: network, pids, filesystem, ipc", isolation
+    assert how.startswith("warm starts"), how
+    assert [s[1:] for s in scores] == [[s[2], s[2], "graded"] for s in scores], scores
+    looked = _probe(plain_folder / "out", "b_looks")
+    assert [looked[k] for k in ("shm", "mq", "tmp", "process")] == [False] * 4, looked
+    assert left == {"shm": False, "processes": []}
+    assert looked["uid"] == 65534 and looked["euid"] == 65534, looked
+    assert looked["opened"]["read /etc/shadow"] == "refused 13", looked["opened"]
+    assert 0 < looked["processes"] < PROCESSES and looked["fork_error"] == 11, looked
+    assert looked["disk_error"] == 28 and looked["disk_mb"] <= DISK_MB, looked
+    assert looked["big_shm"] is False
 
 
 def test_the_sandbox_table_quotes_the_limits_in_force():
