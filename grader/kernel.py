@@ -250,16 +250,21 @@ def private_ipc() -> None:
     _call(_libc.unshare(CLONE_NEWIPC), "unshare(CLONE_NEWIPC)")
 
 
-def cap_shared_memory(mb: int) -> None:
+def cap_shared_memory(mb: int) -> bool:
     """Cap this IPC namespace's SysV shared memory at ``mb`` MiB in all (before dropping root).
 
-    Memory a segment pins lies outside ``RLIMIT_DATA``. Raises ``OSError``
-    where ``/proc/sys`` cannot be written (a read-only ``/proc/sys``).
+    Memory a segment pins lies outside ``RLIMIT_DATA``. Returns ``False``
+    where ``/proc/sys`` cannot be written (no ``/proc`` of its own could be
+    mounted, as in some containers): the segments still die with the kernel.
     """
     page = os.sysconf("SC_PAGE_SIZE")
-    for name, value in (("shmmax", mb * 2**20), ("shmall", mb * 2**20 // page)):
-        with open(f"/proc/sys/kernel/{name}", "w") as fh:
-            fh.write(str(value))
+    try:
+        for name, value in (("shmmax", mb * 2**20), ("shmall", mb * 2**20 // page)):
+            with open(f"/proc/sys/kernel/{name}", "w") as fh:
+                fh.write(str(value))
+    except OSError:
+        return False
+    return True
 
 
 def lock_filesystem(

@@ -108,7 +108,6 @@ initial, owner = kernel.in_initial_user_namespace(), kernel.kernel_owner()
 kernel.make_space({folder!r}, {folder!r} + "-space", 1, owner)
 kernel.private_ipc()
 kernel.lock_filesystem(kernel.allowed_paths(), {folder!r}, space={folder!r} + "-space")
-kernel.cap_shared_memory(1)
 kernel.become_unprivileged(initial)
 kernel.drop_capabilities()
 assert os.getuid() != 0
