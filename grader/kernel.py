@@ -23,11 +23,12 @@ ipykernel, so the student's code and everything it starts inherit:
   SysV shared memory, semaphores, message queues and POSIX message queues
   that no other job and not the host sees, capped at ``spec['disk_mb']`` of
   shared memory, and destroyed with the last process of the kernel;
-- (``spec['filesystem']``) an unprivileged uid (``become_unprivileged``):
-  65534 (``nobody``) when the grader is root; inside a user namespace of its
-  own, mapped to the grader's uid, when the grader is root only in a user
-  namespace (``unshare --map-root-user``). So ``RLIMIT_NPROC`` holds, and
-  root's files (``/etc/shadow``) and devices stay closed;
+- (``spec['filesystem']``) an unprivileged uid in a user namespace of its
+  own (``become_unprivileged``): 65534 (``nobody``), which is 65534 on the
+  host when the grader is root, and the grader's uid when the grader is root
+  only in a user namespace (``unshare --map-root-user``). So
+  ``RLIMIT_NPROC`` holds, counted per kernel, and root's files
+  (``/etc/shadow``) and devices stay closed;
 - limits on memory (data segment and address space, see ``apply_limits``),
   file size and core dumps, and on the number of processes.
 
@@ -369,23 +370,63 @@ def _drop_bounding_set() -> None:
             break  # past the last capability this kernel knows (or emptied already)
 
 
-def become_unprivileged(initial: bool | None = None) -> None:
-    """Go on as ``UNPRIVILEGED``, not uid 0 (after the mounts; then ``drop_capabilities``).
+def _map_from_outside(uid: int, gid: int) -> None:
+    """Enter a new user namespace where ``uid`` and ``gid`` are themselves (as the machine's root).
 
-    As the machine's root: no supplementary groups, uid and gid 65534 (no way
-    back: the capabilities go with uid 0). As root of a user namespace that maps
-    only the grader's own uid (``unshare --map-root-user``): a nested user
-    namespace where that uid is 65534; the mounts belong to the namespace
-    outside it, so the capabilities it grants act on nothing of them.
-    ``initial``: whether this is the machine's user namespace, read before
-    ``/proc`` changed (default: read it now). Does nothing for a non-root uid.
+    Mapping ids other than one's own must be written from the parent
+    namespace: a helper forked before the ``unshare`` writes this process's
+    maps, through the ``/proc`` of this PID namespace.
+    """
+    unshared_r, unshared_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:  # stays in the machine's user namespace, as root
+        code = 1
+        try:
+            os.close(unshared_w)
+            if os.read(unshared_r, 1) == b"u":
+                for name, text in (
+                    ("setgroups", "deny"),
+                    ("uid_map", f"{uid} {uid} 1"),
+                    ("gid_map", f"{gid} {gid} 1"),
+                ):
+                    with open(f"/proc/{os.getppid()}/{name}", "w") as fh:
+                        fh.write(text)
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(unshared_r)
+    try:
+        _call(_libc.unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
+        os.write(unshared_w, b"u")
+    finally:
+        os.close(unshared_w)
+        _, status = os.waitpid(helper, 0)
+    if status != 0:
+        raise OSError(f"could not map uid {uid} into the kernel's user namespace")
+
+
+def become_unprivileged(initial: bool | None = None) -> None:
+    """Go on as ``UNPRIVILEGED`` in a user namespace of its own (after the mounts; then
+    ``drop_capabilities``).
+
+    As the machine's root: no supplementary groups, uid and gid 65534, mapped to
+    65534 on the host. As root of a user namespace that maps only the grader's
+    own uid (``unshare --map-root-user``): uid 65534, mapped to that uid. The
+    mounts belong to the namespace outside, so the capabilities a new user
+    namespace grants act on nothing of them (and are dropped next). A user
+    namespace per kernel makes Linux count ``RLIMIT_NPROC`` per kernel, not
+    per uid across the machine: a notebook at its limit cannot stop another
+    job's kernel from starting processes or threads. ``initial``: whether this
+    is the machine's user namespace, read before ``/proc`` changed (default:
+    read it now). Does nothing for a non-root uid.
     """
     if os.geteuid() != 0:
         return
     initial = in_initial_user_namespace() if initial is None else initial
-    _drop_bounding_set()
     if initial:
         os.setgroups([])
+        _map_from_outside(UNPRIVILEGED, UNPRIVILEGED)
+        # Fails unless 65534 is mapped, so that success means uid 65534 on the host too.
         os.setresgid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED)
         os.setresuid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED)
         # A uid change makes the process non-dumpable, which hands its own /proc/self files
@@ -401,8 +442,10 @@ def become_unprivileged(initial: bool | None = None) -> None:
     ):
         with open(path, "w") as fh:
             fh.write(text)
-    if os.geteuid() == 0:
-        raise OSError(f"still uid 0 after mapping {UNPRIVILEGED} to {uid}: refusing to go on")
+    if os.geteuid() != UNPRIVILEGED:
+        raise OSError(
+            f"uid {os.geteuid()} after mapping {UNPRIVILEGED} to {uid}: refusing to go on"
+        )
 
 
 def drop_capabilities() -> None:

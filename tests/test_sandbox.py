@@ -440,3 +440,51 @@ def test_the_sandbox_table_quotes_the_limits_in_force():
     assert f"caps its segments at {limits.disk_mb} MiB in all" in text
     assert f"`/dev/shm`, {limits.disk_mb} MiB in all" in text
     assert f"start up to {limits.processes} processes" in text
+
+
+# A locked-down kernel that starts processes until its limit, says how many, and holds them.
+_HOG = """
+import subprocess, sys
+from grader import kernel
+kernel.private_ipc()
+kernel.lock_filesystem(kernel.allowed_paths(), sys.argv[1], tmp_mb=8)
+kernel.apply_limits({"memory_mb": 1024, "file_mb": 8, "processes": int(sys.argv[2])})
+kernel.become_unprivileged()
+kernel.drop_capabilities()
+held = []
+while len(held) < 2 * int(sys.argv[2]):
+    try:
+        held.append(subprocess.Popen(["sleep", "120"]))
+    except OSError:
+        break
+print(len(held), flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not ISOLATION.filesystem, reason="two kernels locked down as root"
+)
+def test_a_kernel_at_its_process_limit_leaves_another_jobs_kernel_its_own(tmp_path):
+    """``RLIMIT_NPROC`` counts per kernel (a user namespace each), not per uid on the machine."""
+    limit, hogs, started = 40, [], []
+    try:
+        for name in ("first", "second"):
+            folder = tmp_path / name
+            folder.mkdir()
+            hog = subprocess.Popen(
+                [*ISOLATION.prefix, sys.executable, "-c", _HOG, str(folder), str(limit)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=tmp_path,
+            )
+            hogs.append(hog)
+            assert hog.stdout is not None
+            started.append(int(hog.stdout.readline() or 0))
+        # Each got nearly its whole limit (its own threads count too), the second while the
+        # first still held all of its processes.
+        assert all(limit // 2 < n < limit for n in started), started
+    finally:
+        for hog in hogs:  # its end ends its PID namespace, and so everything it held
+            hog.communicate(timeout=60)
