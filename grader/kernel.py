@@ -425,7 +425,10 @@ def become_unprivileged(initial: bool | None = None) -> None:
     initial = in_initial_user_namespace() if initial is None else initial
     if initial:
         os.setgroups([])
-        _map_from_outside(UNPRIVILEGED, UNPRIVILEGED)
+        try:
+            _map_from_outside(UNPRIVILEGED, UNPRIVILEGED)
+        except OSError:  # user namespaces disabled here: 65534 all the same, counted machine-wide
+            pass
         # Fails unless 65534 is mapped, so that success means uid 65534 on the host too.
         os.setresgid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED)
         os.setresuid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED)
