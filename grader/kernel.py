@@ -10,18 +10,32 @@ ipykernel, so the student's code and everything it starts inherit:
   read-only: the system (``/usr``, ``/lib*``, ``/bin``, ``/etc``, ``/sys``),
   the Python installation and its packages (``sys.prefix``,
   ``sys.base_prefix``, site-packages) and the ``course_utils`` package
-  folder; plus ``/dev`` (read-only, with a private ``/dev/shm``), a
-  private ``/tmp``, a ``/proc`` of its own PID namespace, and its working
-  folder ``spec['cwd']`` (seen as ``/home/student``), the only writable
-  place on disk. Nothing else of
+  folder; plus a ``/dev`` of five harmless devices (``_minimal_dev``), a
+  private ``/tmp`` and ``/dev/shm``, a ``/proc`` of its own PID namespace,
+  and its working folder ``spec['cwd']`` (seen as ``/home/student``): the
+  only writable places. Nothing else of
   the machine exists there (``pivot_root``, then the old root is detached):
   not the course repository, the grader, the submissions, the output
-  folder, other jobs. Then all capabilities are dropped (bounding set,
-  inheritable, ambient; ``no_new_privs``), so even uid 0 cannot remount,
-  unmount or ``chroot`` out;
+  folder, other jobs, the host's disks and terminals. Then all capabilities
+  are dropped (bounding set, inheritable, ambient; ``no_new_privs``), so it
+  cannot remount, unmount or ``chroot`` out;
+- (``spec['filesystem']``) an IPC namespace of its own (``private_ipc``):
+  SysV shared memory, semaphores, message queues and POSIX message queues
+  that no other job and not the host sees, capped at ``spec['disk_mb']`` of
+  shared memory, and destroyed with the last process of the kernel;
+- (``spec['filesystem']``) an unprivileged uid in a user namespace of its
+  own (``become_unprivileged``): 65534 (``nobody``), which is 65534 on the
+  host when the grader is root, and the grader's uid when the grader is root
+  only in a user namespace (``unshare --map-root-user``). So
+  ``RLIMIT_NPROC`` holds, counted per kernel, and root's files
+  (``/etc/shadow``) and devices stay closed;
 - limits on memory (data segment and address space, see ``apply_limits``),
-  file size and core dumps, and on the number of processes (which Linux
-  does not enforce for uid 0).
+  file size and core dumps, and on the number of processes.
+
+The writable places (working folder, ``/tmp``, ``/dev/shm``) are folders of
+one tmpfs of ``spec['disk_mb']`` MiB, the job's *space* (``make_space``): the
+worker makes it once per job (files survive a kernel restart), so everything
+a job writes, in all three, stops at that size with ``ENOSPC``.
 """
 
 from __future__ import annotations
@@ -37,7 +51,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-CLONE_NEWNS = 0x20000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x20000, 0x08000000, 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 # Flags a remount must repeat (inside a user namespace they are locked).
@@ -92,6 +106,16 @@ SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217, "riscv64": 41}
 MNT_DETACH = 2
 WORKDIR = "/home/student"  # where the kernel's working folder appears once locked down
+# The kernel's uid and gid once locked down (``nobody``): owns nothing on the host.
+UNPRIVILEGED = 65534
+# The only device nodes a kernel finds in its /dev (bind mounts of the host's).
+DEVICES = ("null", "zero", "full", "random", "urandom")
+DEV_LINKS = {
+    "fd": "/proc/self/fd",
+    "stdin": "/proc/self/fd/0",
+    "stdout": "/proc/self/fd/1",
+    "stderr": "/proc/self/fd/2",
+}
 
 
 def course_package() -> str:
@@ -153,6 +177,97 @@ def _pivot(root: str) -> None:
     os.rmdir("/.old-root")
 
 
+def _minimal_dev(root: str) -> None:
+    """``root``/dev: a small tmpfs with only ``DEVICES`` (bound from the host's) and ``DEV_LINKS``.
+
+    No disks, terminals, ``kmsg``, ``console`` or ``pts`` of the host: a kernel
+    needs none, and a bind mount works inside a user namespace, where ``mknod``
+    does not.
+    """
+    dev = _mount_point(root, "/dev", True)
+    _mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755", "/dev")
+    for name in DEVICES:
+        if os.path.exists(f"/dev/{name}"):
+            target = _mount_point(root, f"/dev/{name}", False)
+            _mount(f"/dev/{name}", target, None, MS_BIND, None, f"show /dev/{name}")
+    for name, to in DEV_LINKS.items():
+        os.symlink(to, f"{dev}/{name}")
+
+
+def _give(folder: str, owner: int) -> None:
+    """Make ``owner`` (uid and gid) the owner of ``folder`` and everything in it."""
+    for where, dirs, files in os.walk(folder):
+        for name in [where, *(os.path.join(where, n) for n in dirs + files)]:
+            os.lchown(name, owner, owner)
+
+
+def make_space(folder: str, at: str, size_mb: int, owner: int | None) -> str:
+    """Put ``folder`` on a tmpfs of ``size_mb`` MiB mounted at ``at``, beside ``/tmp`` and ``/dev/shm``.
+
+    The tmpfs holds ``home`` (a copy of ``folder``, then bind-mounted over
+    ``folder``), ``tmp`` and ``shm`` (see ``lock_filesystem``'s ``space``): a
+    job's writes in its working folder, ``/tmp`` and ``/dev/shm`` stop, all
+    together, at ``size_mb`` (``ENOSPC``), and vanish with the mount
+    namespace, which must be this process's own (private propagation).
+    ``owner``: the uid (and gid) to give the files, where the kernel will run
+    as another uid than this process's (see ``kernel_owner``). Returns ``at``.
+    """
+    os.makedirs(at, mode=0o700, exist_ok=True)
+    _mount("tmpfs", at, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=0755", "job space")
+    home = os.path.join(at, "home")
+    shutil.copytree(folder, home, symlinks=True)
+    for name in ("tmp", "shm"):
+        os.mkdir(os.path.join(at, name))
+        os.chmod(os.path.join(at, name), 0o1777)
+    if owner is not None:
+        _give(home, owner)
+    _mount(home, folder, None, MS_BIND, None, f"put {folder} in the job space")
+    return at
+
+
+def in_initial_user_namespace() -> bool:
+    """Whether this process's user namespace is the machine's own (uid 0 is the real root)."""
+    try:
+        with open("/proc/self/uid_map") as fh:
+            return fh.read().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return True
+
+
+def kernel_owner() -> int | None:
+    """The uid, as this process names it, that ``become_unprivileged`` will run the kernel as.
+
+    ``None`` where nothing changes hands: inside a user namespace the kernel's
+    uid maps back to this process's own.
+    """
+    return UNPRIVILEGED if os.geteuid() == 0 and in_initial_user_namespace() else None
+
+
+def private_ipc() -> None:
+    """An IPC namespace of this process's own: no other job's or the host's SysV IPC or mqueues.
+
+    Everything made in it dies with its last process.
+    """
+    _call(_libc.unshare(CLONE_NEWIPC), "unshare(CLONE_NEWIPC)")
+
+
+def cap_shared_memory(mb: int) -> bool:
+    """Cap this IPC namespace's SysV shared memory at ``mb`` MiB in all (before dropping root).
+
+    Memory a segment pins lies outside ``RLIMIT_DATA``. Returns ``False``
+    where ``/proc/sys`` cannot be written (no ``/proc`` of its own could be
+    mounted, as in some containers): the segments still die with the kernel.
+    """
+    page = os.sysconf("SC_PAGE_SIZE")
+    try:
+        for name, value in (("shmmax", mb * 2**20), ("shmall", mb * 2**20 // page)):
+            with open(f"/proc/sys/kernel/{name}", "w") as fh:
+                fh.write(str(value))
+    except OSError:
+        return False
+    return True
+
+
 def lock_filesystem(
     allowed: list[str],
     writable: str,
@@ -160,12 +275,16 @@ def lock_filesystem(
     at: str | None = None,
     hide: Sequence[str] = (),
     tmp_mb: int = 256,
+    space: str | None = None,
 ) -> None:
     """A new root holding only ``allowed`` (read-only) and ``writable``; ``hide`` covered.
 
     ``writable`` appears at ``at`` (default: its own path); ``hide``: folders
     to cover with an empty mount should they lie inside an allowed one (the
-    course repository inside a virtual environment, say).
+    course repository inside a virtual environment, say). ``/tmp`` and
+    ``/dev/shm`` are the ``tmp`` and ``shm`` folders of ``space`` (see
+    ``make_space``), else private tmpfs of ``tmp_mb`` MiB each. ``/dev`` holds
+    only ``DEVICES`` (see ``_minimal_dev``).
     """
     _call(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None, "make mounts private")
@@ -175,24 +294,20 @@ def lock_filesystem(
     for entry in SYSTEM:
         if os.path.islink(entry):
             os.symlink(os.readlink(entry), root + entry)
-    target = _mount_point(root, "/dev", True)
-    _mount("/dev", target, None, MS_BIND | MS_REC, None, "show /dev")
-    _mount(
-        "tmpfs",
-        _mount_point(root, "/dev/shm", True),
-        "tmpfs",
-        MS_NOSUID | MS_NODEV,
-        f"size={tmp_mb}m,mode=1777",
-        "private /dev/shm",
-    )
-    _mount(
-        "tmpfs",
-        _mount_point(root, "/tmp", True),
-        "tmpfs",
-        MS_NOSUID | MS_NODEV,
-        f"size={tmp_mb}m,mode=1777",
-        "private /tmp",
-    )
+    _minimal_dev(root)
+    for point, folder in (("/tmp", "tmp"), ("/dev/shm", "shm")):
+        target = _mount_point(root, point, True)
+        if space is not None:  # a folder of the job's space: one size limit for all writes
+            _mount(os.path.join(space, folder), target, None, MS_BIND, None, f"private {point}")
+        else:
+            _mount(
+                "tmpfs",
+                target,
+                "tmpfs",
+                MS_NOSUID | MS_NODEV,
+                f"size={tmp_mb}m,mode=1777",
+                f"private {point}",
+            )
     for path in allowed:  # after /tmp: an allowed path may lie below it
         target = _mount_point(root, path, os.path.isdir(path))
         _mount(path, target, None, MS_BIND | MS_REC, None, f"show {path}")
@@ -246,13 +361,100 @@ class _CapData(ctypes.Structure):
     ]
 
 
-def drop_capabilities() -> None:
-    """No capabilities now or after ``exec`` (uid 0 included), and no way to regain them."""
-    pr_capbset_drop, pr_cap_ambient, ambient_clear_all, pr_set_no_new_privs = 24, 47, 4, 38
+def _drop_bounding_set() -> None:
+    """Empty the capability bounding and ambient sets (needs ``CAP_SETPCAP`` for the former)."""
+    pr_capbset_drop, pr_cap_ambient, ambient_clear_all = 24, 47, 4
     _libc.prctl(pr_cap_ambient, ambient_clear_all, 0, 0, 0)
     for cap in range(64):
         if _libc.prctl(pr_capbset_drop, cap, 0, 0, 0) != 0:
-            break  # past the last capability this kernel knows
+            break  # past the last capability this kernel knows (or emptied already)
+
+
+def _map_from_outside(uid: int, gid: int) -> None:
+    """Enter a new user namespace where ``uid`` and ``gid`` are themselves (as the machine's root).
+
+    Mapping ids other than one's own must be written from the parent
+    namespace: a helper forked before the ``unshare`` writes this process's
+    maps, through the ``/proc`` of this PID namespace.
+    """
+    unshared_r, unshared_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:  # stays in the machine's user namespace, as root
+        code = 1
+        try:
+            os.close(unshared_w)
+            if os.read(unshared_r, 1) == b"u":
+                for name, text in (
+                    ("setgroups", "deny"),
+                    ("uid_map", f"{uid} {uid} 1"),
+                    ("gid_map", f"{gid} {gid} 1"),
+                ):
+                    with open(f"/proc/{os.getppid()}/{name}", "w") as fh:
+                        fh.write(text)
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(unshared_r)
+    try:
+        _call(_libc.unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
+        os.write(unshared_w, b"u")
+    finally:
+        os.close(unshared_w)
+        _, status = os.waitpid(helper, 0)
+    if status != 0:
+        raise OSError(f"could not map uid {uid} into the kernel's user namespace")
+
+
+def become_unprivileged(initial: bool | None = None) -> None:
+    """Go on as ``UNPRIVILEGED`` in a user namespace of its own (after the mounts; then
+    ``drop_capabilities``).
+
+    As the machine's root: no supplementary groups, uid and gid 65534, mapped to
+    65534 on the host. As root of a user namespace that maps only the grader's
+    own uid (``unshare --map-root-user``): uid 65534, mapped to that uid. The
+    mounts belong to the namespace outside, so the capabilities a new user
+    namespace grants act on nothing of them (and are dropped next). A user
+    namespace per kernel makes Linux count ``RLIMIT_NPROC`` per kernel, not
+    per uid across the machine: a notebook at its limit cannot stop another
+    job's kernel from starting processes or threads. ``initial``: whether this
+    is the machine's user namespace, read before ``/proc`` changed (default:
+    read it now). Does nothing for a non-root uid.
+    """
+    if os.geteuid() != 0:
+        return
+    initial = in_initial_user_namespace() if initial is None else initial
+    if initial:
+        os.setgroups([])
+        try:
+            _map_from_outside(UNPRIVILEGED, UNPRIVILEGED)
+        except OSError:  # user namespaces disabled here: 65534 all the same, counted machine-wide
+            pass
+        # Fails unless 65534 is mapped, so that success means uid 65534 on the host too.
+        os.setresgid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED)
+        os.setresuid(UNPRIVILEGED, UNPRIVILEGED, UNPRIVILEGED)
+        # A uid change makes the process non-dumpable, which hands its own /proc/self files
+        # to root; only processes of this job (its PID namespace) could ptrace it anyway.
+        _libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+        return
+    uid, gid = os.geteuid(), os.getegid()
+    _call(_libc.unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
+    for path, text in (
+        ("/proc/self/setgroups", "deny"),
+        ("/proc/self/uid_map", f"{UNPRIVILEGED} {uid} 1"),
+        ("/proc/self/gid_map", f"{UNPRIVILEGED} {gid} 1"),
+    ):
+        with open(path, "w") as fh:
+            fh.write(text)
+    if os.geteuid() != UNPRIVILEGED:
+        raise OSError(
+            f"uid {os.geteuid()} after mapping {UNPRIVILEGED} to {uid}: refusing to go on"
+        )
+
+
+def drop_capabilities() -> None:
+    """No capabilities now or after ``exec`` (uid 0 included), and no way to regain them."""
+    pr_set_no_new_privs = 38
+    _drop_bounding_set()
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
     _call(_libc.capset(ctypes.byref(header), data), "capset")
@@ -300,15 +502,27 @@ def lock_down(spec_path: str, rest: list[str]) -> list[str]:
     # folder, below /tmp) would put its parents in the kernel's writable private /tmp.
     inside = WORKDIR if spec["filesystem"] else host
     if spec["filesystem"]:
+        initial = in_initial_user_namespace()
+        owner = kernel_owner()
+        if owner is not None and spec.get("space"):
+            os.chown(private, owner, owner)
+        elif owner is not None:  # no job space (``make_space``): the grader's copy, handed over
+            _give(host, owner)
+        private_ipc()
         lock_filesystem(
             allowed_paths(spec.get("allow", [])),
             host,
             at=inside,
             hide=spec["hide"],
             tmp_mb=spec["file_mb"],
+            space=spec.get("space"),
         )
+        cap_shared_memory(spec.get("disk_mb", spec["file_mb"]))
+        apply_limits(spec)
+        become_unprivileged(initial)
         drop_capabilities()
-    apply_limits(spec)
+    else:
+        apply_limits(spec)
     os.chdir(inside)
     rest[where] = os.path.join(inside, ".kernel-connection.json")
     os.environ.update({k: v.replace(host, inside) for k, v in spec["env"].items()})

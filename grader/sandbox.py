@@ -11,12 +11,17 @@ by ``course grade``:
 - ``filesystem``: a private mount namespace in which the kernel (see
   ``kernel``) sees only an allow-list, read-only: the system, the Python
   installation with its packages and the ``course_utils`` package; plus its
-  own writable working folder and a private ``/tmp``. Nothing of the course
-  repository (solutions, tests, the grader, git history), the submissions,
-  the output folder or other jobs exists there, and no capabilities are left
-  to undo that.
+  own writable working folder, a private ``/tmp`` and ``/dev/shm`` (one tmpfs
+  of ``Limits.disk_mb`` for the three, ``job_space``) and a ``/dev`` of five
+  harmless devices. Nothing of the course repository (solutions, tests, the
+  grader, git history), the submissions, the output folder or other jobs
+  exists there; the kernel runs as an unprivileged uid (65534), with no
+  capabilities left to undo that.
+- ``ipc``: a fresh IPC namespace for the worker, and another for each of its
+  kernels: no SysV shared memory, semaphore, message queue or POSIX message
+  queue is shared with another job or the host, and all go with the job.
 
-As root, ``unshare --net --pid --mount`` gives all three; otherwise
+As root, ``unshare --net --pid --mount --ipc`` gives all four; otherwise
 ``unshare --map-root-user`` does the same where user namespaces are enabled.
 Without ``unshare`` nothing is isolated beyond the limits and deadlines.
 ``grader/README.md`` spells out what each level protects.
@@ -27,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import functools
+import json
 import os
 import shutil
 import signal
@@ -50,6 +56,9 @@ class Limits:
     output_bytes: int = 1_000_000
     file_mb: int = 256
     processes: int = 512
+    # All a job writes in its working folder, /tmp and /dev/shm together, and its SysV
+    # shared memory: each a tmpfs-like store in memory, outside the kernel's --memory.
+    disk_mb: int = 512
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -65,6 +74,7 @@ class Isolation:
     pids: bool = False
     filesystem: bool = False
     prefix: tuple[str, ...] = ()
+    ipc: bool = False
 
     @property
     def user_namespace(self) -> bool:
@@ -72,7 +82,7 @@ class Isolation:
         return "--map-root-user" in self.prefix
 
     def describe(self) -> str:
-        names = ("network", "pids", "filesystem")
+        names = ("network", "pids", "filesystem", "ipc")
         on = [name for name in names if getattr(self, name)]
         off = [name for name in names if not getattr(self, name)]
         text = f"isolation: {', '.join(on) or 'none'}"
@@ -91,11 +101,18 @@ def _works(prefix: list[str], code: str = "pass") -> bool:
 
 # What a job does at the start, end to end: a probe that passes means grading will too.
 _PROBE = """
+import os
 from grader import kernel, sandbox
 sandbox.loopback_up()
-kernel.lock_filesystem(kernel.allowed_paths(), {folder!r})
+initial, owner = kernel.in_initial_user_namespace(), kernel.kernel_owner()
+kernel.make_space({folder!r}, {folder!r} + "-space", 1, owner)
+kernel.private_ipc()
+kernel.lock_filesystem(kernel.allowed_paths(), {folder!r}, space={folder!r} + "-space")
+kernel.become_unprivileged(initial)
 kernel.drop_capabilities()
-open({folder!r} + "/probe", "w").close()
+assert os.getuid() != 0
+for folder in ({folder!r}, "/tmp", "/dev/shm"):
+    open(folder + "/probe", "w").close()
 """
 
 
@@ -106,17 +123,18 @@ def detect() -> Isolation:
     if not sys.platform.startswith("linux") or unshare is None:
         return Isolation()
     user = [] if os.geteuid() == 0 else ["--map-root-user"]
-    prefix = [unshare, *user, "--net", "--pid", "--mount", "--fork", "--kill-child"]
+    prefix = [unshare, *user, "--net", "--pid", "--mount", "--ipc", "--fork", "--kill-child"]
     folder = tempfile.mkdtemp(prefix="course-grade-probe-")
     try:
         locked = _works(prefix, _PROBE.format(folder=folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder + "-space", ignore_errors=True)
     if locked:
-        return Isolation(network=True, pids=True, filesystem=True, prefix=tuple(prefix))
-    prefix = [unshare, *user, "--net", "--pid", "--fork", "--kill-child"]
+        return Isolation(network=True, pids=True, filesystem=True, ipc=True, prefix=tuple(prefix))
+    prefix = [unshare, *user, "--net", "--pid", "--ipc", "--fork", "--kill-child"]
     if _works(prefix, "from grader import sandbox; sandbox.loopback_up()"):
-        return Isolation(network=True, pids=True, prefix=tuple(prefix))
+        return Isolation(network=True, pids=True, ipc=True, prefix=tuple(prefix))
     return Isolation()
 
 
@@ -133,6 +151,26 @@ def loopback_up() -> None:
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def job_space(jobdir: Path) -> None:
+    """In the worker, before its first kernel: the job's space (``kernel.make_space``).
+
+    The kernel's working folder (``cwd`` of ``JOBDIR/kernel-spec.json``) moves
+    onto a tmpfs of ``disk_mb`` MiB, with the kernels' ``/tmp`` and
+    ``/dev/shm`` beside it, mounted in this worker's own mount namespace, so
+    it lasts across kernel restarts and ends with the job; the spec then names
+    it (``space``) for the kernels. Does nothing without ``filesystem`` isolation.
+    """
+    from grader import kernel
+
+    path = jobdir / "kernel-spec.json"
+    spec = json.loads(path.read_text())
+    if not spec.get("filesystem"):
+        return
+    owner = kernel.kernel_owner()
+    spec["space"] = kernel.make_space(spec["cwd"], str(jobdir / "space"), spec["disk_mb"], owner)
+    path.write_text(json.dumps(spec))
 
 
 def _die_with_parent() -> None:

@@ -2,7 +2,8 @@
 
 JOBDIR holds ``job.json`` (written by ``autograde``) and a one-student
 nbgrader course. The worker makes itself non-dumpable (the kernel may not
-ptrace it), brings loopback up (fresh network namespace), autogrades with
+ptrace it), brings loopback up (fresh network namespace), puts the kernel's
+working folder on the job's size-limited tmpfs (``sandbox.job_space``), autogrades with
 ``SandboxedExecute`` (whose kernels lock themselves down, see ``kernel``),
 reads the scores from the job's gradebook, sanitises the graded notebook and
 writes the feedback HTML. It reports in ``result.json``.
@@ -121,6 +122,7 @@ def grade(job: dict, jobdir: Path) -> dict:
     sandbox.not_dumpable()
     if job["network"]:
         sandbox.loopback_up()
+    sandbox.job_space(jobdir)
     config = configure(job, jobdir)
     tools_on_path()
     api = NbGraderAPI(config=config)

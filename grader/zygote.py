@@ -9,8 +9,8 @@ SOCKET``; the parent that started it keeps its stdin open, and it exits when
 that closes):
 
 - a **worker** per job (``Zygote.run_worker``), with what ``unshare --net
-  --pid --mount --fork --kill-child`` gives a cold worker: fresh network, PID
-  and mount namespaces (private propagation), the worker as PID 1 of its own,
+  --pid --mount --ipc --fork --kill-child`` gives a cold worker: fresh network, PID,
+  mount and IPC namespaces (private propagation), the worker as PID 1 of its own,
   so that every process of the job dies with it; for a grader that is not
   root, inside a user namespace of its own where it is root, as
   ``--map-root-user`` gives the cold worker. The job's folder, secrets
@@ -18,17 +18,18 @@ that closes):
 - a **kernel** per notebook, asked for by that worker's kernel launcher
   (``python -m grader.kernel``, the graded kernelspec's ``argv``, which stays
   as the kernel's stand-in for nbclient: it forwards signals and exits with
-  the kernel's status). The fork joins the worker's (user,) network, mount and PID
-  namespaces (it is a process of the job: it dies with the job), then locks
+  the kernel's status). The fork joins the worker's (user,) network, IPC, mount and
+  PID namespaces (it is a process of the job: it dies with the job), then locks
   itself down exactly as a cold kernel does (``kernel.lock_down``: allow-list
-  root, no capabilities, limits) before it runs ipykernel in-process. The
+  root, an IPC namespace of its own, uid 65534, no capabilities, limits) before
+  it runs ipykernel in-process. The
   zygote's socket lies outside the kernel's allow-list: a kernel cannot ask
   for anything.
 
 Nothing leaks from one notebook to the next: every fork is a copy-on-write
 snapshot of a process that has run no student code, so a notebook that
 patches a module or ``builtins``, sets environment variables or writes to
-``/tmp`` (private per kernel) changes only its own copy. What a fork shares
+``/tmp`` (private per job) changes only its own copy. What a fork shares
 with its siblings is what a cold kernel shares with them too: the installed
 packages, the hash seed (``PYTHONHASHSEED=0`` for every job) and torch's
 default seed; NumPy's global generator is re-seeded from the OS in each
@@ -92,11 +93,12 @@ PRELOAD = (
     "grader.kernel",
 )
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = kernel.CLONE_NEWNS, 0x20000000, 0x40000000
-CLONE_NEWUSER = 0x10000000
+CLONE_NEWUSER, CLONE_NEWIPC = kernel.CLONE_NEWUSER, kernel.CLONE_NEWIPC
 # In the order a process joins them: its user namespace first, which owns the others.
 NAMESPACES = (
     ("user", CLONE_NEWUSER),
     ("net", CLONE_NEWNET),
+    ("ipc", CLONE_NEWIPC),
     ("mnt", CLONE_NEWNS),
     ("pid", CLONE_NEWPID),
 )
@@ -208,6 +210,8 @@ def _as_kernel(request: dict) -> int:
     _environment(request["env"])
     if request["spec"]:
         rest = kernel.lock_down(request["spec"], request["argv"])
+        # Its uid changed, which cleared the parent-death signal: the nurse's death is ours.
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     else:  # a plain kernel (``Zygote.kernelspec``): the launcher's folder, no lock-down
         os.chdir(request["cwd"])
         rest = list(request["argv"])
@@ -417,6 +421,7 @@ class Zygote:
             and isolation.network
             and isolation.pids
             and isolation.filesystem
+            and isolation.ipc
             and hasattr(os, "pidfd_open")
         )
 
@@ -507,6 +512,7 @@ class Zygote:
             for name, wanted in (
                 ("user", isolation.user_namespace),
                 ("net", isolation.network),
+                ("ipc", isolation.ipc),
                 ("pid", isolation.pids),
                 ("mnt", isolation.filesystem),
             )

@@ -49,12 +49,14 @@ print("SEEN", len(_seen), _seen, "FORKED", "nbgrader" in sys.modules)
 def test_a_warm_start_needs_every_namespace():
     assert not Zygote.available(sandbox.Isolation())
     assert not Zygote.available(sandbox.Isolation(network=True, pids=True))
+    # Without an IPC namespace a forked worker would share the host's SysV IPC.
+    assert not Zygote.available(sandbox.Isolation(network=True, pids=True, filesystem=True))
 
 
 @pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="Linux only")
 def test_a_user_with_its_own_user_namespace_starts_warm_too():
-    mapped = ("unshare", "--map-root-user", "--net", "--pid", "--mount", "--fork")
-    assert Zygote.available(sandbox.Isolation(True, True, True, prefix=mapped))
+    mapped = ("unshare", "--map-root-user", "--net", "--pid", "--mount", "--ipc", "--fork")
+    assert Zygote.available(sandbox.Isolation(True, True, True, prefix=mapped, ipc=True))
 
 
 def test_sharing_a_zygote_refuses_a_socket_that_is_missing_not_a_socket_or_not_private(
