@@ -312,7 +312,7 @@ def test_three_weeks_accumulate_and_regrading_replaces_only_what_was_regraded(tm
         ],
     )
     # week 3: s004 hands in lesson1 late, graded alone; the others are "missing" in that run
-    path, replaced, added = _week(
+    path, replaced, added, kept, _ = _week(
         out,
         "w3",
         [
@@ -322,17 +322,17 @@ def test_three_weeks_accumulate_and_regrading_replaces_only_what_was_regraded(tm
             Outcome("s003", "lesson1", 0, 4, "missing"),
         ],
     )
-    assert (replaced, added) == (1, 0)
+    assert (replaced, added, kept) == (1, 0, [])
     assert path.read_text().splitlines() == [
-        "student_id,assignment,score,max_score,status,graded_at,source,late",
-        "s001,lesson1,3,4,graded,w1,,",
-        "s001,lesson2,5,6,graded,w2,,",
-        "s002,lesson1,4,4,graded,w1,gray_23456_1_lesson1.ipynb,late",
-        "s002,lesson2,6,6,graded,w2,,",
-        "s003,lesson1,1,4,flagged,w1,,",
-        "s003,lesson2,0,6,missing,,,",
-        "s004,lesson1,2,4,graded,w3,,",
-        "s004,lesson2,2,6,graded,w2,,",
+        "student_id,assignment,score,max_score,status,graded_at,source,late,attempt",
+        "s001,lesson1,3,4,graded,w1,,,",
+        "s001,lesson2,5,6,graded,w2,,,",
+        "s002,lesson1,4,4,graded,w1,gray_23456_1_lesson1.ipynb,late,",
+        "s002,lesson2,6,6,graded,w2,,,",
+        "s003,lesson1,1,4,flagged,w1,,,",
+        "s003,lesson2,0,6,missing,,,,",
+        "s004,lesson1,2,4,graded,w3,,,",
+        "s004,lesson2,2,6,graded,w2,,,",
     ]
     history = sorted((out / "history").iterdir())
     assert len(history) == 2  # the two earlier versions
@@ -593,6 +593,11 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
     end = printed[printed.index("NOT GRADED") :]
     assert "Someone Else_9_assignsubmission_file_/intro.ipynb" in end
     assert "'Someone Else' is not on the roster" in end and "--allow-unmatched" in end
+    saved = _rows((out / "not_graded.csv").read_text())
+    assert saved[0] == ["kind", "file", "why"] and saved[1][:2] == [
+        "NOT GRADED",
+        str(week1 / "Someone Else_9_assignsubmission_file_" / "intro.ipynb"),
+    ]
     assert (out / "grades.csv").read_text() == (
         "student_id,assignment,score,max_score\nann,intro,3,3\nfay,intro,0,3\ngus,intro,0,3\n"
     )
@@ -613,6 +618,11 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
     assert cli.main([*plain, "--submissions", str(week3)]) == 0
     printed = capsys.readouterr().out
     assert "1 row(s) replaced" in printed and f"roster: {out / 'roster.csv'}" in printed
+    # grades.csv of this one-file run: ann keeps her 3 (it was 0 before the fix), gus is missing
+    assert (out / "grades.csv").read_text() == (
+        "student_id,assignment,score,max_score\nann,intro,3,3\nfay,intro,3,3\ngus,intro,0,3\n"
+    )
+    assert (out / "not_graded.csv").read_text() == "kind,file,why\n"  # all graded this time
     book = [row[:5] for row in _rows((out / "gradebook.csv").read_text())]
     assert book == [
         ["student_id", "assignment", "score", "max_score", "status"],

@@ -1,0 +1,200 @@
+"""An instructor's term without surprises (issue 26): nothing earned is lost on a regrade,
+Canvas names as Canvas writes them, Canvas columns mapped, overrides as a stated policy.
+
+Everything here runs on recorded outcomes and on export corpora laid out as the LMSs lay
+them out (file contents do not matter to matching); the one command test grades nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from submissions import fake_course  # tests/ is on sys.path (rootdir imports)
+
+from grader import cli, gradebook, layout, roster
+from grader.results import Outcome
+
+LESSONS = [f"lesson{i}" for i in range(1, 8)]
+ROSTER = (
+    "Student,ID,SIS User ID,SIS Login ID,Section,Week 1: Swap the head (4401),Lesson 2 (4402)\n"
+    "    Points Possible,,,,,9,9\n"
+    '"Ash, Ann",12345,s001,aash,Sec A,,\n'
+    '"O\'Brien, Pat",12349,s002,pobrien,Sec A,,\n'
+    '"García, José",12350,s003,jgarcia,Sec B,,\n'
+    '"Lee-Smith, Kim",12351,s004,klee,Sec B,,\n'
+)
+
+
+def _write(path: Path, text: str = "{}") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _discover(tmp_path: Path, names: list[str], r: roster.Roster | None = None):
+    archive = tmp_path / f"download{len(list(tmp_path.glob('download*.zip')))}.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in names:
+            zf.writestr(name, "{}")
+    return layout.discover(archive, LESSONS, tmp_path / "unpacked", r)
+
+
+# --- 1. a regrade never replaces a newer attempt -------------------------------------------
+
+
+def test_an_older_canvas_attachment_never_replaces_a_newer_one_across_runs(tmp_path):
+    """Ann's resubmission (attachment 678950, 9/9) is graded; the original download, holding her
+    older attachment 678902 (0/9), is regraded later: the 9 stays, and the run says so."""
+    out = tmp_path / "out"
+    r = roster.load(_write(tmp_path / "roster.csv", ROSTER))
+    newer = _discover(tmp_path, ["ashann_12345_678950_lesson1-1.ipynb"], r).found[0]
+    older = _discover(tmp_path, ["ashann_12345_678902_lesson1.ipynb"], r).found[0]
+    assert (newer.attempt, older.attempt) == ("canvas:678950", "canvas:678902")
+
+    def week(found, score, when):
+        source = {(found.student, "lesson1"): (found.origin, found.late, found.attempt)}
+        return gradebook.record(out, [Outcome("s001", "lesson1", score, 9)], source, when=when)
+
+    week(newer, 9, "w1")
+    done = week(older, 0, "w2")
+    row = gradebook.load(out)[("s001", "lesson1")]
+    assert (row.score, row.attempt, row.graded_at) == (9, "canvas:678950", "w1")
+    assert (done.replaced, done.added) == (0, 0)
+    assert done.kept == [
+        "s001 lesson1: kept 9/9 of the newer Canvas attachment 678950 (graded w1); "
+        f"{older.origin} is the older Canvas attachment 678902"
+    ]
+    # The same attempt regraded (a test fixed) replaces it; so does a newer attempt.
+    assert week(newer, 8, "w3").replaced == 1
+    assert gradebook.load(out)[("s001", "lesson1")].score == 8
+    newest = _discover(tmp_path, ["ashann_LATE_12345_679001_lesson1-2.ipynb"], r).found[0]
+    assert week(newest, 7, "w4").replaced == 1
+    assert gradebook.load(out)[("s001", "lesson1")].attempt == "canvas:679001"
+
+
+def test_exchange_and_blackboard_times_order_attempts_across_runs(tmp_path):
+    out = tmp_path / "out"
+    # course collect's layout: submitted/<student>/<lesson>/ with nbgrader's timestamp.txt
+    late = tmp_path / "late"
+    _write(late / "submitted" / "ann" / "lesson1" / "lesson1.ipynb")
+    _write(late / "submitted" / "ann" / "lesson1" / "timestamp.txt", "2026-03-02 09:00:00.5 UTC")
+    early = tmp_path / "early"
+    _write(early / "submitted" / "ann" / "lesson1" / "lesson1.ipynb")
+    _write(early / "submitted" / "ann" / "lesson1" / "timestamp.txt", "2026-03-02 09:00:00 UTC\n")
+    inbound = tmp_path / "inbound" / "ann+lesson1+2026-03-01 10:00:00.1 UTC+a1" / "lesson1.ipynb"
+    _write(inbound)
+    found = {
+        name: layout.discover(tmp_path / name, LESSONS, tmp_path / "u").found[0]
+        for name in ("late", "early", "inbound")
+    }
+    assert {k: f.attempt for k, f in found.items()} == {
+        "late": "nbgrader:2026-03-02T09:00:00.500000",
+        "early": "nbgrader:2026-03-02T09:00:00.000000",
+        "inbound": "nbgrader:2026-03-01T10:00:00.100000",
+    }
+    sources = {k: {("ann", "lesson1"): (f.origin, False, f.attempt)} for k, f in found.items()}
+    gradebook.record(out, [Outcome("ann", "lesson1", 3, 3)], sources["late"], when="w1")
+    for name in ("early", "inbound"):
+        done = gradebook.record(out, [Outcome("ann", "lesson1", 0, 3)], sources[name], when="w2")
+        assert done.replaced == 0 and "kept 3/3 of the newer exchange submission" in done.kept[0]
+    assert gradebook.load(out)[("ann", "lesson1")].score == 3
+
+    # Blackboard: the attempt time in the name
+    subs = tmp_path / "bb"
+    _write(subs / "Lesson 1_ann_attempt_2026-03-01-10-22-33_lesson1.ipynb")
+    bb = layout.discover(subs, LESSONS, tmp_path / "u2").found[0]
+    assert bb.attempt == "blackboard:2026-03-01T10:22:33.000000"
+    assert gradebook.newer("blackboard:2026-03-02T08:00:00.000000", bb.attempt)
+    assert not gradebook.newer(bb.attempt, bb.attempt)  # the same attempt: a regrade replaces
+    assert not gradebook.newer("canvas:9", bb.attempt)  # different LMSs: nothing orders them
+    assert not gradebook.newer("", bb.attempt) and not gradebook.newer(bb.attempt, "")
+
+
+def test_a_gradebook_written_before_attempts_were_recorded_still_reads(tmp_path):
+    _write(
+        tmp_path / "gradebook.csv",
+        "student_id,assignment,score,max_score,status,graded_at,source,late\n"
+        "ann,lesson1,3,4,graded,w1,ann/lesson1.ipynb,\n",
+    )
+    assert gradebook.load(tmp_path)[("ann", "lesson1")].attempt == ""
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    return fake_course.make(tmp_path_factory.mktemp("fake") / "course")
+
+
+def test_course_grade_refuses_to_regrade_an_older_attempt_and_saves_the_list(
+    course, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    gradebook.record(
+        out,
+        [Outcome("ashann", "intro", 3, 3)],
+        {("ashann", "intro"): ("new.zip:ashann_12345_678950_intro.ipynb", False, "canvas:678950")},
+        when="w1",
+    )
+    before = (out / "gradebook.csv").read_text()
+    subs = tmp_path / "download"
+    _write(subs / "ashann_12345_678902_intro.ipynb")
+    code = cli.main(["grade", "--root", str(course), "--submissions", str(subs), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert (
+        "kept: ashann intro: kept 3/3 of the newer Canvas attachment 678950 (graded w1)" in printed
+    )
+    assert "nothing to grade for intro" in printed
+    assert (out / "gradebook.csv").read_text() == before
+    saved = _rows((out / layout.NOT_GRADED).read_text())
+    assert saved == [
+        ["kind", "file", "why"],
+        [
+            "superseded",
+            str(subs / "ashann_12345_678902_intro.ipynb"),
+            "older attempt; the gradebook keeps new.zip:ashann_12345_678950_intro.ipynb",
+        ],
+    ]
+
+
+# --- 2. Canvas names as Canvas writes them -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, student, late",
+    [
+        ("obrienpat_LATE_12349_678905_lesson1-1.ipynb", "s002", True),
+        ("obrienpat_Late_12349_678906_lesson1.ipynb", "s002", True),
+        ("o'brienpat_12349_678907_lesson1.ipynb", "s002", False),
+        ("garcíajosé_12350_678908_lesson1.ipynb", "s003", False),
+        ("lee-smithkim_late_12351_678909_Lesson1.ipynb", "s004", True),
+    ],
+)
+def test_canvas_names_with_upper_case_late_accents_hyphens_and_apostrophes(
+    tmp_path, name, student, late
+):
+    r = roster.load(_write(tmp_path / "roster.csv", ROSTER))
+    found = _discover(tmp_path, [name], r)
+    assert not found.unmatched, found.unmatched
+    assert [(f.student, f.lesson, f.late, f.lms) for f in found.found] == [
+        (student, "lesson1", late, "canvas")
+    ]
+
+
+def test_canvas_names_without_a_roster_become_ascii_ids(tmp_path):
+    found = _discover(
+        tmp_path,
+        ["garcíajosé_12350_678908_lesson1.ipynb", "obrienpat_LATE_12349_678905_lesson1.ipynb"],
+    )
+    assert not found.unmatched, found.unmatched
+    assert [(f.student, f.late) for f in found.found] == [
+        ("garciajose", False),
+        ("obrienpat", True),
+    ]
