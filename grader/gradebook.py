@@ -238,7 +238,12 @@ def record(
 
 @dataclass
 class Override:
-    """A correction: a new ``score``, or points to ``adjust`` by; with why."""
+    """A correction: a new ``score``, or points to ``adjust`` by; with why.
+
+    ``policy`` (for ``score``): ``min``, the default, makes it a floor (a later,
+    higher grade in the gradebook wins); ``fixed`` makes it the grade whatever
+    the gradebook says, and ``course grades`` warns each time it caps a higher one.
+    """
 
     student_id: str
     assignment: str
@@ -246,13 +251,17 @@ class Override:
     adjust: float | None
     comment: str
     origin: str  # file and line, for messages
+    policy: str = ""  # "min" or "fixed" for a score; "" for an adjustment
 
 
 def load_overrides(path: Path) -> list[Override]:
-    """Read ``student_id,assignment,score,adjust,comment`` (one of score/adjust per row).
+    """Read ``student_id,assignment,score,adjust,policy,comment`` (one of score/adjust per row).
 
-    ``score`` replaces the grade; ``adjust`` adds to it (negative to deduct).
-    Rows for the same student and lesson apply in file order.
+    ``score`` sets the grade under its ``policy`` (``min`` when empty: at least
+    this score; ``fixed``: exactly this score, even above or below a later
+    regrade); ``adjust`` adds to the gradebook's grade (negative to deduct).
+    ``policy`` and ``comment`` are optional columns. Rows for the same student
+    and lesson apply in file order.
     """
     path = Path(path)
     overrides = []
@@ -275,6 +284,17 @@ def load_overrides(path: Path) -> list[Override]:
                     f"{path} line {line}: give exactly one of score ({score!r}) and "
                     f"adjust ({adjust!r})"
                 )
+            policy = get("policy", "").lower()
+            if adjust and policy:
+                raise ValueError(
+                    f"{path} line {line}: policy {policy!r} is for a score; an adjust "
+                    "always adds to the gradebook's grade: leave policy empty"
+                )
+            if score and policy not in ("", *POLICIES):
+                raise ValueError(
+                    f"{path} line {line}: policy {policy!r} is none of {', '.join(POLICIES)} "
+                    "(empty means min)"
+                )
             try:
                 values = (float(score) if score else None, float(adjust) if adjust else None)
             except ValueError as exc:
@@ -288,6 +308,7 @@ def load_overrides(path: Path) -> list[Override]:
                     *values,
                     row.get("comment", ""),
                     f"{path.name} line {line}",
+                    (policy or "min") if score else "",
                 )
             )
     return overrides

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from submissions import fake_course  # tests/ is on sys.path (rootdir imports)
 
-from grader import cli, gradebook, layout, roster
+from grader import cli, exports, gradebook, layout, roster
 from grader.results import Outcome
 
 LESSONS = [f"lesson{i}" for i in range(1, 8)]
@@ -198,3 +198,132 @@ def test_canvas_names_without_a_roster_become_ascii_ids(tmp_path):
         ("garciajose", False),
         ("obrienpat", True),
     ]
+
+
+# --- 3. Canvas columns ---------------------------------------------------------------------
+
+
+def _book(out: Path) -> dict:
+    gradebook.record(
+        out,
+        [
+            Outcome("s001", "lesson1", 9, 9),
+            Outcome("s002", "lesson1", 0, 9, "missing"),
+            Outcome("s001", "lesson2", 7, 9),
+            Outcome("s002", "lesson2", 8, 9),
+            Outcome("s001", "lesson3", 5, 9),
+        ],
+        when="w1",
+    )
+    return gradebook.load(out)
+
+
+def test_lessons_go_to_the_canvas_columns_they_are_mapped_to_and_missing_stays_blank(tmp_path):
+    r = roster.load(_write(tmp_path / "roster.csv", ROSTER))
+    table = exports.build(_book(tmp_path / "out"), r, [])
+    # Without a map only "Lesson 2 (4402)" is found; the others would be new assignments.
+    assert _rows(exports.canvas_csv(table, r))[0][5:] == ["lesson1", "Lesson 2 (4402)", "lesson3"]
+    warned = exports.canvas_column_warnings(table, r)
+    assert [w.split(" ")[0] for w in warned] == ["lesson1", "lesson3"]
+    assert "Canvas imports as a NEW assignment" in warned[0]
+
+    mapping = exports.load_canvas_columns(
+        _write(tmp_path / "cols.csv", "lesson,column\nlesson1,Week 1: Swap the head (4401)\n"), r
+    )
+    rows = _rows(exports.canvas_csv(table, r, mapping))
+    assert rows[0][5:] == ["Week 1: Swap the head (4401)", "Lesson 2 (4402)", "lesson3"]
+    assert rows[2][5:] == ["9", "7", "5"]  # Ash, Ann
+    assert rows[3][5:] == ["", "8", ""]  # O'Brien, Pat: missing work is blank, not 0
+    assert _rows(exports.canvas_csv(table, r, mapping, missing_zero=True))[3][5:] == ["0", "8", "0"]
+    assert [w.split(" ")[0] for w in exports.canvas_column_warnings(table, r, mapping)] == [
+        "lesson3"
+    ]
+    with pytest.raises(ValueError, match=r"no column 'Week 1 \(4401\)'.*'Lesson 2 \(4402\)'"):
+        exports.load_canvas_columns(
+            _write(tmp_path / "bad.csv", "lesson,column\nlesson1,Week 1 (4401)\n"), r
+        )
+
+
+def test_course_grades_reads_the_column_map_in_out_and_warns_about_the_rest(tmp_path, capsys):
+    out = tmp_path / "out"
+    _book(out)
+    _write(out / "roster.csv", ROSTER)
+    _write(out / "canvas_columns.csv", "lesson,column\nlesson1,Week 1: Swap the head (4401)\n")
+    assert cli.main(["grades", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: lesson3 has no Canvas column" in printed
+    assert "warning: lesson1" not in printed and "--missing-zero writes 0" in printed
+    rows = _rows((out / "exports" / "canvas_import.csv").read_text())
+    assert rows[0][5:] == ["Week 1: Swap the head (4401)", "Lesson 2 (4402)", "lesson3"]
+    assert rows[3][5:] == ["", "8", ""]
+    assert cli.main(["grades", "--out", str(out), "--missing-zero"]) == 0
+    rows = _rows((out / "exports" / "canvas_import.csv").read_text())
+    assert rows[3][5:] == ["0", "8", "0"]
+
+
+# --- 7. overrides as a stated policy ----------------------------------------------------------
+
+
+def test_a_score_override_is_a_minimum_unless_fixed_and_a_cap_is_never_silent(tmp_path):
+    out = tmp_path / "out"
+    gradebook.record(
+        out, [Outcome("s001", "lesson1", 3, 9), Outcome("s002", "lesson1", 9, 9)], when="w1"
+    )
+    overrides = gradebook.load_overrides(
+        _write(
+            out / "overrides.csv",
+            "student_id,assignment,score,adjust,policy,comment\n"
+            "s001,lesson1,5,,,emailed a fixed notebook\n"
+            "s002,lesson1,0,,fixed,copied\n",
+        )
+    )
+    assert [(o.policy, o.score) for o in overrides] == [("min", 5), ("fixed", 0)]
+    table = exports.build(gradebook.load(out), None, overrides)
+    assert table.entries[("s001", "lesson1")].score == 5
+    assert table.entries[("s002", "lesson1")].score == 0
+    assert table.capped == [
+        "overrides.csv line 3: s002 lesson1 is fixed at 0, below the gradebook's 9 (graded w1); set its "
+        "policy to min (or remove the row) to let the higher grade count"
+    ]
+    # A later, higher regrade of s001 counts: the minimum does not cap it (it did: 5 for ever).
+    gradebook.record(out, [Outcome("s001", "lesson1", 8, 9)], when="w2")
+    table = exports.build(gradebook.load(out), None, overrides)
+    entry = table.entries[("s001", "lesson1")]
+    assert (entry.score, entry.status) == (8, "graded")
+    assert entry.notes == ["8 -> 8 (at least 5: emailed a fixed notebook)"]
+    for bad, why in (
+        ("s001,lesson1,5,,most,x\n", "policy 'most' is none of min, fixed"),
+        ("s001,lesson1,,1,fixed,x\n", "policy 'fixed' is for a score"),
+    ):
+        path = _write(out / "bad.csv", "student_id,assignment,score,adjust,policy,comment\n" + bad)
+        with pytest.raises(ValueError, match=why):
+            gradebook.load_overrides(path)
+
+
+def test_course_grades_shows_each_override_on_the_feedback_page_it_changes(tmp_path, capsys):
+    out = tmp_path / "out"
+    gradebook.record(out, [Outcome("s001", "lesson1", 3, 9), Outcome("s002", "lesson1", 9, 9)])
+    for student in ("s001", "s002"):
+        _write(out / "feedback" / student / "lesson1.html", "<html><body><p>page</p></body></html>")
+    _write(
+        out / "overrides.csv",
+        "student_id,assignment,score,adjust,policy,comment\n"
+        "s001,lesson1,5,,,emailed a fixed notebook\ns001,lesson1,,-1,,late\n"
+        "s002,lesson1,4,,fixed,copied\n",
+    )
+    assert cli.main(["grades", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "overrides shown on 2 feedback page(s)" in printed
+    assert "warning: overrides.csv line 4: s002 lesson1 is fixed at 4" in printed
+    page = (out / "feedback" / "s001" / "lesson1.html").read_text()
+    assert "Automatic score: 3 / 9. <b>Final grade: 4 / 9</b>" in page
+    assert "<li>at least 5: emailed a fixed notebook</li><li>-1: late</li>" in page
+    assert page.index("course-grade-override") < page.index("</body>")
+    with zipfile.ZipFile(out / "return" / "s001.zip") as zf:
+        assert b"Final grade: 4 / 9" in zf.read("s001/lesson1.html")
+    # Run again: the block is replaced, never repeated; an override taken out leaves the page.
+    _write(out / "overrides.csv", "student_id,assignment,score,adjust,policy,comment\n")
+    assert cli.main(["grades", "--out", str(out)]) == 0
+    assert (out / "feedback" / "s001" / "lesson1.html").read_text() == (
+        "<html><body><p>page</p>\n</body></html>"
+    )
