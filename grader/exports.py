@@ -2,7 +2,9 @@
 
 Every roster student appears in every table; work never graded counts 0
 and is named in the ``missing`` column (``status`` ``missing`` in the long
-table). Overrides apply on top of the gradebook.
+table), and is left blank in the LMS import files (the LMS keeps what it
+holds) unless asked for 0. Overrides apply on top of the gradebook under
+their policy (``gradebook.Override``) and are shown on the feedback pages.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 ``OUT/gradebook.csv`` (beside ``grades.csv``) has one row per student and
 lesson: ``student_id, assignment, score, max_score, status, graded_at,
-source, late``. Each ``course grade --out OUT`` run merges into it:
+source, late, attempt``. Each ``course grade --out OUT`` run merges into it:
 
-- a notebook graded in this run replaces that student's row for that lesson;
+- a notebook graded in this run replaces that student's row for that lesson,
+  unless the row grades a newer attempt (``newer``: Canvas attachment ids,
+  Blackboard and nbgrader times); then the row is kept and the run says so;
 - a student with nothing submitted gets a ``missing`` row (0 points) only
   where the gradebook has no row yet: a later run without their file never
   erases a grade they already have;
@@ -12,8 +14,10 @@ source, late``. Each ``course grade --out OUT`` run merges into it:
 
 The previous version is kept in ``OUT/history/`` whenever the file changes.
 Do not edit ``gradebook.csv`` by hand: put corrections in
-``OUT/overrides.csv`` (see ``load_overrides``), which ``course grades``
-applies on top and no run of ``course grade`` touches.
+``OUT/overrides.csv`` (see ``load_overrides``: an ``adjust``, or a ``score``
+that is a minimum or, with policy ``fixed``, the grade), which ``course grades``
+applies on top and no run of ``course grade`` touches. grader/README.md,
+"The course gradebook and overrides", is the instructor's account of all this.
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ one folder per student      ``ann/lesson6.ipynb``
 nbgrader ``submitted/``     ``submitted/ann/lesson6/lesson6.ipynb``
 nbgrader exchange inbound   ``inbound/ann+lesson6+2026-03-01 10:00:00 UTC+x/lesson6.ipynb``
 flat                        ``ann_lesson6.ipynb`` (the student is what comes before the lesson)
-Canvas                      ``leefay_12345_678_lesson6.ipynb``, ``leefay_late_12345_679_Lesson6-1.ipynb``
-                            (sortable name, ``late``, Canvas user id, attachment id, file)
+Canvas                      ``leefay_12345_678_lesson6.ipynb``, ``obrienpat_LATE_12345_679_Lesson6-1.ipynb``
+                            (sortable name: any letters, digits, ``-`` and ``'``; ``late`` in
+                            any case; Canvas user id, attachment id, file)
 Moodle                      ``Fay Lee_123_assignsubmission_file_/lesson6.ipynb`` (folders) or
                             ``Fay Lee_123_assignsubmission_file_lesson6.ipynb`` (flat)
 Blackboard                  ``Lesson 6_fay.lee_attempt_2026-03-01-10-22-33_lesson6.ipynb``
@@ -29,9 +30,11 @@ lesson6. When the file name names no lesson, the Blackboard assignment name
 or the nearest folder named like a lesson is used.
 
 Two files for one student and lesson: when the LMS orders them (Canvas
-attachment ids, Blackboard attempt times, nbgrader exchange times) the
-latest is graded and the others are listed as superseded; otherwise both are
-unmatched ("pick one").
+attachment ids, Blackboard attempt times, nbgrader exchange times, also from
+the ``timestamp.txt`` beside a ``submitted/`` notebook) the latest is graded
+and the others are listed as superseded; otherwise both are unmatched ("pick
+one"). ``Found.attempt`` carries that order to the gradebook, which compares
+attempts across runs.
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@
 ``course grade``; see ``grader.misconceptions``) and never re-grades. From it:
 
 - ``render(report)``: ``report.html``, one self-contained page (no scripts,
-  no external files; figures are embedded PNG): pass rates per lesson and
-  exercise, the most frequent misconceptions (count, share of the class, the
-  lesson section that teaches the idea), score histograms, students who need
-  attention;
+  no external files, no absolute paths; figures are embedded PNG): pass rates
+  per lesson and exercise, the most frequent misconceptions (count, share of
+  the class, the lesson section that teaches the idea), score histograms,
+  students who need attention (named from ``OUT/roster.csv``), the overrides
+  ``course grades`` applies;
 - ``misconceptions_csv(report)``: one row per student, exercise and
   misconception named;
 - ``add_review(page, block)``: the student's feedback page with a "What to

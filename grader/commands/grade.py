@@ -1,7 +1,8 @@
 """``course grade``: autograde a folder or zip of submissions into grades.csv and feedback pages.
 
 Each notebook is graded in a sandboxed subprocess (see ``grader/README.md``);
-``OUT/grades.csv`` has one row per student and lesson (missing work scores 0),
+``OUT/grades.csv`` has each student's current grade for the run's lessons, from
+the gradebook (missing work scores 0 only where nothing was ever graded),
 ``OUT/feedback/<student>/<lesson>.html`` is what to hand back, and
 ``OUT/logs/`` keeps the grader's log of each notebook. A previous
 ``grades.csv`` with other scores is kept as ``grades.<time>.csv``. Every
@@ -9,8 +10,9 @@ grade also goes into the course gradebook ``OUT/gradebook.csv`` (see
 ``grader/gradebook.py``), which ``course grades`` exports.
 
 Every file under ``--submissions`` is graded or listed in the "not graded"
-table printed last; the command exits 1 while any notebook is unmatched,
-unless ``--allow-unmatched``.
+table printed last and saved as ``OUT/not_graded.csv``; the command exits 1
+while any notebook is unmatched, unless ``--allow-unmatched``. A file holding
+an older attempt than the one the gradebook has graded is not graded again.
 """
 
 from __future__ import annotations

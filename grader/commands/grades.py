@@ -7,10 +7,14 @@ of nbgrader's formgrader), and writes into ``OUT/exports/``:
 
 - ``grades_long.csv``: one row per student and lesson, with a status;
 - ``grades_wide.csv``: one row per student, a column per lesson, total and percentages;
-- ``canvas_import.csv`` and ``moodle_import.csv``: for the LMS gradebook's CSV import;
+- ``canvas_import.csv`` and ``moodle_import.csv``: for the LMS gradebook's CSV import
+  (missing work blank unless ``--missing-zero``; Canvas columns from
+  ``--canvas-columns`` or ``OUT/canvas_columns.csv``, a warning for each lesson
+  without one);
 
 and ``OUT/return/``: the feedback pages zipped per student, plus one zip per
 lesson laid out for Moodle's feedback-file upload where work came from Moodle.
+Each override is first shown on the feedback page it changes.
 """
 
 from __future__ import annotations
