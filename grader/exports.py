@@ -326,13 +326,14 @@ def _write_zip(target: Path, members: list[tuple[str, bytes]]) -> None:
     tmp.replace(target)
 
 
-OVERRIDE_START = "<!-- course grades: grade set by the instructor -->"
-OVERRIDE_END = "<!-- end of grade set by the instructor -->"
+GRADE_START = "<!-- course grades: your grade -->"
+GRADE_END = "<!-- end of your grade -->"
 
 
-def set_block(page: str, start: str, end: str, block: str | None) -> str:
+def set_block(page: str, start: str, end: str, block: str | None, top: bool = False) -> str:
     """``page`` with ``block`` (delimited by the comments ``start`` and ``end``) at the end of
-    its body; a block added earlier is replaced, not repeated; ``None`` removes it."""
+    its body (``top``: at its start); a block added earlier is replaced, not repeated;
+    ``None`` removes it."""
     at = page.find(start)
     if at != -1:
         stop = page.find(end, at)
@@ -344,46 +345,60 @@ def set_block(page: str, start: str, end: str, block: str | None) -> str:
         page = page[:at].rstrip("\n") + "\n" + page[stop + len(end) :].lstrip("\n")
     if block is None:
         return page
+    if top:
+        opened = re.search(r"<body[^>]*>", page, re.IGNORECASE)
+        if opened:
+            return page[: opened.end()] + "\n" + block + "\n" + page[opened.end() :]
+        return block + "\n" + page
     close = page.lower().rfind("</body>")
     if close == -1:
         return page.rstrip("\n") + "\n" + block + "\n"
     return page[:close] + block + "\n" + page[close:]
 
 
-def override_block(entry: Entry, applied: list[Applied]) -> str:
-    """What the student reads on their feedback page about a grade their instructor set."""
+def grade_block(entry: Entry, applied: list[Applied], automatic: float, late: bool) -> str:
+    """What the student reads at the top of their feedback page when the grade that counts is
+    not simply the automatic score: late work, and each override with its comment."""
     from html import escape
 
-    first = applied[0].before
-    items = "".join(
-        f"<li>{escape(a.rule)}" + (f": {escape(a.comment)}" if a.comment else "") + "</li>"
-        for a in applied
+    lines = [f"<p>Automatic score (below): {_fmt(automatic)} / {_fmt(entry.max_score)}.</p>"]
+    if late:
+        lines.append("<p>Submitted late (the LMS marked it so).</p>")
+    if applied:
+        items = "".join(
+            f"<li>{escape(a.rule)}" + (f": {escape(a.comment)}" if a.comment else "") + "</li>"
+            for a in applied
+        )
+        lines.append(f"<p>Set by your instructor:</p>\n<ul>{items}</ul>")
+    lines.append(
+        f"<p><b>Final grade: {_fmt(entry.score)} / {_fmt(entry.max_score)}</b> "
+        "(what the course gradebook records).</p>"
     )
     return (
-        f'{OVERRIDE_START}\n<section id="course-grade-override" style="margin:2em auto;'
-        "max-width:60em;padding:1em 1.5em;border:2px solid #6a1b9a;border-radius:6px;"
-        'background:#f3e5f5;font-family:sans-serif">\n<h2 style="margin-top:0">Your grade, '
-        f"as set by your instructor</h2>\n<p>Automatic score: {_fmt(first)} / "
-        f"{_fmt(entry.max_score)}. <b>Final grade: {_fmt(entry.score)} / "
-        f"{_fmt(entry.max_score)}</b>.</p>\n<ul>{items}</ul>\n</section>\n{OVERRIDE_END}"
+        f'{GRADE_START}\n<section id="course-grade" style="margin:1em auto;max-width:60em;'
+        "padding:1em 1.5em;border:2px solid #6a1b9a;border-radius:6px;background:#f3e5f5;"
+        'font-family:sans-serif">\n<h2 style="margin-top:0">Your grade</h2>\n'
+        + "\n".join(lines)
+        + f"\n</section>\n{GRADE_END}"
     )
 
 
-def mark_overrides(out: Path, t: Table) -> list[Path]:
-    """Put each override on the feedback page it changes (and take stale ones off).
-
-    Returns the pages changed.
-    """
+def mark_grades(out: Path, t: Table, rows: dict[tuple[str, str], Row]) -> list[Path]:
+    """Put the final grade on each feedback page where it is not simply the automatic score
+    (an override, late work), and take a stale block off. Returns the pages changed."""
     changed = []
     by_page: dict[tuple[str, str], list[Applied]] = {}
     for a in t.applied:
         by_page.setdefault((a.student, a.lesson), []).append(a)
     for page in sorted(Path(out, "feedback").glob("*/*.html")):
         key = (page.parent.name, page.stem)
-        applied = by_page.get(key)
-        block = override_block(t.entries[key], applied) if applied else None
+        applied, row = by_page.get(key, []), rows.get(key)
+        late = bool(row and row.late)
+        block = None
+        if (applied or late) and key in t.entries and row is not None:
+            block = grade_block(t.entries[key], applied, row.score, late)
         text = page.read_text(encoding="utf-8")
-        new = set_block(text, OVERRIDE_START, OVERRIDE_END, block)
+        new = set_block(text, GRADE_START, GRADE_END, block, top=True)
         if new != text:
             page.write_text(new, encoding="utf-8")
             changed.append(page)

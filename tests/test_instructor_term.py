@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -302,8 +303,12 @@ def test_a_score_override_is_a_minimum_unless_fixed_and_a_cap_is_never_silent(tm
 
 def test_course_grades_shows_each_override_on_the_feedback_page_it_changes(tmp_path, capsys):
     out = tmp_path / "out"
-    gradebook.record(out, [Outcome("s001", "lesson1", 3, 9), Outcome("s002", "lesson1", 9, 9)])
-    for student in ("s001", "s002"):
+    gradebook.record(
+        out,
+        [Outcome(s, "lesson1", score, 9) for s, score in (("s001", 3), ("s002", 9), ("s003", 8))],
+        {("s003", "lesson1"): ("s.zip:x_late_1_2_lesson1.ipynb", True)},
+    )
+    for student in ("s001", "s002", "s003"):
         _write(out / "feedback" / student / "lesson1.html", "<html><body><p>page</p></body></html>")
     _write(
         out / "overrides.csv",
@@ -313,17 +318,50 @@ def test_course_grades_shows_each_override_on_the_feedback_page_it_changes(tmp_p
     )
     assert cli.main(["grades", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "overrides shown on 2 feedback page(s)" in printed
+    assert "final grade (overrides, late work) shown on 3 feedback page(s)" in printed
     assert "warning: overrides.csv line 4: s002 lesson1 is fixed at 4" in printed
     page = (out / "feedback" / "s001" / "lesson1.html").read_text()
-    assert "Automatic score: 3 / 9. <b>Final grade: 4 / 9</b>" in page
+    assert "Automatic score (below): 3 / 9." in page and "<b>Final grade: 4 / 9</b>" in page
     assert "<li>at least 5: emailed a fixed notebook</li><li>-1: late</li>" in page
-    assert page.index("course-grade-override") < page.index("</body>")
+    assert page.index('id="course-grade"') < page.index("<p>page</p>")  # first thing they read
     with zipfile.ZipFile(out / "return" / "s001.zip") as zf:
         assert b"Final grade: 4 / 9" in zf.read("s001/lesson1.html")
+    late = (out / "feedback" / "s003" / "lesson1.html").read_text()
+    assert "Submitted late (the LMS marked it so)" in late and "Final grade: 8 / 9" in late
     # Run again: the block is replaced, never repeated; an override taken out leaves the page.
     _write(out / "overrides.csv", "student_id,assignment,score,adjust,policy,comment\n")
     assert cli.main(["grades", "--out", str(out)]) == 0
     assert (out / "feedback" / "s001" / "lesson1.html").read_text() == (
-        "<html><body><p>page</p>\n</body></html>"
+        "<html><body>\n<p>page</p></body></html>"
     )
+    assert "Submitted late" in (out / "feedback" / "s003" / "lesson1.html").read_text()
+
+
+# --- 4. one order of steps -------------------------------------------------------------------
+
+
+def test_course_grades_puts_what_to_review_on_the_pages_it_zips(tmp_path, capsys):
+    """``course grade`` rewrites a page without "What to review"; ``course grades`` (which zips
+    the pages to hand back) adds it again, whether or not ``course report`` ran since."""
+    out = tmp_path / "out"
+    gradebook.record(out, [Outcome("s001", "lesson1", 1, 3)])
+    cell = {
+        "grade_id": "t1",
+        "exercise": "Exercise 2",
+        "section": "2. Powers",
+        "score": 0.0,
+        "max_score": 2.0,
+        "passed": False,
+        "misconception": None,
+        "hidden_only": False,
+    }
+    record = {"student": "s001", "lesson": "lesson1", "status": "graded", "score": 1}
+    _write(out / "records.jsonl", json.dumps({**record, "max_score": 3, "cells": [cell]}) + "\n")
+    _write(out / "feedback" / "s001" / "lesson1.html", "<html><body><p>page</p></body></html>")
+    assert cli.main(["grades", "--out", str(out)]) == 0
+    assert (
+        "'What to review' up to date on the feedback pages (1 changed)" in capsys.readouterr().out
+    )
+    with zipfile.ZipFile(out / "return" / "s001.zip") as zf:
+        page = zf.read("s001/lesson1.html").decode()
+    assert "What to review" in page and "Exercise 2" in page and "2. Powers" in page

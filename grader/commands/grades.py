@@ -76,6 +76,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _review(out: Path) -> list[Path] | None:
+    """Bring every feedback page's "What to review" up to date (``course report`` writes the
+    same), so the zips never miss it whichever command ran last; None without records."""
+    from grader import report
+    from grader.misconceptions import RECORDS
+
+    if not (out / RECORDS).is_file():
+        return None
+    return report.update_feedback(report.build(out))
+
+
 def run(args: argparse.Namespace) -> int:
     from grader import exports, gradebook, roster
     from grader.course import CourseError, find_root
@@ -121,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     for name, content in files.items():
         (folder / name).write_text(content, encoding="utf-8")
     try:
-        marked = exports.mark_overrides(out, table)
+        marked = exports.mark_grades(out, table, rows)
+        reviewed = _review(out)
     except ValueError as exc:
         print(f"course grades: {exc}")
         return 2
@@ -136,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
     for name in files:
         print(f"wrote {folder / name}")
     if marked:
-        print(f"overrides shown on {len(marked)} feedback page(s)")
+        print(f"final grade (overrides, late work) shown on {len(marked)} feedback page(s)")
+    if reviewed is not None:
+        print(f"'What to review' up to date on the feedback pages ({len(reviewed)} changed)")
     print(f"wrote {len(zips)} feedback zip(s) in {out / 'return'}")
     for capped in table.capped:
         print(f"warning: {capped}")
