@@ -386,6 +386,16 @@ def _collect(items, lessons: list[str], roster: Roster | None, read=None) -> tup
     return chosen, result
 
 
+def _head(stream) -> str:
+    """The first bytes of a small bookkeeping file (never all of it: it may be anything)."""
+    with stream:
+        return stream.read(200).decode("utf-8", errors="replace")
+
+
+def _head_of_file(path: Path) -> str:
+    return _head(open(path, "rb"))
+
+
 def discover(
     path: Path, lessons: list[str], workdir: Path, roster: Roster | None = None
 ) -> Discovery:
@@ -406,9 +416,7 @@ def discover(
         for filename in sorted(filenames):
             full = Path(dirpath, filename)
             items.append((full.relative_to(path).parts, str(full), full))
-    chosen, result = _collect(
-        items, lessons, roster, lambda p: p.read_text(encoding="utf-8", errors="replace")[:200]
-    )
+    chosen, result = _collect(items, lessons, roster, _head_of_file)
     for (student, lesson), (origin, full, c) in sorted(chosen.items()):
         result.found.append(Found(student, lesson, full, origin, c.lms, c.late, attempt_of(c)))
     return result
@@ -437,7 +445,7 @@ def _from_zip(path: Path, lessons: list[str], workdir: Path, roster: Roster | No
             items,
             lessons,
             roster,
-            lambda i: archive.read(i)[:200].decode("utf-8", errors="replace"),
+            lambda i: _head(archive.open(i)),
         )
         workdir.mkdir(parents=True, exist_ok=True)
         for index, ((student, lesson), (origin, info, c)) in enumerate(sorted(chosen.items())):

@@ -101,6 +101,11 @@ def test_exchange_and_blackboard_times_order_attempts_across_runs(tmp_path):
         "early": "nbgrader:2026-03-02T09:00:00.000000",
         "inbound": "nbgrader:2026-03-01T10:00:00.100000",
     }
+    with zipfile.ZipFile(tmp_path / "collected.zip", "w") as zf:  # the same, zipped
+        zf.writestr("submitted/ann/lesson1/lesson1.ipynb", "{}")
+        zf.writestr("submitted/ann/lesson1/timestamp.txt", "2026-03-02 09:00:00.5 UTC")
+    zipped = layout.discover(tmp_path / "collected.zip", LESSONS, tmp_path / "z").found[0]
+    assert zipped.attempt == found["late"].attempt
     sources = {k: {("ann", "lesson1"): (f.origin, False, f.attempt)} for k, f in found.items()}
     gradebook.record(out, [Outcome("ann", "lesson1", 3, 3)], sources["late"], when="w1")
     for name in ("early", "inbound"):

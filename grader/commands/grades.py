@@ -84,7 +84,11 @@ def _review(out: Path) -> list[Path] | None:
 
     if not (out / RECORDS).is_file():
         return None
-    return report.update_feedback(report.build(out))
+    try:
+        return report.update_feedback(report.build(out))
+    except ValueError as exc:  # damaged records: the exports are still right
+        print(f"warning: 'What to review' not updated: {exc}; `course report {out}` says more")
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
