@@ -255,7 +255,11 @@ def run(args: argparse.Namespace) -> int:
                     chosen.remove(f)
                     kept.append(gradebook.kept_message(newer, f.origin, f.attempt))
                     found.superseded.append(
-                        (f.origin, f"older attempt; the gradebook keeps {newer.source}")
+                        (
+                            f.origin,
+                            "older attempt; the gradebook keeps "
+                            + (newer.source or gradebook.describe_attempt(newer.attempt)),
+                        )
                     )
             for message in kept:
                 print(f"kept: {message}; not graded again")
@@ -342,15 +346,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"course grade: the Dask scheduler at {args.scheduler} failed: {exc}")
         return 2
     recorded = gradebook.record(args.out, outcomes, sources)
-    run = [o for o in outcomes if (o.student, o.lesson) in recorded.written]
-    current = current_grades(run, gradebook.load(args.out), {o.student for o in outcomes}, lessons)
+    fresh = [o for o in outcomes if (o.student, o.lesson) in recorded.written]
+    current = current_grades(
+        fresh, gradebook.load(args.out), {o.student for o in outcomes}, lessons
+    )
     path, backup = results.write_grades(args.out, current)
     if args.roster:
         roster_copy = args.out / "roster.csv"
         content = args.roster.read_text(encoding="utf-8-sig")
         gradebook.keep_aside(roster_copy, content)
         roster_copy.write_text(content, encoding="utf-8")
-    records, records_backup = write_records(args.out, run)
+    records, records_backup = write_records(args.out, fresh)
     print(results.summary(current, lessons))
     print(f"wrote {path} ({len(current)} rows) in {time.monotonic() - start:.0f} s")
     if backup:
