@@ -240,8 +240,13 @@ def _canvas_column(
 def canvas_column_warnings(
     t: Table, roster: Roster | None, columns: dict[str, str] | None = None
 ) -> list[str]:
-    """One line per lesson whose Canvas column names no existing assignment, and per unused map row."""
-    problems = []
+    """One line per lesson whose Canvas column names no existing assignment, and per unused map row.
+
+    Only for a Canvas course (a Canvas roster, or a column map): a Moodle class is not told.
+    """
+    problems: list[str] = []
+    if not columns and not (roster and roster.kind == "canvas"):
+        return problems
     for lesson in t.lessons:
         column = _canvas_column(lesson, roster, columns)
         if not CANVAS_ID.search(column):

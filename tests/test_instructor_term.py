@@ -232,6 +232,7 @@ def test_lessons_go_to_the_canvas_columns_they_are_mapped_to_and_missing_stays_b
     warned = exports.canvas_column_warnings(table, r)
     assert [w.split(" ")[0] for w in warned] == ["lesson1", "lesson3"]
     assert "Canvas imports as a NEW assignment" in warned[0]
+    assert exports.canvas_column_warnings(table, None) == []  # not a Canvas course: no noise
 
     mapping = exports.load_canvas_columns(
         _write(tmp_path / "cols.csv", "lesson,column\nlesson1,Week 1: Swap the head (4401)\n"), r
