@@ -62,7 +62,7 @@ doctor: $(STAMP)
 	$(BIN)/course doctor
 
 release: $(STAMP)
-	$(BIN)/course release
+	$(BIN)/course release --verify
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

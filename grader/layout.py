@@ -15,8 +15,9 @@ one folder per student      ``ann/lesson6.ipynb``
 nbgrader ``submitted/``     ``submitted/ann/lesson6/lesson6.ipynb``
 nbgrader exchange inbound   ``inbound/ann+lesson6+2026-03-01 10:00:00 UTC+x/lesson6.ipynb``
 flat                        ``ann_lesson6.ipynb`` (the student is what comes before the lesson)
-Canvas                      ``leefay_12345_678_lesson6.ipynb``, ``leefay_late_12345_679_Lesson6-1.ipynb``
-                            (sortable name, ``late``, Canvas user id, attachment id, file)
+Canvas                      ``leefay_12345_678_lesson6.ipynb``, ``obrienpat_LATE_12345_679_Lesson6-1.ipynb``
+                            (sortable name: any letters, digits, ``-`` and ``'``; ``late`` in
+                            any case; Canvas user id, attachment id, file)
 Moodle                      ``Fay Lee_123_assignsubmission_file_/lesson6.ipynb`` (folders) or
                             ``Fay Lee_123_assignsubmission_file_lesson6.ipynb`` (flat)
 Blackboard                  ``Lesson 6_fay.lee_attempt_2026-03-01-10-22-33_lesson6.ipynb``
@@ -29,17 +30,20 @@ lesson6. When the file name names no lesson, the Blackboard assignment name
 or the nearest folder named like a lesson is used.
 
 Two files for one student and lesson: when the LMS orders them (Canvas
-attachment ids, Blackboard attempt times, nbgrader exchange times) the
-latest is graded and the others are listed as superseded; otherwise both are
-unmatched ("pick one").
+attachment ids, Blackboard attempt times, nbgrader exchange times, also from
+the ``timestamp.txt`` beside a ``submitted/`` notebook) the latest is graded
+and the others are listed as superseded; otherwise both are unmatched ("pick
+one"). ``Found.attempt`` carries that order to the gradebook, which compares
+attempts across runs.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from grader.roster import STUDENT_ID, Roster, slug
@@ -48,9 +52,13 @@ MAX_NOTEBOOK_BYTES = 100 * 2**20  # a notebook with many figures is a few MB
 SKIPPED_DIRS = (".ipynb_checkpoints", "__MACOSX", "__pycache__")
 
 COPY_SUFFIX = re.compile(r"(?:[ _-]*copy\d*|\s*\(\d+\)|-\d+)$", re.IGNORECASE)
+# Canvas's sortable name is the student's name without spaces or commas: any letters (``garcíajosé``),
+# digits, hyphens and apostrophes (``o'brienpat``), never ``_``; ``_LATE`` in any case.
 CANVAS = re.compile(
-    r"^(?P<name>[a-z0-9]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<aid>\d+)_(?P<file>.+)$"
+    r"^(?P<name>(?:[^\W_]|['’-])+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<aid>\d+)_(?P<file>.+)$",
+    re.IGNORECASE,
 )
+STAMP = re.compile(r"(\d{4})\D(\d\d)\D(\d\d)\D(\d\d)\D(\d\d)\D(\d\d)(?:\.(\d{1,6}))?")
 MOODLE = re.compile(
     r"^(?P<name>.+)_(?P<pid>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$"
 )
@@ -74,6 +82,7 @@ class Found:
     origin: str  # as the instructor named it (folder path or zip member)
     lms: str = "folder"
     late: bool = False
+    attempt: str = ""  # which attempt, comparable across runs (see ``attempt_of``); "" if unknown
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,29 @@ class Discovery:
         for f in self.found:
             counts[f.lesson] = counts.get(f.lesson, 0) + 1
         return counts
+
+
+def stamp(text: str) -> str | None:
+    """A submission time as ``YYYY-MM-DDTHH:MM:SS.ffffff`` (sorts as it happened), or None.
+
+    Reads nbgrader's ``2026-03-01 10:00:00.1 UTC`` and Blackboard's ``2026-03-01-10-22-33``.
+    """
+    m = STAMP.search(text)
+    if not m:
+        return None
+    *date, fraction = m.groups()
+    return "{}-{}-{}T{}:{}:{}".format(*date) + f".{(fraction or '').ljust(6, '0')}"
+
+
+def attempt_of(c: Claim) -> str:
+    """The attempt ``c`` is, as the gradebook records it: ``canvas:<attachment id>``,
+    ``blackboard:<attempt time>``, ``nbgrader:<submission time>``; "" when the LMS gives no order.
+
+    Two attempts of one student and lesson compare (``gradebook.newer``) only within one LMS.
+    """
+    if not c.order:
+        return ""
+    return f"{c.lms}:{c.order[0]}"
 
 
 def _lesson_pattern(lesson: str) -> str:
@@ -170,7 +202,14 @@ def claim(parts: tuple[str, ...], lessons: list[str]) -> Claim | str:
         )
         if not lesson:
             return no_lesson
-        return Claim("blackboard", lesson, (login,), slug(login), f"bb:{login}", (m["stamp"],))
+        return Claim(
+            "blackboard",
+            lesson,
+            (login,),
+            slug(login),
+            f"bb:{login}",
+            (stamp(m["stamp"]) or m["stamp"],),
+        )
 
     m = CANVAS.match(stem)
     if m:
@@ -182,7 +221,7 @@ def claim(parts: tuple[str, ...], lessons: list[str]) -> Claim | str:
             "canvas",
             lesson,
             (m["uid"], m["name"]),
-            m["name"],
+            slug(m["name"]),
             f"canvas:{m['uid']}",
             (int(m["aid"]),),
             bool(m["late"]),
@@ -216,7 +255,7 @@ def claim(parts: tuple[str, ...], lessons: list[str]) -> Claim | str:
                 (m["student"],),
                 slug(m["student"]),
                 f"nbgrader:{m['student']}",
-                (m["stamp"],),
+                (stamp(m["stamp"]) or m["stamp"],),
             )
 
     hit = split_lesson(stem, lessons)
@@ -278,9 +317,19 @@ def _owner(found: Claim | str, roster: Roster | None) -> tuple[str, str] | str:
     return student, found.lesson
 
 
-def _collect(items, lessons: list[str], roster: Roster | None) -> tuple[dict, Discovery]:
-    """``items``: (parts, origin, handle). Returns {(student, lesson): (origin, handle, claim)}."""
+def _collect(items, lessons: list[str], roster: Roster | None, read=None) -> tuple[dict, Discovery]:
+    """``items``: (parts, origin, handle). Returns {(student, lesson): (origin, handle, claim)}.
+
+    ``read(handle)``: the start of a small file, for the ``timestamp.txt`` nbgrader (and
+    ``course collect``) leaves beside a submission: it orders attempts across runs.
+    """
     result = Discovery()
+    stamps = {}
+    for parts, _, handle in items:
+        if read is not None and parts and parts[-1] == "timestamp.txt" and ".." not in parts:
+            when = stamp(read(handle))
+            if when:
+                stamps[tuple(parts[:-1])] = when
     groups: dict[tuple[str, str], list[tuple[str, object, Claim]]] = {}
     others = []  # files named like a lesson that are no notebook: judged once the notebooks are known
     for parts, origin, handle in items:
@@ -302,6 +351,8 @@ def _collect(items, lessons: list[str], roster: Roster | None) -> tuple[dict, Di
         if isinstance(found, str):
             result.unmatched.append((origin, found))
             continue
+        if found.lms == "nbgrader" and not found.order and tuple(parts[:-1]) in stamps:
+            found = replace(found, order=(stamps[tuple(parts[:-1])],))
         owner = _owner(found, roster)
         if isinstance(owner, str):
             result.unmatched.append((origin, owner))
@@ -335,6 +386,16 @@ def _collect(items, lessons: list[str], roster: Roster | None) -> tuple[dict, Di
     return chosen, result
 
 
+def _head(stream) -> str:
+    """The first bytes of a small bookkeeping file (never all of it: it may be anything)."""
+    with stream:
+        return stream.read(200).decode("utf-8", errors="replace")
+
+
+def _head_of_file(path: Path) -> str:
+    return _head(open(path, "rb"))
+
+
 def discover(
     path: Path, lessons: list[str], workdir: Path, roster: Roster | None = None
 ) -> Discovery:
@@ -355,9 +416,9 @@ def discover(
         for filename in sorted(filenames):
             full = Path(dirpath, filename)
             items.append((full.relative_to(path).parts, str(full), full))
-    chosen, result = _collect(items, lessons, roster)
+    chosen, result = _collect(items, lessons, roster, _head_of_file)
     for (student, lesson), (origin, full, c) in sorted(chosen.items()):
-        result.found.append(Found(student, lesson, full, origin, c.lms, c.late))
+        result.found.append(Found(student, lesson, full, origin, c.lms, c.late, attempt_of(c)))
     return result
 
 
@@ -380,7 +441,12 @@ def _from_zip(path: Path, lessons: list[str], workdir: Path, roster: Roster | No
             (PurePosixPath(_member_name(i)).parts, f"{path.name}:{_member_name(i)}", i)
             for i in infos
         ]
-        chosen, result = _collect(items, lessons, roster)
+        chosen, result = _collect(
+            items,
+            lessons,
+            roster,
+            lambda i: _head(archive.open(i)),
+        )
         workdir.mkdir(parents=True, exist_ok=True)
         for index, ((student, lesson), (origin, info, c)) in enumerate(sorted(chosen.items())):
             if info.file_size > MAX_NOTEBOOK_BYTES:
@@ -395,15 +461,42 @@ def _from_zip(path: Path, lessons: list[str], workdir: Path, roster: Roster | No
             target = workdir / f"{index:05d}.ipynb"
             with archive.open(info) as src, open(target, "wb") as dst:
                 dst.write(src.read(MAX_NOTEBOOK_BYTES + 1))
-            result.found.append(Found(student, lesson, target, origin, c.lms, c.late))
+            result.found.append(
+                Found(student, lesson, target, origin, c.lms, c.late, attempt_of(c))
+            )
     return result
+
+
+NOT_GRADED = "not_graded.csv"
+
+
+def not_graded_rows(result: Discovery) -> list[tuple[str, str, str]]:
+    """(kind, file, why) of every file that was not graded: NOT GRADED, superseded, ignored."""
+    rows = [("NOT GRADED", origin, why) for origin, why in result.unmatched]
+    rows += [("superseded", origin, why) for origin, why in result.superseded]
+    rows += [("ignored", origin, "not a notebook") for origin in result.ignored]
+    return rows
+
+
+def write_not_graded(out: Path, result: Discovery) -> Path:
+    """Save the run's not-graded list as ``out/not_graded.csv`` (``kind,file,why``).
+
+    Rewritten by every run (a header only when every file was graded), so it never
+    lists an earlier run's files.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / NOT_GRADED
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(("kind", "file", "why"))
+        writer.writerows(not_graded_rows(result))
+    return path
 
 
 def not_graded_table(result: Discovery) -> str:
     """The loud end-of-run list: every file that was not graded, and why."""
-    rows = [("NOT GRADED", origin, why) for origin, why in result.unmatched]
-    rows += [("superseded", origin, why) for origin, why in result.superseded]
-    rows += [("ignored", origin, "not a notebook") for origin in result.ignored]
+    rows = not_graded_rows(result)
     if not rows:
         return ""
     width = max(len(r[1]) for r in rows)

@@ -4,10 +4,11 @@
 ``course grade``; see ``grader.misconceptions``) and never re-grades. From it:
 
 - ``render(report)``: ``report.html``, one self-contained page (no scripts,
-  no external files; figures are embedded PNG): pass rates per lesson and
-  exercise, the most frequent misconceptions (count, share of the class, the
-  lesson section that teaches the idea), score histograms, students who need
-  attention;
+  no external files, no absolute paths; figures are embedded PNG): pass rates
+  per lesson and exercise, the most frequent misconceptions (count, share of
+  the class, the lesson section that teaches the idea), score histograms,
+  students who need attention (named from ``OUT/roster.csv``), the overrides
+  ``course grades`` applies;
 - ``misconceptions_csv(report)``: one row per student, exercise and
   misconception named;
 - ``add_review(page, block)``: the student's feedback page with a "What to
@@ -86,6 +87,13 @@ class ClassReport:
     registry: Mapping[str, Misconception]
     warnings: list[str] = field(default_factory=list)
     several: int = 2
+    names: dict[str, str] = field(default_factory=dict)  # student id -> name, from the roster
+    overrides: list = field(default_factory=list)  # exports.Applied, from OUT/overrides.csv
+
+    def label(self, student: str) -> str:
+        """``Fay Lee (s001)`` when the roster names the student, else the id."""
+        name = self.names.get(student)
+        return f"{name} ({student})" if name else student
 
     def of_lesson(self, lesson: str) -> list[Submission]:
         return [
@@ -113,6 +121,11 @@ class ClassReport:
         for (student, lesson), sub in sorted(self.submissions.items(), key=_by_student_lesson):
             if sub.status in ATTENTION_STATUS:
                 reasons[student].append(f"{lesson}: {ATTENTION_STATUS[sub.status]}")
+            elif sub.status == "graded" and sub.score <= 0 < sub.max_score:
+                # A blank notebook is graded like any other: 0 points, and nobody is told.
+                reasons[student].append(
+                    f"{lesson}: 0 of {sub.max_score:g} points (a blank notebook, or nothing right)"
+                )
         named: dict[str, set[str]] = defaultdict(set)
         for item in self.occurrences():
             named[item.student].add(item.id)
@@ -212,9 +225,43 @@ def build(
                 warnings.append(f"{key[0]} {key[1]} is in the grades but not in {RECORDS}")
     students = sorted({s for s, _ in submissions}, key=natural_key)
     lessons = sorted({lesson for _, lesson in submissions}, key=natural_key)
+    names, overrides = _roster_and_overrides(out, warnings)
     return ClassReport(
-        out, students, lessons, submissions, records is not None, registry or {}, warnings, several
+        out,
+        students,
+        lessons,
+        submissions,
+        records is not None,
+        registry or {},
+        warnings,
+        several,
+        names,
+        overrides,
     )
+
+
+def _roster_and_overrides(out: Path, warnings: list[str]) -> tuple[dict[str, str], list]:
+    """Names from ``OUT/roster.csv`` and the overrides ``course grades`` applies, when present."""
+    from grader import exports, gradebook, roster
+
+    class_list = None
+    if (out / "roster.csv").is_file():
+        try:
+            class_list = roster.load(out / "roster.csv")
+        except ValueError as exc:
+            warnings.append(f"names not shown: {exc}")
+    names = {s.student_id: s.name for s in class_list.students if s.name} if class_list else {}
+    applied: list = []
+    path = out / gradebook.OVERRIDES
+    if path.is_file() and (out / gradebook.GRADEBOOK).is_file():
+        try:
+            table = exports.build(gradebook.load(out), class_list, gradebook.load_overrides(path))
+        except ValueError as exc:
+            warnings.append(f"overrides not shown: {exc}")
+        else:
+            applied = table.applied
+            warnings.extend(table.capped)
+    return names, applied
 
 
 # --- misconceptions.csv ----------------------------------------------------------------
@@ -363,8 +410,9 @@ def render(report: ClassReport) -> str:
         "<title>Class report</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>Class report</h1>",
+        # The folder's name only: the page is shared, the instructor's paths are not.
         f"<p>{n} student(s), lesson(s) {e(', '.join(report.lessons))}; from "
-        f"<code>{e(str(report.out))}</code> (no re-grading).</p>",
+        f"<code>{e(report.out.resolve().name)}</code> (no re-grading).</p>",
     ]
     if not report.has_records:
         parts.append(
@@ -454,7 +502,7 @@ def render(report: ClassReport) -> str:
                     f'<td class="num">{len(items)}</td><td class="num">{len(students)} / {n} '
                     f"({_pct(len(students), n)})</td><td>{e(known.section) or '–'}</td>"
                     f"<td>{'<br>'.join(e(w) for w in where)}</td>"
-                    f"<td>{e(', '.join(students))}</td></tr>"
+                    f"<td>{e(', '.join(report.label(s) for s in students))}</td></tr>"
                 )
             parts.append(
                 "<table><tr><th>misconception</th><th>times named</th><th>students (share of "
@@ -519,7 +567,7 @@ def render(report: ClassReport) -> str:
         parts.append(
             "<table><tr><th>student</th><th>why</th></tr>"
             + "".join(
-                f"<tr><td>{e(s)}</td><td>{'<br>'.join(e(r) for r in why)}</td></tr>"
+                f"<tr><td>{e(report.label(s))}</td><td>{'<br>'.join(e(r) for r in why)}</td></tr>"
                 for s, why in attention.items()
             )
             + "</table>"
@@ -528,6 +576,20 @@ def render(report: ClassReport) -> str:
         parts.append(
             "<p>Nobody: no missing, flagged or timed-out work, and nobody with "
             f"{report.several} or more misconceptions.</p>"
+        )
+    if report.overrides:
+        parts.append(
+            '<h2 id="overrides">Grades set by hand</h2><p>From <code>overrides.csv</code>, as '
+            "<code>course grades</code> applies them (and shows them on the feedback pages); "
+            "the scores above are the automatic ones.</p><table><tr><th>student</th>"
+            "<th>lesson</th><th>automatic</th><th>final</th><th>rule</th><th>comment</th></tr>"
+            + "".join(
+                f"<tr><td>{e(report.label(a.student))}</td><td>{e(a.lesson)}</td>"
+                f'<td class="num">{a.before:g}</td><td class="num">{a.after:g}</td>'
+                f"<td>{e(a.rule)}</td><td>{e(a.comment)}</td></tr>"
+                for a in report.overrides
+            )
+            + "</table>"
         )
     parts.append("</body></html>\n")
     return "\n".join(parts)

@@ -344,6 +344,17 @@ def test_students_cannot_read_others_work_solutions_or_gradebook(class_hub):
         "import sqlite3; sqlite3.connect('grader/gradebook.db').close()",
         cwd=course,
     )
+    # The exchange's feedback folder comes from returning a page: made here, not by another test.
+    page = f"perm/feedback/{victim}/{LESSON}.html"
+    hub.as_user(
+        teacher,
+        dep.venv / "bin" / "python",
+        "-c",
+        f"import pathlib; p = pathlib.Path({page!r}); p.parent.mkdir(parents=True, exist_ok=True); "
+        "p.write_text('<p>feedback</p>')",
+        cwd=course,
+    )
+    instructor(dep, "return", "1", "--graded", "perm", "--submitted", "perm/submitted")
     course_root = dep.exchange / dep.course_id
     secret_paths = {
         "another student's home": _home(victim),

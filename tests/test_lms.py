@@ -312,7 +312,7 @@ def test_three_weeks_accumulate_and_regrading_replaces_only_what_was_regraded(tm
         ],
     )
     # week 3: s004 hands in lesson1 late, graded alone; the others are "missing" in that run
-    path, replaced, added = _week(
+    path, replaced, added, kept, _ = _week(
         out,
         "w3",
         [
@@ -322,17 +322,17 @@ def test_three_weeks_accumulate_and_regrading_replaces_only_what_was_regraded(tm
             Outcome("s003", "lesson1", 0, 4, "missing"),
         ],
     )
-    assert (replaced, added) == (1, 0)
+    assert (replaced, added, kept) == (1, 0, [])
     assert path.read_text().splitlines() == [
-        "student_id,assignment,score,max_score,status,graded_at,source,late",
-        "s001,lesson1,3,4,graded,w1,,",
-        "s001,lesson2,5,6,graded,w2,,",
-        "s002,lesson1,4,4,graded,w1,gray_23456_1_lesson1.ipynb,late",
-        "s002,lesson2,6,6,graded,w2,,",
-        "s003,lesson1,1,4,flagged,w1,,",
-        "s003,lesson2,0,6,missing,,,",
-        "s004,lesson1,2,4,graded,w3,,",
-        "s004,lesson2,2,6,graded,w2,,",
+        "student_id,assignment,score,max_score,status,graded_at,source,late,attempt",
+        "s001,lesson1,3,4,graded,w1,,,",
+        "s001,lesson2,5,6,graded,w2,,,",
+        "s002,lesson1,4,4,graded,w1,gray_23456_1_lesson1.ipynb,late,",
+        "s002,lesson2,6,6,graded,w2,,,",
+        "s003,lesson1,1,4,flagged,w1,,,",
+        "s003,lesson2,0,6,missing,,,,",
+        "s004,lesson1,2,4,graded,w3,,,",
+        "s004,lesson2,2,6,graded,w2,,,",
     ]
     history = sorted((out / "history").iterdir())
     assert len(history) == 2  # the two earlier versions
@@ -383,7 +383,7 @@ def test_three_weeks_accumulate_and_regrading_replaces_only_what_was_regraded(tm
             "75.0",
             "100.0",
             "",
-            "lesson1: late; lesson1: 4 -> 3 (late penalty)",
+            "lesson1: late; lesson1: 4 -> 3 (-1: late penalty)",
         ],
         [
             "s003",
@@ -396,7 +396,7 @@ def test_three_weeks_accumulate_and_regrading_replaces_only_what_was_regraded(tm
             "75.0",
             "0.0",
             "lesson2",
-            "lesson1: 1 -> 3 (reviewed the flagged notebook)",
+            "lesson1: 1 -> 3 (at least 3: reviewed the flagged notebook)",
         ],
         ["s004", "Eve Park", "2", "2", "4", "10", "40.0", "50.0", "33.3", "", ""],
     ]
@@ -405,14 +405,14 @@ def test_three_weeks_accumulate_and_regrading_replaces_only_what_was_regraded(tm
         ["Points Possible", "", "", "", "", "4", "6"],
         ["Fay Lee", "", "s001", "", "", "3", "5"],
         ["Gus Gray", "", "s002", "", "", "3", "6"],
-        ["Dan Ng", "", "s003", "", "", "3", "0"],
+        ["Dan Ng", "", "s003", "", "", "3", ""],  # missing: blank, Canvas keeps what it has
         ["Eve Park", "", "s004", "", "", "2", "2"],
     ]
     assert _rows(exports.moodle_csv(table, r)) == [
         ["First name", "Last name", "ID number", "Email address", "lesson1", "lesson2"],
         ["Fay", "Lee", "s001", "fay.lee@uni.example", "3", "5"],
         ["Gus", "Gray", "s002", "gus.gray@uni.example", "3", "6"],
-        ["Dan", "Ng", "s003", "dan.ng@uni.example", "3", "0"],
+        ["Dan", "Ng", "s003", "dan.ng@uni.example", "3", ""],
         ["Eve", "Park", "s004", "eve@uni.example", "2", "2"],
     ]
 
@@ -427,8 +427,8 @@ def test_exports_keep_the_lms_own_ids_and_columns(tmp_path):
         ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lesson 6 (98765)"],
         ["Points Possible", "", "", "", "", "10"],
         ["Lee, Fay", "12345", "s001", "flee", "Sec A", "7"],
-        ["Gray, Gus", "23456", "s002", "ggray", "Sec A", "0"],
-        ["Ng, Dan", "34567", "s003", "dng", "Sec B", "0"],
+        ["Gray, Gus", "23456", "s002", "ggray", "Sec A", ""],
+        ["Ng, Dan", "34567", "s003", "dng", "Sec B", ""],
         ["s009", "", "s009", "", "", "5"],
     ]
     assert r.points["Lesson 6 (98765)"] == "10" and not exports.canvas_points_mismatch(table, r)
@@ -442,7 +442,7 @@ def test_exports_keep_the_lms_own_ids_and_columns(tmp_path):
     m = roster.load(_write(tmp_path / "moodle.csv", MOODLE_ROSTER))
     assert _rows(exports.moodle_csv(exports.build(gradebook.load(out), m, []), m))[1:3] == [
         ["Fay", "Lee", "s001", "fay.lee@uni.example", "7"],
-        ["Gus", "Gray", "s002", "gus.gray@uni.example", "0"],
+        ["Gus", "Gray", "s002", "gus.gray@uni.example", ""],
     ]
 
 
@@ -593,6 +593,11 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
     end = printed[printed.index("NOT GRADED") :]
     assert "Someone Else_9_assignsubmission_file_/intro.ipynb" in end
     assert "'Someone Else' is not on the roster" in end and "--allow-unmatched" in end
+    saved = _rows((out / "not_graded.csv").read_text())
+    assert saved[0] == ["kind", "file", "why"] and saved[1][:2] == [
+        "NOT GRADED",
+        str(week1 / "Someone Else_9_assignsubmission_file_" / "intro.ipynb"),
+    ]
     assert (out / "grades.csv").read_text() == (
         "student_id,assignment,score,max_score\nann,intro,3,3\nfay,intro,0,3\ngus,intro,0,3\n"
     )
@@ -613,6 +618,11 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
     assert cli.main([*plain, "--submissions", str(week3)]) == 0
     printed = capsys.readouterr().out
     assert "1 row(s) replaced" in printed and f"roster: {out / 'roster.csv'}" in printed
+    # grades.csv of this one-file run: ann keeps her 3 (it was 0 before the fix), gus is missing
+    assert (out / "grades.csv").read_text() == (
+        "student_id,assignment,score,max_score\nann,intro,3,3\nfay,intro,3,3\ngus,intro,0,3\n"
+    )
+    assert (out / "not_graded.csv").read_text() == "kind,file,why\n"  # all graded this time
     book = [row[:5] for row in _rows((out / "gradebook.csv").read_text())]
     assert book == [
         ["student_id", "assignment", "score", "max_score", "status"],
@@ -644,7 +654,7 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
             "100.0",
             "66.7",
             "",
-            "intro: 0 -> 2 (emailed the notebook)",
+            "intro: 0 -> 2 (at least 2: emailed the notebook)",
         ],
     ]
     assert _rows((out / "exports" / "moodle_import.csv").read_text())[3] == [

@@ -293,6 +293,9 @@ def test_feedback_template_names_exercises_and_marks_pass_and_fail():
     assert f"✗ Failed{EX1} (Score: 0.0 / 2.0)" in contents
     assert f"✓ Passed{EX2} (Score: 1.0 / 1.0)" in contents
     assert page.count("course-cell-fail") >= 1 and page.count("course-cell-pass") >= 1
+    # Offline by design: nothing loaded from elsewhere (nbconvert's mathjax() loads a CDN).
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page, re.IGNORECASE)
+    assert "mathjax" not in page.lower()
 
 
 # --- fast: the report from a hand-made output folder ----------------------------------------
@@ -388,13 +391,15 @@ def test_report_counts_misconceptions_and_lists_students_who_need_attention(tmp_
     rows = list(csv.reader(io.StringIO(report.misconceptions_csv(built))))
     assert rows[0] == list(report.CSV_COLUMNS)
     assert rows[1] == ["ben", "l1", "Ex A", "powers.wrong_power", FAKE["powers.wrong_power"].text]
+    zero = "0 of {} points (a blank notebook, or nothing right)"
     assert built.attention() == {
         "ben": [
+            f"l1: {zero.format(3)}",
             "l2: missing work",
             "2 different misconceptions: course.invalid_option, powers.wrong_power",
         ],
         "cat": ["l1: " + report.ATTENTION_STATUS["flagged"], "l2: missing work"],
-        "dan": ["l1: timed out"],
+        "dan": ["l1: timed out", f"l2: {zero.format(1)}"],
     }
     page = report.render(built)
     text = feedback.visible_text(page)
@@ -403,6 +408,56 @@ def test_report_counts_misconceptions_and_lists_students_who_need_attention(tmp_
     assert "1 / 3 (33%)" in text  # Ex A passed by ann and cat, of three graded l1 notebooks
     assert page.count("data:image/png;base64,") == 2  # one histogram per lesson
     assert "<script" not in page and "http" not in page  # nothing loaded from elsewhere
+
+
+def test_report_names_students_hides_paths_flags_blank_work_and_shows_overrides(tmp_path):
+    from grader import gradebook
+    from grader.results import Outcome
+
+    out = _folder(tmp_path)
+    (out / "roster.csv").write_text(
+        "student_id,name,email\nann,Ann Ash,a@x.org\nben,Ben Bo,b@x.org\n"
+        "cat,Cat Cole,c@x.org\ndan,Dan Dee,d@x.org\neve,Eve Eck,e@x.org\n"
+    )
+    grades = list(csv.DictReader((out / "grades.csv").open()))
+    gradebook.record(
+        out,
+        [
+            Outcome(g["student_id"], g["assignment"], float(g["score"]), float(g["max_score"]))
+            for g in grades
+        ],
+        when="w1",
+    )
+    (out / "overrides.csv").write_text(
+        "student_id,assignment,score,adjust,policy,comment\ndan,l1,2,,fixed,graded by hand\n"
+    )
+    # eve handed in the released notebook untouched: graded, 0 points, no misconception named
+    with (out / "records.jsonl").open("a") as fh:
+        fh.write(
+            json.dumps(
+                {
+                    "student": "eve",
+                    "lesson": "l1",
+                    "status": "graded",
+                    "score": 0,
+                    "max_score": 3,
+                    "cells": [_cell("a", "Ex A", False, points=2), _cell("b", "Ex B", False)],
+                }
+            )
+            + "\n"
+        )
+    gradebook.record(out, [Outcome("eve", "l1", 0, 3)], when="w1")
+    built = report.build(out, registry=KNOWN)
+    page = report.render(built)
+    assert str(tmp_path) not in page and "<code>out</code>" in page
+    assert "Eve Eck (eve)" in built.label("eve") and built.label("zed") == "zed"
+    assert built.attention()["eve"] == ["l1: 0 of 3 points (a blank notebook, or nothing right)"]
+    text = feedback.visible_text(page)
+    attention = text[text.index("Students who need attention") :]
+    assert "Eve Eck (eve)" in attention and "Ben Bo (ben)" in attention
+    overrides = text[text.index("Grades set by hand") :]
+    assert "Dan Dee (dan)" in overrides and "fixed at 2" in overrides
+    assert "graded by hand" in overrides
 
 
 def test_report_counts_who_passed_the_visible_check_but_not_the_hidden_tests(tmp_path):

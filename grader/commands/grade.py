@@ -1,7 +1,8 @@
 """``course grade``: autograde a folder or zip of submissions into grades.csv and feedback pages.
 
 Each notebook is graded in a sandboxed subprocess (see ``grader/README.md``);
-``OUT/grades.csv`` has one row per student and lesson (missing work scores 0),
+``OUT/grades.csv`` has each student's current grade for the run's lessons, from
+the gradebook (missing work scores 0 only where nothing was ever graded),
 ``OUT/feedback/<student>/<lesson>.html`` is what to hand back, and
 ``OUT/logs/`` keeps the grader's log of each notebook. A previous
 ``grades.csv`` with other scores is kept as ``grades.<time>.csv``. Every
@@ -9,8 +10,9 @@ grade also goes into the course gradebook ``OUT/gradebook.csv`` (see
 ``grader/gradebook.py``), which ``course grades`` exports.
 
 Every file under ``--submissions`` is graded or listed in the "not graded"
-table printed last; the command exits 1 while any notebook is unmatched,
-unless ``--allow-unmatched``.
+table printed last and saved as ``OUT/not_graded.csv``; the command exits 1
+while any notebook is unmatched, unless ``--allow-unmatched``. A file holding
+an older attempt than the one the gradebook has graded is not graded again.
 """
 
 from __future__ import annotations
@@ -148,6 +150,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def current_grades(run: list, rows: dict, students: set[str], lessons: list[str]) -> list:
+    """What ``grades.csv`` lists: each of ``students``' current grade for ``lessons``.
+
+    ``run``: the outcomes this run wrote into the gradebook (kept with their notes);
+    every other grade comes from the gradebook ``rows``, so a student whose file was not
+    in this run keeps the grade an earlier run gave instead of a 0 that an upload would
+    spread. ``missing`` (0) only where the gradebook has nothing better.
+    """
+    from grader.results import Outcome
+
+    mine = {(o.student, o.lesson): o for o in run}
+    return [
+        mine.get((r.student_id, r.assignment))
+        or Outcome(r.student_id, r.assignment, r.score, r.max_score, r.status)
+        for r in rows.values()
+        if r.assignment in lessons and r.student_id in students
+    ]
+
+
 def _lesson_error(requested: list[str], found: list, where: Path) -> str | None:
     """Why ``--lessons`` is wrong (a lesson nobody submitted), naming what was found; or None."""
     by_lesson: dict[str, list[str]] = {}
@@ -225,6 +246,31 @@ def run(args: argparse.Namespace) -> int:
                 )
             chosen = [f for f in found.found if f.lesson in lessons]
             others = len(found.found) - len(chosen)
+            # An older attempt never replaces a newer one graded in an earlier run.
+            book_rows = gradebook.load(args.out)
+            kept = []
+            for f in list(chosen):
+                newer = gradebook.newer_recorded(book_rows, f.student, f.lesson, f.attempt)
+                if newer is not None:
+                    chosen.remove(f)
+                    kept.append(gradebook.kept_message(newer, f.origin, f.attempt))
+                    found.superseded.append(
+                        (
+                            f.origin,
+                            "older attempt; the gradebook keeps "
+                            + (newer.source or gradebook.describe_attempt(newer.attempt)),
+                        )
+                    )
+            for message in kept:
+                print(f"kept: {message}; not graded again")
+            if not chosen:
+                print(
+                    f"course grade: nothing to grade for {', '.join(lessons)}: the gradebook "
+                    "already holds newer attempts of every submission"
+                )
+                print(layout.not_graded_table(found))
+                layout.write_not_graded(args.out, found)
+                return 1 if found.unmatched and not args.allow_unmatched else 0
             if others:
                 print(
                     f"note: {others} submission(s) for other lessons than {', '.join(lessons)} "
@@ -235,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
                 key=natural_key,
             )
             work = [(f.student, f.lesson, f.path) for f in chosen]
-            sources = {(f.student, f.lesson): (f.origin, f.late) for f in chosen}
+            sources = {(f.student, f.lesson): (f.origin, f.late, f.attempt) for f in chosen}
             isolation = sandbox.detect()
             where = (
                 f"on the Dask cluster at {args.scheduler}"
@@ -299,22 +345,28 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(f"course grade: the Dask scheduler at {args.scheduler} failed: {exc}")
         return 2
-    path, backup = results.write_grades(args.out, outcomes)
-    book, replaced, added = gradebook.record(args.out, outcomes, sources)
+    recorded = gradebook.record(args.out, outcomes, sources)
+    fresh = [o for o in outcomes if (o.student, o.lesson) in recorded.written]
+    current = current_grades(
+        fresh, gradebook.load(args.out), {o.student for o in outcomes}, lessons
+    )
+    path, backup = results.write_grades(args.out, current)
     if args.roster:
         roster_copy = args.out / "roster.csv"
         content = args.roster.read_text(encoding="utf-8-sig")
         gradebook.keep_aside(roster_copy, content)
         roster_copy.write_text(content, encoding="utf-8")
-    records, records_backup = write_records(args.out, outcomes)
-    print(results.summary(outcomes, lessons))
-    print(f"wrote {path} ({len(outcomes)} rows) in {time.monotonic() - start:.0f} s")
+    records, records_backup = write_records(args.out, fresh)
+    print(results.summary(current, lessons))
+    print(f"wrote {path} ({len(current)} rows) in {time.monotonic() - start:.0f} s")
     if backup:
         print(f"the previous grades.csv had other scores: kept as {backup}")
     print(
-        f"gradebook {book}: {replaced} row(s) replaced, {added} added; `course grades --out "
-        f"{args.out}` exports it"
+        f"gradebook {recorded.path}: {recorded.replaced} row(s) replaced, {recorded.added} "
+        f"added; `course grades --out {args.out}` exports it"
     )
+    for message in recorded.kept:
+        print(f"kept: {message}")
     if records_backup:
         print(f"the previous {records.name} differed: kept as {records_backup}")
     print(f"per-exercise records in {records}: `course report {args.out}` summarises them")
@@ -322,9 +374,11 @@ def run(args: argparse.Namespace) -> int:
     if review:
         print(f"{len(review)} notebook(s) need a look: see the notes above and {args.out / 'logs'}")
     table = layout.not_graded_table(found)
+    saved = layout.write_not_graded(args.out, found)
     if table:
         print()
         print(table)
+        print(f"(saved as {saved})")
     if found.unmatched and not args.allow_unmatched:
         print(
             f"course grade: {len(found.unmatched)} file(s) NOT GRADED (listed above): rename or "

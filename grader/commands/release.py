@@ -2,7 +2,11 @@
 
 Writes only files whose content changed, and only over notebooks that
 ``course release`` wrote and nobody edited since; ``--check`` writes nothing
-and fails when ``notebooks/`` drifted from what it would generate.
+and fails when ``notebooks/`` drifted from what it would generate. Both refuse
+a solution whose headings promise other points than its test cells give;
+``--verify`` also grades each solution in the sandbox against its own tests
+and refuses unless it scores full marks; ``--refresh-outputs`` runs the
+solutions again and stores their outputs (see ``grader.authoring``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write nothing; exit 1 listing notebooks that differ from solutions/",
     )
     parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="first grade each solution in the sandbox against its own visible and hidden "
+        "tests, and write nothing unless every one scores full marks",
+    )
+    parser.add_argument(
+        "--refresh-outputs",
+        action="store_true",
+        help="run each chosen solution notebook again and store its outputs in solutions/ "
+        "(what nbval compares in make test); then release",
+    )
+    parser.add_argument(
         "--root",
         type=Path,
         default=None,
@@ -32,16 +48,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import release
+    from grader import authoring, release
     from grader.course import CourseError, find_root, select_lessons
 
     try:
         root = find_root(args.root)
         chosen = select_lessons(root, args.lesson)
+        if args.check and (args.verify or args.refresh_outputs):
+            raise CourseError("--check writes nothing: use it without --verify/--refresh-outputs")
+        if args.refresh_outputs:
+            for path in authoring.refresh_outputs(root, chosen):
+                print(f"outputs refreshed: {path.relative_to(root)}")
+        problems = authoring.points_problems(root, chosen)
         changes = release.plan(root, chosen, whole_course=not args.lesson)
     except CourseError as exc:
         print(f"course release: {exc}")
         return 2
+    if problems:
+        for problem in problems:
+            print(f"refuse {problem}")
+        print(f"wrote nothing: {len(problems)} heading(s) promise other points than their tests")
+        return 1
     if not chosen:
         print("no lessons in solutions/ (expected solutions/NAME/NAME.ipynb)")
     drift = [c for c in changes if c.action != release.UNCHANGED]
@@ -67,6 +94,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"refuse {c.path}: {c.reason}")
         print(f"wrote nothing: {len(blocking)} file(s) in notebooks/ need attention first")
         return 1
+    if args.verify:
+        failed = authoring.verify_solutions(root, chosen)
+        for problem in failed:
+            print(f"refuse {problem}")
+        if failed:
+            print(f"wrote nothing: {len(failed)} solution(s) fail their own tests")
+            return 1
+        print(f"verified: {len(chosen)} solution(s) score full marks in the sandbox")
     for c in release.apply(root, changes):
         print(f"{c.action:<7}{c.path}")
     print(f"{len(drift)} written, {len(changes) - len(drift)} unchanged")
