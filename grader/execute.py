@@ -23,10 +23,12 @@ import asyncio
 import hashlib
 import hmac
 import json
+import queue
 import secrets
+import time
 from pathlib import Path
 
-from jupyter_core.utils import ensure_async
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_output
 from nbgrader import utils
@@ -194,7 +196,93 @@ class SandboxedExecute(Execute):
         if content.get("status") != "error" or nonce not in str(content.get("evalue", "")):
             self._incident("integrity", index, "a failing assert did not fail: errors are hidden")
             return False
+        if not self._loud_canary(index):
+            self._incident(
+                "integrity",
+                index,
+                "a failing cell run like a test reported no error: errors are hidden",
+            )
+            return False
         return True
+
+    def _marker(self, nonce: str) -> str:
+        """The line appended to a test cell: it tells the guard the cell ran to its end."""
+        return f"__import__('sys').modules[{self._guard_name!r}].passed({nonce!r})"
+
+    def on_cell_executed(self, **kwargs) -> None:
+        super().on_cell_executed(**kwargs)
+        self._reply = kwargs.get("execute_reply") or {}
+
+    def _run_test(self, cell, index: int):
+        """Run a test cell, judged by the reply, its outputs and whether it ran to its end.
+
+        The cell runs like any other, plus a last line that records (in the
+        guard) that it got there, and without a place in the input history:
+        ``In``, ``_i*`` and the history database never hold a hidden test.
+        The guard then forgets every other copy of its source (``after_test``).
+        A cell that stopped early with no error on iopub and an ``ok`` reply
+        had its error hidden: it fails, and the notebook is flagged.
+        """
+        nonce = secrets.token_hex(16)
+        source = cell.source
+        cell.source = source.rstrip("\n") + "\n" + self._marker(nonce) + "\n"
+        self._reply = {}
+        try:
+            cell = self.execute_cell(cell, index, store_history=False)
+        finally:
+            cell.source = source
+        verdict = self._guard("after_test", index, nonce)
+        failed = self._reply.get("content", {}).get("status") != "ok" or any(
+            o.get("output_type") == "error" for o in cell.outputs
+        )
+        if failed:
+            return cell
+        if not isinstance(verdict, dict):
+            why = "the guard could not say whether this test ran to its end"
+        elif not verdict.get("passed"):
+            why = "this test stopped before its end, yet the kernel reported no error"
+        else:
+            return cell
+        self._incident("integrity", index, f"{why}: errors are hidden")
+        cell.outputs.append(
+            error_output(
+                "GradingIntegrityError",
+                f"{why}; it scores 0 and your instructor will review the notebook",
+            )
+        )
+        return cell
+
+    def _loud_canary(self, index: int) -> bool:
+        """A failing cell run exactly like a test cell (not silent, marker line and all).
+
+        The silent canary cannot see a submission that hides errors only from
+        requests that are not silent; this one must come back as an ``error``
+        message on iopub and an ``error`` reply.
+        """
+        name = f"result_{secrets.token_hex(3)}"
+        code = f"{name} = None\nassert {name} is not None\n{self._marker(secrets.token_hex(16))}\n"
+        return run_sync(self._async_loud)(code)
+
+    async def _async_loud(self, code: str) -> bool:
+        msg_id = await ensure_async(
+            self.kc.execute(code, silent=False, store_history=False, stop_on_error=False)
+        )
+        deadline = time.monotonic() + (self.timeout or 30)
+        errors = 0
+        while True:
+            try:
+                msg = await ensure_async(
+                    self.kc.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
+                )
+            except queue.Empty:
+                return False
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            errors += msg["msg_type"] == "error"
+            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                break
+        reply = await self.async_wait_for_reply(msg_id)
+        return errors > 0 and (reply or {}).get("content", {}).get("status") == "error"
 
     # --- the cell loop ---
 
@@ -216,7 +304,11 @@ class SandboxedExecute(Execute):
                 )
                 cell.outputs = [error_output("GradingIntegrityError", self._stopped)]
                 return cell, self.resources
-            cell = self.execute_cell(cell, index, store_history=True)
+            cell = (
+                self._run_test(cell, index)
+                if utils.is_grade(cell)
+                else self.execute_cell(cell, index, store_history=True)
+            )
             if utils.is_locked(cell):
                 self._guard("remember", index)
         except CellExecutionError:
@@ -255,6 +347,7 @@ class SandboxedExecute(Execute):
                     raise RuntimeError(f"replaying cell {index} failed")
                 if utils.is_locked(cell):
                     self._guard("remember", index)
+            self._guard("scrub", failed)  # the replayed tests' sources go too
         except Exception as exc:  # noqa: BLE001 - give up on the rest, keep what was graded
             self._stopped = (
                 f"not run: the kernel could not be restarted after cell {failed} ({exc})"

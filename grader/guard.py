@@ -29,8 +29,10 @@ still fails (the canary in ``execute``) and flags the notebook if not.
 from __future__ import annotations
 
 import builtins
+import gc
 import hashlib
 import importlib
+import linecache
 import sys
 import types
 
@@ -72,9 +74,28 @@ LIBRARIES = (
     "numpy.testing",
     "torch",
     "torch.testing",
+    "torch.nn",
     "torch.nn.functional",
     "sklearn.metrics",
 )
+# Packages whose functions and classes are checked by code, not only by name: the course's,
+# the libraries above, and the kernel machinery that runs cells and sends their errors.
+CODE_PACKAGES = (
+    "course_utils",
+    "math",
+    "operator",
+    "numpy",
+    "torch",
+    "sklearn",
+    "IPython.core",
+    "ipykernel",
+    "jupyter_client.session",
+    "zmq",
+)
+# Kernel attributes that carry messages out: checked by type, identity and instance dict.
+KERNEL_OBJECTS = ("session", "iopub_socket", "iopub_thread", "shell_stream", "shell_socket")
+# Names a class gains at run time for itself (``copy`` caches slot names there).
+CLASS_CACHES = ("__slotnames__",)
 # Builtins the kernel itself rebinds (after every result; ``input`` per request).
 VOLATILE_BUILTINS = ("_", "__", "___", "input", "raw_input")
 
@@ -104,6 +125,188 @@ def _class_snapshot(obj, names) -> list[tuple[type, str, object]]:
     return saved
 
 
+# --- code, classes and the kernel's machinery: checked by what they are, not only by name ---
+
+_EMPTY = object()  # an empty closure cell, or a name a class or instance did not have
+
+
+def _code_module(name: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in CODE_PACKAGES)
+
+
+def _method_like(value) -> bool:
+    """What a patch puts in a class or instance dict: anything callable or a descriptor, not data."""
+    if isinstance(value, type):
+        return False
+    return callable(value) or isinstance(value, (classmethod, staticmethod, property))
+
+
+def _cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return _EMPTY
+
+
+def _functions_in(namespace) -> list:
+    """The Python functions ``namespace`` holds, directly or as a class's method or property."""
+    found = []
+    for value in list(namespace.values()):
+        if isinstance(value, (classmethod, staticmethod)):
+            value = value.__func__
+        if isinstance(value, property):
+            found += [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+        elif isinstance(value, types.FunctionType):
+            found.append(value)
+    return [f for f in found if isinstance(f, types.FunctionType)]
+
+
+def _function_state(fn) -> tuple:
+    closure = fn.__closure__
+    contents = tuple(_cell_value(c) for c in closure) if closure else ()
+    return (fn.__code__, fn.__defaults__, fn.__kwdefaults__, contents)
+
+
+def _heap_type(cls) -> bool:
+    """Classes whose dict can be changed at run time (not static C types like ``int``)."""
+    return cls is not object and bool(cls.__flags__ & (1 << 9))
+
+
+def _code_snapshot(machinery: list) -> tuple[list, list]:
+    """(function, its state) and (class, a copy of its dict) of everything checked by code."""
+    classes: dict[int, type] = {}
+    namespaces = []
+    for name, mod in list(sys.modules.items()):
+        if mod is None or not _code_module(name):
+            continue
+        namespace = getattr(mod, "__dict__", {})
+        namespaces.append(namespace)
+        for value in list(namespace.values()):
+            if isinstance(value, type) and _code_module(getattr(value, "__module__", "") or ""):
+                classes.update((id(c), c) for c in value.__mro__ if _heap_type(c))
+    for obj in machinery:
+        classes.update((id(c), c) for c in type(obj).__mro__ if _heap_type(c))
+    functions: dict[int, types.FunctionType] = {}
+    for namespace in namespaces + [vars(c) for c in classes.values()]:
+        functions.update((id(f), f) for f in _functions_in(namespace))
+    return (
+        [(f, _function_state(f)) for f in functions.values()],
+        [(c, dict(vars(c))) for c in classes.values()],
+    )
+
+
+def _machinery(shell) -> list:
+    """The objects that run a cell and send its outputs and errors: shell, kernel, session..."""
+    kernel = getattr(shell, "kernel", None)
+    found = [shell, kernel, shell.events, shell.displayhook, shell.display_pub, shell.compile]
+    found += [getattr(shell, name, None) for name in ("InteractiveTB", "SyntaxTB")]
+    found += [
+        getattr(shell.displayhook, "session", None),
+        getattr(shell.display_pub, "session", None),
+    ]
+    found += [getattr(shell.displayhook, "pub_socket", None), sys.stdout, sys.stderr]
+    found += [getattr(kernel, name, None) for name in KERNEL_OBJECTS]
+    found.append(getattr(getattr(kernel, "iopub_thread", None), "socket", None))
+    unique = {id(o): o for o in found if o is not None}
+    return list(unique.values())
+
+
+def _object_snapshot(obj) -> tuple:
+    traits = getattr(obj, "_trait_values", None)
+    return (
+        obj,
+        type(obj),
+        dict(vars(obj)) if hasattr(obj, "__dict__") else {},
+        dict(traits) if isinstance(traits, dict) else None,
+    )
+
+
+def _restore_code() -> list[str]:
+    repaired = []
+    for fn, (code, defaults, kwdefaults, contents) in _state["functions"]:
+        name = f"{getattr(fn, '__module__', '')}.{fn.__qualname__}"
+        if fn.__code__ is not code:
+            fn.__code__ = code
+            repaired.append(f"{name}.__code__")
+        if fn.__defaults__ is not defaults:
+            fn.__defaults__ = defaults
+            repaired.append(f"{name}.__defaults__")
+        if fn.__kwdefaults__ is not kwdefaults:
+            fn.__kwdefaults__ = kwdefaults
+            repaired.append(f"{name}.__kwdefaults__")
+        for cell, value in zip(fn.__closure__ or (), contents, strict=False):
+            now = _cell_value(cell)
+            # Only what a patch swaps in a closure (functions, classes); counters and caches may move.
+            if now is not value and (
+                _method_like(value) or _method_like(now) or _restorable(value)
+            ):
+                if value is _EMPTY:
+                    del cell.cell_contents
+                else:
+                    cell.cell_contents = value
+                repaired.append(f"{name} closure")
+    for cls, saved in _state["class_dicts"]:
+        repaired += _restore_dict(cls, vars(cls), saved, f"{cls.__module__}.{cls.__qualname__}")
+    return repaired
+
+
+def _restore_dict(owner, now, saved: dict, label: str) -> list[str]:
+    """Put back the methods of a class or instance dict: changed ones, and new ones removed."""
+    repaired = []
+    protected = _state["machinery_ids"]
+    for name, value in list(now.items()):
+        old = saved.get(name, _EMPTY)
+        if value is old:
+            continue
+        if old is _EMPTY:
+            if not _method_like(value) or name in CLASS_CACHES:
+                continue
+            delattr(owner, name)
+        elif _method_like(old) or _method_like(value) or id(old) in protected:
+            setattr(owner, name, old)
+        else:
+            continue
+        repaired.append(f"{label}.{name}")
+    for name, old in saved.items():
+        if name not in now and (_method_like(old) or id(old) in protected):
+            setattr(owner, name, old)
+            repaired.append(f"{label}.{name}")
+    return repaired
+
+
+def _restore_machinery() -> list[str]:
+    repaired = []
+    protected = _state["machinery_ids"]
+    for obj, cls, saved, traits in _state["machinery"]:
+        label = cls.__name__
+        if type(obj) is not cls:
+            obj.__class__ = cls
+            repaired.append(f"{label} class")
+        if saved:
+            repaired += _restore_dict(_Raw(obj), vars(obj), saved, label)
+        now = getattr(obj, "_trait_values", None)
+        if traits is not None and isinstance(now, dict):
+            for name, old in traits.items():
+                value = now.get(name, _EMPTY)
+                if value is not old and (id(old) in protected or _method_like(old)):
+                    now[name] = old
+                    repaired.append(f"{label}.{name}")
+    return repaired
+
+
+class _Raw:
+    """Sets and deletes names in an instance dict directly (past traitlets and properties)."""
+
+    def __init__(self, obj) -> None:
+        self.__dict__["_raw"] = vars(obj)
+
+    def __setattr__(self, name: str, value) -> None:
+        self._raw[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        del self._raw[name]
+
+
 def install(modules: list[str]) -> None:
     """Import ``modules`` (names that fail to import are skipped) and snapshot what tests rely on."""
     for name in modules:
@@ -127,8 +330,16 @@ def install(modules: list[str]) -> None:
         protected={},
         shell=shell,
         user_ns=dict(shell.user_ns) if shell is not None else {},
+        passed=set(),
+        lines=set(linecache.cache),
+        functions=[],
+        class_dicts=[],
+        machinery=[],
+        machinery_ids=frozenset(),
     )
     if shell is None:
+        functions, class_dicts = _code_snapshot([])
+        _state.update(functions=functions, class_dicts=class_dicts)
         return
     kernel = getattr(shell, "kernel", None)
     manager = shell.input_transformer_manager
@@ -153,6 +364,16 @@ def install(modules: list[str]) -> None:
         kernel=kernel,
         handlers=dict(kernel.shell_handlers) if kernel else {},
         callbacks={event: list(fns) for event, fns in shell.events.callbacks.items()},
+        callbacks_dict=shell.events.callbacks,
+        stashed={},
+    )
+    machinery = _machinery(shell)
+    functions, class_dicts = _code_snapshot(machinery)
+    _state.update(
+        machinery=[_object_snapshot(o) for o in machinery],
+        machinery_ids=frozenset(id(o) for o in machinery),
+        functions=functions,
+        class_dicts=class_dicts,
     )
 
 
@@ -182,12 +403,6 @@ def remember() -> None:
             _state["protected"][name] = value
 
 
-def _user_code(fn) -> bool:
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
-    filename = getattr(code, "co_filename", "") if code else ""
-    return filename.startswith("<") or "ipykernel_" in filename
-
-
 def restore() -> list[str]:
     """Undo monkeypatching (see the module docstring); returns what was repaired."""
     repaired: list[str] = []
@@ -214,7 +429,10 @@ def restore() -> list[str]:
                 repaired.append(f"{name}.{attr}")
     shell = _state["shell"]
     if shell is not None:
+        repaired += _restore_machinery()
         repaired += _restore_shell(shell)
+    repaired += _restore_code()
+    _state["lines"] = set(linecache.cache)
     return repaired
 
 
@@ -276,17 +494,119 @@ def _restore_shell(shell) -> list[str]:
         kernel.shell_handlers.clear()
         kernel.shell_handlers.update(_state["handlers"])
         repaired.append("kernel handlers")
+    if shell.events.callbacks is not _state["callbacks_dict"]:
+        shell.events.callbacks = _state["callbacks_dict"]
+        repaired.append("event callbacks")
+    # Whatever was registered after the snapshot, of any type (a function, a callable object,
+    # a partial, a bound method), sits out the test cell; ``after_test`` puts it back, so a
+    # plotting library's callback still works in the student's own cells.
+    stashed = _state["stashed"]
     for event, fns in shell.events.callbacks.items():
-        kept = [fn for fn in fns if fn in _state["callbacks"].get(event, []) or not _user_code(fn)]
-        if len(kept) != len(fns):
-            fns[:] = kept
-            repaired.append(f"{event} callbacks")
+        original = _state["callbacks"].get(event, [])
+        extra = [fn for fn in fns if not any(fn is o for o in original)]
+        if (
+            extra
+            or len(fns) != len(original)
+            or any(a is not b for a, b in zip(fns, original, strict=False))
+        ):
+            stashed.setdefault(event, []).extend(extra)
+            fns[:] = list(original)
+            if any(not _library_function(fn) for fn in extra):
+                repaired.append(f"{event} callbacks")
     return repaired
+
+
+def _library_function(fn) -> bool:
+    """A plain function from a file on disk (matplotlib's ``flush_figures``), not from a cell:
+    set aside during tests like any other callback, but not worth a note."""
+    code = getattr(fn, "__code__", None) if isinstance(fn, types.FunctionType) else None
+    filename = code.co_filename if code is not None else "<>"
+    return not filename.startswith("<") and "ipykernel_" not in filename
+
+
+# --- after a test cell: its verdict, and no copy of its source left behind ----------------
+
+
+def passed(nonce: str, _getframe=sys._getframe) -> None:
+    """The last line the grader appends to a test cell: the cell ran to its end.
+
+    Only a cell's top level counts (not a callback or a checker that calls this).
+    """
+    if _getframe(1).f_code.co_name == "<module>":
+        _state["passed"].add(nonce)
+
+
+def after_test(nonce: str) -> dict:
+    """Whether the test cell that carried ``nonce`` ran to its end; then forget its source."""
+    ran = nonce in _state["passed"]
+    _state["passed"].discard(nonce)
+    scrubbed = scrub(collect=not ran)
+    shell = _state["shell"]
+    if shell is not None:
+        for event, fns in _state["stashed"].items():
+            callbacks = shell.events.callbacks.setdefault(event, [])
+            callbacks.extend(fn for fn in fns if not any(fn is c for c in callbacks))
+    _state["stashed"] = {}
+    return {"passed": ran, "scrubbed": scrubbed}
+
+
+def scrub(collect: bool = False) -> int:
+    """Remove every copy of the cells run since ``restore`` that the kernel keeps for tracebacks.
+
+    IPython puts each cell's source in ``linecache``; a failed cell's traceback
+    (``sys.last_*``, the last result, the traceback formatters, ``executing``'s
+    caches) holds its frames and code objects, whose constants quote the test.
+    Test cells run with ``store_history=False``, so ``In``, ``_i*`` and the
+    history database never get them. Returns how many cached sources went.
+    """
+    fresh = [name for name in list(linecache.cache) if name not in _state["lines"]]
+    for name in fresh:
+        linecache.cache.pop(name, None)
+    for cache in (getattr(linecache, "_interactive_cache", None),):
+        if isinstance(cache, dict):
+            for name in fresh:
+                cache.pop(name, None)
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            delattr(sys, name)
+    shell = _state["shell"]
+    if shell is not None:
+        shell.last_execution_result = None
+        for formatter in (getattr(shell, "InteractiveTB", None), getattr(shell, "SyntaxTB", None)):
+            for obj in (formatter, *vars(formatter).values()) if formatter is not None else ():
+                if "tb" in getattr(obj, "__dict__", {}):
+                    obj.__dict__["tb"] = None
+    _clear_source_caches()
+    if collect:
+        gc.collect()  # frames of the failed test, kept alive only by reference cycles
+    return len(fresh)
+
+
+def _clear_source_caches() -> None:
+    """``executing`` and ``stack_data`` (IPython's tracebacks) cache sources and code objects."""
+    base = getattr(sys.modules.get("executing"), "Source", None)
+    todo, classes = [base] if base is not None else [], []
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo += cls.__subclasses__()
+    for cls in classes:
+        for name, value in list(vars(cls).items()):
+            if name.endswith("cache") and isinstance(value, dict):
+                value.clear()
+    for name, mod in list(sys.modules.items()):
+        if mod is None or name.split(".")[0] not in ("executing", "stack_data", "pure_eval"):
+            continue
+        for value in list(vars(mod).values()):
+            for item in [value, *(vars(value).values() if isinstance(value, type) else ())]:
+                clear = getattr(item, "cache_clear", None)
+                if callable(clear):
+                    clear()
 
 
 # --- the challenge ---------------------------------------------------------------
 
-CALLS = ("install", "remember", "restore")
+CALLS = ("install", "remember", "restore", "after_test", "scrub")
 
 
 # Snapshot entries whose containers hold containers of the guard's own (copies it made).
@@ -359,6 +679,17 @@ def arm(key: bytes) -> None:
         return sign(nonce + "\n" + call + repr_(args) + "\n" + body) + "\n" + body
 
     module["answer"] = answer
+    guarded = frozenset(id(fn) for fn, *_ in functions.values()) | {id(answer), id(sign)}
+
+    def audit(event: str, args: tuple) -> None:
+        # A hook added later sees every ``exec`` of a cell, test cells included, with its code;
+        # refusing it here is the only way: audit hooks cannot be removed.
+        if event == "sys.addaudithook":
+            raise RuntimeError("the grader does not allow audit hooks in a graded notebook")
+        if event == "object.__setattr__" and (id(args[0]) in guarded or args[0] is audit):
+            raise RuntimeError("the grader's guard cannot be changed")
+
+    sys.addaudithook(audit)
 
 
 def _unarmed(nonce: str, call: str) -> str:

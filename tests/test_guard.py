@@ -1,0 +1,123 @@
+"""Marks without answers, and hidden tests out through one's own feedback (issue 23).
+
+Each attack is built at test time from lesson1's released notebook with every
+answer wrong, plus a few lines in one answer cell (``submissions/corpus.py``),
+and graded by ``course grade``'s engine with a perfect and a wrong notebook
+beside it: the attacks score 0 and are either undone before the tests
+(``repaired``) or flagged; the honest notebooks get no note. The leaking
+notebook looks for the hidden tests everywhere the kernel may keep them after
+they ran and hands back what it found in four encodings: it reaches none, and
+none is in its feedback page or its graded notebook.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import zlib
+from pathlib import Path
+
+import nbformat
+import pytest
+from submissions import corpus  # tests/ is on sys.path (rootdir imports)
+
+from grader import feedback, sandbox
+from grader.course import lessons
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSON = "lesson1"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(LESSON not in lessons(ROOT), reason="the course has no lesson1"),
+]
+ATTACKS = {  # case -> how it ends: undone before the tests ("repaired"), or flagged
+    "code_swap": ("repaired", ".__code__"),
+    "callback_objects": ("repaired", "pre_run_cell callbacks post_run_cell callbacks"),
+    "session_class": ("repaired", "Session class"),
+    "session_wrap": ("repaired", "IPythonKernel.session ZMQShellDisplayHook.session"),
+    # A thread puts the lie back after the guard: the canary run like a test sees it...
+    "persistent_liar": ("flagged", "a failing cell run like a test reported no error"),
+    # ... unless the lie spares it; then each test's own end tells.
+    "selective_liar": ("flagged", "this test stopped before its end, yet the kernel reported"),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    from grader.autograde import Grader
+
+    tmp = tmp_path_factory.mktemp("guard")
+    limits = sandbox.Limits(cell_timeout=60, notebook_timeout=300, memory_mb=3072)
+    with Grader(ROOT, [LESSON], limits=limits, jobs=2, keep=tmp / "keep") as grader:
+        released = nbformat.read(grader.lessons[LESSON].released, as_version=4)
+        source = nbformat.read(ROOT / "solutions" / LESSON / f"{LESSON}.ipynb", as_version=4)
+        secrets = grader.lessons[LESSON].secrets
+        notebooks = {
+            "perfect": corpus.answered(released, source),
+            "wrong": corpus.wrong_answers(released, source),
+            "leaking": corpus.leaking(released, source, secrets.hidden),
+        }
+        for case, code in corpus.VERDICT_ATTACKS.items():
+            wrong = corpus.wrong_answers(released, source)
+            notebooks[case] = corpus._prefix_answer(wrong, released, source, code)
+        work = []
+        for case, nb in notebooks.items():
+            path = tmp / "subs" / case / f"{LESSON}.ipynb"
+            path.parent.mkdir(parents=True)
+            nbformat.write(nb, path)
+            work.append((case, LESSON, path))
+        outcomes = {o.student: o for o in grader.grade(work, tmp / "out")}
+        max_score = grader.lessons[LESSON].max_score
+    return {"outcomes": outcomes, "max": max_score, "tmp": tmp, "secrets": secrets}
+
+
+def test_honest_notebooks_get_no_note(graded):
+    perfect, wrong = graded["outcomes"]["perfect"], graded["outcomes"]["wrong"]
+    assert (perfect.score, perfect.status, perfect.notes) == (graded["max"], "graded", [])
+    assert (wrong.score, wrong.status, wrong.notes) == (0, "graded", [])
+
+
+@pytest.mark.parametrize("case", ATTACKS)
+def test_a_forged_verdict_scores_nothing(case, graded):
+    outcome = graded["outcomes"][case]
+    how, note = ATTACKS[case]
+    assert outcome.score == 0, outcome.notes
+    assert outcome.status == ("flagged" if how == "flagged" else "graded"), outcome.notes
+    assert any(how.replace("flagged", "integrity") in n and note in n for n in outcome.notes)
+
+
+def _decoded(page: str) -> str:
+    """The page, plus every zlib + base64 block in it inflated, plus the page reversed."""
+    text = feedback.visible_text(page)
+    parts = [page, text, page[::-1], text[::-1]]
+    for block in re.findall(r"[A-Za-z0-9+/=]{40,}", page):
+        try:
+            parts.append(zlib.decompress(base64.b64decode(block)).decode())
+        except Exception:  # noqa: BLE001, S112 - not one of the submission's blocks
+            continue
+    return "\n".join(parts)
+
+
+def test_hidden_tests_never_reach_a_later_cell(graded):
+    outcome = graded["outcomes"]["leaking"]
+    assert outcome.score == 0 and outcome.status == "graded", outcome.notes
+    page = (graded["tmp"] / "out" / "feedback" / "leaking" / f"{LESSON}.html").read_text()
+    text = feedback.visible_text(page)
+    hidden = len(graded["secrets"].hidden)
+    for label in ("the last answer cell", "the last cell"):
+        found = re.search(
+            rf"leak search in {label}: reached (\d+) of (\d+) hidden lines, "
+            r"(\d+) code objects of cells not in In \(of (\d+)\), (\d+) of (\d+) set-up lines",
+            text,
+        )
+        assert found, f"the leak search in {label} did not run"
+        reached, total, tests, codes, control, setup = map(int, found.groups())
+        assert (reached, total, tests) == (0, hidden, 0)
+        assert codes > 0 and control == setup > 0  # the search itself works: it finds the set-up
+    graded_nb = next((graded["tmp"] / "keep").rglob(f"autograded/*/{LESSON}/{LESSON}.ipynb"))
+    outputs = "\n".join(
+        str(o) for c in nbformat.read(graded_nb, as_version=4).cells for o in c.get("outputs", [])
+    )
+    for where in (_decoded(page), _decoded(outputs)):
+        assert [s for s in graded["secrets"].hidden if s in where] == []
+        assert "ZLIB-BEGIN" in page or "ZLIB-BEGIN" in where
