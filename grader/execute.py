@@ -105,6 +105,7 @@ class SandboxedExecute(Execute):
         self._stopped = ""  # why the remaining cells are not run
         self._guarded = False
         self._untrusted = False  # the guard failed its challenge: no test runs after that
+        self._threads: set[str] = set()  # the notebook's threads already reported
         self._resources = resources
         try:
             return super().preprocess(nb, resources, km)
@@ -203,6 +204,16 @@ class SandboxedExecute(Execute):
                 "a failing cell run like a test reported no error: errors are hidden",
             )
             return False
+        running = self._guard("threads", index)
+        fresh = sorted(set(running or []) - self._threads) if isinstance(running, list) else []
+        if fresh:
+            self._threads.update(fresh)
+            self._incident(
+                "integrity",
+                index,
+                f"threads this notebook started run beside the tests ({', '.join(fresh)}): "
+                "they can change them or copy them while they run",
+            )
         return True
 
     def _marker(self, nonce: str) -> str:

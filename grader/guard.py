@@ -33,7 +33,9 @@ import gc
 import hashlib
 import importlib
 import linecache
+import signal
 import sys
+import threading
 import types
 
 # Methods that run cells and report their errors: instance overrides are
@@ -77,6 +79,7 @@ LIBRARIES = (
     "torch.nn",
     "torch.nn.functional",
     "sklearn.metrics",
+    "linecache",
 )
 # Packages whose functions and classes are checked by code, not only by name: the course's,
 # the libraries above, and the kernel machinery that runs cells and sends their errors.
@@ -91,7 +94,13 @@ CODE_PACKAGES = (
     "ipykernel",
     "jupyter_client.session",
     "zmq",
+    "linecache",
 )
+# ``sys`` hooks a cell may set to run code of its own while a test cell runs.
+SYS_HOOKS = ("stdout", "stderr", "displayhook", "excepthook", "unraisablehook", "breakpointhook")
+# Signals whose handlers could run a cell's code in the middle of a test (with a timer).
+SIGNALS = ("SIGALRM", "SIGVTALRM", "SIGPROF", "SIGUSR1", "SIGUSR2", "SIGINT", "SIGCHLD", "SIGIO")
+TIMERS = ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")
 # Kernel attributes that carry messages out: checked by type, identity and instance dict.
 KERNEL_OBJECTS = ("session", "iopub_socket", "iopub_thread", "shell_stream", "shell_socket")
 # Names a class gains at run time for itself (``copy`` caches slot names there).
@@ -297,8 +306,10 @@ def _restore_machinery() -> list[str]:
 class _Raw:
     """Sets and deletes names in an instance dict directly (past traitlets and properties)."""
 
+    _raw: dict
+
     def __init__(self, obj) -> None:
-        self.__dict__["_raw"] = vars(obj)
+        object.__setattr__(self, "_raw", vars(obj))
 
     def __setattr__(self, name: str, value) -> None:
         self._raw[name] = value
@@ -325,7 +336,15 @@ def install(modules: list[str]) -> None:
             for name, mod in mods.items()
         },
         builtins={k: v for k, v in vars(builtins).items() if k not in VOLATILE_BUILTINS},
-        sys={k: getattr(sys, k) for k in ("stdout", "stderr", "displayhook")},
+        sys={k: getattr(sys, k) for k in SYS_HOOKS if hasattr(sys, k)},
+        gc_callbacks=list(gc.callbacks),
+        linecache=(linecache.cache, type(linecache.cache)),
+        signals={
+            name: signal.getsignal(getattr(signal, name))
+            for name in SIGNALS
+            if hasattr(signal, name)
+        },
+        threads={id(t) for t in threading.enumerate()},
         meta_path=list(sys.meta_path),
         protected={},
         shell=shell,
@@ -416,6 +435,7 @@ def restore() -> list[str]:
         if getattr(sys, key) is not original:
             setattr(sys, key, original)
             repaired.append(f"sys.{key}")
+    repaired += _restore_process()
     if sys.meta_path != _state["meta_path"]:
         sys.meta_path[:] = _state["meta_path"]
         repaired.append("sys.meta_path")
@@ -434,6 +454,60 @@ def restore() -> list[str]:
     repaired += _restore_code()
     _state["lines"] = set(linecache.cache)
     return repaired
+
+
+def _restore_process() -> list[str]:
+    """Hooks through which a cell's own code would run, or read the source, during a test."""
+    repaired = []
+    if gc.callbacks != _state["gc_callbacks"]:
+        gc.callbacks[:] = _state["gc_callbacks"]
+        repaired.append("gc.callbacks")
+    cache, cache_type = _state["linecache"]
+    if linecache.cache is not cache or type(cache) is not cache_type:
+        cache.update(dict(linecache.cache))
+        linecache.cache = cache
+        repaired.append("linecache.cache")
+    for name, handler in _state["signals"].items():
+        number = getattr(signal, name)
+        if signal.getsignal(number) is not handler:
+            signal.signal(number, handler)
+            repaired.append(f"signal handler {name}")
+    for name in TIMERS:
+        which = getattr(signal, name, None)
+        if which is not None and signal.getitimer(which) != (0.0, 0.0):
+            signal.setitimer(which, 0)
+            repaired.append(f"timer {name}")
+    return repaired
+
+
+def threads() -> list[str]:
+    """Threads started since ``install`` that run a cell's code: they run beside the tests.
+
+    A thread's target, its ``run`` or a frame on its stack from a cell counts
+    (a library's own threads, say tqdm's monitor, do not). Nothing in the
+    process can stop them; the grader flags the notebook.
+    """
+    frames = sys._current_frames()
+    found = []
+    for thread in threading.enumerate():
+        if id(thread) in _state["threads"] or thread is threading.current_thread():
+            continue
+        code = [
+            getattr(getattr(thread, "_target", None), "__code__", None),
+            getattr(getattr(thread, "function", None), "__code__", None),
+            getattr(getattr(type(thread), "run", None), "__code__", None),
+        ]
+        frame = frames.get(thread.ident) if thread.ident is not None else None
+        while frame is not None:
+            code.append(frame.f_code)
+            frame = frame.f_back
+        if any(c is not None and _cell_file(c.co_filename) for c in code):
+            found.append(thread.name)
+    return found
+
+
+def _cell_file(filename: str) -> bool:
+    return filename.startswith("<") or "ipykernel_" in filename
 
 
 def _restore_shell(shell) -> list[str]:
@@ -520,8 +594,7 @@ def _library_function(fn) -> bool:
     """A plain function from a file on disk (matplotlib's ``flush_figures``), not from a cell:
     set aside during tests like any other callback, but not worth a note."""
     code = getattr(fn, "__code__", None) if isinstance(fn, types.FunctionType) else None
-    filename = code.co_filename if code is not None else "<>"
-    return not filename.startswith("<") and "ipykernel_" not in filename
+    return code is not None and not _cell_file(code.co_filename)
 
 
 # --- after a test cell: its verdict, and no copy of its source left behind ----------------
@@ -606,7 +679,7 @@ def _clear_source_caches() -> None:
 
 # --- the challenge ---------------------------------------------------------------
 
-CALLS = ("install", "remember", "restore", "after_test", "scrub")
+CALLS = ("install", "remember", "restore", "after_test", "scrub", "threads")
 
 
 # Snapshot entries whose containers hold containers of the guard's own (copies it made).

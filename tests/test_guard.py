@@ -56,6 +56,9 @@ def graded(tmp_path_factory):
             "perfect": corpus.answered(released, source),
             "wrong": corpus.wrong_answers(released, source),
             "leaking": corpus.leaking(released, source, secrets.hidden),
+            "thread_copy": corpus.leaking(
+                released, source, secrets.hidden, first=corpus.THREAD_COPY
+            ),
         }
         for case, code in corpus.VERDICT_ATTACKS.items():
             wrong = corpus.wrong_answers(released, source)
@@ -101,6 +104,9 @@ def _decoded(page: str) -> str:
 def test_hidden_tests_never_reach_a_later_cell(graded):
     outcome = graded["outcomes"]["leaking"]
     assert outcome.score == 0 and outcome.status == "graded", outcome.notes
+    # The audit hook was refused; the gc callback, signal handler and timer sat out the tests.
+    repaired = " ".join(outcome.notes)
+    assert "gc.callbacks" in repaired and "signal handler SIGALRM" in repaired
     page = (graded["tmp"] / "out" / "feedback" / "leaking" / f"{LESSON}.html").read_text()
     text = feedback.visible_text(page)
     hidden = len(graded["secrets"].hidden)
@@ -121,3 +127,36 @@ def test_hidden_tests_never_reach_a_later_cell(graded):
     for where in (_decoded(page), _decoded(outputs)):
         assert [s for s in graded["secrets"].hidden if s in where] == []
         assert "ZLIB-BEGIN" in page or "ZLIB-BEGIN" in where
+
+
+def test_a_flag_reaches_the_gradebook_the_summary_and_the_report(graded, tmp_path):
+    from grader import gradebook, report, results
+    from grader.misconceptions import write_records
+
+    outcomes = list(graded["outcomes"].values())
+    out = tmp_path / "out"
+    results.write_grades(out, outcomes)
+    gradebook.record(out, outcomes)
+    write_records(out, outcomes)
+    rows = gradebook.load(out)
+    assert rows[("selective_liar", LESSON)].status == "flagged"
+    assert rows[("perfect", LESSON)].status == "graded"
+    summary = results.summary(outcomes, [LESSON])
+    assert re.search(rf"selective_liar\s+0/{graded['max']:g} F", summary)
+    assert f"selective_liar {LESSON}: integrity at" in summary
+    built = report.build(out)
+    attention = built.attention()
+    assert any("flagged" in why for why in attention["selective_liar"])
+    assert "perfect" not in attention
+    assert "selective_liar" in report.render(built)
+
+
+def test_a_thread_that_copies_the_tests_gets_the_notebook_flagged_and_its_feedback_withheld(
+    graded,
+):
+    outcome = graded["outcomes"]["thread_copy"]
+    assert (outcome.score, outcome.status) == (0, "flagged"), outcome.notes
+    assert any("integrity" in n and "threads this notebook started" in n for n in outcome.notes)
+    page = (graded["tmp"] / "out" / "feedback" / "thread_copy" / f"{LESSON}.html").read_text()
+    assert "withheld until your instructor reviews it" in feedback.visible_text(page)
+    assert [s for s in graded["secrets"].hidden if s in _decoded(page)] == []

@@ -134,7 +134,8 @@ get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)
 get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])
 """
 
-# Lies about errors below everything the guard restores: caught by the canary.
+# Lies about every error through the sessions behind the kernel's traits (past traitlets'
+# type check): the guard checks those traits by identity and puts the sessions back.
 ERROR_HIDING = """
 _kernel = get_ipython().kernel
 class _Liar:
@@ -199,7 +200,8 @@ for _path in _targets:
 print("tried", len(_targets), "paths")
 """
 
-# Prints every cell the kernel ran, hidden tests included, once they have run.
+# Prints every cell the kernel ran, once the hidden tests have run: they are not among them
+# (test cells never enter the history; see LEAK for every other place).
 EXFILTRATE = """
 print("\\n".join(In))
 print(open(__file__).read() if "__file__" in dir() else "")
@@ -523,23 +525,43 @@ def hidden_digests(hidden: frozenset[str]) -> list[str]:
     return sorted(hashlib.sha256(line.encode()).hexdigest() for line in hidden)
 
 
-# An audit hook sees every ``exec`` with its code object, test cells included: it keeps them.
-AUDIT_HOOK = """
-import sys as _sys
-_seen_code = []
+# Code that runs while a test cell runs and keeps what it sees: an audit hook (every ``exec``
+# with its code object), a garbage collector callback and a timer signal's handler (the
+# request being executed, with its code).
+WHILE_TESTS_RUN = """
+import gc as _gc, signal as _signal, sys as _sys
+_seen_code, _seen_requests = [], []
 def _keep(event, args):
     if event == "exec" and args and hasattr(args[0], "co_filename"):
         _seen_code.append(args[0])
 _sys.addaudithook(_keep)
+def _copy_request(*args):
+    _seen_requests.append(str((get_ipython().kernel.get_parent() or {}).get("content")))
+_gc.callbacks.append(_copy_request)
+_signal.signal(_signal.SIGALRM, _copy_request)
+_signal.setitimer(_signal.ITIMER_REAL, 0.002, 0.002)
+"""
+
+# A thread that copies the request being executed every millisecond: nothing in the kernel
+# can stop it, so the grader flags the notebook and withholds its feedback.
+THREAD_COPY = """
+import threading as _threading, time as _time
+_copies = []
+def _copy():
+    while True:
+        _copies.append(str((get_ipython().kernel.get_parent() or {}).get("content")))
+        del _copies[:-200]
+        _time.sleep(0.001)
+_threading.Thread(target=_copy, daemon=True).start()
 """
 
 
-def leaking(released, source, hidden: frozenset[str]):
-    """Every answer wrong; an audit hook in the first answer cell; the last answer cell and a
+def leaking(released, source, hidden: frozenset[str], first: str = WHILE_TESTS_RUN):
+    """Every answer wrong; ``first`` in the first answer cell; the last answer cell and a
     last cell of its own run ``LEAK``."""
     from nbformat.v4 import new_code_cell
 
-    nb = _prefix_answer(wrong_answers(released, source), released, source, AUDIT_HOOK)
+    nb = _prefix_answer(wrong_answers(released, source), released, source, first)
     digests = hidden_digests(hidden)
     setup = next(c for c in nb.cells if c.cell_type == "code")
     visible = hidden_digests(frozenset(s.strip() for s in setup.source.splitlines() if len(s) > 10))
