@@ -4,9 +4,15 @@ On top of nbgrader (per-cell timeout, interrupt on timeout) it:
 
 - installs ``guard`` in the kernel before the first cell, calls
   ``guard.remember`` after each read-only cell and ``guard.restore`` before
-  each graded cell, then runs a canary (an assert that must fail). If the
-  canary passes, the kernel no longer reports errors honestly: the graded
-  cell and everything after it score 0 and the notebook is flagged;
+  each graded cell, then runs two canaries (an assert that must fail: once
+  silent, once exactly like a test cell). If one passes, the kernel no
+  longer reports errors honestly: the graded cell and everything after it
+  score 0 and the notebook is flagged; so is a notebook whose own threads
+  run beside the tests;
+- runs each test cell outside the input history with a last line that
+  tells the guard it got there, judges it by its reply, its iopub errors and
+  that line (a test that stopped early without an error fails, and the
+  notebook is flagged), then has the guard forget the cell's source;
 - caps the output one cell may produce, and interrupts a cell that floods;
 - survives a kernel that dies (``os._exit``, a crash, the memory limit) or
   ignores the interrupt (a loop that catches ``KeyboardInterrupt``): that

@@ -10,20 +10,33 @@ redefines ``check_...``, patches ``course_utils``, rebinds ``print`` or
 transformers, ``sys.excepthook``, event callbacks) or replaces the methods
 that run cells and report errors is undone before the tests run.
 
-The grader calls all three through ``answer(nonce, call)``, a per-call
+What it protects is checked by what it is, not only by name: the code,
+defaults and closures of functions and the methods of classes (of the
+course, the libraries tests compare with and the kernel machinery); the
+shell, kernel, sessions, displayhook, display publisher and iopub objects by
+type, identity, instance dict and trait values; event callbacks of any type,
+garbage collector callbacks, signal handlers and timers. After each test
+cell ``after_test`` says whether the cell reached the last line the grader
+appended to it (``passed``) and ``scrub`` forgets every copy of its source
+the kernel keeps for tracebacks. ``threads`` names threads of the notebook
+that run beside the tests.
+
+The grader calls these through ``answer(nonce, call)``, a per-call
 challenge: ``arm`` (run once by the loader, before any student code) keeps a
 key the grader chose, the guard's own functions and references to the
-hashing it uses; ``answer`` checks that the guard's functions and its
-snapshot are still the ones it made, runs the call, and signs
-(HMAC-SHA256 with the key) the nonce, the call, what it found and what the
-call returned. A guard whose module, functions or snapshot were replaced
+hashing it uses, and adds an audit hook that refuses later audit hooks and
+changes to the guard's functions; ``answer`` checks that the guard's
+functions and its snapshot are still the ones it made, runs the call, and
+signs (HMAC-SHA256 with the key) the nonce, the call, what it found and what
+the call returned. A guard whose module, functions or snapshot were replaced
 cannot sign, or says it was tampered with; the grader then flags the
 notebook.
 
 This is best effort against students, not a security boundary against an
 attacker who reads this file: code in the same process can always undo it.
-The grader therefore also checks, after ``restore``, that a failing assert
-still fails (the canary in ``execute``) and flags the notebook if not.
+The grader therefore also judges each test by its reply, its iopub errors
+and its last line, runs two canaries (``execute``), and flags the notebook
+where they disagree.
 """
 
 from __future__ import annotations

@@ -26,10 +26,7 @@ from grader.course import lessons
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "lesson1"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(LESSON not in lessons(ROOT), reason="the course has no lesson1"),
-]
+graded_on_lesson1 = pytest.mark.skipif(LESSON not in lessons(ROOT), reason="no lesson1")
 ATTACKS = {  # case -> how it ends: undone before the tests ("repaired"), or flagged
     "code_swap": ("repaired", ".__code__"),
     "callback_objects": ("repaired", "pre_run_cell callbacks post_run_cell callbacks"),
@@ -74,12 +71,16 @@ def graded(tmp_path_factory):
     return {"outcomes": outcomes, "max": max_score, "tmp": tmp, "secrets": secrets}
 
 
+@pytest.mark.slow
+@graded_on_lesson1
 def test_honest_notebooks_get_no_note(graded):
     perfect, wrong = graded["outcomes"]["perfect"], graded["outcomes"]["wrong"]
     assert (perfect.score, perfect.status, perfect.notes) == (graded["max"], "graded", [])
     assert (wrong.score, wrong.status, wrong.notes) == (0, "graded", [])
 
 
+@pytest.mark.slow
+@graded_on_lesson1
 @pytest.mark.parametrize("case", ATTACKS)
 def test_a_forged_verdict_scores_nothing(case, graded):
     outcome = graded["outcomes"][case]
@@ -101,6 +102,8 @@ def _decoded(page: str) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow
+@graded_on_lesson1
 def test_hidden_tests_never_reach_a_later_cell(graded):
     outcome = graded["outcomes"]["leaking"]
     assert outcome.score == 0 and outcome.status == "graded", outcome.notes
@@ -129,6 +132,8 @@ def test_hidden_tests_never_reach_a_later_cell(graded):
         assert "ZLIB-BEGIN" in page or "ZLIB-BEGIN" in where
 
 
+@pytest.mark.slow
+@graded_on_lesson1
 def test_a_flag_reaches_the_gradebook_the_summary_and_the_report(graded, tmp_path):
     from grader import gradebook, report, results
     from grader.misconceptions import write_records
@@ -151,6 +156,8 @@ def test_a_flag_reaches_the_gradebook_the_summary_and_the_report(graded, tmp_pat
     assert "selective_liar" in report.render(built)
 
 
+@pytest.mark.slow
+@graded_on_lesson1
 def test_a_thread_that_copies_the_tests_gets_the_notebook_flagged_and_its_feedback_withheld(
     graded,
 ):
@@ -160,3 +167,89 @@ def test_a_thread_that_copies_the_tests_gets_the_notebook_flagged_and_its_feedba
     page = (graded["tmp"] / "out" / "feedback" / "thread_copy" / f"{LESSON}.html").read_text()
     assert "withheld until your instructor reviews it" in feedback.visible_text(page)
     assert [s for s in graded["secrets"].hidden if s in _decoded(page)] == []
+
+
+# --- the guard in this process (no IPython shell): what it puts back and forgets ----------
+
+PROBE = """
+def make():
+    helper = len
+    def probe(x, scale=1, *, offset=0):
+        return helper(x) * scale + offset
+    return probe
+probe = make()
+class Probe:
+    def value(self):
+        return 1
+"""
+
+
+@pytest.fixture
+def probe():
+    """A course module (``course_utils._guard_probe``) with a closure and a class, for the guard."""
+    import sys
+    import types
+
+    module = types.ModuleType("course_utils._guard_probe")
+    exec(PROBE, module.__dict__)  # noqa: S102
+    sys.modules[module.__name__] = module
+    try:
+        yield module
+    finally:
+        del sys.modules[module.__name__]
+
+
+def test_guard_puts_back_code_defaults_closures_and_methods(probe):
+    from grader import guard
+
+    fn, cls = probe.probe, probe.Probe
+    code, defaults, kwdefaults = fn.__code__, fn.__defaults__, fn.__kwdefaults__
+    guard.install([])
+    helper = len
+    fn.__code__ = (lambda x, scale=1, *, offset=0: helper and 99).__code__  # one free variable
+    fn.__defaults__, fn.__kwdefaults__ = (5,), {"offset": 7}
+    fn.__closure__[0].cell_contents = abs
+    cls.value = lambda self: 2
+    cls.extra = staticmethod(lambda: 3)
+    repaired = guard.restore()
+    assert (fn.__code__, fn.__defaults__, fn.__kwdefaults__) == (code, defaults, kwdefaults)
+    assert fn.__closure__[0].cell_contents is len and fn("abc") == 3
+    assert cls().value() == 1 and "extra" not in vars(cls)
+    for what in ("probe.__code__", "probe.__defaults__", "probe closure", "Probe.value"):
+        assert any(what in r for r in repaired), (what, repaired)
+    assert guard.restore() == []  # nothing left to repair
+
+
+def test_guard_puts_back_process_hooks_and_forgets_a_tests_source():
+    import gc
+    import linecache
+    import signal
+    import sys
+
+    from grader import guard
+
+    guard.install([])
+    handler = signal.getsignal(signal.SIGUSR1)
+    callbacks = list(gc.callbacks)
+    gc.callbacks.append(lambda phase, info: None)
+    signal.signal(signal.SIGUSR1, lambda *args: None)
+    cache = linecache.cache
+    linecache.cache = type("Spy", (dict,), {})(cache)
+    try:
+        repaired = guard.restore()
+        assert gc.callbacks == callbacks and signal.getsignal(signal.SIGUSR1) is handler
+        assert linecache.cache is cache
+        assert {"gc.callbacks", "signal handler SIGUSR1", "linecache.cache"} <= set(repaired)
+        # A test cell after restore: its source in linecache, its error in sys.last_*.
+        linecache.cache["<test cell>"] = (9, None, ["hidden = 1\n"], "<test cell>")
+        exec(compile("import sys\nsys.modules['grader.guard'].passed('n1')", "<t>", "exec"))  # noqa: S102
+        guard.passed("n2")  # not from a cell's top level: does not count
+        sys.last_value = ValueError("hidden")
+        verdict = guard.after_test("n1")
+        assert verdict == {"passed": True, "scrubbed": 1}
+        assert guard.after_test("n2")["passed"] is False
+        assert "<test cell>" not in linecache.cache and not hasattr(sys, "last_value")
+    finally:
+        gc.callbacks[:] = callbacks
+        signal.signal(signal.SIGUSR1, handler)
+        linecache.cache = cache
