@@ -50,6 +50,7 @@ import signal
 import sys
 import threading
 import types
+import warnings
 
 # Methods that run cells and report their errors: instance overrides are
 # deleted, and class attributes put back.
@@ -196,6 +197,12 @@ def _heap_type(cls) -> bool:
 
 def _code_snapshot(machinery: list) -> tuple[list, list]:
     """(function, its state) and (class, a copy of its dict) of everything checked by code."""
+    with warnings.catch_warnings():  # deprecated module attributes warn when looked at
+        warnings.simplefilter("ignore")
+        return _code_snapshot_of(machinery)
+
+
+def _code_snapshot_of(machinery: list) -> tuple[list, list]:
     classes: dict[int, type] = {}
     namespaces = []
     for name, mod in list(sys.modules.items()):
@@ -664,7 +671,9 @@ def scrub(collect: bool = False) -> int:
                     obj.__dict__["tb"] = None
     _clear_source_caches()
     if collect:
-        gc.collect()  # frames of the failed test, kept alive only by reference cycles
+        # Frames of the failed test that only reference cycles keep alive; the young
+        # generations hold them (a full collection with torch loaded takes half a second).
+        gc.collect(1)
     return len(fresh)
 
 

@@ -206,7 +206,7 @@ def test_guard_puts_back_code_defaults_closures_and_methods(probe):
     code, defaults, kwdefaults = fn.__code__, fn.__defaults__, fn.__kwdefaults__
     guard.install([])
     helper = len
-    fn.__code__ = (lambda x, scale=1, *, offset=0: helper and 99).__code__  # one free variable
+    fn.__code__ = (lambda x, scale=1, *, offset=0: (helper, 99)[1]).__code__  # one free variable
     fn.__defaults__, fn.__kwdefaults__ = (5,), {"offset": 7}
     fn.__closure__[0].cell_contents = abs
     cls.value = lambda self: 2

@@ -594,7 +594,8 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
     assert "Someone Else_9_assignsubmission_file_/intro.ipynb" in end
     assert "'Someone Else' is not on the roster" in end and "--allow-unmatched" in end
     assert (out / "grades.csv").read_text() == (
-        "student_id,assignment,score,max_score\nann,intro,3,3\nfay,intro,0,3\ngus,intro,0,3\n"
+        "student_id,assignment,score,max_score,status\n"
+        "ann,intro,3,3,graded\nfay,intro,0,3,missing\ngus,intro,0,3,missing\n"
     )
 
     # week 2, basics, as a flat zip with odd names; the stray file accepted
