@@ -134,7 +134,7 @@ def test_hidden_tests_never_reach_a_later_cell(graded):
 
 @pytest.mark.slow
 @graded_on_lesson1
-def test_a_flag_reaches_the_gradebook_the_summary_and_the_report(graded, tmp_path):
+def test_a_flag_reaches_the_grades_the_gradebook_the_summary_and_the_report(graded, tmp_path):
     from grader import gradebook, report, results
     from grader.misconceptions import write_records
 
@@ -143,6 +143,9 @@ def test_a_flag_reaches_the_gradebook_the_summary_and_the_report(graded, tmp_pat
     results.write_grades(out, outcomes)
     gradebook.record(out, outcomes)
     write_records(out, outcomes)
+    grades = (out / "grades.csv").read_text().splitlines()
+    assert f"selective_liar,{LESSON},0,{graded['max']:g},flagged" in grades
+    assert f"perfect,{LESSON},{graded['max']:g},{graded['max']:g},graded" in grades
     rows = gradebook.load(out)
     assert rows[("selective_liar", LESSON)].status == "flagged"
     assert rows[("perfect", LESSON)].status == "graded"
@@ -253,3 +256,27 @@ def test_guard_puts_back_process_hooks_and_forgets_a_tests_source():
         gc.callbacks[:] = callbacks
         signal.signal(signal.SIGUSR1, handler)
         linecache.cache = cache
+
+
+def test_guard_keeps_a_librarys_own_wrappers_and_undoes_a_cells():
+    import torch
+
+    from grader import guard
+
+    guard.install(["torch.optim"])
+    model = torch.nn.Linear(2, 1)
+    model(torch.ones(1, 2)).sum().backward()
+    # First use wraps ``step`` (AdamW: the inherited Adam.step, put on AdamW): no note.
+    torch.optim.AdamW(model.parameters()).step()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    assert guard.restore() == []
+    step = vars(torch.optim.SGD)["step"]
+    try:
+        setattr(torch.optim.SGD, "step", lambda self, closure=None: None)  # noqa: B010 - mypy
+        setattr(torch.Tensor, "allclose", lambda *args, **kwargs: True)  # noqa: B010
+        assert set(guard.restore()) == {"torch.optim.sgd.SGD.step", "torch.Tensor.allclose"}
+        assert vars(torch.optim.SGD)["step"] is step and "allclose" not in vars(torch.Tensor)
+    finally:
+        setattr(torch.optim.SGD, "step", step)  # noqa: B010
+        if "allclose" in vars(torch.Tensor):
+            del torch.Tensor.allclose
