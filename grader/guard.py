@@ -501,6 +501,9 @@ def restore() -> list[str]:
         repaired += _restore_shell(shell)
     repaired += _restore_code()
     _state["lines"] = set(linecache.cache)
+    # What exists now is left out of collections until ``after_test``, whose full
+    # collection then only has to look at what the canaries and the test made.
+    gc.freeze()
     return repaired
 
 
@@ -673,7 +676,8 @@ def after_test(nonce: str) -> dict:
     """Whether the test cell that carried ``nonce`` ran to its end; then forget its source."""
     ran = nonce in _state["passed"]
     _state["passed"].discard(nonce)
-    scrubbed = scrub(collect=not ran)
+    scrubbed = scrub(collect=True)
+    gc.unfreeze()
     shell = _state["shell"]
     if shell is not None:
         for event, fns in _state["stashed"].items():
@@ -699,10 +703,15 @@ def scrub(collect: bool = False) -> int:
         if isinstance(cache, dict):
             for name in fresh:
                 cache.pop(name, None)
+    shell = _state["shell"]
+    last = getattr(shell, "last_execution_result", None)
+    _drop_frames(
+        [getattr(sys, "last_value", None), getattr(sys, "last_exc", None)]
+        + [getattr(last, "error_in_exec", None), getattr(last, "error_before_exec", None)]
+    )
     for name in ("last_type", "last_value", "last_traceback", "last_exc"):
         if hasattr(sys, name):
             delattr(sys, name)
-    shell = _state["shell"]
     if shell is not None:
         shell.last_execution_result = None
         for formatter in (getattr(shell, "InteractiveTB", None), getattr(shell, "SyntaxTB", None)):
@@ -711,10 +720,35 @@ def scrub(collect: bool = False) -> int:
                     obj.__dict__["tb"] = None
     _clear_source_caches()
     if collect:
-        # Frames of the failed test that only reference cycles keep alive; the young
-        # generations hold them (a full collection with torch loaded takes half a second).
-        gc.collect(1)
+        # Frames of the test that only reference cycles keep alive (a checker that caught an
+        # error); after ``restore``'s freeze this looks at the test's own objects only.
+        gc.collect()
     return len(fresh)
+
+
+def _drop_frames(errors: list) -> None:
+    """Cut the frames of these exceptions (and those they were raised from) from their tracebacks.
+
+    A checker that raises from a student's error leaves reference cycles
+    (exception, traceback, frame) that keep the test cell's frame and code
+    alive until a full collection (half a second with torch loaded);
+    cleared frames and dropped tracebacks free them at once.
+    """
+    seen: set[int] = set()
+    while errors:
+        error = errors.pop()
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        tb = error.__traceback__
+        while tb is not None:
+            try:
+                tb.tb_frame.clear()
+            except RuntimeError:  # a frame still running (the guard's own caller): keep it
+                pass
+            tb = tb.tb_next
+        error.__traceback__ = None
+        errors += [error.__cause__, error.__context__]
 
 
 def _clear_source_caches() -> None:
