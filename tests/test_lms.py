@@ -595,7 +595,7 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
     assert "'Someone Else' is not on the roster" in end and "--allow-unmatched" in end
     assert (out / "grades.csv").read_text() == (
         "student_id,assignment,score,max_score,status\n"
-        "ann,intro,3,3,graded\nfay,intro,0,3,missing\ngus,intro,0,3,missing\n"
+        "ann,intro,3,3,graded\nfay,intro,0,3,graded\ngus,intro,0,3,missing\n"
     )
 
     # week 2, basics, as a flat zip with odd names; the stray file accepted
