@@ -210,16 +210,6 @@ class SandboxedExecute(Execute):
                 "a failing cell run like a test reported no error: errors are hidden",
             )
             return False
-        running = self._guard("threads", index)
-        fresh = sorted(set(running or []) - self._threads) if isinstance(running, list) else []
-        if fresh:
-            self._threads.update(fresh)
-            self._incident(
-                "integrity",
-                index,
-                f"threads this notebook started run beside the tests ({', '.join(fresh)}): "
-                "they can change them or copy them while they run",
-            )
         return True
 
     def _marker(self, nonce: str) -> str:
@@ -249,6 +239,16 @@ class SandboxedExecute(Execute):
         finally:
             cell.source = source
         verdict = self._guard("after_test", index, nonce)
+        running = verdict.get("threads", []) if isinstance(verdict, dict) else []
+        fresh = sorted(set(running) - self._threads)
+        if fresh:
+            self._threads.update(fresh)
+            self._incident(
+                "integrity",
+                index,
+                f"threads this notebook started run beside the tests ({', '.join(fresh)}): "
+                "they can change them or copy them while they run",
+            )
         failed = self._reply.get("content", {}).get("status") != "ok" or any(
             o.get("output_type") == "error" for o in cell.outputs
         )

@@ -18,8 +18,8 @@ type, identity, instance dict and trait values; event callbacks of any type,
 garbage collector callbacks, signal handlers and timers. After each test
 cell ``after_test`` says whether the cell reached the last line the grader
 appended to it (``passed``) and ``scrub`` forgets every copy of its source
-the kernel keeps for tracebacks. ``threads`` names threads of the notebook
-that run beside the tests.
+the kernel keeps for tracebacks; it also names the notebook's threads that
+ran beside the test (``threads``).
 
 The grader calls these through ``answer(nonce, call)``, a per-call
 challenge: ``arm`` (run once by the loader, before any student code) keeps a
@@ -673,7 +673,8 @@ def passed(nonce: str, _getframe=sys._getframe) -> None:
 
 
 def after_test(nonce: str) -> dict:
-    """Whether the test cell that carried ``nonce`` ran to its end; then forget its source."""
+    """Whether the test cell that carried ``nonce`` ran to its end, and the notebook's threads
+    that ran beside it (``threads``); then forget its source."""
     ran = nonce in _state["passed"]
     _state["passed"].discard(nonce)
     scrubbed = scrub(collect=True)
@@ -684,7 +685,7 @@ def after_test(nonce: str) -> dict:
             callbacks = shell.events.callbacks.setdefault(event, [])
             callbacks.extend(fn for fn in fns if not any(fn is c for c in callbacks))
     _state["stashed"] = {}
-    return {"passed": ran, "scrubbed": scrubbed}
+    return {"passed": ran, "scrubbed": scrubbed, "threads": threads()}
 
 
 def scrub(collect: bool = False) -> int:
@@ -775,7 +776,7 @@ def _clear_source_caches() -> None:
 
 # --- the challenge ---------------------------------------------------------------
 
-CALLS = ("install", "remember", "restore", "after_test", "scrub", "threads")
+CALLS = ("install", "remember", "restore", "after_test", "scrub")
 
 
 # Snapshot entries whose containers hold containers of the guard's own (copies it made).
