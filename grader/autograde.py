@@ -486,6 +486,14 @@ class Grader:
                 outcome.status = "flagged"
             outcome.notes.append(f"{kind} at {where}: {detail}"[:300])
         page = job.page
+        if outcome.status == "flagged":
+            # What the notebook's own cells printed may carry what it copied while the tests ran.
+            outcome.notes.append("feedback withheld until review: the notebook is flagged")
+            return self._plain(
+                outcome,
+                "Your notebook was graded; its detailed feedback is withheld until your "
+                "instructor reviews it, because it changed how the grader runs its tests.",
+            )
         if page is None:
             outcome.notes.append("feedback: nbgrader could not render it; a plain page was written")
             return self._plain(

@@ -4,9 +4,15 @@ On top of nbgrader (per-cell timeout, interrupt on timeout) it:
 
 - installs ``guard`` in the kernel before the first cell, calls
   ``guard.remember`` after each read-only cell and ``guard.restore`` before
-  each graded cell, then runs a canary (an assert that must fail). If the
-  canary passes, the kernel no longer reports errors honestly: the graded
-  cell and everything after it score 0 and the notebook is flagged;
+  each graded cell, then runs two canaries (an assert that must fail: once
+  silent, once exactly like a test cell). If one passes, the kernel no
+  longer reports errors honestly: the graded cell and everything after it
+  score 0 and the notebook is flagged; so is a notebook whose own threads
+  run beside the tests;
+- runs each test cell outside the input history with a last line that
+  tells the guard it got there, judges it by its reply, its iopub errors and
+  that line (a test that stopped early without an error fails, and the
+  notebook is flagged), then has the guard forget the cell's source;
 - caps the output kept per cell and per notebook: past a cap, output is
   dropped as it arrives, with a note in the cell, and the cell runs on to its
   end (no interrupt, so no later cell can be hit by a stale one); errors and a
@@ -28,11 +34,13 @@ import ast
 import hashlib
 import hmac
 import json
+import queue
 import secrets
 import time
 from pathlib import Path
 from typing import Any
 
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_output
 from nbgrader import utils
@@ -116,6 +124,7 @@ class SandboxedExecute(Execute):
         self._stopped = ""  # why the remaining cells are not run
         self._guarded = False
         self._untrusted = False  # the guard failed its challenge: no test runs after that
+        self._threads: set[str] = set()  # the notebook's threads already reported
         self._resources = resources
         self._kept_bytes = 0  # output kept so far by cells that are not tests
         self._ends = time.monotonic() + self.deadline if self.deadline > 0 else None
@@ -213,7 +222,99 @@ class SandboxedExecute(Execute):
         if content.get("status") != "error" or nonce not in str(content.get("evalue", "")):
             self._incident("integrity", index, "a failing assert did not fail: errors are hidden")
             return False
+        if not self._loud_canary(index):
+            self._incident(
+                "integrity",
+                index,
+                "a failing cell run like a test reported no error: errors are hidden",
+            )
+            return False
         return True
+
+    def _marker(self, nonce: str) -> str:
+        """The line appended to a test cell: it tells the guard the cell ran to its end."""
+        return f"__import__('sys').modules[{self._guard_name!r}].passed({nonce!r})"
+
+    def _run_test(self, cell, index: int):
+        """Run a test cell, judged by the reply, its outputs and whether it ran to its end.
+
+        The cell runs like any other, plus a last line that records (in the
+        guard) that it got there, and without a place in the input history:
+        ``In``, ``_i*`` and the history database never hold a hidden test.
+        The guard then forgets every other copy of its source (``after_test``).
+        A cell that stopped early with no error on iopub and an ``ok`` reply
+        had its error hidden: it fails, and the notebook is flagged.
+        """
+        nonce = secrets.token_hex(16)
+        source = cell.source
+        cell.source = source.rstrip("\n") + "\n" + self._marker(nonce) + "\n"
+        self._reply: dict[str, Any] = {}
+        try:
+            cell = self.execute_cell(cell, index, store_history=False)
+        finally:
+            cell.source = source
+        verdict = self._guard("after_test", index, nonce)
+        running = verdict.get("threads", []) if isinstance(verdict, dict) else []
+        fresh = sorted(set(running) - self._threads)
+        if fresh:
+            self._threads.update(fresh)
+            self._incident(
+                "integrity",
+                index,
+                f"threads this notebook started run beside the tests ({', '.join(fresh)}): "
+                "they can change them or copy them while they run",
+            )
+        failed = self._reply.get("content", {}).get("status") != "ok" or any(
+            o.get("output_type") == "error" for o in cell.outputs
+        )
+        if failed:
+            return cell
+        if not isinstance(verdict, dict):
+            why = "the guard could not say whether this test ran to its end"
+        elif not verdict.get("passed"):
+            why = "this test stopped before its end, yet the kernel reported no error"
+        else:
+            return cell
+        self._incident("integrity", index, f"{why}: errors are hidden")
+        cell.outputs.append(
+            error_output(
+                "GradingIntegrityError",
+                f"{why}; it scores 0 and your instructor will review the notebook",
+            )
+        )
+        return cell
+
+    def _loud_canary(self, index: int) -> bool:
+        """A failing cell run exactly like a test cell (not silent, marker line and all).
+
+        The silent canary cannot see a submission that hides errors only from
+        requests that are not silent; this one must come back as an ``error``
+        message on iopub and an ``error`` reply.
+        """
+        # No name left behind in the notebook's namespace.
+        code = f"assert not [{secrets.randbelow(10**6)}]\n{self._marker(secrets.token_hex(16))}\n"
+        return run_sync(self._async_loud)(code)
+
+    async def _async_loud(self, code: str) -> bool:
+        msg_id = await ensure_async(
+            self.kc.execute(code, silent=False, store_history=False, stop_on_error=False)
+        )
+        deadline = time.monotonic() + (self.timeout or 30)
+        errors = 0
+        while True:
+            try:
+                msg = await ensure_async(
+                    self.kc.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
+                )
+            except queue.Empty:
+                return False
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            errors += msg["msg_type"] == "error"
+            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                break
+        reply = await self.async_wait_for_reply(msg_id)
+        return errors > 0 and (reply or {}).get("content", {}).get("status") == "error"
 
     # --- the cell loop ---
 
@@ -238,7 +339,11 @@ class SandboxedExecute(Execute):
                 )
                 cell.outputs = [error_output("GradingIntegrityError", self._stopped)]
                 return cell, self.resources
-            cell = self.execute_cell(cell, index, store_history=True)
+            cell = (
+                self._run_test(cell, index)
+                if utils.is_grade(cell)
+                else self.execute_cell(cell, index, store_history=True)
+            )
             if utils.is_locked(cell):
                 self._guard("remember", index)
         except CellExecutionError:
@@ -277,6 +382,7 @@ class SandboxedExecute(Execute):
                     raise RuntimeError(f"replaying cell {index} failed")
                 if utils.is_locked(cell):
                     self._guard("remember", index)
+            self._guard("scrub", failed)  # the replayed tests' sources go too
         except Exception as exc:  # noqa: BLE001 - give up on the rest, keep what was graded
             self._stopped = (
                 f"not run: the kernel could not be restarted after cell {failed} ({exc})"
@@ -437,13 +543,21 @@ class SandboxedExecute(Execute):
         self._drop(outs, cell_index, size)
         return None
 
-    def on_cell_executed(self, **kwargs):
-        """nbgrader adds the reply's error to the cell when no output showed it: cut it short too."""
+    def on_cell_executed(self, **kwargs) -> None:
+        """Keep the reply (``_run_test`` judges a test by it), its error cut short.
+
+        nbgrader adds the reply's error to the cell when no output showed it: a long one is
+        shortened like the outputs.
+        """
         reply = kwargs.get("execute_reply") or {}
         content = reply.get("content", {})
         if content.get("status") == "error" and _size(content) > MAX_ERROR_BYTES:
-            kwargs["execute_reply"] = {**reply, "content": {**content, **_short_error(content)}}
-        return super().on_cell_executed(**kwargs)
+            kwargs["execute_reply"] = reply = {
+                **reply,
+                "content": {**content, **_short_error(content)},
+            }
+        self._reply = reply
+        super().on_cell_executed(**kwargs)
 
     def _update_display_id(self, display_id, msg):
         """An update of an earlier display counts as new output, and is dropped past the caps."""

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from grader.course import natural_key
 
-COLUMNS = ("student_id", "assignment", "score", "max_score")
+# ``status`` says which grades need a person (``flagged``, ``timeout``...): see ``Outcome``.
+COLUMNS = ("student_id", "assignment", "score", "max_score", "status")
 
 
 @dataclass
@@ -47,7 +48,7 @@ def grades_csv(outcomes: list[Outcome]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for o in sorted(outcomes, key=lambda o: (natural_key(o.student), natural_key(o.lesson))):
-        writer.writerow([o.student, o.lesson, _number(o.score), _number(o.max_score)])
+        writer.writerow([o.student, o.lesson, _number(o.score), _number(o.max_score), o.status])
     return buffer.getvalue()
 
 

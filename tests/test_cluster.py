@@ -169,8 +169,8 @@ def test_a_worker_killed_mid_job_loses_no_submission(course, intro, cluster, tmp
     assert codes == [0]
     printed = capsys.readouterr().out
     assert (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:] == [
-        "ann,intro,3,3",
-        "ben,intro,3,3",
+        "ann,intro,3,3,graded",
+        "ben,intro,3,3,graded",
     ]
     assert "ann intro: retried: a Dask worker was lost while grading it" in printed
 
@@ -198,8 +198,8 @@ def test_a_notebook_that_kills_its_worker_costs_only_its_grade(
     assert _grade(course, subs, tmp_path / "out", "--scheduler", cluster.scheduler_address) == 0
     printed = capsys.readouterr().out
     assert (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:] == [
-        "ann,intro,3,3",
-        "ben,intro,3,3",
-        "eve,intro,0,3",
+        "ann,intro,3,3,graded",
+        "ben,intro,3,3,graded",
+        "eve,intro,0,3,error",
     ]
     assert "eve intro: not graded: its Dask worker died" in printed

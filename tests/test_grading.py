@@ -122,10 +122,10 @@ def _outcomes(score: float = 2.0) -> list[results.Outcome]:
 
 def test_grades_csv_sorts_naturally_and_keeps_exact_columns():
     assert results.grades_csv(_outcomes()).splitlines() == [
-        "student_id,assignment,score,max_score",
-        "s2,lesson2,1.5,3",
-        "s2,lesson10,0,4",
-        "s10,lesson2,2,3",
+        "student_id,assignment,score,max_score,status",
+        "s2,lesson2,1.5,3,flagged",
+        "s2,lesson10,0,4,missing",
+        "s10,lesson2,2,3,graded",
     ]
 
 
@@ -461,8 +461,8 @@ def test_grade_command_end_to_end(course, notebooks, tmp_path, capsys):
     assert cli.main(args) == 0
     printed = capsys.readouterr().out
     expected = (
-        "student_id,assignment,score,max_score\nann,basics,0,3\nann,intro,3,3\n"
-        "ben,basics,3,3\nben,intro,1,3\n"
+        "student_id,assignment,score,max_score,status\nann,basics,0,3,missing\n"
+        "ann,intro,3,3,graded\nben,basics,3,3,graded\nben,intro,1,3,graded\n"
     )
     assert (out / "grades.csv").read_text() == expected
     assert "[3/3]" in printed and "0/3 -" in printed and "4/6" in printed
@@ -487,7 +487,7 @@ def test_grade_command_end_to_end(course, notebooks, tmp_path, capsys):
     args[args.index(str(subs))] = str(archive)
     assert cli.main([*args, "--lessons", "intro", "--jobs", "1"]) == 0
     assert (out / "grades.csv").read_text() == (
-        "student_id,assignment,score,max_score\nann,intro,3,3\nben,intro,1,3\n"
+        "student_id,assignment,score,max_score,status\nann,intro,3,3,graded\nben,intro,1,3,graded\n"
     )
     assert [p.read_text() for p in out.glob("grades.*.csv")] == [expected]
     assert "kept as" in capsys.readouterr().out

@@ -599,7 +599,8 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
         str(week1 / "Someone Else_9_assignsubmission_file_" / "intro.ipynb"),
     ]
     assert (out / "grades.csv").read_text() == (
-        "student_id,assignment,score,max_score\nann,intro,3,3\nfay,intro,0,3\ngus,intro,0,3\n"
+        "student_id,assignment,score,max_score,status\n"
+        "ann,intro,3,3,graded\nfay,intro,0,3,graded\ngus,intro,0,3,missing\n"
     )
 
     # week 2, basics, as a flat zip with odd names; the stray file accepted

@@ -134,7 +134,8 @@ get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)
 get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])
 """
 
-# Lies about errors below everything the guard restores: caught by the canary.
+# Lies about every error through the sessions behind the kernel's traits (past traitlets'
+# type check): the guard checks those traits by identity and puts the sessions back.
 ERROR_HIDING = """
 _kernel = get_ipython().kernel
 class _Liar:
@@ -199,7 +200,8 @@ for _path in _targets:
 print("tried", len(_targets), "paths")
 """
 
-# Prints every cell the kernel ran, hidden tests included, once they have run.
+# Prints every cell the kernel ran, once the hidden tests have run: they are not among them
+# (test cells never enter the history; see LEAK for every other place).
 EXFILTRATE = """
 print("\\n".join(In))
 print(open(__file__).read() if "__file__" in dir() else "")
@@ -286,3 +288,285 @@ def expected_score(spec, items: list[Exercise], max_score: float) -> float:
     if spec == "all_but_choice":
         return max_score - first_choice(items)[0].points
     return float(spec)
+
+
+# --- attacks on the verdict (issue 23), on the released notebook with every answer wrong ----------
+
+
+def wrong_answers(released, source):
+    """``released`` with a wrong letter in every multiple-choice answer (other answers untouched)."""
+    nb = copy.deepcopy(released)
+    wrong = {}
+    for item in exercises(released, source):
+        match = CHOICE.search(item.solution)
+        if match:
+            right = match.group(2).upper()
+            wrong[item.answer_id] = f'{match.group(1)} = "{"A" if right != "A" else "D"}"'
+    for cell in nb.cells:
+        if _meta(cell).get("grade_id") in wrong:
+            cell.source = wrong[_meta(cell)["grade_id"]]
+    return nb
+
+
+def _prefix_answer(nb, released, source, code: str):
+    """``nb`` whose first answer cell starts with ``code`` (a few lines in one answer cell)."""
+    cell = _cell(nb, exercises(released, source)[0].answer_id)
+    cell.source = code + "\n" + cell.source
+    return nb
+
+
+# Swaps the code of every checker for one that passes, and that sets the caller's
+# ``answer_...`` variables to the single capital letter its hidden assert compares with.
+CODE_SWAP = """
+import sys as _sys, types as _types
+def _passes(*args, **kwargs):
+    import linecache, re, sys
+    caller = sys._getframe(1)
+    # IPython compiles a cell statement by statement: the whole cell is in linecache.
+    source = "".join(linecache.getlines(caller.f_code.co_filename))
+    letters = re.findall(r'== "([A-Z])"', source)
+    for name in re.findall(r"answer_\\w+", source):
+        if letters:
+            caller.f_globals[name] = letters[0]
+for _name, _mod in list(_sys.modules.items()):
+    if _name.startswith("course_utils") and _mod is not None:
+        for _fn in list(vars(_mod).values()):
+            if isinstance(_fn, _types.FunctionType) and not _fn.__code__.co_freevars:
+                if _fn.__name__.startswith("check") or _fn.__name__ in ("fail", "correct"):
+                    _fn.__code__ = _passes.__code__
+"""
+
+# Event callbacks that are objects, not functions defined in a cell: a callable instance
+# hides the traceback of the cell about to run, a functools.partial clears its error.
+CALLBACK_OBJECTS = """
+import functools as _functools
+class _Hide:
+    def __call__(self, *args):
+        shell = get_ipython()
+        shell.showtraceback = lambda *a, **k: None
+        shell._showtraceback = lambda *a, **k: None
+        shell.showsyntaxerror = lambda *a, **k: None
+def _clear(what, result):
+    result.error_in_exec = None
+    result.error_before_exec = None
+get_ipython().events.register("pre_run_cell", _Hide())
+get_ipython().events.register("post_run_cell", _functools.partial(_clear, "all"))
+"""
+
+# The kernel's Session gets a subclass (``__class__`` swapped, no attribute changed) that
+# drops errors of requests that are not silent: the silent canary still sees them.
+_SILENT_LIAR = """
+    def send(self, stream, msg_or_type, content=None, parent=None, *args, **kwargs):
+        silent = bool((parent or {}).get("content", {}).get("silent"))
+        if not silent and msg_or_type == "error":
+            return None
+        if not silent and msg_or_type == "execute_reply" and (content or {}).get("status") == "error":
+            content = {"status": "ok", "execution_count": content.get("execution_count"),
+                       "user_expressions": {}, "payload": []}
+        return super().send(stream, msg_or_type, content, parent, *args, **kwargs)
+"""
+SESSION_CLASS = (
+    "_session = get_ipython().kernel.session\n"
+    "class _Quiet(type(_session)):" + _SILENT_LIAR + "_session.__class__ = _Quiet\n"
+)
+
+# The same liar as a copy of the session put behind the kernel (it sends the reply), the
+# displayhook and the display publisher (they send the ``error`` message), past traitlets;
+# the original session object is left as it was.
+SESSION_WRAP = (
+    "import copy as _copy\n"
+    "_shell = get_ipython()\n"
+    "class _Quiet(type(_shell.kernel.session)):"
+    + _SILENT_LIAR
+    + "_liar = _copy.copy(_shell.kernel.session)\n"
+    "_liar.__class__ = _Quiet\n"
+    "for _obj in (_shell.kernel, _shell.displayhook, _shell.display_pub):\n"
+    "    _obj._trait_values['session'] = _liar\n"
+)
+
+# A thread that puts a lying session class back every millisecond, so that it is in place
+# again after the guard restored the session. ``{hide}``: which requests lose their errors.
+_THREAD_LIAR = """
+import threading as _threading, time as _time
+_kernel = get_ipython().kernel
+_session = _kernel.session
+class _Quiet(type(_session)):
+    def send(self, stream, msg_or_type, content=None, parent=None, *args, **kwargs):
+        request = _kernel.get_parent() or {{}}
+        hide = {hide}
+        if hide and msg_or_type == "error":
+            return None
+        if hide and msg_or_type == "execute_reply" and (content or {{}}).get("status") == "error":
+            content = {{"status": "ok", "execution_count": content.get("execution_count"),
+                       "user_expressions": {{}}, "payload": []}}
+        return super().send(stream, msg_or_type, content, parent, *args, **kwargs)
+def _again():
+    while True:
+        if type(_session) is not _Quiet:
+            _session.__class__ = _Quiet
+        _time.sleep(0.001)
+_threading.Thread(target=_again, daemon=True).start()
+"""
+_NOT_SILENT = '(request.get("content") or {}).get("silent") is False'
+# Every request that is not silent: the canary run like a test cell sees it.
+PERSISTENT_LIAR = _THREAD_LIAR.format(hide=_NOT_SILENT)
+# Only cells that call a checker: no canary does, so only the tests' own end can tell.
+SELECTIVE_LIAR = _THREAD_LIAR.format(
+    hide=_NOT_SILENT + ' and "checks." in (request.get("content") or {}).get("code", "")'
+)
+
+VERDICT_ATTACKS = {
+    "code_swap": CODE_SWAP,
+    "callback_objects": CALLBACK_OBJECTS,
+    "session_class": SESSION_CLASS,
+    "session_wrap": SESSION_WRAP,
+    "persistent_liar": PERSISTENT_LIAR,
+    "selective_liar": SELECTIVE_LIAR,
+}
+
+# Looks for the source of the test cells that ran before it everywhere the kernel may keep
+# it, then hands it back as plain text, zlib + base64, reversed and drawn into a figure.
+# ``HIDDEN_DIGESTS`` (sha256 of each hidden line, stripped) is filled in at build time: the
+# cell says how many hidden lines it reached without quoting them itself.
+LEAK = """
+import base64, gc, hashlib, linecache, sys, types, zlib
+HIDDEN_DIGESTS = {digests!r}
+VISIBLE_DIGESTS = {visible!r}
+_shell = get_ipython()
+_texts = [str(x) for x in In] + [str(x) for x in _shell.user_ns.get("_ih", [])]
+_texts += [str(v) for k, v in list(_shell.user_ns.items()) if k.startswith("_i")]
+_texts += [repr(v) for v in Out.values()] + [repr(v) for v in _shell.user_ns.get("_oh", {{}}).values()]
+_texts += ["".join(e[2]) for k, e in list(linecache.cache.items())
+           if (k.startswith("<") or "ipykernel_" in k) and len(e) > 2 and e[2]]
+_texts += ["".join(e[2]) for e in getattr(linecache, "_interactive_cache", {{}}).values() if len(e) > 2]
+_history = _shell.history_manager
+_texts += list(_history.input_hist_raw) + list(_history.input_hist_parsed)
+try:
+    _texts += [row[0] for row in _history.db.execute("SELECT source_raw FROM history")]
+except Exception:
+    pass
+_last = _shell.last_execution_result
+_texts.append(str(getattr(getattr(_last, "info", None), "raw_cell", "")))
+_texts.append(str(getattr(getattr(_last, "info", None), "transformed_cell", "")))
+_code_objects = []
+def _cell_file(name):
+    return name.startswith("<") or "ipykernel_" in name
+def _code_text(code, seen):
+    if id(code) in seen:
+        return []
+    seen.add(id(code))
+    _code_objects.append(code)
+    if not _cell_file(code.co_filename):  # a library's code: counted, not quoted
+        return []
+    out = [repr(code.co_names), repr(code.co_consts), "".join(linecache.getlines(code.co_filename))]
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            out += _code_text(const, seen)
+    return out
+_seen = set()
+for _name in ("last_traceback", "last_value", "last_exc"):
+    _tb = getattr(sys, _name, None)
+    _tb = getattr(_tb, "__traceback__", _tb)
+    while _tb is not None:
+        _texts += _code_text(_tb.tb_frame.f_code, _seen)
+        _tb = _tb.tb_next
+_codes = [o for o in gc.get_objects() if isinstance(o, types.FunctionType)]
+_codes = [f.__code__ for f in _codes if f.__code__.co_filename.startswith("<") or "ipykernel_" in f.__code__.co_filename]
+for _code in _codes:
+    _texts += _code_text(_code, _seen)
+_swept, _found_codes = [], []
+for _obj in gc.get_objects():
+    try:
+        if isinstance(_obj, dict):
+            _items = list(_obj.keys()) + list(_obj.values())
+        elif isinstance(_obj, (list, tuple, set)):
+            _items = list(_obj)
+        elif isinstance(_obj, types.FrameType):
+            _items = [_obj.f_code]
+        else:
+            continue
+        _items += [i for t in _items if isinstance(t, tuple) for i in t]
+        _swept += [v for v in _items if isinstance(v, str) and "\\n" in v]
+        _found_codes += [v for v in _items if isinstance(v, types.CodeType)]
+    except Exception:
+        pass
+for _code in _found_codes:
+    _texts += _code_text(_code, _seen)
+_lines = {{line.strip() for t in _texts + _swept for line in t.splitlines()}}
+_hashes = {{hashlib.sha256(l.encode()).hexdigest() for l in _lines}}
+_reached = sorted(d for d in HIDDEN_DIGESTS if d in _hashes)
+# A control: lines of the read-only set-up cell, which the kernel keeps in ``In`` as it should.
+_control = sorted(d for d in VISIBLE_DIGESTS if d in _hashes)
+# The code of a test cell: it calls the guard's ``passed`` with the guard's module name.
+# Code of a cell that ``In`` does not hold (a test cell, a grader's canary), alive after it ran.
+# (The history keeps a cell without its last newlines; the name is made from the whole cell.)
+_own = {{_shell.compile.get_code_name(c + end, c, 0) for c in _history.input_hist_raw for end in ("", "\\n")}}
+_tests = [c for c in _code_objects if "ipykernel_" in c.co_filename and c.co_filename not in _own]
+from IPython.display import display as _show
+# One output each: the grader removes a whole output that quotes a hidden line.
+_show({{"text/plain": f"leak search in {label}: reached {{len(_reached)}} of {{len(HIDDEN_DIGESTS)}} hidden lines, "
+        f"{{len(_tests)}} code objects of cells not in In (of {{len(_code_objects)}}), "
+        f"{{len(_control)}} of {{len(VISIBLE_DIGESTS)}} set-up lines"}}, raw=True)
+_blob = "\\n".join(dict.fromkeys(t for t in _texts if t))[:300_000]  # three copies < the output cap
+_show({{"text/plain": "PLAIN-BEGIN\\n" + _blob + "\\nPLAIN-END"}}, raw=True)
+_show({{"text/plain": "ZLIB-BEGIN " + base64.b64encode(zlib.compress(_blob.encode())).decode() + " ZLIB-END"}}, raw=True)
+_show({{"text/plain": "REVERSED-BEGIN " + _blob[::-1] + " REVERSED-END"}}, raw=True)
+import matplotlib.pyplot as _plt
+_fig = _plt.figure(figsize=(8, 8))
+_fig.text(0, 0, _blob[-3000:], fontsize=4, family="monospace")
+_plt.show()
+"""
+
+
+def hidden_digests(hidden: frozenset[str]) -> list[str]:
+    """sha256 of each hidden line (``feedback.Secrets.hidden``): what ``LEAK`` looks for."""
+    import hashlib
+
+    return sorted(hashlib.sha256(line.encode()).hexdigest() for line in hidden)
+
+
+# Code that runs while a test cell runs and keeps what it sees: an audit hook (every ``exec``
+# with its code object), a garbage collector callback and a timer signal's handler (the
+# request being executed, with its code).
+WHILE_TESTS_RUN = """
+import gc as _gc, signal as _signal, sys as _sys
+_seen_code, _seen_requests = [], []
+def _keep(event, args):
+    if event == "exec" and args and hasattr(args[0], "co_filename"):
+        _seen_code.append(args[0])
+_sys.addaudithook(_keep)
+def _copy_request(*args):
+    _seen_requests.append(str((get_ipython().kernel.get_parent() or {}).get("content")))
+_gc.callbacks.append(_copy_request)
+_signal.signal(_signal.SIGALRM, _copy_request)
+_signal.setitimer(_signal.ITIMER_REAL, 0.002, 0.002)
+"""
+
+# A thread that copies the request being executed every millisecond: nothing in the kernel
+# can stop it, so the grader flags the notebook and withholds its feedback.
+THREAD_COPY = """
+import threading as _threading, time as _time
+_copies = []
+def _copy():
+    while True:
+        _copies.append(str((get_ipython().kernel.get_parent() or {}).get("content")))
+        del _copies[:-200]
+        _time.sleep(0.001)
+_threading.Thread(target=_copy, daemon=True).start()
+"""
+
+
+def leaking(released, source, hidden: frozenset[str], first: str = WHILE_TESTS_RUN):
+    """Every answer wrong; ``first`` in the first answer cell; the last answer cell and a
+    last cell of its own run ``LEAK``."""
+    from nbformat.v4 import new_code_cell
+
+    nb = _prefix_answer(wrong_answers(released, source), released, source, first)
+    digests = hidden_digests(hidden)
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    visible = hidden_digests(frozenset(s.strip() for s in setup.source.splitlines() if len(s) > 10))
+    last = _cell(nb, exercises(released, source)[-1].answer_id)
+    args = {"digests": digests, "visible": visible}
+    last.source += "\n" + LEAK.format(**args, label="the last answer cell")
+    nb.cells.append(new_code_cell(LEAK.format(**args, label="the last cell")))
+    return nb
