@@ -621,7 +621,8 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
     assert "1 row(s) replaced" in printed and f"roster: {out / 'roster.csv'}" in printed
     # grades.csv of this one-file run: ann keeps her 3 (it was 0 before the fix), gus is missing
     assert (out / "grades.csv").read_text() == (
-        "student_id,assignment,score,max_score\nann,intro,3,3\nfay,intro,3,3\ngus,intro,0,3\n"
+        "student_id,assignment,score,max_score,status\n"
+        "ann,intro,3,3,graded\nfay,intro,3,3,graded\ngus,intro,0,3,missing\n"
     )
     assert (out / "not_graded.csv").read_text() == "kind,file,why\n"  # all graded this time
     book = [row[:5] for row in _rows((out / "gradebook.csv").read_text())]
