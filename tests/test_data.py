@@ -291,3 +291,51 @@ def test_split_folder_is_stratified_and_drops_exact_duplicates(photo_root):
         data.split_folder(folder, 0.5, 0.5)
     with pytest.raises(TypeError, match="PhotoFolder"):
         data.split_folder([1, 2, 3])
+
+
+def test_course_transforms_are_the_course_normalisation_as_torchvision_gives_it():
+    from PIL import Image
+
+    from course_utils import backbones
+
+    preprocess = backbones.course_transforms()
+    assert preprocess.crop_size == [32] and preprocess.mean == [0.5] * 3
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    ours = data.to_tensor(np.asarray(img).transpose(2, 0, 1)[None])[0]
+    assert torch.allclose(backbones.course_transforms(32, 32)(img), ours, atol=1e-5)
+
+
+def test_the_online_source_runs_on_a_fake_data_set_without_downloading(tmp_path, monkeypatch):
+    """`SOURCE = "oxford_pets"` in lesson 8, with torchvision's FakeData standing in for the pets."""
+    import torchvision
+    from torchvision.datasets import FakeData
+
+    from course_utils import photos
+
+    calls = []
+
+    def fake_pets(root, split, download):
+        calls.append((split, download))
+        fake = FakeData(size=30, image_size=(3, 70, 90), num_classes=3, random_offset=1)
+        fake.classes = ["Abyssinian", "Bengal", "Birman"]
+        return fake
+
+    monkeypatch.setattr(torchvision.datasets, "OxfordIIITPet", fake_pets)
+    source = photos.open_source("oxford_pets", tmp_path, download=False)
+    assert calls == [("trainval", False)] and source.weights == "imagenet"
+    assert source.preprocess.crop_size == [224]  # ImageNet's transforms(), built without download
+    folder = data.image_folder(source.folder, transform=source.preprocess)
+    assert folder.classes == ("Abyssinian", "Bengal", "Birman") and len(folder) == 30
+    assert folder[0][0].shape == (3, 224, 224)
+    split = data.split_folder(folder, 0.2, 0.2, seed=0)
+    assert sum(map(len, (split.train, split.val, split.test))) == 30
+    before = sorted(p.stat().st_mtime_ns for p in source.folder.rglob("*.jpg"))
+    photos.open_source("oxford_pets", tmp_path)  # exported once: nothing rewritten
+    assert sorted(p.stat().st_mtime_ns for p in source.folder.rglob("*.jpg")) == before
+    # The backbone is built only when asked for (it would download the ImageNet weights).
+    made = []
+    monkeypatch.setattr(torchvision.models, "resnet18", lambda weights: made.append(weights))
+    source.make_backbone()
+    assert [str(w) for w in made] == ["ResNet18_Weights.IMAGENET1K_V1"]
+    with pytest.raises(ValueError, match="'course' or 'oxford_pets', got 'flowers'"):
+        photos.open_source("flowers", tmp_path)
