@@ -280,8 +280,8 @@ def load_rgb(path: str | Path) -> Any:
     """
     from PIL import Image, ImageOps
 
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im) or im
+    with Image.open(path) as opened:
+        im = ImageOps.exif_transpose(opened) or opened
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
             rgba = im.convert("RGBA")
             white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

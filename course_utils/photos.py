@@ -255,9 +255,9 @@ def make_photo_folder(
         exact.append([str(src.relative_to(root)), str(dst.relative_to(root))])
     for j, pick in enumerate(picks[2:]):
         name, src = plain[pick]
-        with Image.open(src) as im:
-            im = im.convert("RGB")
-            resized = im.resize((im.width - 3, im.height - 2))
+        with Image.open(src) as opened:
+            rgb = opened.convert("RGB")
+            resized = rgb.resize((rgb.width - 3, rgb.height - 2))
         dst = root / name / f"edited_{j}_{src.stem}.jpg"
         resized.save(dst, "JPEG", quality=60)
         near.append([str(src.relative_to(root)), str(dst.relative_to(root))])

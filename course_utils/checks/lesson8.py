@@ -81,18 +81,32 @@ MISCONCEPTIONS = _registry(
     Misconception(
         "best_by_reference",
         "the best weights kept by reference, not copied",
-        "7. Keeping the best weights",
+        "7. Keeping the best weights, and a fair comparison",
     ),
     Misconception(
-        "no_early_stopping", "training does not stop early", "7. Keeping the best weights"
+        "no_early_stopping",
+        "training does not stop early",
+        "7. Keeping the best weights, and a fair comparison",
     ),
     Misconception("bad_history", "the history is not as asked", "Exercise 6"),
     Misconception(
-        "stopped_on_test", "early stopping on the test set", "7. Keeping the best weights"
+        "stopped_on_test",
+        "early stopping on the test set",
+        "7. Keeping the best weights, and a fair comparison",
     ),
-    Misconception("predict_train_mode", "predicting in train mode", "9. One photo"),
-    Misconception("not_probabilities", "scores that are not probabilities", "9. One photo"),
-    Misconception("ignored_exif", "the photo's EXIF orientation ignored", "9. One photo"),
+    Misconception(
+        "predict_train_mode", "predicting in train mode", "8. The test set, once; saving; one photo"
+    ),
+    Misconception(
+        "not_probabilities",
+        "scores that are not probabilities",
+        "8. The test set, once; saving; one photo",
+    ),
+    Misconception(
+        "ignored_exif",
+        "the photo's EXIF orientation ignored",
+        "8. The test set, once; saving; one photo",
+    ),
 )
 M = MISCONCEPTIONS
 

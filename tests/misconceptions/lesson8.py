@@ -167,10 +167,6 @@ SIDEWAYS_PHOTO = """def predict_photo(model, path, eval_tf, classes):
         x = eval_tf(Image.open(path).convert("RGB"))[None]
         probs = model(x).softmax(1)[0]
     return {name: float(p) for name, p in zip(classes, probs)}
-
-
-photo = source.folder / folder.classes[y_test[0]] / Path(folder.samples[split.test[0]][0]).name
-probabilities = predict_photo(reloaded, photo, eval_tf, folder.classes)
 """
 
 CASES = [
