@@ -104,8 +104,12 @@ def course_transforms(crop_size: int = 32, resize_size: int | None = None) -> An
     """
     from torchvision.transforms._presets import ImageClassification
 
+    from course_utils._validate import check_positive_int
     from course_utils.data import MEAN, STD
 
+    check_positive_int("crop_size", crop_size)
+    if resize_size is not None:
+        check_positive_int("resize_size", resize_size)
     resize = resize_size if resize_size is not None else round(crop_size * 8 / 7)
     return ImageClassification(
         crop_size=crop_size, resize_size=resize, mean=(MEAN,) * 3, std=(STD,) * 3

@@ -270,6 +270,11 @@ class PreprocessedImages(Dataset):
         return self.inputs, torch.from_numpy(self.labels)
 
 
+def _check_path(name: str, value: object) -> None:
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(f"{name} must be a file path (str or Path), got {shown(value)}.")
+
+
 def load_rgb(path: str | Path) -> Any:
     """Open an image file as an upright RGB PIL image, whatever its mode or EXIF orientation.
 
@@ -280,6 +285,7 @@ def load_rgb(path: str | Path) -> Any:
     """
     from PIL import Image, ImageOps
 
+    _check_path("path", path)
     with Image.open(path) as opened:
         im = ImageOps.exif_transpose(opened) or opened
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
@@ -493,6 +499,7 @@ class FolderSplit:
 
 def file_digest(path: str | Path) -> str:
     """SHA-256 of a file's bytes: equal digests mean byte-identical files."""
+    _check_path("path", path)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
