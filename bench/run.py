@@ -4,7 +4,7 @@ Prints a markdown table and writes it, with machine, date and versions, to
 bench/RESULTS.md. Every number is a median of repeated runs measured here;
 ratios compare runs made in the same process.
 
-    python bench/run.py [--quick] [--only training,notebooks,engine,class,imports,throughput,install,paired]
+    python bench/run.py [--quick] [--only training,notebooks,engine,class,imports,throughput,install,paired,photos]
 
 A run with --only re-measures those sections and keeps the others as they were
 (each section says when and by which command it was measured).
@@ -425,6 +425,57 @@ def bench_install_size() -> list[str]:
     return lines
 
 
+def _rss_mb() -> float:
+    """Resident memory of this process in MB (Linux), page size from the OS."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def bench_photo_folder(repeats: int, n: int = 2000) -> list[str]:
+    """Building a lazy data set over a folder of n large JPEGs: time and memory."""
+    import tracemalloc
+    import warnings
+
+    import numpy as np
+    from PIL import Image
+    from torchvision.models import ResNet18_Weights
+
+    from course_utils import data
+
+    transform = ResNet18_Weights.DEFAULT.transforms()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        rng = np.random.default_rng(0)
+        base = rng.integers(0, 255, (768 // 8, 1024 // 8, 3), dtype=np.uint8)
+        big = np.asarray(Image.fromarray(base).resize((1024, 768), Image.Resampling.BILINEAR))
+        for i in range(n):
+            folder = root / f"class_{i % 5}"
+            folder.mkdir(exist_ok=True)
+            img = big.copy()
+            img[:32, :32] = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)  # every file distinct
+            Image.fromarray(img).save(folder / f"{i:04d}.jpg", quality=90)
+        disk_mb = sum(p.stat().st_size for p in root.rglob("*.jpg")) / 1e6
+        rss_before = _rss_mb()
+        tracemalloc.start()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no file may be skipped
+            seconds, ds = median_time(lambda: data.image_folder(root, transform=transform), repeats)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rss_after = _rss_mb()
+        item_seconds, _ = median_time(lambda: ds[n // 2], repeats)
+        eager_mb = n * 3 * 224 * 224 * 4 / 1e6
+    return [
+        f"| {n} JPEGs of 1024x768 px ({disk_mb:.0f} MB on disk, page cache warm) | value |",
+        "|---|---|",
+        f"| `data.image_folder(root, transform=weights.transforms())` seconds (median of {repeats}) | {seconds:.3f} |",
+        f"| peak Python allocations while building (tracemalloc), MB | {peak / 1e6:.1f} |",
+        f"| resident memory growth of the process, MB | {max(0.0, rss_after - rss_before):.1f} |",
+        f"| one `ds[i]` (open, decode, resize, crop, normalise) seconds | {item_seconds:.4f} |",
+        f"| the same {n} images held as 224 px float tensors (the old eager loader), MB | {eager_mb:.0f} |",
+    ]
+
+
 def header() -> list[str]:
     import torch
     import torchvision
@@ -470,6 +521,7 @@ def main() -> int:
         ),
         "imports": ("Import cost of a fresh kernel", lambda: bench_imports(repeats)),
         "install": ("Install size", bench_install_size),
+        "photos": ("A lazy photo folder (lesson 8)", lambda: bench_photo_folder(repeats)),
         "paired": ("Lessons alone and two at once (fresh kernels)", bench_lessons_paired),
     }
     lines = header()

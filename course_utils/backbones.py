@@ -26,6 +26,7 @@ __all__ = [
     "COURSE_WEIGHTS",
     "WEIGHTS_DIR",
     "WeightsError",
+    "course_transforms",
     "course_weights_path",
     "load_backbone",
     "read_manifest",
@@ -89,6 +90,30 @@ def _imagenet_from_cache(name: str) -> nn.Module:
     model = torchvision.models.get_model(name, weights=None)
     model.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
     return model
+
+
+def course_transforms(crop_size: int = 32, resize_size: int | None = None) -> Any:
+    """The course weights' own preprocessing, as torchvision weights give it (``weights.transforms()``).
+
+    The same class torchvision returns (``ImageClassification``: resize,
+    centre crop, scale to [0, 1], normalise), with the course's statistics
+    (mean 0.5 and std 0.25 on every channel, as ``data.to_tensor``) and
+    ``crop_size`` 32, the size the course backbone was pretrained at. Read
+    ``.crop_size``, ``.resize_size``, ``.mean`` and ``.std`` from it, as from
+    ImageNet weights' transforms.
+    """
+    from torchvision.transforms._presets import ImageClassification
+
+    from course_utils._validate import check_positive_int
+    from course_utils.data import MEAN, STD
+
+    check_positive_int("crop_size", crop_size)
+    if resize_size is not None:
+        check_positive_int("resize_size", resize_size)
+    resize = resize_size if resize_size is not None else round(crop_size * 8 / 7)
+    return ImageClassification(
+        crop_size=crop_size, resize_size=resize, mean=(MEAN,) * 3, std=(STD,) * 3
+    )
 
 
 def load_backbone(name: str = "resnet18", weights: str | None = "course") -> nn.Module:

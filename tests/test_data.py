@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -161,3 +163,179 @@ def test_image_folder_with_any_transform_and_its_errors(tmp_path):
     with pytest.raises(TypeError, match="float tensor"):
         data.image_folder(root, transform=v2.Resize((64, 64)))  # a PIL image, not a tensor
     assert data.image_folder(root).images.shape == (4, 3, 32, 32)  # the course default
+
+
+# --- Photo folders (lesson 8): lazy loading, odd files, stratified split without duplicates ---
+
+
+@pytest.fixture(scope="module")
+def photo_root(tmp_path_factory):
+    from course_utils import photos
+
+    root = tmp_path_factory.mktemp("photos") / "garden"
+    return root, photos.make_photo_folder(root, per_class=8, seed=0, max_side=96)
+
+
+def test_make_photo_folder_plants_every_odd_file_and_is_cached(photo_root, tmp_path):
+    from PIL import Image
+
+    from course_utils import photos
+
+    root, odd = photo_root
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == list(photos.PHOTO_CLASSES)
+    modes = {k: {Image.open(root / p).mode for p in odd[k]} for k in ("greyscale", "cmyk")}
+    assert modes == {"greyscale": {"L"}, "cmyk": {"CMYK"}}
+    assert {Image.open(root / p).mode for p in odd["palette"]} == {"P"}
+    assert {Image.open(root / p).mode for p in odd["rgba"]} == {"RGBA"}
+    assert all(Image.open(root / p).getexif()[0x0112] == 6 for p in odd["exif_rotated"])
+    sizes = {Image.open(p).size for p in root.rglob("*_0[0-9][0-9].*")}
+    assert len(sizes) > 20 and all(max(s) <= 96 and min(s) >= 16 for s in sizes)
+    assert len({round(w / h, 1) for w, h in sizes}) > 5  # varied aspect ratios, both ways
+    a, b = odd["exact_duplicates"][:2]
+    assert (root / a).read_bytes() == (root / b).read_bytes()
+    assert len(odd["near_duplicates"]) == 6 and len(odd["corrupt"]) == len(odd["not_image"]) == 1
+    # Same arguments: reused without writing; the files are byte-identical when rebuilt elsewhere.
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
+    assert photos.make_photo_folder(root, per_class=8, seed=0, max_side=96) == odd
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == before
+    again = tmp_path / "again"
+    photos.make_photo_folder(again, per_class=8, seed=0, max_side=96)
+    assert all((again / p).read_bytes() == (root / p).read_bytes() for p in odd["cmyk"])
+    with pytest.raises(FileExistsError, match="not made by make_photo_folder"):
+        (tmp_path / "mine").mkdir()
+        (tmp_path / "mine" / "holiday.jpg").write_bytes(b"x")
+        photos.make_photo_folder(tmp_path / "mine")
+
+
+def test_photo_folder_reads_every_odd_file_upright_in_rgb(photo_root):
+    from PIL import Image
+
+    root, odd = photo_root
+    with pytest.warns(UserWarning, match=r"skipped 2 file\(s\)") as caught:
+        folder = data.PhotoFolder(root, verify="decode")
+    message = str(caught[0].message)
+    assert odd["corrupt"][0] in message and odd["not_image"][0] in message
+    assert [Path(p).name for p, _ in folder.skipped] == ["bark_truncated.jpg", "notes.txt"]
+    assert folder.classes == ("bark", "bricks", "clouds", "gravel", "ripples")
+    index = {str(Path(p).relative_to(root)): i for i, (p, _) in enumerate(folder.samples)}
+    for kind in ("greyscale", "rgba", "palette", "cmyk", "exif_rotated"):
+        for rel in odd[kind]:
+            image, label = folder[index[rel]]
+            assert image.mode == "RGB" and folder.classes[label] == rel.split("/")[0]
+    rel = odd["exif_rotated"][0]
+    stored = Image.open(root / rel).size
+    assert folder[index[rel]][0].size == stored[::-1]  # turned back upright
+    # Transparent pixels are laid on white, as a viewer shows them, not on black.
+    rgba = Image.open(root / odd["rgba"][0])
+    assert rgba.getpixel((0, 0))[3] < 255
+    assert folder[index[odd["rgba"][0]]][0].getpixel((0, 0))[0] >= rgba.getpixel((0, 0))[0]
+
+
+def test_photo_folder_errors_name_the_file(photo_root):
+    root, odd = photo_root
+    with pytest.raises(data.UnreadableImageError, match="notes.txt.*on_error='skip'"):
+        data.PhotoFolder(root, on_error="raise")
+    with pytest.warns(UserWarning, match="notes.txt"):
+        fast = data.PhotoFolder(root)  # header only: misses truncation
+    bad = [i for i, (p, _) in enumerate(fast.samples) if p.endswith(odd["corrupt"][0])]
+    with pytest.raises(data.UnreadableImageError, match="bark_truncated.jpg.*verify='decode'"):
+        fast[bad[0]]
+    with pytest.raises(ValueError, match="on_error must be 'skip' or 'raise', got 'ignore'"):
+        data.PhotoFolder(root, on_error="ignore")
+    with pytest.raises(ValueError, match="verify must be"):
+        data.PhotoFolder(root, verify="all")
+
+
+def test_photo_folder_is_lazy_and_takes_any_transform(photo_root):
+    from torchvision.transforms import v2
+
+    root, _ = photo_root
+    opened = []
+    tf = v2.Compose([v2.ToImage(), v2.Resize((40, 40)), v2.ToDtype(torch.float32, scale=True)])
+
+    def counting(im):
+        opened.append(im.size)
+        return tf(im)
+
+    with pytest.warns(UserWarning):
+        folder = data.image_folder(root, transform=counting)
+    assert len(opened) == 1  # the first image only, to check the transform's output
+    x, y = folder[5]
+    assert x.shape == (3, 40, 40) and len(opened) == 2 and y == folder.labels[5]
+    assert "PhotoFolder(" in repr(folder) and "3x40x40" in repr(folder)
+    with pytest.warns(UserWarning):
+        small = data.image_folder(root, 24)  # the course default: in memory, all decoded
+    assert small.images.shape[1:] == (3, 24, 24) and len(small) == len(folder) - 1
+
+
+def test_split_folder_is_stratified_and_drops_exact_duplicates(photo_root):
+    root, odd = photo_root
+    with pytest.warns(UserWarning):
+        folder = data.PhotoFolder(root, verify="decode")
+    split = data.split_folder(folder, val_fraction=0.25, test_fraction=0.25, seed=1)
+    parts = [split.train, split.val, split.test]
+    assert not set(split.train) & set(split.val) and not set(split.val) & set(split.test)
+    assert not set(split.train) & set(split.test)
+    assert sum(map(len, parts)) == len(folder) - 2  # one copy of each duplicate pair dropped
+    groups = sorted(sorted(str(Path(p).relative_to(root)) for p in g) for g in split.duplicates)
+    pairs = odd["exact_duplicates"]
+    assert groups == sorted([sorted(pairs[:2]), sorted(pairs[2:])])
+    digests = [data.file_digest(folder.samples[i][0]) for part in parts for i in part]
+    assert len(digests) == len(set(digests))
+    for part in parts:  # every class in every split, in proportion
+        counts = np.bincount(folder.labels[part], minlength=5)
+        assert counts.min() >= 1
+    assert split == data.split_folder(folder, val_fraction=0.25, test_fraction=0.25, seed=1)
+    assert split.train != data.split_folder(folder, 0.25, 0.25, seed=2).train
+    with pytest.raises(ValueError, match="must be below 1"):
+        data.split_folder(folder, 0.5, 0.5)
+    with pytest.raises(TypeError, match="PhotoFolder"):
+        data.split_folder([1, 2, 3])
+
+
+def test_course_transforms_are_the_course_normalisation_as_torchvision_gives_it():
+    from PIL import Image
+
+    from course_utils import backbones
+
+    preprocess = backbones.course_transforms()
+    assert preprocess.crop_size == [32] and preprocess.mean == [0.5] * 3
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    ours = data.to_tensor(np.asarray(img).transpose(2, 0, 1)[None])[0]
+    assert torch.allclose(backbones.course_transforms(32, 32)(img), ours, atol=1e-5)
+
+
+def test_the_online_source_runs_on_a_fake_data_set_without_downloading(tmp_path, monkeypatch):
+    """`SOURCE = "oxford_pets"` in lesson 8, with torchvision's FakeData standing in for the pets."""
+    import torchvision
+    from torchvision.datasets import FakeData
+
+    from course_utils import photos
+
+    calls = []
+
+    def fake_pets(root, split, download):
+        calls.append((split, download))
+        fake = FakeData(size=30, image_size=(3, 70, 90), num_classes=3, random_offset=1)
+        fake.classes = ["Abyssinian", "Bengal", "Birman"]
+        return fake
+
+    monkeypatch.setattr(torchvision.datasets, "OxfordIIITPet", fake_pets)
+    source = photos.open_source("oxford_pets", tmp_path, download=False)
+    assert calls == [("trainval", False)] and source.weights == "imagenet"
+    assert source.preprocess.crop_size == [224]  # ImageNet's transforms(), built without download
+    folder = data.image_folder(source.folder, transform=source.preprocess)
+    assert folder.classes == ("Abyssinian", "Bengal", "Birman") and len(folder) == 30
+    assert folder[0][0].shape == (3, 224, 224)
+    split = data.split_folder(folder, 0.2, 0.2, seed=0)
+    assert sum(map(len, (split.train, split.val, split.test))) == 30
+    before = sorted(p.stat().st_mtime_ns for p in source.folder.rglob("*.jpg"))
+    photos.open_source("oxford_pets", tmp_path)  # exported once: nothing rewritten
+    assert sorted(p.stat().st_mtime_ns for p in source.folder.rglob("*.jpg")) == before
+    # The backbone is built only when asked for (it would download the ImageNet weights).
+    made = []
+    monkeypatch.setattr(torchvision.models, "resnet18", lambda weights: made.append(weights))
+    source.make_backbone()
+    assert [str(w) for w in made] == ["ResNet18_Weights.IMAGENET1K_V1"]
+    with pytest.raises(ValueError, match="'course' or 'oxford_pets', got 'flowers'"):
+        photos.open_source("flowers", tmp_path)

@@ -58,23 +58,37 @@ def _student(lesson: str, index: int) -> str:
     return f"{lesson}-round{index}"
 
 
+def _lessons_to_grade(session) -> list[str]:
+    """The lessons whose cases this run selected (``-k lesson8``), or all when the report runs."""
+    chosen = {
+        item.callspec.params["lesson"]
+        for item in session.items
+        if hasattr(item, "callspec") and "lesson" in item.callspec.params
+    }
+    whole = any(
+        item.originalname == "test_report_counts_every_lesson_corpus_case" for item in session.items
+    )
+    return sorted(CASES) if whole or not chosen else sorted(chosen)
+
+
 @pytest.fixture(scope="module")
-def graded_rounds(tmp_path_factory):
-    """Every round of every lesson graded as one class by ``course grade``'s engine (2 jobs)."""
+def graded_rounds(tmp_path_factory, request):
+    """Every round of the selected lessons graded as one class by ``course grade``'s engine (2 jobs)."""
     from grader import misconceptions as grading
     from grader import results, sandbox
     from grader.autograde import Grader
 
     tmp = tmp_path_factory.mktemp("rounds")
     work = []
-    for lesson, cases in CASES.items():
-        for index, group in enumerate(rounds(cases)):
+    lessons = _lessons_to_grade(request.session)
+    for lesson in lessons:
+        for index, group in enumerate(rounds(CASES[lesson])):
             path = tmp / "subs" / _student(lesson, index) / f"{lesson}.ipynb"
             path.parent.mkdir(parents=True)
             nbformat.write(misconceptions.notebook(lesson, group), path)
             work.append((_student(lesson, index), lesson, path))
     limits = sandbox.Limits(cell_timeout=120, notebook_timeout=600, memory_mb=3072)
-    with Grader(ROOT, sorted(CASES), limits=limits, jobs=2) as grader:
+    with Grader(ROOT, lessons, limits=limits, jobs=2) as grader:
         outcomes = grader.grade(work, tmp / "out")
         secrets = {name: lesson.secrets for name, lesson in grader.lessons.items()}
     results.write_grades(tmp / "out", outcomes)
