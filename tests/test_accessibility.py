@@ -158,6 +158,13 @@ def test_every_page_passes_wcag2_aa_in_chromium(pages, tmp_path):
     graded = [t for e in pages["exercises"] for t, _ in e.tests]
     missing = [g for g in graded if f"#{g}" not in stops]
     assert not missing, f"Tab never reaches the results of {missing}; it stops at {stops}"
+    # Tab lands on each result with words that say whether it passed, and its score.
+    said = {
+        stop["href"][1:]: stop["text"]
+        for stop in result["pages"]["feedback"]["tabStops"]
+        if re.search(r"(Passed|Failed).*Score: [\d.]+ / [\d.]+", stop["text"], re.S)
+    }
+    assert set(graded) <= set(said), (graded, said)
     review = page[page.index(feedback_review_start()) :]
     review_links = re.findall(r'<a href="([^"]+)"', review)
     assert review_links, "the 'What to review' block links to no result or section"
