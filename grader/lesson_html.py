@@ -28,7 +28,8 @@ AA = 4.5  # WCAG 2 AA, text under 18.66 px bold / 24 px
 # Where code is shown: white, nbconvert's #f5f5f5/#f7f7f7 code areas, and the feedback page's
 # tinted panels (failed, passed, "What to review").
 BACKGROUNDS = ("#ffffff", "#f5f5f5", "#f7f7f7", "#eeeeee", "#ffebee", "#e8f5e9", "#e3f2fd")
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+# nbconvert's templates give an <img> only to these; an SVG is inlined as it is.
+IMAGE_TYPES = ("image/png", "image/jpeg")
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
@@ -127,7 +128,7 @@ def png_text(data: str) -> str:
     try:
         from PIL import Image
 
-        head = "".join(data.split())[:PNG_HEAD]
+        head = "".join(data[: 2 * PNG_HEAD].split())[:PNG_HEAD]
         head = head[: len(head) - len(head) % 4]
         with Image.open(io.BytesIO(base64.b64decode(head))) as image:
             chunks = getattr(image, "text", {}) or {}

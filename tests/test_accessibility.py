@@ -48,10 +48,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "accessibility"
 TAGS = ["wcag2a", "wcag2aa"]
 # What a student may print: 256-colour and 24-bit terminal colours (yellow on white, grey on
-# yellow) and a line far wider than the page.
+# yellow), a line far wider than the page, and an HTML table wider than the page.
 PRINTS_COLOURS = (
     "print('\\x1b[38;5;226myellow text\\x1b[0m \\x1b[48;5;226;38;5;250mgrey on yellow\\x1b[0m "
-    "\\x1b[38;2;200;200;200mlight grey\\x1b[0m')\nprint('x' * 400)"
+    "\\x1b[38;2;200;200;200mlight grey\\x1b[0m')\nprint('x' * 400)\n"
+    "from IPython.display import HTML, display\n"
+    "display(HTML('<table><tr>' + '<td>a_wide_cell</td>' * 300 + '</tr></table>'))"
 )
 EXPORTED = ("lesson1", "lesson6")
 
@@ -152,8 +154,9 @@ def test_every_page_passes_wcag2_aa_in_chromium(pages, tmp_path):
     for name, seen in result["pages"].items():
         assert all("mathjax" in url.lower() for url in seen["refused"]), (name, seen["refused"])
 
-    # Keyboard only: Tab reaches every exercise's result and every "What to review" link.
     page = pages["paths"]["feedback"].read_text()
+    assert "a_wide_cell" in page and "grey on yellow" in page, "the hostile cell did not run"
+    # Keyboard only: Tab reaches every exercise's result and every "What to review" link.
     stops = [stop["href"] for stop in result["pages"]["feedback"]["tabStops"]]
     graded = [t for e in pages["exercises"] for t, _ in e.tests]
     missing = [g for g in graded if f"#{g}" not in stops]
