@@ -19,13 +19,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from _grade import grade_args
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from submissions import corpus  # tests/ is on sys.path (rootdir imports)
 
 from grader import cli, feedback
 from grader.lesson_html import (
@@ -38,9 +38,7 @@ from grader.lesson_html import (
     from_code,
     sentence_after,
 )
-
-sys.path.insert(0, str(Path(__file__).parent / "submissions"))
-import corpus  # noqa: E402
+from grader.report import REVIEW_START
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER_DIR = ROOT / "tests" / "browser"
@@ -168,7 +166,7 @@ def test_every_page_passes_wcag2_aa_in_chromium(pages, tmp_path):
         if re.search(r"(Passed|Failed).*Score: [\d.]+ / [\d.]+", stop["text"], re.S)
     }
     assert set(graded) <= set(said), (graded, said)
-    review = page[page.index(feedback_review_start()) :]
+    review = page[page.index(REVIEW_START) :]
     review_links = re.findall(r'<a href="([^"]+)"', review)
     assert review_links, "the 'What to review' block links to no result or section"
     assert all(link in stops for link in review_links), (review_links, stops)
@@ -181,12 +179,6 @@ def test_every_page_passes_wcag2_aa_in_chromium(pages, tmp_path):
     verdicts = re.findall(r"(Passed|Failed)", contents)
     assert len(verdicts) == len(graded), contents
     assert "Passed" in verdicts and "Failed" in verdicts
-
-
-def feedback_review_start() -> str:
-    from grader.report import REVIEW_START
-
-    return REVIEW_START
 
 
 @pytest.mark.slow
