@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import io
 import re
@@ -87,12 +88,17 @@ class ContrastStyle(Style):
 
 _SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)", re.DOTALL)
 # plt.title("..."), ax.set_xlabel("..."), and keyword arguments such as title="..." of a helper.
-_LABELS = re.compile(
-    r"\b(suptitle|title|set_title|xlabel|set_xlabel|ylabel|set_ylabel)"
-    r"(?:\(\s*|\s*=\s*)([rf]{0,2})(['\"])(.{1,200}?)\3"
-)
-# A submission's figure cell can be long: its labels are looked for near its start, so that a
-# cell of many "title(" cannot make the feedback page slow to render.
+_LABEL_CALLS = {
+    "title": "title",
+    "suptitle": "title",
+    "set_title": "title",
+    "xlabel": "xlabel",
+    "set_xlabel": "xlabel",
+    "ylabel": "ylabel",
+    "set_ylabel": "ylabel",
+}
+# A submission's figure cell can be long: only its start is parsed, so that a huge cell cannot
+# make the feedback page slow to render.
 CODE_CHARS = 20_000
 PNG_HEAD = 65_536  # base64 characters: the text chunks a plotting library writes precede the pixels
 
@@ -120,7 +126,9 @@ def sentence_after(cells: list, index: int) -> str:
         return ""
     text = _plain(paragraph)
     match = _SENTENCE.match(text)
-    return (match.group(1) if match else text).strip()
+    sentence = (match.group(1) if match else text).strip()
+    # "Read the table and the figures:" introduces what follows; it describes nothing.
+    return "" if sentence.endswith(":") else sentence
 
 
 def png_text(data: str) -> str:
@@ -137,16 +145,47 @@ def png_text(data: str) -> str:
     return ". ".join(str(chunks[k]).strip() for k in ("Title", "Description") if chunks.get(k))
 
 
+def _literal(node: ast.expr) -> str | None:
+    """The text of a string literal; an f-string's values (not in the code) become '…'."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "…"
+            for v in node.values
+        )
+    return None
+
+
+def labels(source: str) -> dict[str, list[str]]:
+    """Titles and axis labels (``title``, ``xlabel``, ``ylabel``) that ``source`` sets literally."""
+    try:
+        tree = ast.parse(source[:CODE_CHARS])
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # a cut, broken or hostile cell
+        return {}
+    found: dict[str, list[str]] = {}
+
+    def add(kind: str, node: ast.expr) -> None:
+        text = _literal(node)
+        if text is not None and text.strip():
+            text = " ".join(text.split())
+            if text not in found.setdefault(kind, []):
+                found[kind].append(text)
+
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name in _LABEL_CALLS and call.args:
+            add(_LABEL_CALLS[name], call.args[0])
+        for keyword in call.keywords:
+            if keyword.arg in ("title", "xlabel", "ylabel"):
+                add(keyword.arg, keyword.value)
+    return found
+
+
 def from_code(source: str) -> str:
     """What a figure's code says it draws: its titles and axis labels, else its first comment."""
-    found: dict[str, list[str]] = {}
-    source = source[:CODE_CHARS]
-    for name, prefix, _, text in _LABELS.findall(source):
-        kind = name.replace("set_", "").replace("suptitle", "title")
-        if "f" in prefix:  # the values an f-string fills in are not in the code: say so
-            text = re.sub(r"\{[^{}]*\}", "…", text)
-        if text not in found.setdefault(kind, []):
-            found[kind].append(text)
+    found = labels(source)
     parts = [
         f"{axis} axis: {', '.join(found[f'{axis}label'])}"
         for axis in ("x", "y")
@@ -157,7 +196,7 @@ def from_code(source: str) -> str:
         return "; ".join([f"Figure titled {titles}", *parts]) + "."
     if parts:
         return "Figure with " + "; ".join(parts) + "."
-    for line in source.splitlines():
+    for line in source[:CODE_CHARS].splitlines():
         comment = line.strip()
         if comment.startswith("#") and comment.lstrip("#").strip():
             return f"Figure drawn by code that says: {comment.lstrip('#').strip()}"

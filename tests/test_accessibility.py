@@ -288,8 +288,19 @@ def test_figure_alt_text_prefers_metadata_then_the_lesson_sentence_then_the_figu
 def test_figure_labels_from_helpers_and_f_strings():
     code = 'plots.curve(x, title=f"{n} of {m} found")\nax.set_ylabel("recall")'
     assert from_code(code) == "Figure titled “… of … found”; y axis: recall."
-    cells = [new_code_cell("x"), new_markdown_cell("| a | b |\n|---|---|")]
-    assert sentence_after(cells, 0) == ""
+    joined = (
+        'plt.title("ResNet: the backbone makes "\n    f"{k} features")\nplt.ylabel("val\\nloss")'
+    )
+    assert (
+        from_code(joined)
+        == "Figure titled “ResNet: the backbone makes … features”; y axis: val loss."
+    )
+    for not_a_description in ("| a | b |\n|---|---|", "Read the table and the figures:\n\n- a"):
+        cells = [new_code_cell("x"), new_markdown_cell(not_a_description)]
+        assert sentence_after(cells, 0) == ""
+    # A submission's cell that does not parse, or nests too deep to, still gets its comment.
+    for hostile in ("# draws it\n" + "(" * 19_000, "# draws it\n" + "-" * 19_000 + "1"):
+        assert from_code(hostile) == "Figure drawn by code that says: draws it"
 
 
 def test_export_lesson_says_what_is_missing(tmp_path, capsys):
