@@ -68,9 +68,8 @@ async function audit(path) {
                id: el.id || null };
     });
     if (stop === null) break; // focus left the page: every stop was seen
-    const last = tabStops[tabStops.length - 1];
-    if (tabStops.length > 1 && JSON.stringify(stop) === JSON.stringify(tabStops[0])
-        && last !== undefined) break; // wrapped around to the first stop
+    // Back at the first stop: Tab went round the whole page.
+    if (tabStops.length > 1 && JSON.stringify(stop) === JSON.stringify(tabStops[0])) break;
     tabStops.push(stop);
   }
   await page.close();
