@@ -19,10 +19,13 @@ fi
 chromium --version 2>/dev/null
 
 command -v npm >/dev/null || { echo "install-browser: needs node >= 20 and npm" >&2; exit 1; }
-wanted=$(node -p "require('./tests/browser/package-lock.json').packages['node_modules/playwright-core'].version")
-have=$(node -p "try { require('./tests/browser/node_modules/playwright-core/package.json').version } catch { '' }")
-if [ "$have" != "$wanted" ]; then
+# playwright-core drives Chromium; axe-core (tests/test_accessibility.py) checks WCAG 2 AA.
+lock_version() { node -p "require('./tests/browser/package-lock.json').packages['node_modules/$1'].version"; }
+have_version() { node -p "try { require('./tests/browser/node_modules/$1/package.json').version } catch { '' }"; }
+wanted=$(lock_version playwright-core)
+if [ "$(have_version playwright-core)" != "$wanted" ] || \
+   [ "$(have_version axe-core)" != "$(lock_version axe-core)" ]; then
   # playwright-core downloads no browser; the variable makes sure of it.
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --silent
 fi
-echo "playwright-core $wanted"
+echo "playwright-core $wanted, axe-core $(lock_version axe-core)"

@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "export the course gradebook: wide table, Canvas/Moodle imports, feedback zips",
     ),
     "report": ("grader.commands.report", "what the class did not understand (report.html)"),
+    "export-lesson": (
+        "grader.commands.export_lesson",
+        "a lesson as one accessible HTML page (WCAG 2 AA)",
+    ),
     "publish": ("grader.commands.publish", "put a released lesson in nbgrader's exchange"),
     "collect": ("grader.commands.collect", "copy the latest submissions out of the exchange"),
     "return": ("grader.commands.return_feedback", "hand feedback back through the exchange"),

@@ -178,9 +178,13 @@ def template_config(config) -> None:
     """Make nbgrader's ``generate_feedback`` render with the course's feedback template.
 
     Setting the base folder is enough: nbgrader adds its own only when none is configured.
+    Code colours reach 4.5:1 and figures say what they show (``grader.lesson_html``).
     """
+    from grader.lesson_html import exporter_config
+
     config.HTMLExporter.template_name = TEMPLATE
     config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES)]
+    exporter_config(config)
 
 
 def _failed(cell) -> bool:

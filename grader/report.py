@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
+from urllib.parse import quote
 
 from course_utils.checks._feedback import Misconception
 from grader.course import natural_key
@@ -282,9 +283,28 @@ def misconceptions_csv(report: ClassReport) -> str:
 # --- the student's "What to review" -------------------------------------------------------
 
 
-def review_block(report: ClassReport, sub: Submission) -> str:
-    """The "What to review" block of one submission: failed exercises -> lesson sections."""
+def _anchor(page: str, target: str) -> str:
+    """``#target`` if ``page`` has an element of that id or name, else '' (no dangling links)."""
+    found = f'id="{target}"' in page or f'name="{target}"' in page
+    return f"#{html.escape(target)}" if target and found else ""
+
+
+def _heading_id(section: str) -> str:
+    # The id nbconvert gives a markdown heading (nbconvert.filters.strings.add_anchor).
+    return quote(section.replace(" ", "-"), safe="?/:@!$&'()*+,;=")
+
+
+def review_block(report: ClassReport, sub: Submission, page: str = "") -> str:
+    """The "What to review" block of one submission: failed exercises -> lesson sections.
+
+    Where ``page`` (the feedback page) holds them, each exercise links to its result and each
+    section to its heading, so that a keyboard user reaches both with Tab.
+    """
     e = html.escape
+
+    def link(text: str, href: str) -> str:
+        return f'<a href="{href}">{text}</a>' if href else text
+
     items = []
     for exercise, cells in sub.exercises().items():
         if all(c["passed"] for c in cells):
@@ -294,11 +314,16 @@ def review_block(report: ClassReport, sub: Submission) -> str:
         sections = [report.describe(i).section for i in ids if report.describe(i).section]
         own = next((c["section"] for c in cells if c["section"]), "")
         reread = list(dict.fromkeys(sections or ([own] if own else [])))
-        line = f"<b>{e(exercise)}</b> ({got:g} / {best:g} points)"
+        failed = next((c.get("grade_id", "") for c in cells if not c["passed"]), "")
+        line = f"<b>{link(e(exercise), _anchor(page, failed))}</b> ({got:g} / {best:g} points)"
         if ids:
             line += ": " + "; ".join(e(report.describe(i).text) for i in ids)
         line += (
-            ". Reread: " + "; ".join(f"&ldquo;{e(s)}&rdquo;" for s in reread) + "."
+            ". Reread: "
+            + "; ".join(
+                link(f"&ldquo;{e(s)}&rdquo;", _anchor(page, _heading_id(s))) for s in reread
+            )
+            + "."
             if reread
             else ". Reread the text just before this exercise."
         )
@@ -309,9 +334,11 @@ def review_block(report: ClassReport, sub: Submission) -> str:
         else "<p>Nothing to review: every exercise of this lesson passed.</p>"
     )
     return (
-        f'{REVIEW_START}\n<section id="course-review" style="margin:2em auto;max-width:60em;'
+        f'{REVIEW_START}\n<section id="course-review" aria-labelledby="course-review-title" '
+        'style="margin:2em auto;max-width:60em;'
         "padding:1em 1.5em;border:2px solid #1565c0;border-radius:6px;background:#e3f2fd;"
-        'font-family:sans-serif">\n<h2 style="margin-top:0">What to review</h2>\n'
+        'font-family:sans-serif">\n<h2 id="course-review-title" style="margin-top:0">'
+        "What to review</h2>\n"
         f"{body}\n</section>\n{REVIEW_END}"
     )
 
@@ -343,7 +370,7 @@ def update_feedback(report: ClassReport) -> list[Path]:
         if not sub.cells or not path.is_file():
             continue
         page = path.read_text(encoding="utf-8")
-        new = add_review(page, review_block(report, sub))
+        new = add_review(page, review_block(report, sub, page))
         if new != page:
             path.write_text(new, encoding="utf-8")
             changed.append(path)
