@@ -146,8 +146,8 @@ def bench_lessons_paired() -> list[str]:
         rows.append(
             f"| {name} | {alone[name]:.1f} | {paired[name]:.1f} | {paired[name] / alone[name]:.2f}x |"
         )
-    rows.append(f"| **all 7, one after another** | **{sum(alone.values()):.1f}** | | |")
-    rows.append(f"| **all 7, two at a time (wall clock)** | | **{wall:.1f}** | |")
+    rows.append(f"| **all {len(alone)}, one after another** | **{sum(alone.values()):.1f}** | | |")
+    rows.append(f"| **all {len(alone)}, two at a time (wall clock)** | | **{wall:.1f}** | |")
     return rows
 
 
@@ -187,7 +187,7 @@ def _course_grade(subs: Path, out: Path, *extra: str) -> tuple[float, str]:
 
 
 def bench_engine() -> list[str]:
-    """Plain nbclient execution of the 7 solution notebooks against grading them, warm and cold.
+    """Plain nbclient execution of every solution notebook against grading them, warm and cold.
 
     One run: the plain executions, then ``course grade --jobs 1`` of the same
     notebooks as one student's full submission, warm (the default: workers and
@@ -238,7 +238,7 @@ def bench_engine() -> list[str]:
     w_total, c_total = sum(warm.values()) + zygote_s, sum(cold.values())
     rows.append(f"| zygote start (once per run) | | {zygote_s:.1f} | | | |")
     rows.append(
-        f"| **7 lessons** | **{p_total:.1f}** | **{w_total:.1f}** | **{c_total:.1f}** | "
+        f"| **{len(plain)} lessons** | **{p_total:.1f}** | **{w_total:.1f}** | **{c_total:.1f}** | "
         f"**{w_total / p_total:.2f}** | **{c_total / p_total:.2f}** |"
     )
     rows.append(
@@ -296,13 +296,16 @@ def bench_imports(repeats: int) -> list[str]:
     heavy, _ = median_time(
         lambda: subprocess.run([sys.executable, "-c", code], check=True), repeats
     )
+    from grader.course import lessons
+
+    kernels = len(lessons(ROOT))  # one per lesson in a full submission
     return [
         "| fresh interpreter | seconds (median) |",
         "|---|---|",
         f"| `python -c pass` | {bare:.2f} |",
         f"| + torch, torchvision, matplotlib, sklearn, ipykernel, course_utils | {heavy:.2f} |",
         f"| import cost per kernel | {heavy - bare:.2f} |",
-        f"| for the 7 kernels of one full submission | {7 * (heavy - bare):.1f} |",
+        f"| for the {kernels} kernels of one full submission | {kernels * (heavy - bare):.1f} |",
     ]
 
 
@@ -408,20 +411,55 @@ def _du_gb(path: Path) -> float:
     return total / 1e9
 
 
+def _student_venv(venv: Path) -> Path:
+    """A fresh venv at ``venv`` with a student's install (``pip install .``); its site-packages.
+
+    The course is installed from a copy of the tracked files, so the build writes nothing
+    into the repository; pip's own configuration says where torch comes from.
+    """
+    import shutil
+
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    source = venv.parent / "source"
+    for rel in filter(None, tracked.split("\0")):
+        if (ROOT / rel).is_file():
+            (source / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, source / rel)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(source)], check=True)
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return Path(purelib)
+
+
 def bench_install_size() -> list[str]:
-    """How big the environment is, and how much of it is CUDA (what a CPU-only torch saves)."""
+    """How big this environment is and a student's (``pip install .`` in a fresh venv), and
+    how much of each is CUDA (what a CPU-only torch saves)."""
     import sysconfig
 
     site = Path(sysconfig.get_paths()["purelib"])
-    rows = [
-        ("the environment (`sys.prefix`)", Path(sys.prefix)),
-        ("NVIDIA CUDA libraries (`site-packages/nvidia`)", site / "nvidia"),
-        ("torch (`site-packages/torch`)", site / "torch"),
-    ]
     lines = ["| what | GB |", "|---|---|"]
-    for label, path in rows:
-        size = f"{_du_gb(path):.1f}" if path.exists() else "absent"
-        lines.append(f"| {label} | {size} |")
+    with tempfile.TemporaryDirectory(prefix="bench-student-") as tmp:
+        student = Path(tmp) / "venv"
+        student_site = _student_venv(student)
+        rows = [
+            ("the environment (`sys.prefix`)", Path(sys.prefix)),
+            ("NVIDIA CUDA libraries (`site-packages/nvidia`)", site / "nvidia"),
+            ("torch (`site-packages/torch`)", site / "torch"),
+            ("a student's install (`pip install .` in a fresh venv)", student),
+            ("its NVIDIA CUDA libraries (`site-packages/nvidia`)", student_site / "nvidia"),
+            ("its torch (`site-packages/torch`)", student_site / "torch"),
+        ]
+        for label, path in rows:
+            size = f"{_du_gb(path):.1f}" if path.exists() else "absent"
+            lines.append(f"| {label} | {size} |")
     return lines
 
 

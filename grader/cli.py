@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "check versions, device, extensions, data and weights",
     ),
     "pretrain": ("grader.commands.pretrain", "rebuild the course backbone weights (seeded)"),
+    "new-lesson": (
+        "grader.commands.new_lesson",
+        "scaffold lesson N: solution notebook, checker module, test stubs (never overwrites)",
+    ),
     "release": ("grader.commands.release", "generate student notebooks from solutions/"),
     "grade": ("grader.commands.grade", "autograde a folder or zip of submissions"),
     "grades": (

