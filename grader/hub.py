@@ -1036,6 +1036,34 @@ SERVER_CONFIG = (
     'c.KernelManager.transport = "ipc"\n'
 )
 
+# The student's Lab, first login (no saved layout yet): the Assignments tab open, where the
+# lessons are fetched, instead of an empty Launcher. Run by the student's own server, as the
+# student, in their own home; later logins keep the layout the Lab saved.
+FIRST_WORKSPACE = {
+    "data": {
+        "layout-restorer:data": {
+            "main": {
+                "dock": {
+                    "type": "tab-area",
+                    "currentIndex": 0,
+                    "widgets": ["nbgrader-assignment-list:nbgrader-assignment-list"],
+                },
+                "current": "nbgrader-assignment-list:nbgrader-assignment-list",
+            }
+        },
+        "nbgrader-assignment-list:nbgrader-assignment-list": {"data": {}},
+    },
+    "metadata": {"id": "default"},
+}
+FIRST_LOGIN_CONFIG = f"""
+from jupyterlab.commands import get_workspaces_dir as _workspaces_dir
+from jupyterlab_server.workspaces_handler import WorkspacesManager as _Workspaces
+
+_spaces = _Workspaces(_workspaces_dir())
+if not _spaces.list_workspaces():
+    _spaces.save("default", {json.dumps(json.dumps(FIRST_WORKSPACE))})
+"""
+
 # Modes of the course's folders in the exchange: nbgrader's own, plus the sticky bit on inbound
 # (only a submission's owner, or the instructor, can rename or remove it).
 EXCHANGE_MODES = {"": 0o755, "outbound": 0o755, "inbound": 0o3733, "feedback": 0o711}
@@ -1138,6 +1166,7 @@ def prepare(dep: Deployment) -> list[str]:
         (target / "jupyter_server_config.py").write_text(
             SERVER_CONFIG
             + (f"c.LabApp.app_settings_dir = {str(settings)!r}\n" if settings.is_dir() else "")
+            + (FIRST_LOGIN_CONFIG if role == "student" else "")
         )
     for name in dep.instructors:
         entry = pwd.getpwnam(name)

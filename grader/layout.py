@@ -295,10 +295,11 @@ def _visible(parts: tuple[str, ...]) -> bool:
 
 
 def _bookkeeping(parts: tuple[str, ...]) -> bool:
-    """Files an LMS adds beside the work: Blackboard attempt receipts, nbgrader timestamps, ..."""
+    """Files an LMS adds beside the work: Blackboard attempt receipts, nbgrader timestamps and
+    submission secrets, ..."""
     name = parts[-1]
     return (
-        name in ("timestamp.txt", "Thumbs.db", "desktop.ini")
+        name in ("timestamp.txt", "submission_secret.txt", "Thumbs.db", "desktop.ini")
         or bool(re.search(r"_attempt_\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d\.txt$", name))
         or "_assignsubmission_onlinetext_" in "/".join(parts)
     )

@@ -208,6 +208,8 @@ def test_class_round_trip_with_a_browser_student(class_hub, tmp_path):
     start = time.monotonic()
     seen = _drive({**plan, "phase": "submit"}, tmp_path, dep.password)
     timings["browser_submit"] = time.monotonic() - start
+    # First login: the Lab opens on the Assignments tab, not an empty Launcher (issue 23).
+    assert seen["landing"] == {"assignments": True, "launcher": False}, seen["landing"]
     # The student's Lab: the Assignments tab, no instructor panels.
     assert "Assignment List" in seen["menuItems"], seen["menuItems"]
     assert not set(INSTRUCTOR_PANELS) & set(seen["menuItems"]), seen["menuItems"]
@@ -215,6 +217,9 @@ def test_class_round_trip_with_a_browser_student(class_hub, tmp_path):
         errors = [o["text"] for o in cell["outputs"] if "stderr" in o["mime"]]
         assert not errors, f"cell {cell['index']} failed in the student's kernel: {errors}"
     assert "validation-failed" in seen["validate"]["classes"], seen["validate"]  # 4 left to do
+    # Validate names each exercise still failing (short messages: test_validate_feedback.py).
+    for check in ("check_dropout_head", "check_q1", "check_q2", "check_q3"):
+        assert check in seen["validate"]["body"], seen["validate"]
     assert LESSON in seen["submitted"]
 
     # Two students on the command line: one hands in the blank notebook, one a hostile one.
@@ -282,6 +287,8 @@ def test_class_round_trip_with_a_browser_student(class_hub, tmp_path):
     # nbgrader's feedback page: "<notebook> (Score: 3.0 / 8.0)" for this student's grade.
     assert f"{LESSON} (Score: {items[0].points:.1f} / {max_score:.1f})" in text, text[:2000]
     assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
+    # No bare "Comment" entry per unanswered exercise (4 here before issue 23's fix).
+    assert "Comment" not in [line.strip() for line in text.splitlines()], text[:2000]
     for name in (blank, hostile):
         student(dep, name, "nbgrader", "fetch_feedback", LESSON)
         pages = student(dep, name, "find", LESSON / Path("feedback"), "-name", f"{LESSON}.html")

@@ -15,6 +15,7 @@ Needs root and useradd; skips, saying why, without them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -296,3 +297,20 @@ def test_the_instructors_plain_shell_uses_the_hubs_exchange(shared_install):
                     path == config and not had_config
                 ):
                     path.unlink(missing_ok=True)
+
+
+def test_first_login_workspace_opens_the_assignments_tab_once(tmp_path, monkeypatch):
+    """The student's server config writes the Assignments-tab layout only when none is saved."""
+    from jupyterlab_server.workspaces_handler import WorkspacesManager
+
+    monkeypatch.setenv("JUPYTERLAB_WORKSPACES_DIR", str(tmp_path))
+    exec(hub.FIRST_LOGIN_CONFIG, {})
+    spaces = WorkspacesManager(str(tmp_path))
+    first = spaces.load("default")["data"]
+    assert first["layout-restorer:data"]["main"]["dock"]["widgets"] == [
+        "nbgrader-assignment-list:nbgrader-assignment-list"
+    ]
+    saved = {"data": {"layout-restorer:data": {"main": {}}}, "metadata": {"id": "default"}}
+    spaces.save("default", json.dumps(saved))  # the student's own layout, later
+    exec(hub.FIRST_LOGIN_CONFIG, {})
+    assert spaces.load("default")["data"] == saved["data"]

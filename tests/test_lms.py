@@ -239,6 +239,24 @@ def test_blackboard_attempts_latest_wins_and_receipts_are_ignored(tmp_path):
     assert not found.unmatched and not found.ignored
 
 
+def test_nbgrader_bookkeeping_files_are_not_listed_as_ignored(tmp_path):
+    # nbgrader's submit (and course collect) leave timestamp.txt and submission_secret.txt
+    # beside each notebook: grading must not list them as "ignored" work (issue 23)
+    subs = tmp_path / "subs"
+    for student in ("ann", "ben"):
+        folder = subs / "submitted" / student / "lesson6"
+        _write(folder / "lesson6.ipynb")
+        _write(folder / "timestamp.txt", "2026-03-01 10:00:00")
+        _write(folder / "submission_secret.txt", "f3a1")
+    _write(subs / "submitted" / "ann" / "lesson6" / "notes.txt", "mine")
+    found = layout.discover(subs, LESSONS, tmp_path / "u")
+    assert [student for student, _, _ in _found(found)] == ["ann", "ben"]
+    assert [str(Path(o).relative_to(subs)) for o in found.ignored] == [
+        "submitted/ann/lesson6/notes.txt"
+    ]
+    assert "submission_secret" not in "".join(map(str, layout.not_graded_rows(found)))
+
+
 def test_nbgrader_trees_and_folders_with_odd_names(tmp_path):
     subs = tmp_path / "subs"
     _write(subs / "submitted" / "ann" / "lesson6" / "lesson6.ipynb")

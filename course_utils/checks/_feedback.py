@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from traceback import walk_tb
+from types import TracebackType
 from typing import Any, NoReturn
 
 # A misconception id: lesson prefix and a snake_case name, e.g. "lesson4.typed_in_features".
@@ -93,6 +95,47 @@ class ExerciseError(AssertionError):
             message += f"\n  Review: {misconception.section} [{misconception.id}]"
         super().__init__(message)
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of the traceback: the notebook lines and the feedback.
+
+        The frames inside the installed checkers tell a student nothing and made
+        Validate one long dialog; the ``Cell In[N], line L`` lines stay (in IPython's
+        wording, which the grader's misconception report reads).
+        """
+        return [*_cell_lines(self.__traceback__), f"{type(self).__name__}: {self}"]
+
+
+class NotAnswered(NotImplementedError):
+    """The student's function still raises the stub's ``NotImplementedError``: not answered yet."""
+
+    def __init__(self, what: str):
+        super().__init__(
+            f"not answered yet: {what} still raises NotImplementedError; replace the "
+            "'raise NotImplementedError()' under '# YOUR CODE HERE' with your answer."
+        )
+
+    def _render_traceback_(self) -> list[str]:
+        """The notebook lines and this message, as for ``ExerciseError``."""
+        return [*_cell_lines(self.__traceback__), f"NotImplementedError: {self}"]
+
+
+def _cell_lines(tb: TracebackType | None) -> list[str]:
+    """``Cell In[N], line L`` for each frame of ``tb`` that runs a notebook cell."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # checks called outside IPython: no cells to name
+        shell = None
+    if shell is None:
+        return []
+    lines = []
+    for frame, line in walk_tb(tb):
+        named = shell.compile.format_code_name(frame.f_code.co_filename)
+        if named is not None:
+            lines.append(f"{named[0]} {named[1]}, line {line}")
+    return lines
+
 
 def fail(
     expected: str, observed: str, hint: str, misconception: Misconception | str | None = None
@@ -110,14 +153,14 @@ def call_student(
 ) -> Any:
     """Run the student's function; an exception becomes three-part feedback, not a bare traceback.
 
-    ``NotImplementedError`` passes through: that is the untouched stub, which
+    ``NotImplementedError`` stays one (``NotAnswered``): that is the untouched stub, which
     nbgrader shows as "not answered yet". ``explain`` lets a lesson name the
     misconception behind errors it knows (an ``AttributeError`` on ``.fc``, say).
     """
     try:
         return function(*args, **kwargs)
-    except NotImplementedError:
-        raise
+    except NotImplementedError as exc:
+        raise NotAnswered(what) from exc
     except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
         observed = f"it raised {type(exc).__name__}: {exc}"
         known = explain(exc) if explain is not None else None

@@ -36,6 +36,13 @@ async function login(page) {
   await page.waitForURL(new RegExp(`/user/${plan.user}/lab`), { timeout: plan.timeouts.openMs });
   await labReady(page);
   result.timings.loginMs = Date.now() - t0;
+  // What the Lab shows before the student clicks anything (the restored layout comes last).
+  await page.locator('#nbgrader-assignment-list').waitFor({ timeout: 15_000 }).catch(() => {});
+  result.landing = {
+    assignments: await page.locator('#nbgrader-assignment-list').isVisible(),
+    launcher: await page.locator('.jp-Launcher:not(.lm-mod-hidden)').isVisible(),
+  };
+  await screenshot(page, '0-landing.png');
 }
 
 // Nbgrader menu -> Assignment List; records which items the student's menu offers.
