@@ -206,7 +206,8 @@ def test_threshold_correct_answers_pass(target):
     checks.check_threshold_for_recall(lambda *a: np.float32(highest_threshold(*a)), y, s, target)
 
 
-def test_threshold_strict_inequality_off_by_one_is_forgiven():
+def test_threshold_strict_inequality_is_refused_and_named():
+    """The one rule flags score >= threshold: a strict > answer flags one more sample."""
     y, s = scored(2)
 
     def strict(y_true, scores, min_recall):
@@ -214,7 +215,31 @@ def test_threshold_strict_inequality_off_by_one_is_forgiven():
         below = np.unique(scores)
         return float(below[below < t].max())  # the score just below: one more sample flagged
 
-    checks.check_threshold_for_recall(strict, y, s, 0.8)
+    err = failure(checks.check_threshold_for_recall, strict, y, s, 0.8)
+    assert err.misconception == "strict > used where the rule flags score >= threshold"
+
+
+# The lesson's visible ten-case example: every near miss gives a different threshold.
+TEN_Y = [0, 1, 1, 0, 1, 0, 1, 1, 1, 0]
+TEN_S = [0.48, 0.6, 0.95, 0.8, 0.4, 0.9, 0.7, 0.85, 0.55, 0.2]
+
+
+@pytest.mark.parametrize(
+    "answer, label",
+    [
+        (lambda *a: 0.6, "strict > used where the rule flags score >= threshold"),
+        (lambda *a: 0.55, "best precision kept instead of the highest threshold"),
+        (lambda *a: 0.5, "default threshold kept"),
+        (lambda *a: 0.4, "lowest positive score taken (recall 1.0)"),
+        (lambda *a: 0.2, "flag everything"),
+    ],
+)
+def test_threshold_near_misses_of_the_rule_are_named(answer, label):
+    assert failure(checks.check_threshold_for_recall, answer, TEN_Y, TEN_S, 0.45).misconception == (
+        label
+    )
+    checks.check_threshold_for_recall(lambda *a: 0.7, TEN_Y, TEN_S, 0.45)
+    checks.check_threshold_for_recall(lambda *a: 0.65, TEN_Y, TEN_S, 0.45)  # same cases flagged
 
 
 def test_threshold_too_high_or_default_fails():

@@ -49,6 +49,11 @@ MISCONCEPTIONS = registry(
     Misconception("threshold_lower_than_needed", "threshold lower than needed", S3),
     Misconception("flag_everything", "flag everything", S3),
     Misconception("target_as_threshold", "target recall used as the threshold", S3),
+    Misconception("strict_greater", "strict > used where the rule flags score >= threshold", S3),
+    Misconception(
+        "best_precision_not_highest", "best precision kept instead of the highest threshold", S3
+    ),
+    Misconception("lowest_positive_score", "lowest positive score taken (recall 1.0)", S3),
     Misconception("not_a_threshold", "one number (the threshold) expected", EX),
     Misconception("accuracy_alone", "accuracy judged alone (the accuracy paradox)", S4),
     Misconception("precision_covers_misses", "precision taken to cover the missed cases", S4),
@@ -332,12 +337,11 @@ def check_threshold_for_recall(
     scores: Any,
     min_recall: float,
 ) -> None:
-    """``threshold_for_recall(y_true, scores, min_recall)`` must reach ``min_recall``, flagging
-    no more samples than needed.
+    """``threshold_for_recall(y_true, scores, min_recall)`` must follow the lesson's one rule.
 
-    Accepted: any threshold whose recall meets the target and that flags at most one sample
-    more than the highest such threshold (so ``>`` versus ``>=`` is forgiven), or that keeps
-    the best precision that meets the target (what ``metrics.choose_threshold`` returns).
+    The rule (lesson 6 section 3, also ``metrics.choose_threshold``): predict positive when
+    ``score >= threshold``; among the thresholds whose recall reaches ``min_recall``, take
+    the highest. Accepted: any threshold that flags exactly the cases that one flags.
     """
     _require_function(threshold_for_recall, "threshold_for_recall(y_true, scores, min_recall)")
     y = np.asarray(y_true)
@@ -362,9 +366,7 @@ def check_threshold_for_recall(
     # Forgive float32 rounding of a threshold read off float64 scores (or the reverse).
     t_eval = t - 1e-6 * max(1.0, abs(t))
     precision, recall = _sweep_at(y, s, t_eval)
-    sweep = metrics.threshold_sweep(y, s)
-    feasible = sweep.thresholds[sweep.recall >= min_recall - 1e-12]
-    highest = float(feasible.max())
+    highest = metrics.choose_threshold(y, s, min_recall=min_recall)
     if recall < min_recall - 1e-12:
         if math.isclose(t, 0.5):
             name, hint = M["default_threshold_kept"], "0.5 is only a default; lower it until "
@@ -380,30 +382,54 @@ def check_threshold_for_recall(
         )
     flagged = int((s >= t_eval).sum())
     fewest = int((s >= highest).sum())
-    best_precision = _sweep_at(y, s, metrics.choose_threshold(y, s, min_recall=min_recall))[0]
-    if flagged > fewest + 1 and precision < best_precision - 1e-9:
+    if flagged > fewest:
+        below = np.unique(s[s < highest])
+        best_precision = metrics.threshold_sweep(y, s)
+        feasible = best_precision.recall >= min_recall - 1e-12
+        by_precision = float(
+            best_precision.thresholds[feasible][np.argmax(best_precision.precision[feasible])]
+        )
+        observed = (
+            f"threshold {t:.4g} flags {flagged} samples where {fewest} meet the target; "
+            f"precision {precision:.3f}"
+        )
         if flagged == len(s):
             observed = f"threshold {t:.4g} flags every sample (precision {precision:.3f})"
             name = M["flag_everything"]
         elif math.isclose(t, min_recall):
             observed = f"threshold {t:.4g} is the recall target itself"
             name = M["target_as_threshold"]
-        else:
+        elif math.isclose(t, 0.5):
             observed = (
-                f"threshold {t:.4g} flags {flagged} samples where {fewest} would meet the "
-                f"target; precision drops to {precision:.3f} from {best_precision:.3f}"
+                f"the default 0.5 meets the target but flags {flagged} samples where {fewest} would"
             )
+            name = M["default_threshold_kept"]
+        elif (
+            len(below)
+            and math.isclose(t, below.max())
+            and flagged == fewest + int((s == below.max()).sum())
+        ):
+            observed += f": with score > {t:.4g} it flags {fewest}, but the rule flags score >= t"
+            name = M["strict_greater"]
+        elif math.isclose(t, by_precision):
+            observed += ", the best precision, but not the highest threshold"
+            name = M["best_precision_not_highest"]
+        elif (y == 1).any() and math.isclose(t, float(s[y == 1].min())):
+            observed = f"threshold {t:.4g} is the lowest positive score (recall {recall:.3f})"
+            name = M["lowest_positive_score"]
+        else:
             name = M["threshold_lower_than_needed"]
         fail(
-            f"the highest threshold that still reaches recall >= {min_recall}",
+            f"the highest threshold whose recall reaches {min_recall} (predicting positive "
+            "when score >= threshold)",
             observed,
-            "every extra flag costs precision: among the thresholds that meet the target, "
-            "keep the highest.",
+            "the rule (section 3): among the thresholds that meet the recall target, take the "
+            "highest; it flags the fewest cases.",
             name,
         )
     correct(
         f"threshold {t:.4g} reaches recall {recall:.3f} >= {min_recall} with precision "
-        f"{precision:.3f}."
+        f"{precision:.3f}, flagging {flagged} samples (the fewest that meet the target)."
     )
 
 

@@ -44,6 +44,44 @@ SORTED_SCORES = """def threshold_for_recall(y_true, scores, min_recall):
     return float(positive_scores[max(needed, 1) - 1])
 """
 
+STRICT_GREATER = """def threshold_for_recall(y_true, scores, min_recall):
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=float)
+    for t in np.unique(s)[::-1]:
+        if ((s > t) & (y == 1)).sum() / (y == 1).sum() >= min_recall:
+            return float(t)
+    return float(s.min())
+"""
+
+BEST_PRECISION = """def threshold_for_recall(y_true, scores, min_recall):
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=float)
+    best, best_precision = None, -1.0
+    for t in np.unique(s):
+        flagged = s >= t
+        recall = (flagged & (y == 1)).sum() / (y == 1).sum()
+        precision = (flagged & (y == 1)).sum() / flagged.sum()
+        if recall >= min_recall and precision > best_precision:
+            best, best_precision = float(t), precision
+    return best
+"""
+
+LOWEST_POSITIVE = """def threshold_for_recall(y_true, scores, min_recall):
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=float)
+    return float(s[y == 1].min())
+"""
+
+DEFAULT_IF_MET = """def threshold_for_recall(y_true, scores, min_recall):
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=float)
+    if ((s >= 0.5) & (y == 1)).sum() / (y == 1).sum() >= min_recall:
+        return 0.5
+    for t in np.unique(s)[::-1]:
+        if ((s >= t) & (y == 1)).sum() / (y == 1).sum() >= min_recall:
+            return float(t)
+"""
+
 STRICT = """def accuracy_paradox(y_true, y_pred):
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     _, sizes = np.unique(y_true, return_counts=True)
@@ -128,6 +166,28 @@ CASES = [
     Case("screening_f1", L, "q2_answer", 'answer_q2 = "D"', "lesson6.f1_for_unequal_costs"),
     Case("threshold_default", L, "ex4_answer", DEFAULT_THRESHOLD, "lesson6.default_threshold_kept"),
     Case("threshold_sorted_scores", L, "ex4_answer", SORTED_SCORES, "pass", "pass"),
+    Case("threshold_strict_greater", L, "ex4_answer", STRICT_GREATER, "lesson6.strict_greater"),
+    Case(
+        "threshold_best_precision",
+        L,
+        "ex4_answer",
+        BEST_PRECISION,
+        "lesson6.best_precision_not_highest",
+    ),
+    Case(
+        "threshold_lowest_positive",
+        L,
+        "ex4_answer",
+        LOWEST_POSITIVE,
+        "lesson6.lowest_positive_score",
+    ),
+    Case(
+        "threshold_default_if_met",
+        L,
+        "ex4_answer",
+        DEFAULT_IF_MET,
+        "lesson6.default_threshold_kept",
+    ),
     Case("fraud_accuracy", L, "q3_answer", 'answer_q3 = "A"', "lesson6.accuracy_alone"),
     Case("fraud_precision", L, "q3_answer", 'answer_q3 = "B"', "lesson6.precision_covers_misses"),
     Case("fraud_wait", L, "q3_answer", 'answer_q3 = "D"', "lesson6.verdict_postponed"),
