@@ -50,6 +50,16 @@ screening_threshold = metrics.choose_threshold(
 
 THRESHOLD_TOO_LOW = _VAL + "screening_threshold = 0.0\n"
 
+# The rule written with a strict `>`: the highest score whose `>` recall meets the target.
+THRESHOLD_STRICT = (
+    _VAL
+    + """screening_threshold = max(
+    t for t in np.unique(primrose_val_scores)
+    if (primrose_val_scores[is_primrose_val] > t).mean() >= VAL_RECALL
+)
+"""
+)
+
 _TEST = "test_labels, test_pred, test_probs = training.evaluate(model, splits.test)\n"
 
 REPORT_ON_VALIDATION = (
@@ -132,6 +142,13 @@ CASES = [
         "ex4_answer",
         THRESHOLD_TOO_LOW,
         visible="lesson7.threshold_too_low",
+    ),
+    Case(
+        "threshold with a strict > instead of >=",
+        L,
+        "ex4_answer",
+        THRESHOLD_STRICT,
+        visible="lesson7.strict_greater",
     ),
     Case(
         "report of the validation set",
