@@ -64,6 +64,9 @@ MISCONCEPTIONS = registry(
     ),
     Misconception("baseline_ignored", "accuracy judged without the baseline", S51),
     Misconception(
+        "baseline_from_predictions", "the baseline taken from the predictions, not y_true", S51
+    ),
+    Misconception(
         "tie_counted_as_better", "a tie with the baseline counted as beating it (strict <)", S51
     ),
     Misconception("binary_labels_assumed", "a baseline that assumes 0/1 labels", S51),
@@ -616,6 +619,23 @@ def _paradox_expected(y_true: Any, y_pred: Any) -> tuple[bool, float, float]:
     return accuracy <= baseline + 1e-12, accuracy, baseline
 
 
+# Two probes with accuracy 0.7 where the majority share of y_true and of y_pred swap
+# places: a baseline read from the predictions answers (False, True) instead of (True, False).
+_PRED_PROBES = (
+    ([0] * 8 + [1] * 2, [0] * 5 + [1] * 5),
+    ([0] * 5 + [1] * 5, [0] * 8 + [1] * 2),
+)
+
+
+def _baseline_from_predictions(accuracy_paradox: Callable[[Any, Any], bool]) -> bool:
+    """Whether the answer takes the majority share from y_pred (checked on two probes)."""
+    try:
+        answers = [bool(accuracy_paradox(list(t), list(p))) for t, p in _PRED_PROBES]
+    except Exception:  # noqa: BLE001 - a failure on the probes is no evidence either way
+        return False
+    return answers == [False, True]
+
+
 def check_accuracy_paradox(
     accuracy_paradox: Callable[[Any, Any], bool],
     cases: Iterable[tuple[Any, Any]],
@@ -659,7 +679,13 @@ def check_accuracy_paradox(
             f"frequent class ({len(np.asarray(y_true))} samples)"
         )
         tie = abs(accuracy - baseline) <= 1e-12
-        if got:
+        if not tie and _baseline_from_predictions(accuracy_paradox):
+            name = M["baseline_from_predictions"]
+            observed = (
+                f"{bool(got)} for {situation}: the majority share was read from y_pred, the "
+                "model's own answers"
+            )
+        elif got:
             name = M["fixed_cutoff"] if accuracy >= 0.9 else M["paradox_for_better_model"]
             observed = f"True for {situation}: this model beats the baseline"
         elif tie:
@@ -789,6 +815,7 @@ MISCONCEPTIONS.update(
         Misconception("diagonal_counted", "the diagonal (right answers) counted as confusion", S7),
         Misconception("rows_columns_swapped", "rows (true) and columns (predicted) swapped", S7),
         Misconception("not_a_name_pair", "a pair of class names expected", EX),
+        Misconception("not_largest_cell", "an off-diagonal cell that is not the largest", S7),
         Misconception("micro_is_macro", "micro averaging taken for macro averaging", S7),
         Misconception("micro_is_weighted", "micro averaging taken for weighted averaging", S7),
         Misconception("micro_is_largest_class", "micro F1 taken for the largest class's F1", S7),
@@ -838,6 +865,21 @@ def most_confused_expected(matrix: Any, class_names: Any) -> tuple[str, str]:
     return names[row], names[col]
 
 
+# A probe whose largest error (true r, predicted p) has an empty mirror cell and whose
+# first row holds a small error: reading columns as true classes answers ('p', 'r').
+_PROBE = ([[20, 1, 0], [0, 20, 0], [9, 0, 20]], ["p", "q", "r"])
+
+
+def _reads_columns_as_true(most_confused: Callable[[Any, Any], Any]) -> bool:
+    """Whether the answer reads the matrix the other way round (checked on a probe), rather
+    than merely landing on the mirror of the largest cell by another mistake."""
+    try:
+        got = most_confused(np.array(_PROBE[0]), list(_PROBE[1]))
+        return tuple(str(g) for g in got) == ("p", "r")
+    except Exception:  # noqa: BLE001 - any failure on the probe: not evidence of a swap
+        return False
+
+
 def check_most_confused(
     most_confused: Callable[[Any, Any], Any], cases: Iterable[tuple[Any, Any]]
 ) -> None:
@@ -865,24 +907,40 @@ def check_most_confused(
         if got == want:
             continue
         m = np.array(to_numpy(matrix), dtype=float)
+        if not all(g in names for g in got):
+            fail(
+                "a pair (true class name, predicted class name)",
+                f"{got}: not names from class_names {names}",
+                "index class_names with the row and the column you found.",
+                M["not_a_name_pair"],
+            )
+        i, j = names.index(got[0]), names.index(got[1])
+        off = m.copy()
+        np.fill_diagonal(off, -np.inf)
+        if i != j and m[i, j] == off.max():
+            continue  # a tie: another cell with the same, largest count
         diag = names[int(np.argmax(np.diag(m)))]
         if got[0] == got[1] and got[0] == diag:
             observed, name = (
                 f"{got}: the largest count on the diagonal, the right answers",
                 "diagonal_counted",
             )
-        elif got == want[::-1]:
-            observed, name = (
-                f"{got}: true and predicted the other way round",
-                "rows_columns_swapped",
-            )
         elif got[0] == got[1]:
             observed, name = (
                 f"{got}: a class confused with itself is a right answer",
                 "diagonal_counted",
             )
+        elif m[j, i] == off.max() and _reads_columns_as_true(most_confused):
+            observed, name = (
+                f"{got}: true and predicted the other way round",
+                "rows_columns_swapped",
+            )
         else:
-            observed, name = f"{got}", "rows_columns_swapped"
+            observed, name = (
+                f"{got}: row {got[0]}, column {got[1]} holds {m[i, j]:g} errors; another "
+                "off-diagonal cell holds more",
+                "not_largest_cell",
+            )
         fail(
             f"{want}: true class {want[0]} predicted as {want[1]} most often",
             observed,

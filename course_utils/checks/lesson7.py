@@ -23,7 +23,7 @@ from torch import nn
 from course_utils import metrics, training
 from course_utils.checks._feedback import Misconception, correct, fail, registry
 from course_utils.checks._toolkit import call_student as _call
-from course_utils.checks._toolkit import to_numpy
+from course_utils.checks._toolkit import model_changes, model_snapshot, to_numpy
 
 MISCONCEPTIONS = registry(
     "lesson7",
@@ -73,6 +73,11 @@ MISCONCEPTIONS = registry(
     Misconception(
         "losses_wrong_data",
         "losses not computed on the data passed in",
+        "Step 2: look at the errors",
+    ),
+    Misconception(
+        "model_changed",
+        "the caller's model changed (mode, BatchNorm statistics or head)",
         "Step 2: look at the errors",
     ),
     Misconception(
@@ -144,6 +149,11 @@ MISCONCEPTIONS = registry(
     ),
     Misconception(
         "numbers_not_measured", "numbers not measured", "Step 4: open the test set, once"
+    ),
+    Misconception(
+        "averages_not_class",
+        "averages over all classes reported instead of the screened class's",
+        "Step 4: open the test set, once",
     ),
     Misconception("not_a_verdict", "not one of the two verdicts", "Step 5: the verdict"),
     Misconception(
@@ -314,7 +324,9 @@ def _top_one(
     k: int,
     where: str,
 ) -> np.ndarray:
+    before = model_snapshot(model)
     got = _call(top_losses, model, data, k, what=f"top_losses(model, {where}, {k})")
+    changed = model_changes(model, before)
     try:
         idx = to_numpy(got).astype(np.int64).reshape(-1)
     except (TypeError, ValueError):
@@ -341,6 +353,14 @@ def _top_one(
                 f"losses in your order: {np.round(losses[idx], 3).tolist()}",
                 "sort by loss, descending, and keep the first k.",
                 M["losses_unsorted"],
+            )
+        if changed:
+            fail(
+                "top_losses to leave the model as it was",
+                "; ".join(changed),
+                "measure in eval mode under torch.no_grad(), and restore the mode the model "
+                "was in (training.evaluate does both).",
+                M["model_changed"],
             )
         return idx
     if np.allclose(np.sort(losses[idx]), np.sort(losses)[:k]):
@@ -626,6 +646,21 @@ def check_test_measurement(
             f"flag an image when its {positive} probability >= the threshold.",
             M["threshold_not_applied"],
         )
+    report = metrics.per_class_metrics(labels, predictions, class_names=test.classes)
+    for kind in ("macro", "weighted"):
+        avg = getattr(report, kind)
+        if math.isclose(recall, avg.recall, abs_tol=1e-6) and math.isclose(
+            precision, avg.precision, abs_tol=1e-6
+        ):
+            fail(
+                f"the {positive} class's test recall and precision at threshold {t:.4g}",
+                f"the test report's {kind} averages over all {len(test.classes)} classes "
+                f"(recall {avg.recall:.3f}, precision {avg.precision:.3f}): measured, but "
+                f"not the {positive} screening's",
+                f"the use case asks about one class: flag an image when its {positive} "
+                "probability >= the threshold, and measure those flags.",
+                M["averages_not_class"],
+            )
     if val is not None:
         val_measured = _at(*_class_scores(model, val, positive), t)
         if math.isclose(recall, val_measured.recall, abs_tol=1e-6) and math.isclose(

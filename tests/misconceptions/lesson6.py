@@ -94,6 +94,12 @@ ZERO_ONE = """def accuracy_paradox(y_true, y_pred):
     return bool(np.mean(y_true == y_pred) <= max(share, 1 - share))
 """
 
+PRED_BASELINE = """def accuracy_paradox(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    _, sizes = np.unique(y_pred, return_counts=True)
+    return bool(np.mean(y_true == y_pred) <= sizes.max() / len(y_pred))
+"""
+
 COUNTER = """from collections import Counter
 
 
@@ -154,6 +160,15 @@ LOOPS = """def most_confused(matrix, class_names):
     return pair
 """
 
+# Right orientation (row = true), but the largest cell of the first row with an error.
+FIRST_ROW = """def most_confused(matrix, class_names):
+    m = np.asarray(matrix)
+    for i, row in enumerate(m):
+        errors = [(count, j) for j, count in enumerate(row) if j != i and count > 0]
+        if errors:
+            return class_names[i], class_names[max(errors)[1]]
+"""
+
 CASES = [
     Case("metrics_divide_by_zero", L, "ex1_answer", NO_GUARD, "lesson6.division_by_zero"),
     Case("metrics_tp_over_total", L, "ex1_answer", TP_OVER_TOTAL, "lesson6.tn_not_counted"),
@@ -197,6 +212,13 @@ CASES = [
     Case("paradox_strict", L, "ex6_answer", STRICT, "lesson6.tie_counted_as_better"),
     Case("paradox_zero_one", L, "ex6_answer", ZERO_ONE, "lesson6.binary_labels_assumed"),
     Case("paradox_counter", L, "ex6_answer", COUNTER, "pass", "pass"),
+    Case(
+        "paradox_baseline_from_predictions",
+        L,
+        "ex6_answer",
+        PRED_BASELINE,
+        "lesson6.baseline_from_predictions",
+    ),
     Case("leakage_more_data", L, "q4_answer", 'answer_q4 = "A"', "lesson6.more_data_better"),
     Case("leakage_overfits", L, "q4_answer", 'answer_q4 = "B"', "lesson6.leakage_as_overfitting"),
     Case("overfit_perfect", L, "q5_answer", 'answer_q5 = "C"', "lesson6.perfect_train_score"),
@@ -209,6 +231,7 @@ CASES = [
     Case("confused_swapped", L, "ex11_answer", SWAPPED, "lesson6.rows_columns_swapped"),
     Case("confused_diagonal", L, "ex11_answer", DIAGONAL, "lesson6.diagonal_counted"),
     Case("confused_loops", L, "ex11_answer", LOOPS, "pass", "pass"),
+    Case("confused_first_row", L, "ex11_answer", FIRST_ROW, "lesson6.not_largest_cell"),
     Case("micro_macro", L, "q8_answer", 'answer_q8 = "A"', "lesson6.micro_is_macro"),
     Case("micro_weighted", L, "q8_answer", 'answer_q8 = "C"', "lesson6.micro_is_weighted"),
 ]

@@ -86,6 +86,8 @@ PERCENT = _MEASURED + (
     "test_recall, test_precision = 100 * screening.recall, 100 * screening.precision\n"
 )
 
+MACRO = "test_recall, test_precision = test_report.macro.recall, test_report.macro.precision\n"
+
 RECALL_ONLY = """def decide(recall, precision):
     if recall >= TARGET_RECALL:
         return "deploy"
@@ -177,6 +179,13 @@ CASES = [
         "ex5_answer",
         SWAPPED,
         visible="lesson7.precision_recall_swapped",
+    ),
+    Case(
+        "macro averages of the test report reported",
+        L,
+        "ex5_answer",
+        MACRO,
+        visible="lesson7.averages_not_class",
     ),
     Case(
         "only the recall requirement", L, "ex6_answer", RECALL_ONLY, visible="lesson7.recall_only"
