@@ -104,6 +104,9 @@ MISCONCEPTIONS = registry(
         "Slip 3: building the optimizer before replacing the head",
     ),
     Misconception("not_an_optimizer", "no optimizer returned", "Exercise 3"),
+    Misconception(
+        "wrong_optimizer", "an optimizer of another kind than the recipe's", "Exercise 3"
+    ),
     Misconception("wrong_lr", "the learning rate asked for is not used", "Exercise 3"),
     Misconception(
         "requires_grad_protects_all",
@@ -463,8 +466,14 @@ def check_trainable_after_swap(
 # --- exercise 3: an optimizer built at the right time ----------------------------------------
 
 
-def check_optimizer_setup(model: nn.Module, optimizer: object, lr: float | None = None) -> None:
-    """``optimizer`` must hold exactly the trainable parameters of ``model``, head included."""
+def check_optimizer_setup(
+    model: nn.Module,
+    optimizer: object,
+    lr: float | None = None,
+    kind: type[torch.optim.Optimizer] | None = torch.optim.SGD,
+) -> None:
+    """``optimizer`` must hold exactly the trainable parameters of ``model``, head included,
+    and be of the recipe's ``kind`` (exercise 3: SGD; ``None`` accepts any)."""
     if not isinstance(optimizer, torch.optim.Optimizer):
         shows = "None" if optimizer is None else f"a {type(optimizer).__name__}"
         fail(
@@ -478,6 +487,14 @@ def check_optimizer_setup(model: nn.Module, optimizer: object, lr: float | None 
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     path = head_path(model)
     head = {id(p) for p in get_module(model, path).parameters()}
+    if not trainable:
+        fail(
+            "the new head trainable (requires_grad=True), the backbone frozen",
+            "no parameter of the model is trainable: the new head was frozen too, so no "
+            "optimizer can be built for it",
+            "freeze FIRST, then create the head: a new layer is trainable by default.",
+            M["froze_after_replacing"],
+        )
     if held - in_model:
         fail(
             "the optimizer holds the new head's parameters",
@@ -506,6 +523,14 @@ def check_optimizer_setup(model: nn.Module, optimizer: object, lr: float | None 
             f"{[g['lr'] for g in optimizer.param_groups]}",
             "pass lr=lr to the optimizer.",
             M["wrong_lr"],
+        )
+    if kind is not None and type(optimizer) is not kind:
+        fail(
+            f"a torch.optim.{kind.__name__}, the recipe's optimizer",
+            f"a {type(optimizer).__name__}",
+            f"the exercise asks for torch.optim.{kind.__name__}; another optimizer has other "
+            "update rules and defaults.",
+            M["wrong_optimizer"],
         )
 
 
@@ -747,6 +772,14 @@ def _rates_one(
             shows,
             "return the optimizer you built.",
             M["not_an_optimizer"],
+        )
+    if type(optimizer) is not torch.optim.AdamW:
+        fail(
+            "a torch.optim.AdamW, as the exercise asks",
+            f"a {type(optimizer).__name__}",
+            "the recipe is AdamW (decoupled weight decay); Adam, SGD and the others update "
+            "differently, whatever the groups' rates.",
+            M["wrong_optimizer"],
         )
     rate = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
     path = head_path(model)
