@@ -541,3 +541,44 @@ def test_rule_of_thumb_wrong_return_types_are_explained():
         checks.check_rule_of_thumb(
             lambda **m: (_ for _ in ()).throw(NotImplementedError()), RULE_CASES
         )
+
+
+def test_most_confused_right_way_round_on_the_wrong_cell_is_not_called_swapped():
+    """Indices pointing the right way (row = true) on a smaller cell: not 'swapped'."""
+
+    def first_row(matrix, names):
+        m = np.asarray(matrix)
+        for i, row in enumerate(m):
+            errors = [(count, j) for j, count in enumerate(row) if j != i and count > 0]
+            if errors:
+                return names[i], names[max(errors)[1]]
+        return None
+
+    def columns_as_true(matrix, names):
+        m = np.asarray(matrix, dtype=float).T
+        np.fill_diagonal(m, -1)
+        i, j = np.unravel_index(int(np.argmax(m)), m.shape)
+        return names[i], names[j]
+
+    cats = ([[50, 2, 0], [9, 40, 1], [0, 3, 47]], ["cat", "dog", "fox"])
+    # first_row lands on ('cat', 'dog'), the mirror of the answer, without reading columns.
+    err = failure(checks.check_most_confused, first_row, [cats])
+    assert err.misconception == "an off-diagonal cell that is not the largest"
+    err = failure(checks.check_most_confused, columns_as_true, [cats])
+    assert err.misconception == "rows (true) and columns (predicted) swapped"
+    # A tie: another cell with the same, largest count is accepted.
+    checks.check_most_confused(
+        lambda m, n: ("b", "a"), [([[5, 3, 0], [3, 5, 0], [0, 0, 5]], "abc")]
+    )
+
+
+def test_paradox_baseline_read_from_the_predictions_is_named():
+    def from_predictions(y_true, y_pred):
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        _, sizes = np.unique(y_pred, return_counts=True)
+        return bool(np.mean(y_true == y_pred) <= sizes.max() / len(y_pred))
+
+    err = failure(
+        checks.check_accuracy_paradox, from_predictions, [([0] * 8 + [1] * 2, [0] * 5 + [1] * 5)]
+    )
+    assert err.misconception == "the baseline taken from the predictions, not y_true"

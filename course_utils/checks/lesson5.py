@@ -130,7 +130,7 @@ MISCONCEPTIONS = registry(
     ),
     Misconception(
         "random_memorises",
-        "the random backbone's head said to memorise",
+        "fitting the training images taken for learning the task",
         "4. Three set-ups, chosen on validation",
     ),
     Misconception(
@@ -720,9 +720,9 @@ def check_random_init(answer: object) -> None:
                 M["head_does_the_work"],
             ),
             "B": (
-                "the table says otherwise: its training accuracy stayed far below 1, so the "
-                "head did not even fit (memorise) the training images; random features with "
-                "untrained BatchNorm statistics give it little to fit.",
+                "the head did fit every training image on the random features, yet validation "
+                "stayed at chance in every seed: fitting the training images is memorising "
+                "them, not learning the task.",
                 M["random_memorises"],
             ),
             "D": (

@@ -163,7 +163,7 @@ CASES = [
         graded="pass",
     ),
     Case(
-        "the random backbone memorises",
+        "fitting the training images taken for learning",
         L,
         "q2_answer",
         'answer_q2 = "B"\n',
