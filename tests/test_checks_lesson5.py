@@ -121,7 +121,7 @@ def test_count_correct(arch, num_classes):
 def test_count_visible_check_uses_two_models(capsys):
     checks.check_trainable_after_swap(count_ok)
     out = capsys.readouterr().out
-    assert "30,735" in out and "3,591" in out
+    assert "30,735" in out and "7,175" in out  # ResNet-50, MobileNetV3-Small (1024 * 7 + 7)
 
 
 def test_expected_trainable_is_measured():
@@ -388,3 +388,13 @@ def test_augmentation_choice():
         strict=True,
     ):
         assert named(failure(checks.check_augmentation, letter)) == name
+
+
+def test_count_read_from_model_fc_fails_the_visible_check():
+    """The visible check is as wide as the hidden ones: a MobileNet, whose head is not model.fc."""
+
+    def fc_count(model, num_classes):
+        return model.fc.in_features * num_classes + num_classes
+
+    checks.check_trainable_after_swap(fc_count, "resnet18", 7)
+    assert failure(checks.check_trainable_after_swap, fc_count).misconception_id

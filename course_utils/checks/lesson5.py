@@ -440,9 +440,10 @@ def check_trainable_after_swap(
     """``count(model, num_classes)`` must predict the trainable parameters after the recipe.
 
     Without ``arch``: the visible check, on a ResNet-50 with 15 classes and a
-    ResNet-18 with 7, so a number typed for one of them fails here.
+    MobileNetV3-Small with 7 (head in model.classifier), so a number typed for one of them,
+    or a count read from model.fc, fails here.
     """
-    cases = [(arch, num_classes)] if arch else [("resnet50", 15), ("resnet18", 7)]
+    cases = [(arch, num_classes)] if arch else [("resnet50", 15), ("mobilenet_v3_small", 7)]
     seen: list[int] = []
     for a, n in cases:
         try:
