@@ -504,12 +504,14 @@ def choose_threshold(
     min_precision: float | None = None,
     positive: Any = 1,
 ) -> float:
-    """The threshold that meets one constraint with the best value of the other metric.
+    """The course's one threshold rule: meet the target while flagging as few cases as needed.
 
-    Give exactly one of ``min_recall`` (then precision is maximised) or
-    ``min_precision`` (then recall is maximised); ties go to the higher F1.
-    Candidates are the distinct scores; predict
-    positive when ``score >= threshold``.
+    Predict positive when ``score >= threshold``; the candidates are the distinct
+    scores. With ``min_recall``: the **highest** threshold whose recall reaches
+    ``min_recall`` (recall only grows as the threshold drops, so any lower one
+    flags more cases for no recall the target asks for). With ``min_precision``:
+    the threshold with the best recall whose precision reaches ``min_precision``
+    (ties go to the higher threshold, which flags fewer). Give exactly one.
     """
     sweep = threshold_sweep(y_true, scores, positive=positive)  # checks y_true, scores first
     if (min_recall is None) == (min_precision is None):
@@ -519,10 +521,10 @@ def choose_threshold(
         )
     if min_recall is not None:
         floor, name = check_fraction("min_recall", min_recall), "recall"
-        kept, other = sweep.recall, sweep.precision
+        kept = sweep.recall
     else:
         floor, name = check_fraction("min_precision", min_precision), "precision"
-        kept, other = sweep.precision, sweep.recall
+        kept = sweep.precision
     ok = kept >= floor - 1e-12  # forgive float rounding of an exactly met floor
     if not ok.any():
         best = int(np.argmax(kept))
@@ -531,7 +533,9 @@ def choose_threshold(
             f"{kept[best]:.3f} at threshold {sweep.thresholds[best]:.3f}. "
             f"Lower min_{name} or improve the model."
         )
-    # Best other metric; among equals, the higher F1 (= the better constrained metric).
     candidates = np.flatnonzero(ok)
-    best = candidates[np.lexsort((sweep.f1[candidates], other[candidates]))[-1]]
+    if min_recall is not None:
+        return float(sweep.thresholds[candidates].max())
+    # Best recall; among equals, the highest threshold.
+    best = candidates[np.lexsort((sweep.thresholds[candidates], sweep.recall[candidates]))[-1]]
     return float(sweep.thresholds[best])

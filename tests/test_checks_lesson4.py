@@ -120,15 +120,19 @@ def test_parse_rejects_non_function():
 
 
 def fits_ok(model, example, num_classes):
+    was_training = model.training
     try:
         with torch.no_grad():
             out = model.eval()(example)
     except RuntimeError:
         return False
+    finally:
+        model.train(was_training)
     return tuple(out.shape) == (len(example), num_classes)
 
 
 def fits_other_style(model, example, num_classes):
+    mode = model.training
     model.eval()
     with torch.inference_mode():
         try:
@@ -137,7 +141,38 @@ def fits_other_style(model, example, num_classes):
             if "cannot be multiplied" in str(err):
                 return False
             raise
+        finally:
+            model.train(mode)
     return logits.shape == torch.Size([example.shape[0], num_classes])
+
+
+def fits_no_restore(model, example, num_classes):
+    try:
+        with torch.no_grad():
+            out = model.eval()(example)
+    except RuntimeError:
+        return False
+    return tuple(out.shape) == (len(example), num_classes)
+
+
+def fits_in_train_mode(model, example, num_classes):
+    try:
+        with torch.no_grad():
+            out = model(example)
+    except RuntimeError:
+        return False
+    return tuple(out.shape) == (len(example), num_classes)
+
+
+@pytest.mark.parametrize(
+    "answer, observed",
+    [(fits_no_restore, "left in eval mode"), (fits_in_train_mode, "BatchNorm statistics moved")],
+)
+def test_head_fits_that_changes_the_callers_model_fails(answer, observed):
+    """Right answers, but the caller's model is not as it was: named after every answer."""
+    err = failure(checks.check_head_fits, answer)
+    assert err.misconception == "the caller's model changed (mode, BatchNorm statistics or head)"
+    assert observed in str(err)
 
 
 HIDDEN_FITS = [

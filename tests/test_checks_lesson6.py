@@ -206,7 +206,8 @@ def test_threshold_correct_answers_pass(target):
     checks.check_threshold_for_recall(lambda *a: np.float32(highest_threshold(*a)), y, s, target)
 
 
-def test_threshold_strict_inequality_off_by_one_is_forgiven():
+def test_threshold_strict_inequality_is_refused_and_named():
+    """The one rule flags score >= threshold: a strict > answer flags one more sample."""
     y, s = scored(2)
 
     def strict(y_true, scores, min_recall):
@@ -214,7 +215,31 @@ def test_threshold_strict_inequality_off_by_one_is_forgiven():
         below = np.unique(scores)
         return float(below[below < t].max())  # the score just below: one more sample flagged
 
-    checks.check_threshold_for_recall(strict, y, s, 0.8)
+    err = failure(checks.check_threshold_for_recall, strict, y, s, 0.8)
+    assert err.misconception == "strict > used where the rule flags score >= threshold"
+
+
+# The lesson's visible ten-case example: every near miss gives a different threshold.
+TEN_Y = [0, 1, 1, 0, 1, 0, 1, 1, 1, 0]
+TEN_S = [0.48, 0.6, 0.95, 0.8, 0.4, 0.9, 0.7, 0.85, 0.55, 0.2]
+
+
+@pytest.mark.parametrize(
+    "answer, label",
+    [
+        (lambda *a: 0.6, "strict > used where the rule flags score >= threshold"),
+        (lambda *a: 0.55, "best precision kept instead of the highest threshold"),
+        (lambda *a: 0.5, "default threshold kept"),
+        (lambda *a: 0.4, "lowest positive score taken (recall 1.0)"),
+        (lambda *a: 0.2, "flag everything"),
+    ],
+)
+def test_threshold_near_misses_of_the_rule_are_named(answer, label):
+    assert failure(checks.check_threshold_for_recall, answer, TEN_Y, TEN_S, 0.45).misconception == (
+        label
+    )
+    checks.check_threshold_for_recall(lambda *a: 0.7, TEN_Y, TEN_S, 0.45)
+    checks.check_threshold_for_recall(lambda *a: 0.65, TEN_Y, TEN_S, 0.45)  # same cases flagged
 
 
 def test_threshold_too_high_or_default_fails():
@@ -516,3 +541,44 @@ def test_rule_of_thumb_wrong_return_types_are_explained():
         checks.check_rule_of_thumb(
             lambda **m: (_ for _ in ()).throw(NotImplementedError()), RULE_CASES
         )
+
+
+def test_most_confused_right_way_round_on_the_wrong_cell_is_not_called_swapped():
+    """Indices pointing the right way (row = true) on a smaller cell: not 'swapped'."""
+
+    def first_row(matrix, names):
+        m = np.asarray(matrix)
+        for i, row in enumerate(m):
+            errors = [(count, j) for j, count in enumerate(row) if j != i and count > 0]
+            if errors:
+                return names[i], names[max(errors)[1]]
+        return None
+
+    def columns_as_true(matrix, names):
+        m = np.asarray(matrix, dtype=float).T
+        np.fill_diagonal(m, -1)
+        i, j = np.unravel_index(int(np.argmax(m)), m.shape)
+        return names[i], names[j]
+
+    cats = ([[50, 2, 0], [9, 40, 1], [0, 3, 47]], ["cat", "dog", "fox"])
+    # first_row lands on ('cat', 'dog'), the mirror of the answer, without reading columns.
+    err = failure(checks.check_most_confused, first_row, [cats])
+    assert err.misconception == "an off-diagonal cell that is not the largest"
+    err = failure(checks.check_most_confused, columns_as_true, [cats])
+    assert err.misconception == "rows (true) and columns (predicted) swapped"
+    # A tie: another cell with the same, largest count is accepted.
+    checks.check_most_confused(
+        lambda m, n: ("b", "a"), [([[5, 3, 0], [3, 5, 0], [0, 0, 5]], "abc")]
+    )
+
+
+def test_paradox_baseline_read_from_the_predictions_is_named():
+    def from_predictions(y_true, y_pred):
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        _, sizes = np.unique(y_pred, return_counts=True)
+        return bool(np.mean(y_true == y_pred) <= sizes.max() / len(y_pred))
+
+    err = failure(
+        checks.check_accuracy_paradox, from_predictions, [([0] * 8 + [1] * 2, [0] * 5 + [1] * 5)]
+    )
+    assert err.misconception == "the baseline taken from the predictions, not y_true"

@@ -464,19 +464,16 @@ def test_threshold_sweep_bad_input(y, scores, thresholds, match):
 
 
 def brute_force(y, s, floor, constrained):
+    """The rule by enumeration: min_recall -> the highest threshold that meets it;
+    min_precision -> the best recall that meets it, ties to the higher threshold."""
     best = None
     for t in np.unique(s):
         m = M.binary_metrics(y, (s >= t).astype(int))
-        kept, other = (
-            (m.recall, m.precision)
-            if constrained == "recall"
-            else (
-                m.precision,
-                m.recall,
-            )
-        )
-        if kept >= floor and (best is None or (other, m.f1) > best[0]):
-            best = ((other, m.f1), t)
+        if constrained == "recall":
+            if m.recall >= floor and (best is None or t > best[1]):
+                best = (None, t)
+        elif m.precision >= floor and (best is None or (m.recall, t) > best[0]):
+            best = ((m.recall, t), t)
     return best[1]
 
 
@@ -501,11 +498,16 @@ def test_choose_threshold_trades_recall_for_precision(scored):
     assert M.choose_threshold(y, s, min_recall=0.95) < M.choose_threshold(y, s, min_precision=0.9)
 
 
-def test_choose_threshold_breaks_ties_by_f1():
+def test_choose_threshold_takes_the_highest_threshold_not_the_best_precision():
+    """The course's one rule (lessons 6 and 7): the highest threshold that meets the target."""
+    y = [0, 1, 1, 1, 0]
+    s = [0.9, 0.8, 0.7, 0.6, 0.5]
+    # recall >= 1/3 at 0.8 (precision 0.5) and at 0.6 (precision 0.75, recall 1.0)
+    assert M.choose_threshold(y, s, min_recall=0.3) == 0.8
+    assert M.binary_metrics(y, (np.array(s) >= 0.6).astype(int)).precision == 0.75
     y = [0, 1, 0, 1]
-    s = [0.9, 0.8, 0.7, 0.6]
-    # recall >= 0.5 at 0.8 (precision 0.5, recall 0.5) and at 0.6 (precision 0.5, recall 1.0)
-    assert M.choose_threshold(y, s, min_recall=0.5) == 0.6
+    s = [0.9, 0.8, 0.7, 0.6]  # equal precision 0.5 at 0.8 and 0.6: the higher flags fewer
+    assert M.choose_threshold(y, s, min_recall=0.5) == 0.8
 
 
 def test_choose_threshold_unreachable_constraint_says_the_best():

@@ -26,6 +26,8 @@ __all__ = [
     "get_module",
     "head_path",
     "linear_at",
+    "model_changes",
+    "model_snapshot",
     "outputs_of",
     "plain_int",
     "set_module",
@@ -124,3 +126,47 @@ def fc_explainer(expected: str, hint: str, misconception: Misconception) -> Expl
         return None
 
     return explain
+
+
+def model_snapshot(model: nn.Module) -> dict[str, Any]:
+    """What a function that only looks at a model must leave as it was: every module's
+    train/eval mode, every buffer (BatchNorm's running statistics) and which module sits
+    at each path (the head included)."""
+    return {
+        "modes": {name: m.training for name, m in model.named_modules()},
+        "modules": {name: id(m) for name, m in model.named_modules()},
+        "buffers": {
+            name: b if b.device.type == "meta" else b.detach().clone()
+            for name, b in model.named_buffers()
+        },
+    }
+
+
+def model_changes(model: nn.Module, before: dict[str, Any]) -> list[str]:
+    """What changed in ``model`` since :func:`model_snapshot`, in words (empty: nothing)."""
+    changes = []
+    modules = {name: id(m) for name, m in model.named_modules()}
+    replaced = sorted(n for n in before["modules"] if modules.get(n) != before["modules"][n])
+    added = sorted(set(modules) - set(before["modules"]))
+    if replaced or added:
+        where = ", ".join(f"model.{n}" for n in (replaced + added)[:3] if n)
+        changes.append(f"a layer was replaced or added ({where or 'the model itself'})")
+    modes = {name: m.training for name, m in model.named_modules()}
+    flipped = [n for n, was in before["modes"].items() if n in modes and modes[n] != was]
+    if flipped:
+        now = "train" if modes[flipped[0]] else "eval"
+        changes.append(
+            f"its mode was left in {now} mode (was {'eval' if now == 'train' else 'train'})"
+        )
+    buffers = dict(model.named_buffers())
+    moved = [
+        n
+        for n, old in before["buffers"].items()
+        if old.device.type != "meta"
+        and n in buffers
+        and not n.endswith("num_batches_tracked")
+        and (buffers[n].shape != old.shape or not torch.equal(buffers[n].detach().cpu(), old.cpu()))
+    ]
+    if moved:
+        changes.append(f"its BatchNorm statistics moved ({moved[0]} and {len(moved) - 1} more)")
+    return changes

@@ -68,6 +68,9 @@ MISCONCEPTIONS = registry(
     Misconception("out_for_in", "in_features vs out_features", S3),
     Misconception("earlier_layer", "an earlier layer, not the head", S3),
     Misconception("edited_old_layer", "edited the old layer instead of building a new one", S3),
+    Misconception(
+        "out_features_edited", "out_features edited in place: the weight keeps its old shape", S1
+    ),
     Misconception("bias_not_copied", "bias setting not copied", S3),
     Misconception("aux_heads_left", "auxiliary heads left with the old sizes", "Auxiliary heads"),
     Misconception("used_library", "used the library's answer", EX),
@@ -198,6 +201,16 @@ def check_replace_resnet_head(
                 f"out_features = {fc.out_features}",
                 "use the num_classes argument; do not type a number.",
                 M["typed_class_count"],
+            )
+        if tuple(fc.weight.shape) != (fc.out_features, fc.in_features):
+            fail(
+                f"a new nn.Linear in model.fc of the {label}, its weight shaped "
+                f"({num_classes}, {in_features})",
+                f"model.fc.out_features = {fc.out_features} but its weight is still "
+                f"{tuple(fc.weight.shape)}: the old layer with one attribute changed",
+                "setting out_features does not resize the weight; assign a new nn.Linear "
+                "to model.fc.",
+                M["out_features_edited"],
             )
         out = outputs_of(result.eval(), example_input(result))[0]
         if tuple(out.shape) != (2, num_classes):
@@ -369,6 +382,15 @@ def check_make_head(make_head: Callable, *cases: tuple[str | nn.Module, int]) ->
             with torch.device(old.weight.device):
                 new = _call(
                     make_head, old, num_classes, what=f"make_head(model.{path}, {num_classes})"
+                )
+            size = "out_channels" if isinstance(old, nn.Conv2d) else "out_features"
+            if getattr(old, size) != old.weight.shape[0]:
+                fail(
+                    f"a new layer for model.{path} of the {label}, the old one left alone",
+                    f"model.{path}.{size} was set to {getattr(old, size)} in place; its "
+                    f"weight is still {tuple(old.weight.shape)}",
+                    f"setting {size} does not resize the weight; build and return a new layer.",
+                    M["edited_old_layer"],
                 )
             _check_new_head(new, old, num_classes, f"model.{path} of the {label}")
             set_module(model, path, new)

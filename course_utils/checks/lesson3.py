@@ -20,7 +20,13 @@ from course_utils.checks._feedback import (
     fail,
     registry,
 )
-from course_utils.checks._toolkit import build, outputs_of, plain_int
+from course_utils.checks._toolkit import (
+    build,
+    model_changes,
+    model_snapshot,
+    outputs_of,
+    plain_int,
+)
 
 S1 = "1. The output has one row per image and one column per class"
 S2 = "2. Logits -> probabilities -> prediction"
@@ -39,6 +45,9 @@ MISCONCEPTIONS = registry(
     Misconception("resnet_only", "code that works only for a ResNet's model.fc", S1),
     Misconception("device_assumed", "a device assumed instead of read from the model", S1),
     Misconception("not_a_shape", "a tuple of ints expected", EX),
+    Misconception(
+        "model_changed", "the caller's model changed (mode, BatchNorm statistics or head)", S3
+    ),
     Misconception("not_a_number", "a whole number (int) expected", EX),
     Misconception("wrong_count", "a count that is not rows x columns of the output", S1),
     Misconception("softmax_over_batch", "softmax over the batch axis", S2),
@@ -149,6 +158,7 @@ def check_output_shape(predict_output_shape: Callable, *cases: ShapeCase) -> Non
         labels.append(f"{label}, input {in_shape}")
         want = _measured_shape(model, in_shape)
         in_features = find_head(model).in_features
+        before = model_snapshot(model)
         try:
             result = predict_output_shape(model, in_shape)
         except NotImplementedError:
@@ -195,6 +205,15 @@ def check_output_shape(predict_output_shape: Callable, *cases: ShapeCase) -> Non
                 f"{got}: {observed}",
                 "one row per image in the batch, one column per output of the head.",
                 misconception,
+            )
+        changed = model_changes(model, before)
+        if changed:
+            fail(
+                f"predict_output_shape to leave the {label} as it was",
+                "; ".join(changed),
+                "work on the model without changing it: remember model.training and restore "
+                "it, or reason from the head without a forward pass; never swap its head.",
+                M["model_changed"],
             )
     correct("(batch, classes) on " + "; ".join(labels) + ".")
 

@@ -30,6 +30,8 @@ from course_utils.checks._toolkit import (
     get_module,
     head_path,
     linear_at,
+    model_changes,
+    model_snapshot,
     set_module,
 )
 
@@ -59,9 +61,14 @@ MISCONCEPTIONS = registry(
     Misconception("no_forward_pass", "judged from the layer's attributes, not a forward pass", S6),
     Misconception("fixed_batch", "the batch size typed instead of read from the example", S6),
     Misconception("not_a_bool", "True or False expected", "the exercise's instructions"),
+    Misconception(
+        "model_changed", "the caller's model changed (mode, BatchNorm statistics or head)", S6
+    ),
     Misconception("typed_in_features", "a feature size typed, not measured", S7),
     Misconception("broken_in_kept", "in_features read from the broken layer", S7),
     Misconception("counted_batch", "the feature count includes the batch (numel)", S7),
+    Misconception("batch_dimension_read", "the batch dimension (shape[0]) read as features", S7),
+    Misconception("out_for_in", "the old head's out_features used as in_features", S7),
     Misconception("resnet_only", "code that works only for a ResNet's model.fc", S7),
     Misconception("swapped_arguments", "nn.Linear's arguments in the wrong order", S7),
     Misconception("not_linear", "an nn.Linear head expected", S7),
@@ -261,10 +268,13 @@ def check_head_fits(
             "define it with def head_fits(...): ...",
             M["not_a_function"],
         )
-    for arch, change, num_classes, batch in cases or FIT_CASES:
+    changes: list[tuple[str, list[str]]] = []  # reported once every answer is right
+    for i, (arch, change, num_classes, batch) in enumerate(cases or FIT_CASES):
         model, fits = fit_case(arch, change, num_classes)
         example = torch.zeros(batch, 3, size, size)
         what = f"head_fits({arch} after '{change}', a batch of {batch}, {num_classes})"
+        model.train(i % 2 == 1)  # a caller's model may be in either mode
+        before = model_snapshot(model)
         try:
             got = head_fits(model, example, num_classes)
         except NotImplementedError:
@@ -280,6 +290,7 @@ def check_head_fits(
             got = _call(head_fits, model, example, num_classes, what=what)
         except Exception:  # noqa: BLE001 - the usual feedback, with the ResNet-only story
             got = _call(head_fits, model, example, num_classes, what=what)
+        changes.append((arch, model_changes(model, before)))
         if type(got) is not bool and not (
             type(got).__module__ == "numpy" and type(got).__name__ == "bool_"
         ):
@@ -313,6 +324,15 @@ def check_head_fits(
             "a forward pass without an error is not enough: compare the output shape too.",
             M["only_errors_checked"],
         )
+    for arch, changed in changes:
+        if changed:
+            fail(
+                f"head_fits to leave the {arch} as it was",
+                "; ".join(changed),
+                "a check must not change what it checks: remember model.training, run the "
+                "example under torch.no_grad() in eval mode, then restore the mode.",
+                M["model_changed"],
+            )
     checked = "; ".join(f"{a} ({c.replace('_', ' ')})" for a, c, _, _ in cases or FIT_CASES)
     correct(f"head_fits told a fitting head from a broken one on {checked}.")
 
@@ -362,6 +382,21 @@ def _diagnose_head(
             f"in_features={head.in_features} = {batch} samples x {features} features",
             "the output has shape (batch, features): read its last dimension, not numel().",
             M["counted_batch"],
+        )
+    if head.in_features == batch != num_classes:
+        fail(
+            f"in_features={features}: the features of ONE sample",
+            f"in_features={head.in_features}, the number of images in the example",
+            "the measured output has shape (batch, features): read shape[1], not shape[0].",
+            M["batch_dimension_read"],
+        )
+    if head.in_features == num_classes != batch:
+        fail(
+            f"in_features={features}: what this backbone produces",
+            f"in_features={head.in_features}, the broken layer's out_features (its class count)",
+            "in_features is the input side: measure what arrives at the head; out_features is "
+            "the number of classes.",
+            M["out_for_in"],
         )
     if head.in_features != features:
         fail(

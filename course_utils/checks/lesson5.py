@@ -104,6 +104,9 @@ MISCONCEPTIONS = registry(
         "Slip 3: building the optimizer before replacing the head",
     ),
     Misconception("not_an_optimizer", "no optimizer returned", "Exercise 3"),
+    Misconception(
+        "wrong_optimizer", "an optimizer of another kind than the recipe's", "Exercise 3"
+    ),
     Misconception("wrong_lr", "the learning rate asked for is not used", "Exercise 3"),
     Misconception(
         "requires_grad_protects_all",
@@ -127,7 +130,7 @@ MISCONCEPTIONS = registry(
     ),
     Misconception(
         "random_memorises",
-        "the random backbone's head said to memorise",
+        "fitting the training images taken for learning the task",
         "4. Three set-ups, chosen on validation",
     ),
     Misconception(
@@ -437,9 +440,10 @@ def check_trainable_after_swap(
     """``count(model, num_classes)`` must predict the trainable parameters after the recipe.
 
     Without ``arch``: the visible check, on a ResNet-50 with 15 classes and a
-    ResNet-18 with 7, so a number typed for one of them fails here.
+    MobileNetV3-Small with 7 (head in model.classifier), so a number typed for one of them,
+    or a count read from model.fc, fails here.
     """
-    cases = [(arch, num_classes)] if arch else [("resnet50", 15), ("resnet18", 7)]
+    cases = [(arch, num_classes)] if arch else [("resnet50", 15), ("mobilenet_v3_small", 7)]
     seen: list[int] = []
     for a, n in cases:
         try:
@@ -463,8 +467,14 @@ def check_trainable_after_swap(
 # --- exercise 3: an optimizer built at the right time ----------------------------------------
 
 
-def check_optimizer_setup(model: nn.Module, optimizer: object, lr: float | None = None) -> None:
-    """``optimizer`` must hold exactly the trainable parameters of ``model``, head included."""
+def check_optimizer_setup(
+    model: nn.Module,
+    optimizer: object,
+    lr: float | None = None,
+    kind: type[torch.optim.Optimizer] | None = torch.optim.SGD,
+) -> None:
+    """``optimizer`` must hold exactly the trainable parameters of ``model``, head included,
+    and be of the recipe's ``kind`` (exercise 3: SGD; ``None`` accepts any)."""
     if not isinstance(optimizer, torch.optim.Optimizer):
         shows = "None" if optimizer is None else f"a {type(optimizer).__name__}"
         fail(
@@ -478,6 +488,14 @@ def check_optimizer_setup(model: nn.Module, optimizer: object, lr: float | None 
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     path = head_path(model)
     head = {id(p) for p in get_module(model, path).parameters()}
+    if not trainable:
+        fail(
+            "the new head trainable (requires_grad=True), the backbone frozen",
+            "no parameter of the model is trainable: the new head was frozen too, so no "
+            "optimizer can be built for it",
+            "freeze FIRST, then create the head: a new layer is trainable by default.",
+            M["froze_after_replacing"],
+        )
     if held - in_model:
         fail(
             "the optimizer holds the new head's parameters",
@@ -506,6 +524,14 @@ def check_optimizer_setup(model: nn.Module, optimizer: object, lr: float | None 
             f"{[g['lr'] for g in optimizer.param_groups]}",
             "pass lr=lr to the optimizer.",
             M["wrong_lr"],
+        )
+    if kind is not None and type(optimizer) is not kind:
+        fail(
+            f"a torch.optim.{kind.__name__}, the recipe's optimizer",
+            f"a {type(optimizer).__name__}",
+            f"the exercise asks for torch.optim.{kind.__name__}; another optimizer has other "
+            "update rules and defaults.",
+            M["wrong_optimizer"],
         )
 
 
@@ -695,9 +721,9 @@ def check_random_init(answer: object) -> None:
                 M["head_does_the_work"],
             ),
             "B": (
-                "the table says otherwise: its training accuracy stayed far below 1, so the "
-                "head did not even fit (memorise) the training images; random features with "
-                "untrained BatchNorm statistics give it little to fit.",
+                "the head did fit every training image on the random features, yet validation "
+                "stayed at chance in every seed: fitting the training images is memorising "
+                "them, not learning the task.",
                 M["random_memorises"],
             ),
             "D": (
@@ -747,6 +773,14 @@ def _rates_one(
             shows,
             "return the optimizer you built.",
             M["not_an_optimizer"],
+        )
+    if type(optimizer) is not torch.optim.AdamW:
+        fail(
+            "a torch.optim.AdamW, as the exercise asks",
+            f"a {type(optimizer).__name__}",
+            "the recipe is AdamW (decoupled weight decay); Adam, SGD and the others update "
+            "differently, whatever the groups' rates.",
+            M["wrong_optimizer"],
         )
     rate = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
     path = head_path(model)

@@ -49,6 +49,11 @@ MISCONCEPTIONS = registry(
     Misconception("threshold_lower_than_needed", "threshold lower than needed", S3),
     Misconception("flag_everything", "flag everything", S3),
     Misconception("target_as_threshold", "target recall used as the threshold", S3),
+    Misconception("strict_greater", "strict > used where the rule flags score >= threshold", S3),
+    Misconception(
+        "best_precision_not_highest", "best precision kept instead of the highest threshold", S3
+    ),
+    Misconception("lowest_positive_score", "lowest positive score taken (recall 1.0)", S3),
     Misconception("not_a_threshold", "one number (the threshold) expected", EX),
     Misconception("accuracy_alone", "accuracy judged alone (the accuracy paradox)", S4),
     Misconception("precision_covers_misses", "precision taken to cover the missed cases", S4),
@@ -58,6 +63,9 @@ MISCONCEPTIONS = registry(
         "paradox_for_better_model", "paradox called for a model that beats the baseline", S51
     ),
     Misconception("baseline_ignored", "accuracy judged without the baseline", S51),
+    Misconception(
+        "baseline_from_predictions", "the baseline taken from the predictions, not y_true", S51
+    ),
     Misconception(
         "tie_counted_as_better", "a tie with the baseline counted as beating it (strict <)", S51
     ),
@@ -332,12 +340,11 @@ def check_threshold_for_recall(
     scores: Any,
     min_recall: float,
 ) -> None:
-    """``threshold_for_recall(y_true, scores, min_recall)`` must reach ``min_recall``, flagging
-    no more samples than needed.
+    """``threshold_for_recall(y_true, scores, min_recall)`` must follow the lesson's one rule.
 
-    Accepted: any threshold whose recall meets the target and that flags at most one sample
-    more than the highest such threshold (so ``>`` versus ``>=`` is forgiven), or that keeps
-    the best precision that meets the target (what ``metrics.choose_threshold`` returns).
+    The rule (lesson 6 section 3, also ``metrics.choose_threshold``): predict positive when
+    ``score >= threshold``; among the thresholds whose recall reaches ``min_recall``, take
+    the highest. Accepted: any threshold that flags exactly the cases that one flags.
     """
     _require_function(threshold_for_recall, "threshold_for_recall(y_true, scores, min_recall)")
     y = np.asarray(y_true)
@@ -362,9 +369,7 @@ def check_threshold_for_recall(
     # Forgive float32 rounding of a threshold read off float64 scores (or the reverse).
     t_eval = t - 1e-6 * max(1.0, abs(t))
     precision, recall = _sweep_at(y, s, t_eval)
-    sweep = metrics.threshold_sweep(y, s)
-    feasible = sweep.thresholds[sweep.recall >= min_recall - 1e-12]
-    highest = float(feasible.max())
+    highest = metrics.choose_threshold(y, s, min_recall=min_recall)
     if recall < min_recall - 1e-12:
         if math.isclose(t, 0.5):
             name, hint = M["default_threshold_kept"], "0.5 is only a default; lower it until "
@@ -380,30 +385,54 @@ def check_threshold_for_recall(
         )
     flagged = int((s >= t_eval).sum())
     fewest = int((s >= highest).sum())
-    best_precision = _sweep_at(y, s, metrics.choose_threshold(y, s, min_recall=min_recall))[0]
-    if flagged > fewest + 1 and precision < best_precision - 1e-9:
+    if flagged > fewest:
+        below = np.unique(s[s < highest])
+        best_precision = metrics.threshold_sweep(y, s)
+        feasible = best_precision.recall >= min_recall - 1e-12
+        by_precision = float(
+            best_precision.thresholds[feasible][np.argmax(best_precision.precision[feasible])]
+        )
+        observed = (
+            f"threshold {t:.4g} flags {flagged} samples where {fewest} meet the target; "
+            f"precision {precision:.3f}"
+        )
         if flagged == len(s):
             observed = f"threshold {t:.4g} flags every sample (precision {precision:.3f})"
             name = M["flag_everything"]
         elif math.isclose(t, min_recall):
             observed = f"threshold {t:.4g} is the recall target itself"
             name = M["target_as_threshold"]
-        else:
+        elif math.isclose(t, 0.5):
             observed = (
-                f"threshold {t:.4g} flags {flagged} samples where {fewest} would meet the "
-                f"target; precision drops to {precision:.3f} from {best_precision:.3f}"
+                f"the default 0.5 meets the target but flags {flagged} samples where {fewest} would"
             )
+            name = M["default_threshold_kept"]
+        elif (
+            len(below)
+            and math.isclose(t, below.max())
+            and flagged == fewest + int((s == below.max()).sum())
+        ):
+            observed += f": with score > {t:.4g} it flags {fewest}, but the rule flags score >= t"
+            name = M["strict_greater"]
+        elif math.isclose(t, by_precision):
+            observed += ", the best precision, but not the highest threshold"
+            name = M["best_precision_not_highest"]
+        elif (y == 1).any() and math.isclose(t, float(s[y == 1].min())):
+            observed = f"threshold {t:.4g} is the lowest positive score (recall {recall:.3f})"
+            name = M["lowest_positive_score"]
+        else:
             name = M["threshold_lower_than_needed"]
         fail(
-            f"the highest threshold that still reaches recall >= {min_recall}",
+            f"the highest threshold whose recall reaches {min_recall} (predicting positive "
+            "when score >= threshold)",
             observed,
-            "every extra flag costs precision: among the thresholds that meet the target, "
-            "keep the highest.",
+            "the rule (section 3): among the thresholds that meet the recall target, take the "
+            "highest; it flags the fewest cases.",
             name,
         )
     correct(
         f"threshold {t:.4g} reaches recall {recall:.3f} >= {min_recall} with precision "
-        f"{precision:.3f}."
+        f"{precision:.3f}, flagging {flagged} samples (the fewest that meet the target)."
     )
 
 
@@ -590,6 +619,23 @@ def _paradox_expected(y_true: Any, y_pred: Any) -> tuple[bool, float, float]:
     return accuracy <= baseline + 1e-12, accuracy, baseline
 
 
+# Two probes with accuracy 0.7 where the majority share of y_true and of y_pred swap
+# places: a baseline read from the predictions answers (False, True) instead of (True, False).
+_PRED_PROBES = (
+    ([0] * 8 + [1] * 2, [0] * 5 + [1] * 5),
+    ([0] * 5 + [1] * 5, [0] * 8 + [1] * 2),
+)
+
+
+def _baseline_from_predictions(accuracy_paradox: Callable[[Any, Any], bool]) -> bool:
+    """Whether the answer takes the majority share from y_pred (checked on two probes)."""
+    try:
+        answers = [bool(accuracy_paradox(list(t), list(p))) for t, p in _PRED_PROBES]
+    except Exception:  # noqa: BLE001 - a failure on the probes is no evidence either way
+        return False
+    return answers == [False, True]
+
+
 def check_accuracy_paradox(
     accuracy_paradox: Callable[[Any, Any], bool],
     cases: Iterable[tuple[Any, Any]],
@@ -633,7 +679,13 @@ def check_accuracy_paradox(
             f"frequent class ({len(np.asarray(y_true))} samples)"
         )
         tie = abs(accuracy - baseline) <= 1e-12
-        if got:
+        if not tie and _baseline_from_predictions(accuracy_paradox):
+            name = M["baseline_from_predictions"]
+            observed = (
+                f"{bool(got)} for {situation}: the majority share was read from y_pred, the "
+                "model's own answers"
+            )
+        elif got:
             name = M["fixed_cutoff"] if accuracy >= 0.9 else M["paradox_for_better_model"]
             observed = f"True for {situation}: this model beats the baseline"
         elif tie:
@@ -763,6 +815,7 @@ MISCONCEPTIONS.update(
         Misconception("diagonal_counted", "the diagonal (right answers) counted as confusion", S7),
         Misconception("rows_columns_swapped", "rows (true) and columns (predicted) swapped", S7),
         Misconception("not_a_name_pair", "a pair of class names expected", EX),
+        Misconception("not_largest_cell", "an off-diagonal cell that is not the largest", S7),
         Misconception("micro_is_macro", "micro averaging taken for macro averaging", S7),
         Misconception("micro_is_weighted", "micro averaging taken for weighted averaging", S7),
         Misconception("micro_is_largest_class", "micro F1 taken for the largest class's F1", S7),
@@ -812,6 +865,21 @@ def most_confused_expected(matrix: Any, class_names: Any) -> tuple[str, str]:
     return names[row], names[col]
 
 
+# A probe whose largest error (true r, predicted p) has an empty mirror cell and whose
+# first row holds a small error: reading columns as true classes answers ('p', 'r').
+_PROBE = ([[20, 1, 0], [0, 20, 0], [9, 0, 20]], ["p", "q", "r"])
+
+
+def _reads_columns_as_true(most_confused: Callable[[Any, Any], Any]) -> bool:
+    """Whether the answer reads the matrix the other way round (checked on a probe), rather
+    than merely landing on the mirror of the largest cell by another mistake."""
+    try:
+        got = most_confused(np.array(_PROBE[0]), list(_PROBE[1]))
+        return tuple(str(g) for g in got) == ("p", "r")
+    except Exception:  # noqa: BLE001 - any failure on the probe: not evidence of a swap
+        return False
+
+
 def check_most_confused(
     most_confused: Callable[[Any, Any], Any], cases: Iterable[tuple[Any, Any]]
 ) -> None:
@@ -839,24 +907,40 @@ def check_most_confused(
         if got == want:
             continue
         m = np.array(to_numpy(matrix), dtype=float)
+        if not all(g in names for g in got):
+            fail(
+                "a pair (true class name, predicted class name)",
+                f"{got}: not names from class_names {names}",
+                "index class_names with the row and the column you found.",
+                M["not_a_name_pair"],
+            )
+        i, j = names.index(got[0]), names.index(got[1])
+        off = m.copy()
+        np.fill_diagonal(off, -np.inf)
+        if i != j and m[i, j] == off.max():
+            continue  # a tie: another cell with the same, largest count
         diag = names[int(np.argmax(np.diag(m)))]
         if got[0] == got[1] and got[0] == diag:
             observed, name = (
                 f"{got}: the largest count on the diagonal, the right answers",
                 "diagonal_counted",
             )
-        elif got == want[::-1]:
-            observed, name = (
-                f"{got}: true and predicted the other way round",
-                "rows_columns_swapped",
-            )
         elif got[0] == got[1]:
             observed, name = (
                 f"{got}: a class confused with itself is a right answer",
                 "diagonal_counted",
             )
+        elif m[j, i] == off.max() and _reads_columns_as_true(most_confused):
+            observed, name = (
+                f"{got}: true and predicted the other way round",
+                "rows_columns_swapped",
+            )
         else:
-            observed, name = f"{got}", "rows_columns_swapped"
+            observed, name = (
+                f"{got}: row {got[0]}, column {got[1]} holds {m[i, j]:g} errors; another "
+                "off-diagonal cell holds more",
+                "not_largest_cell",
+            )
         fail(
             f"{want}: true class {want[0]} predicted as {want[1]} most often",
             observed,

@@ -23,7 +23,7 @@ from torch import nn
 from course_utils import metrics, training
 from course_utils.checks._feedback import Misconception, correct, fail, registry
 from course_utils.checks._toolkit import call_student as _call
-from course_utils.checks._toolkit import to_numpy
+from course_utils.checks._toolkit import model_changes, model_snapshot, to_numpy
 
 MISCONCEPTIONS = registry(
     "lesson7",
@@ -76,6 +76,11 @@ MISCONCEPTIONS = registry(
         "Step 2: look at the errors",
     ),
     Misconception(
+        "model_changed",
+        "the caller's model changed (mode, BatchNorm statistics or head)",
+        "Step 2: look at the errors",
+    ),
+    Misconception(
         "losses_not_measured", "not the images with the highest loss", "Step 2: look at the errors"
     ),
     Misconception(
@@ -85,7 +90,12 @@ MISCONCEPTIONS = registry(
     ),
     Misconception(
         "threshold_too_low",
-        "threshold lower than needed (flags far too much)",
+        "threshold lower than the rule's (flags more than needed)",
+        "Step 3: a threshold for the use case, chosen on validation",
+    ),
+    Misconception(
+        "strict_greater",
+        "strict > used where the rule flags score >= threshold",
         "Step 3: a threshold for the use case, chosen on validation",
     ),
     Misconception(
@@ -139,6 +149,11 @@ MISCONCEPTIONS = registry(
     ),
     Misconception(
         "numbers_not_measured", "numbers not measured", "Step 4: open the test set, once"
+    ),
+    Misconception(
+        "averages_not_class",
+        "averages over all classes reported instead of the screened class's",
+        "Step 4: open the test set, once",
     ),
     Misconception("not_a_verdict", "not one of the two verdicts", "Step 5: the verdict"),
     Misconception(
@@ -309,7 +324,9 @@ def _top_one(
     k: int,
     where: str,
 ) -> np.ndarray:
+    before = model_snapshot(model)
     got = _call(top_losses, model, data, k, what=f"top_losses(model, {where}, {k})")
+    changed = model_changes(model, before)
     try:
         idx = to_numpy(got).astype(np.int64).reshape(-1)
     except (TypeError, ValueError):
@@ -336,6 +353,14 @@ def _top_one(
                 f"losses in your order: {np.round(losses[idx], 3).tolist()}",
                 "sort by loss, descending, and keep the first k.",
                 M["losses_unsorted"],
+            )
+        if changed:
+            fail(
+                "top_losses to leave the model as it was",
+                "; ".join(changed),
+                "measure in eval mode under torch.no_grad(), and restore the mode the model "
+                "was in (training.evaluate does both).",
+                M["model_changed"],
             )
         return idx
     if np.allclose(np.sort(losses[idx]), np.sort(losses)[:k]):
@@ -494,7 +519,12 @@ def _at(is_positive: np.ndarray, scores: np.ndarray, threshold: float) -> metric
 def check_threshold_on_validation(
     threshold: Any, model: nn.Module, val: Any, *, positive: str, min_recall: float
 ) -> None:
-    """The threshold reaches ``min_recall`` on VALIDATION data without flagging far too much."""
+    """The threshold follows the course's rule on VALIDATION data (lesson 6, section 3).
+
+    The rule: predict positive when ``score >= threshold``; take the highest threshold whose
+    recall reaches ``min_recall`` (``metrics.choose_threshold``). Accepted: any threshold
+    that flags exactly the validation images that one flags.
+    """
     t = _number(threshold, "the threshold")
     is_pos, scores = _class_scores(model, val, positive)
     at = _at(is_pos, scores, t)
@@ -502,24 +532,30 @@ def check_threshold_on_validation(
         fail(
             f"a threshold with {positive} recall >= {min_recall} on the validation set",
             f"threshold {t:.4g} gives validation recall {at.recall:.3f}",
-            "choose the threshold on splits.val: the highest one that still reaches the "
-            "recall target there.",
+            "choose the threshold on splits.val with the rule (lesson 6, section 3): the "
+            "highest one whose recall reaches the target there.",
             M["threshold_misses_target"],
         )
-    best = _at(
-        is_pos,
-        scores,
-        metrics.choose_threshold(is_pos, scores, min_recall=min_recall, positive=True),
-    )
-    if at.precision < 0.8 * best.precision:
+    rule = metrics.choose_threshold(is_pos, scores, min_recall=min_recall, positive=True)
+    best = _at(is_pos, scores, rule)
+    flagged, fewest = at.counts.tp + at.counts.fp, best.counts.tp + best.counts.fp
+    if flagged > fewest:
+        below = scores[scores < rule - ROUNDING]
+        strict = below.size > 0 and math.isclose(t, float(below.max()), abs_tol=ROUNDING)
         fail(
-            f"a threshold that meets recall >= {min_recall} without flagging far more than needed",
-            f"threshold {t:.4g} flags {at.counts.tp + at.counts.fp} validation images with "
-            f"precision {at.precision:.3f}, where {best.precision:.3f} is reachable",
-            "among the thresholds that meet the recall target, keep the highest.",
-            M["threshold_too_low"],
+            f"the highest threshold whose {positive} recall reaches {min_recall} on "
+            "validation (predicting positive when score >= threshold)",
+            f"threshold {t:.4g} flags {flagged} validation images where {fewest} meet the "
+            f"target; precision {at.precision:.3f}"
+            + (": with score > threshold it would flag the rule's images" if strict else ""),
+            "the rule (lesson 6, section 3): among the thresholds that meet the recall "
+            "target, take the highest; the rule flags score >= threshold.",
+            M["strict_greater"] if strict else M["threshold_too_low"],
         )
-    correct(f"threshold {t:.4g}: validation recall {at.recall:.3f}, precision {at.precision:.3f}.")
+    correct(
+        f"threshold {t:.4g}: validation recall {at.recall:.3f}, precision {at.precision:.3f}, "
+        f"flagging {flagged} images (the fewest that meet the target)."
+    )
 
 
 def check_threshold_not_from_test(
@@ -610,6 +646,21 @@ def check_test_measurement(
             f"flag an image when its {positive} probability >= the threshold.",
             M["threshold_not_applied"],
         )
+    report = metrics.per_class_metrics(labels, predictions, class_names=test.classes)
+    for kind in ("macro", "weighted"):
+        avg = getattr(report, kind)
+        if math.isclose(recall, avg.recall, abs_tol=1e-6) and math.isclose(
+            precision, avg.precision, abs_tol=1e-6
+        ):
+            fail(
+                f"the {positive} class's test recall and precision at threshold {t:.4g}",
+                f"the test report's {kind} averages over all {len(test.classes)} classes "
+                f"(recall {avg.recall:.3f}, precision {avg.precision:.3f}): measured, but "
+                f"not the {positive} screening's",
+                f"the use case asks about one class: flag an image when its {positive} "
+                "probability >= the threshold, and measure those flags.",
+                M["averages_not_class"],
+            )
     if val is not None:
         val_measured = _at(*_class_scores(model, val, positive), t)
         if math.isclose(recall, val_measured.recall, abs_tol=1e-6) and math.isclose(
@@ -718,8 +769,8 @@ def check_verdict(
     )
     situation = (
         f"test recall {measured.recall:.3f} (needs >= {min_recall}) and precision "
-        f"{measured.precision:.3f} (needs >= {min_precision}), accuracy "
-        f"{measured.accuracy:.3f}"
+        f"{measured.precision:.3f} (needs >= {min_precision}), {positive}-or-not "
+        f"accuracy {measured.accuracy:.3f} (not the report's 5-class accuracy)"
     )
     if said != want:
         if said == "deploy" and measured.accuracy >= 0.9:

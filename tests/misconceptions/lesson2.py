@@ -20,6 +20,18 @@ FROM_WEIGHT = """def replace_resnet_head(model, num_classes):
     return model
 """
 
+OUT_FEATURES_IN_PLACE = """def replace_resnet_head(model, num_classes):
+    model.fc.out_features = num_classes
+    return model
+"""
+
+MAKE_IN_PLACE = """def make_head(old_head, num_classes):
+    if isinstance(old_head, nn.Conv2d):
+        old_head.out_channels = num_classes
+    else:
+        old_head.out_features = num_classes
+"""
+
 RESNET_ONLY = """def get_in_features(model: nn.Module) -> int:
     return model.fc.in_features
 """
@@ -58,6 +70,13 @@ CASES = [
     Case("resnet_head_classifier", L, "ex1_answer", CLASSIFIER, "lesson2.classifier_on_resnet"),
     Case("resnet_head_from_weight", L, "ex1_answer", FROM_WEIGHT, "pass", "pass"),
     Case(
+        "resnet_head_out_features_in_place",
+        L,
+        "ex1_answer",
+        OUT_FEATURES_IN_PLACE,
+        "lesson2.out_features_edited",
+    ),
+    Case(
         "silent_attribute_error", L, "q1_answer", 'answer_q1 = "A"', "lesson2.classifier_on_resnet"
     ),
     Case("silent_shape_error", L, "q1_answer", 'answer_q1 = "D"', "lesson2.classifier_on_resnet"),
@@ -68,6 +87,7 @@ CASES = [
     Case("make_head_linear_only", L, "ex3_answer", MAKE_LINEAR_ONLY, "lesson2.linear_only"),
     Case("make_head_always_bias", L, "ex3_answer", MAKE_ALWAYS_BIAS, "lesson2.bias_not_copied"),
     Case("make_head_from_weight", L, "ex3_answer", MAKE_OTHER_STYLE, "pass", "pass"),
+    Case("make_head_in_place", L, "ex3_answer", MAKE_IN_PLACE, "lesson2.edited_old_layer"),
     Case("line_512", L, "q2_answer", 'answer_q2 = "A"', "lesson2.resnet18_size_on_resnet50"),
     Case("line_vgg", L, "q2_answer", 'answer_q2 = "B"', "lesson2.resnet_like_vgg"),
     Case("line_head", L, "q2_answer", 'answer_q2 = "D"', "lesson2.head_on_resnet"),

@@ -36,10 +36,19 @@ OTHER_STYLE = """def predict(logits):
     return probabilities, torch.max(probabilities, dim=1).indices
 """
 
+# Right shape, but the caller's model loses its head: the measurement was never undone.
+HEAD_SWAPPED_AWAY = """def predict_output_shape(model, input_shape):
+    info = heads.find_head(model)
+    classes = info.out_features
+    heads.set_module(model, info.path, nn.Identity())  # 'to look at the features'
+    return (input_shape[0], classes)
+"""
+
 CASES = [
     Case("shape_resnet_only", L, "ex1_answer", RESNET_ONLY, "lesson3.resnet_only"),
     Case("shape_meta_only", L, "ex1_answer", META_ONLY, "lesson3.device_assumed"),
     Case("shape_forward_any_device", L, "ex1_answer", ANY_DEVICE, "pass", "pass"),
+    Case("shape_head_swapped_away", L, "ex1_answer", HEAD_SWAPPED_AWAY, "lesson3.model_changed"),
     Case("softmax_by_hand", L, "ex2_answer", BY_HAND, "lesson3.unstable_softmax"),
     Case("softmax_over_batch", L, "ex2_answer", OVER_BATCH, "lesson3.softmax_over_batch"),
     Case("predict_other_style", L, "ex2_answer", OTHER_STYLE, "pass", "pass"),

@@ -39,6 +39,7 @@ NO_CATCH = """def head_fits(model, example, num_classes):
 """
 
 FITS_OTHER_STYLE = """def head_fits(model, example, num_classes):
+    mode = model.training
     model.eval()
     with torch.inference_mode():
         try:
@@ -47,7 +48,29 @@ FITS_OTHER_STYLE = """def head_fits(model, example, num_classes):
             if "cannot be multiplied" in str(err):
                 return False
             raise
+        finally:
+            model.train(mode)
     return logits.shape == torch.Size([example.shape[0], num_classes])
+"""
+
+# Right answers, but the caller's model is left in eval mode.
+FITS_NO_RESTORE = """def head_fits(model, example, num_classes):
+    try:
+        with torch.no_grad():
+            out = model.eval()(example)
+    except RuntimeError:
+        return False
+    return tuple(out.shape) == (len(example), num_classes)
+"""
+
+# Right answers, but a train-mode forward pass moves the caller's BatchNorm statistics.
+FITS_TRAIN_MODE = """def head_fits(model, example, num_classes):
+    try:
+        with torch.no_grad():
+            out = model(example)
+    except RuntimeError:
+        return False
+    return tuple(out.shape) == (len(example), num_classes)
 """
 
 RESNET_TYPED = """def repair_head(model, example):
@@ -61,6 +84,21 @@ NUMEL = """def repair_head(model, example):
     with torch.no_grad():
         produced = model.eval()(example).numel()
     heads.set_module(model, info.path, nn.Linear(produced, info.module.out_features))
+    return model
+"""
+
+SHAPE_ZERO = """def repair_head(model, example):
+    info = heads.find_head(model)
+    heads.set_module(model, info.path, nn.Identity())
+    with torch.no_grad():
+        produced = model.eval()(example).shape[0]
+    heads.set_module(model, info.path, nn.Linear(produced, info.module.out_features))
+    return model
+"""
+
+OUT_FOR_IN = """def repair_head(model, example):
+    info = heads.find_head(model)
+    heads.set_module(model, info.path, nn.Linear(info.out_features, info.out_features))
     return model
 """
 
@@ -90,10 +128,14 @@ CASES = [
     Case("fits_only_errors", L, "ex3_answer", ONLY_ERRORS, "lesson4.only_errors_checked"),
     Case("fits_error_escapes", L, "ex3_answer", NO_CATCH, "lesson4.shape_error_escapes"),
     Case("fits_other_style", L, "ex3_answer", FITS_OTHER_STYLE, "pass", "pass"),
+    Case("fits_no_restore", L, "ex3_answer", FITS_NO_RESTORE, "lesson4.model_changed"),
+    Case("fits_train_mode", L, "ex3_answer", FITS_TRAIN_MODE, "lesson4.model_changed"),
     Case("fix_reads_broken_layer", L, "q2_answer", 'answer_q2 = "A"', "lesson4.broken_in_kept"),
     Case("fix_eval_mode", L, "q2_answer", 'answer_q2 = "C"', "lesson4.mode_blamed"),
     Case("fix_lowercase", L, "q2_answer", "answer_q2 = ' d '", "pass", "pass"),
     Case("repair_resnet_typed", L, "ex5_answer", RESNET_TYPED, "lesson4.resnet_only"),
     Case("repair_numel", L, "ex5_answer", NUMEL, "lesson4.counted_batch"),
+    Case("repair_shape_zero", L, "ex5_answer", SHAPE_ZERO, "lesson4.batch_dimension_read"),
+    Case("repair_out_for_in", L, "ex5_answer", OUT_FOR_IN, "lesson4.out_for_in"),
     Case("repair_with_hook", L, "ex5_answer", REPAIR_OTHER_STYLE, "pass", "pass"),
 ]

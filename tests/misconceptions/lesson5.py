@@ -47,6 +47,38 @@ heads.replace_head(fixed, len(classes), freeze_backbone=True)
 optimizer = build_optimizer(fixed, lr=0.1)
 """
 
+OPTIMIZER_ADAM = """def build_optimizer(model, lr):
+    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+
+fixed = backbones.load_backbone("resnet18", weights="course")
+freezing.freeze(fixed)
+fixed.fc = nn.Linear(fixed.fc.in_features, len(classes))
+optimizer = build_optimizer(fixed, lr=0.1)
+"""
+
+# Swap, then freeze: build_optimizer raises (an empty parameter list), and the test cell
+# meets the optimizer a demo cell left behind.
+OPTIMIZER_SWAP_THEN_FREEZE = """def build_optimizer(model, lr):
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+
+fixed = backbones.load_backbone("resnet18", weights="course")
+fixed.fc = nn.Linear(fixed.fc.in_features, len(classes))
+freezing.freeze(fixed)
+optimizer = build_optimizer(fixed, lr=0.1)
+"""
+
+RATES_ADAM = """def two_rate_optimizer(model, lr, backbone_factor):
+    head = heads.get_module(model, heads.find_head(model).path)
+    in_head = {id(p) for p in head.parameters()}
+    backbone = [p for p in model.parameters() if id(p) not in in_head]
+    return torch.optim.Adam([
+        {"params": backbone, "lr": lr * backbone_factor},
+        {"params": list(head.parameters()), "lr": lr},
+    ])
+"""
+
 RATES_SWAPPED = """def two_rate_optimizer(model, lr, backbone_factor):
     path = heads.find_head(model).path
     head = heads.get_module(model, path)
@@ -99,6 +131,14 @@ CASES = [
         OPTIMIZER_TOO_EARLY,
         visible="lesson5.optimizer_too_early",
     ),
+    Case("Adam instead of SGD", L, "ex3_answer", OPTIMIZER_ADAM, visible="lesson5.wrong_optimizer"),
+    Case(
+        "swap, then freeze: build_optimizer raises",
+        L,
+        "ex3_answer",
+        OPTIMIZER_SWAP_THEN_FREEZE,
+        visible="lesson5.froze_after_replacing",
+    ),
     Case(
         "filter() and replace_head: right",
         L,
@@ -123,7 +163,7 @@ CASES = [
         graded="pass",
     ),
     Case(
-        "the random backbone memorises",
+        "fitting the training images taken for learning",
         L,
         "q2_answer",
         'answer_q2 = "B"\n',
@@ -150,6 +190,7 @@ CASES = [
         RATES_SWAPPED,
         visible="lesson5.rates_swapped",
     ),
+    Case("Adam instead of AdamW", L, "ex7_answer", RATES_ADAM, visible="lesson5.wrong_optimizer"),
     Case(
         "named parameters and add_param_group: right",
         L,

@@ -44,6 +44,44 @@ SORTED_SCORES = """def threshold_for_recall(y_true, scores, min_recall):
     return float(positive_scores[max(needed, 1) - 1])
 """
 
+STRICT_GREATER = """def threshold_for_recall(y_true, scores, min_recall):
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=float)
+    for t in np.unique(s)[::-1]:
+        if ((s > t) & (y == 1)).sum() / (y == 1).sum() >= min_recall:
+            return float(t)
+    return float(s.min())
+"""
+
+BEST_PRECISION = """def threshold_for_recall(y_true, scores, min_recall):
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=float)
+    best, best_precision = None, -1.0
+    for t in np.unique(s):
+        flagged = s >= t
+        recall = (flagged & (y == 1)).sum() / (y == 1).sum()
+        precision = (flagged & (y == 1)).sum() / flagged.sum()
+        if recall >= min_recall and precision > best_precision:
+            best, best_precision = float(t), precision
+    return best
+"""
+
+LOWEST_POSITIVE = """def threshold_for_recall(y_true, scores, min_recall):
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=float)
+    return float(s[y == 1].min())
+"""
+
+DEFAULT_IF_MET = """def threshold_for_recall(y_true, scores, min_recall):
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=float)
+    if ((s >= 0.5) & (y == 1)).sum() / (y == 1).sum() >= min_recall:
+        return 0.5
+    for t in np.unique(s)[::-1]:
+        if ((s >= t) & (y == 1)).sum() / (y == 1).sum() >= min_recall:
+            return float(t)
+"""
+
 STRICT = """def accuracy_paradox(y_true, y_pred):
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     _, sizes = np.unique(y_true, return_counts=True)
@@ -54,6 +92,12 @@ ZERO_ONE = """def accuracy_paradox(y_true, y_pred):
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     share = y_true.mean()
     return bool(np.mean(y_true == y_pred) <= max(share, 1 - share))
+"""
+
+PRED_BASELINE = """def accuracy_paradox(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    _, sizes = np.unique(y_pred, return_counts=True)
+    return bool(np.mean(y_true == y_pred) <= sizes.max() / len(y_pred))
 """
 
 COUNTER = """from collections import Counter
@@ -116,6 +160,15 @@ LOOPS = """def most_confused(matrix, class_names):
     return pair
 """
 
+# Right orientation (row = true), but the largest cell of the first row with an error.
+FIRST_ROW = """def most_confused(matrix, class_names):
+    m = np.asarray(matrix)
+    for i, row in enumerate(m):
+        errors = [(count, j) for j, count in enumerate(row) if j != i and count > 0]
+        if errors:
+            return class_names[i], class_names[max(errors)[1]]
+"""
+
 CASES = [
     Case("metrics_divide_by_zero", L, "ex1_answer", NO_GUARD, "lesson6.division_by_zero"),
     Case("metrics_tp_over_total", L, "ex1_answer", TP_OVER_TOTAL, "lesson6.tn_not_counted"),
@@ -128,6 +181,28 @@ CASES = [
     Case("screening_f1", L, "q2_answer", 'answer_q2 = "D"', "lesson6.f1_for_unequal_costs"),
     Case("threshold_default", L, "ex4_answer", DEFAULT_THRESHOLD, "lesson6.default_threshold_kept"),
     Case("threshold_sorted_scores", L, "ex4_answer", SORTED_SCORES, "pass", "pass"),
+    Case("threshold_strict_greater", L, "ex4_answer", STRICT_GREATER, "lesson6.strict_greater"),
+    Case(
+        "threshold_best_precision",
+        L,
+        "ex4_answer",
+        BEST_PRECISION,
+        "lesson6.best_precision_not_highest",
+    ),
+    Case(
+        "threshold_lowest_positive",
+        L,
+        "ex4_answer",
+        LOWEST_POSITIVE,
+        "lesson6.lowest_positive_score",
+    ),
+    Case(
+        "threshold_default_if_met",
+        L,
+        "ex4_answer",
+        DEFAULT_IF_MET,
+        "lesson6.default_threshold_kept",
+    ),
     Case("fraud_accuracy", L, "q3_answer", 'answer_q3 = "A"', "lesson6.accuracy_alone"),
     Case("fraud_precision", L, "q3_answer", 'answer_q3 = "B"', "lesson6.precision_covers_misses"),
     Case("fraud_wait", L, "q3_answer", 'answer_q3 = "D"', "lesson6.verdict_postponed"),
@@ -137,6 +212,13 @@ CASES = [
     Case("paradox_strict", L, "ex6_answer", STRICT, "lesson6.tie_counted_as_better"),
     Case("paradox_zero_one", L, "ex6_answer", ZERO_ONE, "lesson6.binary_labels_assumed"),
     Case("paradox_counter", L, "ex6_answer", COUNTER, "pass", "pass"),
+    Case(
+        "paradox_baseline_from_predictions",
+        L,
+        "ex6_answer",
+        PRED_BASELINE,
+        "lesson6.baseline_from_predictions",
+    ),
     Case("leakage_more_data", L, "q4_answer", 'answer_q4 = "A"', "lesson6.more_data_better"),
     Case("leakage_overfits", L, "q4_answer", 'answer_q4 = "B"', "lesson6.leakage_as_overfitting"),
     Case("overfit_perfect", L, "q5_answer", 'answer_q5 = "C"', "lesson6.perfect_train_score"),
@@ -149,6 +231,7 @@ CASES = [
     Case("confused_swapped", L, "ex11_answer", SWAPPED, "lesson6.rows_columns_swapped"),
     Case("confused_diagonal", L, "ex11_answer", DIAGONAL, "lesson6.diagonal_counted"),
     Case("confused_loops", L, "ex11_answer", LOOPS, "pass", "pass"),
+    Case("confused_first_row", L, "ex11_answer", FIRST_ROW, "lesson6.not_largest_cell"),
     Case("micro_macro", L, "q8_answer", 'answer_q8 = "A"', "lesson6.micro_is_macro"),
     Case("micro_weighted", L, "q8_answer", 'answer_q8 = "C"', "lesson6.micro_is_weighted"),
 ]

@@ -50,6 +50,16 @@ screening_threshold = metrics.choose_threshold(
 
 THRESHOLD_TOO_LOW = _VAL + "screening_threshold = 0.0\n"
 
+# The rule written with a strict `>`: the highest score whose `>` recall meets the target.
+THRESHOLD_STRICT = (
+    _VAL
+    + """screening_threshold = max(
+    t for t in np.unique(primrose_val_scores)
+    if (primrose_val_scores[is_primrose_val] > t).mean() >= VAL_RECALL
+)
+"""
+)
+
 _TEST = "test_labels, test_pred, test_probs = training.evaluate(model, splits.test)\n"
 
 REPORT_ON_VALIDATION = (
@@ -75,6 +85,8 @@ SWAPPED = _MEASURED + "test_recall, test_precision = screening.precision, screen
 PERCENT = _MEASURED + (
     "test_recall, test_precision = 100 * screening.recall, 100 * screening.precision\n"
 )
+
+MACRO = "test_recall, test_precision = test_report.macro.recall, test_report.macro.precision\n"
 
 RECALL_ONLY = """def decide(recall, precision):
     if recall >= TARGET_RECALL:
@@ -134,6 +146,13 @@ CASES = [
         visible="lesson7.threshold_too_low",
     ),
     Case(
+        "threshold with a strict > instead of >=",
+        L,
+        "ex4_answer",
+        THRESHOLD_STRICT,
+        visible="lesson7.strict_greater",
+    ),
+    Case(
         "report of the validation set",
         L,
         "ex3_answer",
@@ -160,6 +179,13 @@ CASES = [
         "ex5_answer",
         SWAPPED,
         visible="lesson7.precision_recall_swapped",
+    ),
+    Case(
+        "macro averages of the test report reported",
+        L,
+        "ex5_answer",
+        MACRO,
+        visible="lesson7.averages_not_class",
     ),
     Case(
         "only the recall requirement", L, "ex6_answer", RECALL_ONLY, visible="lesson7.recall_only"
