@@ -131,7 +131,11 @@ def test_cluster_grades_byte_identical_to_a_local_run(course, intro, cluster, tm
     assert "on the Dask cluster at" in printed and "isolation: " in printed
     local = (tmp_path / "local" / "grades.csv").read_bytes()
     assert (tmp_path / "dask" / "grades.csv").read_bytes() == local
-    assert local.decode().splitlines()[1:] == ["ann,intro,3,3", "ben,intro,1,3", "cat,intro,0,3"]
+    assert local.decode().splitlines()[1:] == [
+        "ann,intro,3,3,graded",
+        "ben,intro,1,3,graded",
+        "cat,intro,0,3,unreadable",
+    ]
     assert (tmp_path / "dask" / "feedback" / "ben" / "intro.html").is_file()
 
 

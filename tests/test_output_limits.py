@@ -7,7 +7,9 @@ the per-cell limit, one cell far over it, one just under it, many just under it 
 escaping makes four times larger on the page. All are graded one at a time by
 ``course grade``'s engine (``--jobs 1``), between two gradings of the same notebook
 without the extra cells, whose mean time is the baseline: each case keeps full
-marks, takes at most twice the baseline, is never stopped by a limit of time, and
+marks, takes at most twice the baseline (where one timing is over, the case and a
+baseline are graded again back to back and the faster of each counts: a spike of a
+shared machine is no verdict), is never stopped by a limit of time, and
 leaves a feedback page under ``feedback.PAGE_LIMIT``. A wrong answer that floods
 inside its test still fails that test. (Issue 30; issue 23's feedback size.)
 """
@@ -120,7 +122,25 @@ def graded(tmp_path_factory):
         "max": max_score,
         "baseline": baseline,
         "first_points": items[0].points,
+        "work": {name: (name, lesson, path) for name, lesson, path in work},
+        "limits": limits,
+        "tmp": tmp,
     }
+
+
+def _seconds_again(graded, case: str) -> tuple[float, float]:
+    """``case`` and the baseline graded once more, back to back: (case, baseline) seconds.
+
+    One wall-clock time on a shared machine can be a spike (another job took the
+    cores); a slowdown the output causes shows in every repetition.
+    """
+    from grader.autograde import Grader
+
+    out = graded["tmp"] / f"again-{case}"
+    with Grader(ROOT, ["lesson1"], limits=graded["limits"], jobs=1) as grader:
+        work = [graded["work"][case], graded["work"]["baseline_first"]]
+        again = {o.student: o.seconds for o in grader.grade(work, out)}
+    return again[case], again["baseline_first"]
 
 
 @pytest.mark.slow
@@ -131,7 +151,11 @@ def test_output_is_capped_and_answers_keep_their_marks(case, graded):
     assert outcome.status == "graded", outcome.notes
     assert outcome.score == graded["max"], outcome.notes
     assert not any("timeout" in note or "stopped after" in note for note in outcome.notes)
-    assert outcome.seconds <= 2 * graded["baseline"], (outcome.seconds, graded["baseline"])
+    seconds, baseline = outcome.seconds, graded["baseline"]
+    if seconds > 2 * baseline:  # the fastest of two gradings each, so a spike is not a verdict
+        again, baseline_again = _seconds_again(graded, case)
+        seconds, baseline = min(seconds, again), min(baseline, baseline_again)
+    assert seconds <= 2 * baseline, (seconds, baseline)
     assert len(page.encode()) <= feedback.PAGE_LIMIT, len(page.encode())
     text = feedback.visible_text(page)
     if case in ("many_over", "one_far_over", "images"):
