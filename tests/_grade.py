@@ -1,7 +1,8 @@
-"""The ``course grade`` command line the grading tests run: one place for its shape."""
+"""What the grading tests share: ``course grade``'s command line, and the processes a job left."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -20,3 +21,15 @@ def grade_args(
     args += ["--out", str(out)]
     args += ["--jobs", str(jobs)] if jobs is not None else []
     return [*args, "--cell-timeout", str(cell_timeout), "--timeout", str(timeout), *extra]
+
+
+def running(argument: str) -> list[int]:
+    """Pids of the processes on this machine with ``argument`` as one of their arguments."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if argument.encode() in Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0"):
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
+from _browser import DRIVER_DIR, run_driver
 from _grade import grade_args
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from submissions import corpus  # tests/ is on sys.path (rootdir imports)
@@ -41,7 +40,6 @@ from grader.lesson_html import (
 from grader.report import REVIEW_START
 
 ROOT = Path(__file__).resolve().parents[1]
-DRIVER_DIR = ROOT / "tests" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "accessibility"
 TAGS = ["wcag2a", "wcag2aa"]
@@ -108,21 +106,10 @@ def _axe(paths: dict[str, Path], tmp_path: Path) -> dict:
         "resultPath": str(result_path),
         "timeoutMs": 90_000,
     }
-    plan_path = tmp_path / "axe-plan.json"
-    plan_path.write_text(json.dumps(plan))
-    done = subprocess.run(
-        ["node", str(DRIVER_DIR / "axe_page.mjs"), str(plan_path)],
-        cwd=DRIVER_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode == 2:
-        pytest.skip(f"Chromium cannot be launched: {done.stderr.strip()}")
-    assert done.returncode == 0, done.stdout + done.stderr
+    result = run_driver("axe_page.mjs", plan, tmp_path / "axe-plan.json", timeout=300)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(result_path, ARTIFACTS / "axe.json")
-    return json.loads(result_path.read_text())
+    return result
 
 
 def violations(result: dict) -> list[str]:

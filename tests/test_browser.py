@@ -13,24 +13,21 @@ test skips and says so. It never touches the committed notebooks: Lab serves a c
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import secrets
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
+from _browser import DRIVER_DIR, run_driver
 from _lab import make_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "lesson1"
 STUDENT = ROOT / "notebooks" / LESSON / f"{LESSON}.ipynb"
 SOLUTION = ROOT / "solutions" / LESSON / f"{LESSON}.ipynb"
-DRIVER_DIR = ROOT / "tests" / "browser"
 ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -103,22 +100,14 @@ def _skip_without_lesson() -> None:
 
 def drive(plan: dict, tmp_path: Path, token: str) -> dict:
     """Run the browser driver on `plan` and return what it saw; skip if Chromium won't start."""
-    plan_path = tmp_path / "plan.json"
-    plan_path.write_text(json.dumps(plan))
-    # The token travels in the environment, so it shows up in no plan file or traceback.
-    done = subprocess.run(
-        ["node", str(DRIVER_DIR / "drive_lab.mjs"), str(plan_path)],
-        cwd=DRIVER_DIR,
-        env={**os.environ, "JUPYTER_TOKEN": token},
-        capture_output=True,
-        text=True,
+    return run_driver(
+        "drive_lab.mjs",
+        plan,
+        tmp_path / "plan.json",
         timeout=300,
+        secrets={"JUPYTER_TOKEN": token},
+        what=f"the browser driver (see {ARTIFACTS})",
     )
-    message = (done.stdout + done.stderr).replace(token, "<token>").strip()
-    if done.returncode == 2:
-        pytest.skip(f"Chromium cannot be launched: {message}")
-    assert done.returncode == 0, f"the browser driver failed (see {ARTIFACTS}):\n{message}"
-    return json.loads(Path(plan["resultPath"]).read_text())
 
 
 def _errors(cell: dict) -> list[str]:

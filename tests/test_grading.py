@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from _grade import grade_args
+from _grade import grade_args, running
 from nbformat.v4 import new_code_cell, new_output
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
 
@@ -262,17 +262,6 @@ def test_limits_must_be_positive():
         sandbox.Limits(memory_mb=0)
 
 
-def _running(argument: str) -> list[int]:
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if argument.encode() in Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0"):
-                found.append(int(entry))
-        except OSError:
-            continue
-    return found
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux /proc")
 def test_run_kills_everything_a_job_started(tmp_path):
     naptime = "61.4242"  # a sleep nobody else runs
@@ -292,7 +281,7 @@ def test_run_kills_everything_a_job_started(tmp_path):
     )
     assert result.timed_out and result.returncode is None
     time.sleep(0.2)
-    assert _running(naptime) == []
+    assert running(naptime) == []
 
 
 def test_kernel_limits_stop_a_memory_bomb():

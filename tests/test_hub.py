@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import secrets
 import shutil
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _browser import run_driver
 from _hub import course_clone, skip_without_accounts
 from submissions import corpus  # tests/ is on sys.path (rootdir imports)
 from test_browser import CHROMIUM, DRIVER_DIR, exercises, solution_code
@@ -140,21 +140,14 @@ def _put_notebook(dep: hub.Deployment, name: str, nb, path: Path) -> None:
 
 
 def _drive(plan: dict, tmp_path: Path, password: str) -> dict:
-    plan_path = tmp_path / f"plan-{plan['phase']}.json"
-    plan_path.write_text(json.dumps(plan))
-    done = subprocess.run(
-        ["node", str(DRIVER_DIR / "drive_hub.mjs"), str(plan_path)],
-        cwd=DRIVER_DIR,
-        env={**os.environ, "HUB_PASSWORD": password},
-        capture_output=True,
-        text=True,
+    return run_driver(
+        "drive_hub.mjs",
+        plan,
+        tmp_path / f"plan-{plan['phase']}.json",
         timeout=600,
+        secrets={"HUB_PASSWORD": password},
+        what=f"the hub browser driver (see {ARTIFACTS})",
     )
-    message = (done.stdout + done.stderr).strip()
-    if done.returncode == 2:
-        pytest.skip(f"Chromium cannot be launched: {message}")
-    assert done.returncode == 0, f"the hub browser driver failed (see {ARTIFACTS}):\n{message}"
-    return json.loads(Path(plan["resultPath"]).read_text())
 
 
 def _grades(path: Path) -> dict[str, tuple[float, float]]:

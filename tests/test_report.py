@@ -16,11 +16,11 @@ import io
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
+from _browser import DRIVER_DIR, run_driver
 from _grade import grade_args
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
@@ -34,7 +34,6 @@ from grader.course import generate
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "report"
 CHROMIUM = Path("/usr/bin/chromium")
-DRIVER_DIR = ROOT / "tests" / "browser"
 
 # --- a test-only lesson whose checks name registered misconceptions --------------------------
 
@@ -721,21 +720,12 @@ def _open_in_chromium(page: Path, screenshot: Path, tmp_path: Path) -> dict:
         "resultPath": str(tmp_path / f"{screenshot.stem}.json"),
         "timeoutMs": 60_000,
     }
-    plan_path = tmp_path / f"{screenshot.stem}-plan.json"
-    plan_path.write_text(json.dumps(plan))
-    done = subprocess.run(
-        ["node", str(DRIVER_DIR / "open_page.mjs"), str(plan_path)],
-        cwd=DRIVER_DIR,
-        capture_output=True,
-        text=True,
-        timeout=180,
+    result = run_driver(
+        "open_page.mjs", plan, tmp_path / f"{screenshot.stem}-plan.json", timeout=180
     )
-    if done.returncode == 2:
-        pytest.skip(f"Chromium cannot be launched: {done.stderr.strip()}")
-    assert done.returncode == 0, done.stdout + done.stderr
     print(f"screenshot: {screenshot}")
     assert screenshot.stat().st_size > 10_000
-    return json.loads(Path(plan["resultPath"]).read_text())
+    return result
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ from pathlib import Path
 import _warm
 import nbformat
 import pytest
+from _grade import running
 from submissions import corpus
 
 from grader import feedback, sandbox
@@ -150,17 +151,6 @@ def _host_mq(mark: str) -> bool:
     return found >= 0
 
 
-def _running(argument: str) -> list[int]:
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if argument.encode() in Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0"):
-                found.append(int(entry))
-        except OSError:
-            continue
-    return found
-
-
 def _tmp_files_named(mark: str) -> list[str]:
     found = []
     for folder, dirs, files in os.walk("/tmp", onerror=lambda _: None):
@@ -245,14 +235,14 @@ def _grade_pair(tmp_path: Path, warm: bool, loop: str, monkeypatch) -> tuple[lis
             "new_shm": sorted(_ipc_keys() - before),
             "mq": _host_mq(mark),
             "tmp": _tmp_files_named(mark),
-            "processes": _running(nap),
+            "processes": running(nap),
         }
     finally:  # whatever the sandbox let through, this test leaves nothing behind itself
         os.close(terminal)
         os.close(other_end)
         subprocess.run(["ipcrm", "-M", f"0x{key:08x}"], capture_output=True, check=False)
         _host_mq(mark)
-        for pid in _running(nap):
+        for pid in running(nap):
             os.kill(pid, 9)
         for path in _tmp_files_named(mark):
             Path(path).unlink(missing_ok=True)
@@ -411,10 +401,10 @@ def test_grading_as_a_plain_user_keeps_jobs_apart_and_its_kernels_non_root(plain
     env.update(HOME=str(plain_folder / "home"), MPLCONFIGDIR=str(plain_folder / "home"))
     try:
         done = _as_nobody([sys.executable, "-c", code, str(plain_folder)], plain_folder, env, 600)
-        left = {"shm": f"0x{key:08x}" in _ipc_keys(), "processes": _running(nap)}
+        left = {"shm": f"0x{key:08x}" in _ipc_keys(), "processes": running(nap)}
     finally:
         subprocess.run(["ipcrm", "-M", f"0x{key:08x}"], capture_output=True, check=False)
-        for pid in _running(nap):
+        for pid in running(nap):
             os.kill(pid, 9)
     assert done.returncode == 0, done.stderr[-3000:]
     how, isolation, scores = json.loads(done.stdout.strip().splitlines()[-1])
