@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from grader.commands import add_root_argument
+
 
 def configured_exchange() -> Path:
     """``Exchange.root`` from the nbgrader config files Jupyter would load, else nbgrader's default.
@@ -43,12 +45,7 @@ def add_exchange_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="nbgrader course id (default: the course's, from grader/nbgrader_config.py)",
     )
-    parser.add_argument(
-        "--root",
-        type=Path,
-        default=None,
-        help="course root (default: the folder above cwd holding grader/)",
-    )
+    add_root_argument(parser)
 
 
 def resolve(args: argparse.Namespace) -> tuple[Path, str, str, Path]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from grader.commands import add_root_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("lesson", help="lesson number or name (1 or lesson1)")
@@ -26,20 +28,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("."),
         help="an HTML file or an existing folder (default: the current folder)",
     )
-    parser.add_argument(
-        "--root", type=Path, default=Path.cwd(), help="course root (default: the current folder)"
-    )
+    add_root_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from grader.course import CourseError, find_root
     from grader.lesson_html import export_lesson
 
+    try:
+        root = find_root(args.root)
+    except CourseError as exc:
+        print(f"course export-lesson: {exc}")
+        return 2
     name = args.lesson if not args.lesson.isdigit() else f"lesson{args.lesson}"
-    notebook = args.notebook or args.root / "solutions" / name / f"{name}.ipynb"
+    notebook = args.notebook or root / "solutions" / name / f"{name}.ipynb"
     if not notebook.is_file():
         print(
             f"course export-lesson: no notebook at {notebook}; give a lesson that exists in "
-            f"{args.root / 'solutions'} or --notebook PATH"
+            f"{root / 'solutions'} or --notebook PATH"
         )
         return 2
     if not args.out.is_dir() and not args.out.parent.is_dir():

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader.commands import add_root_argument
+
 
 def progress_bar(total: int, file=None):
     """A tqdm bar on stderr (``file``) with the time left; silent when that is not a terminal."""
@@ -135,12 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="copy each job folder here (graded notebook, grader log): for debugging",
     )
-    parser.add_argument(
-        "--root",
-        type=Path,
-        default=None,
-        help="course root (default: the folder above cwd holding grader/)",
-    )
+    add_root_argument(parser)
     parser.add_argument(
         "--scheduler",
         default=None,

@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from grader.commands import add_root_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -68,12 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also apply manual grades given in the formgrader (grader/gradebook.db)",
     )
-    parser.add_argument(
-        "--root",
-        type=Path,
-        default=None,
-        help="course root, for --formgrader (default: the folder above cwd holding grader/)",
-    )
+    add_root_argument(parser, ", for --formgrader")
 
 
 def _review(out: Path) -> list[Path] | None:

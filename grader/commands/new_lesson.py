@@ -6,17 +6,13 @@ Writes nothing when any of the lesson's files exists (see ``grader.scaffold``).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from grader.commands import add_root_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("number", type=int, help="the new lesson's number: N makes lessonN")
-    parser.add_argument(
-        "--root",
-        type=Path,
-        default=None,
-        help="course root (default: the folder above cwd holding grader/)",
-    )
+    add_root_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,8 @@ solutions again and stores their outputs (see ``grader.authoring``).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from grader.commands import add_root_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,12 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run each chosen solution notebook again and store its outputs in solutions/ "
         "(what nbval compares in make test); then release",
     )
-    parser.add_argument(
-        "--root",
-        type=Path,
-        default=None,
-        help="course root (default: the folder above cwd holding grader/)",
-    )
+    add_root_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,26 +12,14 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchOrExit } from './lab.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const AXE_VERSION = require('axe-core/package.json').version;
-const LAUNCH_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-
 const plan = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 
-let browser;
-try {
-  browser = await chromium.launch({ executablePath: plan.chromium, args: LAUNCH_FLAGS,
-                                    timeout: plan.timeoutMs });
-} catch (error) {
-  console.error(`cannot launch ${plan.chromium}: ${error.message}`);
-  process.exit(2);
-}
+const browser = await launchOrExit(plan);
 
 async function audit(path) {
   const url = pathToFileURL(path).href;

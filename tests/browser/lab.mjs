@@ -1,11 +1,24 @@
-// What drive_lab.mjs and drive_hub.mjs share: Chromium's flags, waiting for the page, taking
-// screenshots, and running a JupyterLab cell the way a student does.
+// What the drivers share: Chromium's flags and launch, waiting for the page, taking screenshots,
+// and running a JupyterLab cell the way a student does.
 import path from 'node:path';
+import { chromium } from 'playwright-core';
 
 export const LAUNCH_FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
+// Headless Chromium for plan.chromium; exit 2 (the Python test then skips with the message) if
+// it cannot start.
+export async function launchOrExit(plan) {
+  try {
+    return await chromium.launch({ executablePath: plan.chromium, args: LAUNCH_FLAGS,
+                                   timeout: plan.timeoutMs });
+  } catch (error) {
+    console.error(`cannot launch ${plan.chromium}: ${error.message}`);
+    process.exit(2);
+  }
+}
+
 export const CELLS = '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell';
 const POLL_MS = 100;
 

@@ -9,24 +9,12 @@
 //   launched (the test skips with the message); 1 the page did not load.
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const LAUNCH_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
+import { launchOrExit } from './lab.mjs';
 
 const plan = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const url = pathToFileURL(plan.path).href;
 
-let browser;
-try {
-  browser = await chromium.launch({ executablePath: plan.chromium, args: LAUNCH_FLAGS,
-                                    timeout: plan.timeoutMs });
-} catch (error) {
-  console.error(`cannot launch ${plan.chromium}: ${error.message}`);
-  process.exit(2);
-}
+const browser = await launchOrExit(plan);
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const refused = [];
