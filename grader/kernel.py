@@ -526,6 +526,11 @@ def lock_down(spec_path: str, rest: list[str]) -> list[str]:
     os.chdir(inside)
     rest[where] = os.path.join(inside, ".kernel-connection.json")
     os.environ.update({k: v.replace(host, inside) for k, v in spec["env"].items()})
+    # IPython runs its profile's startup files and config when the kernel starts: a restart
+    # (after a crash the notebook caused) would run what an earlier cell wrote into a profile
+    # under the writable working folder, before the guard's snapshot. A new, empty folder per
+    # start, made here, holds nothing a cell could have written.
+    os.environ["IPYTHONDIR"] = tempfile.mkdtemp(prefix="ipython-", dir=os.environ.get("TMPDIR"))
     return rest
 
 

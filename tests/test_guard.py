@@ -57,6 +57,9 @@ def graded(tmp_path_factory):
                 released, source, secrets.hidden, first=corpus.THREAD_COPY
             ),
         }
+        notebooks["startup_profile"] = corpus._prefix_answer(
+            corpus.wrong_answers(released, source), released, source, corpus.STARTUP_PROFILE
+        )
         for case, code in corpus.VERDICT_ATTACKS.items():
             wrong = corpus.wrong_answers(released, source)
             notebooks[case] = corpus._prefix_answer(wrong, released, source, code)
@@ -88,6 +91,15 @@ def test_a_forged_verdict_scores_nothing(case, graded):
     assert outcome.score == 0, outcome.notes
     assert outcome.status == ("flagged" if how == "flagged" else "graded"), outcome.notes
     assert any(how.replace("flagged", "integrity") in n and note in n for n in outcome.notes)
+
+
+@pytest.mark.slow
+@graded_on_lesson1
+def test_a_profile_written_before_a_crash_never_runs_at_the_restart(graded):
+    """IPython's startup files and config come from a new empty folder at every kernel start."""
+    outcome = graded["outcomes"]["startup_profile"]
+    assert any("restart at" in note for note in outcome.notes), outcome.notes  # it did crash
+    assert outcome.score == 0, outcome.notes  # before the fix: the checks after it passed
 
 
 def _decoded(page: str) -> str:

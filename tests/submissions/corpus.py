@@ -415,6 +415,30 @@ SELECTIVE_LIAR = _THREAD_LIAR.format(
     hide=_NOT_SILENT + ' and "checks." in (request.get("content") or {}).get("code", "")'
 )
 
+# Writes an IPython startup file that makes every checker pass into each profile the
+# kernel may read when it starts (the running one, ~/.ipython, $IPYTHONDIR), then crashes the
+# kernel: the restarted kernel would run the file before the guard takes its snapshot.
+STARTUP_PROFILE = """
+import os as _os, pathlib as _pathlib
+_code = '''
+import importlib as _il, pkgutil as _pu, course_utils.checks as _cc
+for _m in _pu.iter_modules(_cc.__path__):
+    _mod = _il.import_module("course_utils.checks." + _m.name)
+    for _n in dir(_mod):
+        if _n.startswith("check_"):
+            setattr(_mod, _n, lambda *a, **k: None)
+'''
+_dirs = {_pathlib.Path(get_ipython().profile_dir.startup_dir),
+         _pathlib.Path.home() / ".ipython" / "profile_default" / "startup",
+         _pathlib.Path(_os.environ.get("IPYTHONDIR", "~/.ipython")).expanduser()
+         / "profile_default" / "startup"}
+for _d in _dirs:
+    _d.mkdir(parents=True, exist_ok=True)
+    (_d / "00-pass.py").write_text(_code)
+_os._exit(1)
+"""
+
+
 VERDICT_ATTACKS = {
     "code_swap": CODE_SWAP,
     "callback_objects": CALLBACK_OBJECTS,
