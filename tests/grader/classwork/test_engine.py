@@ -134,12 +134,25 @@ def test_grades_csv_sorts_naturally_and_keeps_exact_columns():
 
 
 def test_write_grades_keeps_the_old_file_when_scores_change(tmp_path):
+    """One backup policy: the earlier file goes to OUT/history/, like the gradebook's."""
     path, backup = results.write_grades(tmp_path, _outcomes())
     assert backup is None
     assert results.write_grades(tmp_path, _outcomes()) == (path, None)  # same grades: untouched
     path, backup = results.write_grades(tmp_path, _outcomes(score=3.0))
     assert backup is not None and "s10,lesson2,2,3" in backup.read_text()
+    assert backup.parent == tmp_path / "history" and backup.name.startswith("grades.")
     assert "s10,lesson2,3,3" in path.read_text()
+    assert list(tmp_path.glob("grades.*.csv")) == []  # nothing beside the file any more
+
+
+def test_write_grades_keeps_a_hand_edited_file(tmp_path):
+    """Nothing a person made is lost: a grades.csv edited by hand is kept before it is replaced."""
+    (tmp_path / "grades.csv").write_text("student_id,assignment,score\ns10,lesson2,99 (agreed)\n")
+    path, backup = results.write_grades(tmp_path, _outcomes())
+    assert backup is not None and "99 (agreed)" in backup.read_text()
+    assert "99" not in path.read_text()
+    path, again = results.write_grades(tmp_path, _outcomes(score=3.0))
+    assert again is not None and again != backup and "99 (agreed)" in backup.read_text()
 
 
 def test_summary_marks_missing_and_flagged_work():
@@ -470,7 +483,8 @@ def test_grade_command_end_to_end(course, notebooks, tmp_path, capsys):
 
     # Same submissions again: same grades, nothing kept aside.
     assert cli.main(args) == 0
-    assert (out / "grades.csv").read_text() == expected and list(out.glob("grades.*.csv")) == []
+    assert (out / "grades.csv").read_text() == expected
+    assert list(out.glob("history/grades.*.csv")) == []
 
     # The same class as an LMS zip, one lesson requested: other grades are kept aside, not lost.
     archive = tmp_path / "lms.zip"
@@ -482,7 +496,7 @@ def test_grade_command_end_to_end(course, notebooks, tmp_path, capsys):
     assert (out / "grades.csv").read_text() == (
         "student_id,assignment,score,max_score,status\nann,intro,3,3,graded\nben,intro,1,3,graded\n"
     )
-    assert [p.read_text() for p in out.glob("grades.*.csv")] == [expected]
+    assert [p.read_text() for p in out.glob("history/grades.*.csv")] == [expected]
     assert "kept as" in capsys.readouterr().out
 
 
