@@ -114,7 +114,7 @@ _HEAVY_FIRST = (
     "test_checks_lesson7.py",
     "test_heads.py",
     "test_packaging.py",
-    "test_exports.py",
+    "test_grade.py",
     "test_lab.py",
     "test_training.py",
 )
@@ -176,7 +176,7 @@ _SHARED_ZYGOTE = (
     "test_grading_corpus.py",
     "test_report.py",
     "test_runners.py",
-    "test_exports.py",
+    "test_grade.py",
     "test_misconception_corpus.py",
     "test_output_limits.py",
 )
