@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import TypedDict
 from urllib.parse import quote
 
-from course_utils.checks._feedback import Misconception
+from course_utils.checks import Misconception
 from grader.course import natural_key
-from grader.misconceptions import RECORDS, read_records
+from grader.misconceptions import RECORDS, CellRecord, read_records
 
 REVIEW_START = "<!-- course report: what to review -->"
 REVIEW_END = "<!-- end of what to review -->"
@@ -58,13 +58,13 @@ class Submission:
     score: float
     max_score: float
     status: str = "graded"  # "unknown" when the folder has no records
-    cells: list[dict] = field(default_factory=list)
+    cells: list[CellRecord] = field(default_factory=list)
 
-    def exercises(self) -> dict[str, list[dict]]:
+    def exercises(self) -> dict[str, list[CellRecord]]:
         """The graded cells grouped by exercise, in notebook order."""
-        grouped: dict[str, list[dict]] = {}
+        grouped: dict[str, list[CellRecord]] = {}
         for cell in self.cells:
-            grouped.setdefault(cell["exercise"], []).append(cell)
+            grouped.setdefault(cell.exercise, []).append(cell)
         return grouped
 
 
@@ -106,10 +106,8 @@ class ClassReport:
         found: dict[Occurrence, None] = {}
         for (student, lesson), sub in sorted(self.submissions.items(), key=_by_student_lesson):
             for cell in sub.cells:
-                if not cell["passed"] and cell["misconception"]:
-                    found[Occurrence(student, lesson, cell["exercise"], cell["misconception"])] = (
-                        None
-                    )
+                if not cell.passed and cell.misconception:
+                    found[Occurrence(student, lesson, cell.exercise, cell.misconception)] = None
         return list(found)
 
     def describe(self, misconception_id: str) -> Misconception:
@@ -307,14 +305,14 @@ def review_block(report: ClassReport, sub: Submission, page: str = "") -> str:
 
     items = []
     for exercise, cells in sub.exercises().items():
-        if all(c["passed"] for c in cells):
+        if all(c.passed for c in cells):
             continue
-        got, best = sum(c["score"] for c in cells), sum(c["max_score"] for c in cells)
-        ids = list(dict.fromkeys(c["misconception"] for c in cells if c["misconception"]))
+        got, best = sum(c.score for c in cells), sum(c.max_score for c in cells)
+        ids = list(dict.fromkeys(c.misconception for c in cells if c.misconception))
         sections = [report.describe(i).section for i in ids if report.describe(i).section]
-        own = next((c["section"] for c in cells if c["section"]), "")
+        own = next((c.section for c in cells if c.section), "")
         reread = list(dict.fromkeys(sections or ([own] if own else [])))
-        failed = next((c.get("grade_id", "") for c in cells if not c["passed"]), "")
+        failed = next((c.grade_id for c in cells if not c.passed), "")
         line = f"<b>{link(e(exercise), _anchor(page, failed))}</b> ({got:g} / {best:g} points)"
         if ids:
             line += ": " + "; ".join(e(report.describe(i).text) for i in ids)
@@ -477,11 +475,11 @@ def render(report: ClassReport) -> str:
         hidden_only: Counter[str] = Counter()
         for sub in submitted:
             for exercise, cells in sub.exercises().items():
-                per.setdefault(exercise, []).append(all(c["passed"] for c in cells))
-                points[exercise] = sum(c["max_score"] for c in cells)
+                per.setdefault(exercise, []).append(all(c.passed for c in cells))
+                points[exercise] = sum(c.max_score for c in cells)
                 # Failed, and only in hidden tests: the visible check had told them it was right.
-                failed = [c for c in cells if not c["passed"]]
-                if failed and all(c.get("hidden_only") for c in failed):
+                failed = [c for c in cells if not c.passed]
+                if failed and all(c.hidden_only for c in failed):
                     hidden_only[exercise] += 1
         if not per:
             parts.append("<p>No notebook of this lesson was graded cell by cell.</p>")
@@ -539,9 +537,7 @@ def render(report: ClassReport) -> str:
         unnamed: Counter[tuple[str, str]] = Counter()
         for sub in report.submissions.values():
             for exercise, cells in sub.exercises().items():
-                if not all(c["passed"] for c in cells) and not any(
-                    c["misconception"] for c in cells
-                ):
+                if not all(c.passed for c in cells) and not any(c.misconception for c in cells):
                     unnamed[(sub.lesson, exercise)] += 1
         if unnamed:
             parts.append(

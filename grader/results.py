@@ -7,8 +7,13 @@ import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.course import natural_key
+
+if TYPE_CHECKING:
+    from grader.layout import Found
+    from grader.misconceptions import CellRecord
 
 # ``status`` says which grades need a person (``flagged``, ``timeout``...): see ``Outcome``.
 COLUMNS = ("student_id", "assignment", "score", "max_score", "status")
@@ -31,7 +36,9 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     # Per graded cell (see grader.misconceptions.cell_records); empty when not graded.
-    cells: list[dict] = field(default_factory=list)
+    cells: list[CellRecord] = field(default_factory=list)
+    # The file graded (name as submitted, late, attempt); None for a grade not from a file.
+    source: Found | None = None
 
     @property
     def needs_review(self) -> bool:

@@ -166,8 +166,8 @@ def test_exercise_names_use_bold_leads_and_number_shared_names():
     }
 
 
-def test_records_keep_the_last_review_line_and_nothing_else():
-    # The student's own error text may contain a fake Review line: the checker's comes last.
+def test_records_come_from_the_guards_data_and_keep_no_error_text():
+    # What the cell's error text says is never read: a fake Review line in it counts for nothing.
     fake = "Review: nowhere [powers.head_sets_input]"
     message = (
         f"\n  Expected: 4\n  Your answer shows: it raised ValueError: {fake}\n"
@@ -183,15 +183,19 @@ def test_records_keep_the_last_review_line_and_nothing_else():
         {"grade_id": "q1_tests", "score": 0, "max_score": 1},
         {"grade_id": "power_tests", "score": 0, "max_score": 2},
     ]
-    records = grading.cell_records(graded, powers_lesson(), scores)
-    assert [r["grade_id"] for r in records] == ["power_tests", "q1_tests"]  # notebook order
-    assert records[0]["misconception"] == "course.code_error" and not records[0]["passed"]
-    assert records[1]["misconception"] is None and not records[1]["passed"]
-    assert "Expected" not in json.dumps(records) and "ValueError" not in json.dumps(records)
+    failures = {"power_tests": {"line": 3, "misconception": "course.code_error"}}
+    records = grading.cell_records(graded, powers_lesson(), scores, failures)
+    assert [r.grade_id for r in records] == ["power_tests", "q1_tests"]  # notebook order
+    assert records[0].misconception == "course.code_error" and not records[0].passed
+    assert not records[0].hidden_only  # line 3: the visible check
+    assert records[1].misconception is None and not records[1].passed
+    text = json.dumps([r.to_json() for r in records])
+    assert "Expected" not in text and "ValueError" not in text
+    assert grading.cell_records(graded, powers_lesson(), scores, {})[0].misconception is None
     passed = grading.cell_records(
-        graded, powers_lesson(), [{"grade_id": "power_tests", "score": 2, "max_score": 2}]
+        graded, powers_lesson(), [{"grade_id": "power_tests", "score": 2, "max_score": 2}], failures
     )
-    assert passed[0]["passed"] and passed[0]["misconception"] is None
+    assert passed[0].passed and passed[0].misconception is None
 
 
 def test_clean_records_refuses_what_is_not_a_misconception_id():
@@ -199,11 +203,12 @@ def test_clean_records_refuses_what_is_not_a_misconception_id():
         [
             {"grade_id": "a", "passed": False, "misconception": "assert x == 42, 'secret'"},
             {"grade_id": "b", "passed": False, "misconception": "lesson4.typed_in_features"},
+            {"grade_id": "c", "passed": True, "hidden_only": True, "score": "NaN?"},
             "not a record",
             {"no": "grade id"},
         ]
     )
-    assert [(r["grade_id"], r["misconception"]) for r in kept] == [
+    assert [(r.grade_id, r.misconception) for r in kept] == [
         ("a", None),
         ("b", "lesson4.typed_in_features"),
     ]
@@ -238,7 +243,8 @@ def test_present_names_exercises_and_never_says_correct_in_a_failed_cell():
 def test_write_records_accumulates_and_keeps_a_different_earlier_file(tmp_path):
     from grader.results import Outcome
 
-    first = [Outcome("ann", "powers", 2.0, 3.0, cells=[_cell("a", "Ex A", True, points=2)])]
+    cells = grading.clean_records([_cell("a", "Ex A", True, points=2)])
+    first = [Outcome("ann", "powers", 2.0, 3.0, cells=cells)]
     path, backup = grading.write_records(tmp_path, first)
     assert backup is None and grading.write_records(tmp_path, first) == (path, None)
     first[0].score = 3.0
@@ -467,33 +473,35 @@ def test_report_counts_who_passed_the_visible_check_but_not_the_hidden_tests(tmp
     assert rows["Ex A"].endswith('<td class="num">0</td>')  # ben failed Ex A visibly
 
 
-def _test_cell(source: str, traceback: list[str], count: int = 7):
-    cell = new_code_cell(source, execution_count=count)
-    cell.outputs = [new_output("error", ename="E", evalue="", traceback=traceback)]
-    return cell
-
-
 TESTS = "check(f)\n### BEGIN HIDDEN TESTS\nassert f(3) == 9\ncheck(f, 3)\n### END HIDDEN TESTS"
 
 
-def test_a_failure_is_hidden_only_when_its_cell_line_lies_in_the_hidden_block():
-    red = "\x1b[0;32m"
-    visible = _test_cell(TESTS, ["---", f"Cell {red}In[7], line 1\x1b[0m\n----> 1 check(f)"])
-    hidden = _test_cell(TESTS, ["---", "Cell In[7], line 4\n----> 4 check(f, 3)", "File x.py:3"])
-    # The student's function (cell 3, line 5) raised; the check chained it, from line 1.
-    chained = _test_cell(
-        TESTS,
-        [
-            "Cell In[3], line 5, in f\n----> 5 return x.fc",
-            "The above exception was the direct cause of the following exception:",
-            "Cell In[7], line 1\n----> 1 check(f)",
-        ],
-    )
-    no_hidden = _test_cell("check(f)\ncheck(f, 3)", ["Cell In[7], line 2"])
-    no_line = _test_cell(TESTS, ["KernelRestarted: the kernel died"])
-    assert grading.failed_in_hidden_tests(hidden)
-    for cell in (visible, chained, no_hidden, no_line):
-        assert not grading.failed_in_hidden_tests(cell)
+def _test_lesson(error: list):
+    cell = new_code_cell(TESTS, execution_count=7, outputs=error)
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "t", "points": 1}
+    return new_notebook(cells=[cell])
+
+
+@pytest.mark.parametrize(
+    ("failure", "hidden_only"),
+    [
+        ({"line": 4, "misconception": None}, True),  # in the hidden block
+        ({"line": 1, "misconception": "powers.wrong_power"}, False),  # the visible check
+        ({"line": None, "misconception": None}, False),  # no line: a restart, a timeout
+        ("not a failure", False),
+    ],
+)
+def test_a_failure_is_hidden_only_when_its_line_lies_in_the_hidden_block(failure, hidden_only):
+    # Whatever the error's text says (IPython's "Cell In[7], line 4" or nothing at all).
+    for text in (["Cell In[7], line 1\n----> 1 check(f)"], ["E: no cell line at all"]):
+        nb = _test_lesson([new_output("error", ename="E", evalue="", traceback=text)])
+        scores = [{"grade_id": "t", "score": 0, "max_score": 1}]
+        (record,) = grading.cell_records(nb, nb, scores, {"t": failure})
+        assert record.hidden_only is hidden_only
+        assert record.misconception == (
+            failure["misconception"] if isinstance(failure, dict) else None
+        )
+    assert grading.hidden_begins(_test_lesson([]).cells[0]) == 2
 
 
 def test_report_on_an_unregistered_id_says_so(tmp_path):
@@ -581,10 +589,8 @@ EXPECTED_ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    """The class above graded with `course grade` (two jobs), then `course report`."""
-    tmp = tmp_path_factory.mktemp("class")
+def _grade_class(tmp: Path, students: dict, basics: bool = True) -> dict:
+    """``students`` (name -> answers, as ``CLASS``) graded with `course grade` (two jobs)."""
     course = fake_course.make(tmp / "course")
     _save(powers_lesson(), course / "solutions" / "powers" / "powers.ipynb")
     scratch = generate(course, ["powers", "basics"], tmp / "gen")
@@ -597,7 +603,7 @@ def graded_class(tmp_path_factory):
         for name in ("powers", "basics")
     }
     subs, out = tmp / "subs", tmp / "out"
-    for student, answers in CLASS.items():
+    for student, answers in students.items():
         nb = (
             released["powers"]
             if answers is None
@@ -606,13 +612,20 @@ def graded_class(tmp_path_factory):
         for grade_id, source in (answers or {}).items():
             nb = _answer(nb, grade_id, source)
         _save(nb, subs / student / "powers.ipynb")
-    _save(corpus.answered(released["basics"], sources["basics"]), subs / "ann" / "basics.ipynb")
+    if basics:
+        _save(corpus.answered(released["basics"], sources["basics"]), subs / "ann" / "basics.ipynb")
     args = grade_args(course, out, submissions=subs, jobs=2)
     assert cli.main(args) == 0
     secrets = {
         name: feedback.Secrets.from_notebooks(sources[name], released[name]) for name in sources
     }
     return {"out": out, "secrets": secrets, "course": course}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """The class above graded with `course grade` (two jobs), then `course report`."""
+    return _grade_class(tmp_path_factory.mktemp("class"), CLASS)
 
 
 @pytest.fixture(scope="module")
@@ -632,17 +645,17 @@ def reported(graded_class):
 def test_grading_records_say_which_cells_failed_and_why(graded_class):
     records = {(r["student"], r["lesson"]): r for r in grading.read_records(graded_class["out"])}
     assert records[("ben", "basics")]["status"] == "missing"
-    assert [c["passed"] for c in records[("ann", "powers")]["cells"]] == [True, True]
+    assert [c.passed for c in records[("ann", "powers")]["cells"]] == [True, True]
     eve = records[("eve", "powers")]["cells"]
     # eve's power_of(2) is 4, so the visible check passed; the hidden power_of(-3) failed.
-    assert [(c["exercise"], c["passed"], c["misconception"], c["hidden_only"]) for c in eve] == [
+    assert [(c.exercise, c.passed, c.misconception, c.hidden_only) for c in eve] == [
         (EX1, False, None, True),
         (EX2, False, "powers.head_sets_input", False),
     ]
     ben = records[("ben", "powers")]["cells"]
-    assert [c["hidden_only"] for c in ben] == [False, False]  # failed the visible checks
+    assert [c.hidden_only for c in ben] == [False, False]  # failed the visible checks
     dan = records[("dan", "powers")]["cells"]
-    assert [(c["passed"], c["misconception"]) for c in dan] == [(False, None), (False, None)]
+    assert [(c.passed, c.misconception) for c in dan] == [(False, None), (False, None)]
 
 
 @pytest.mark.slow
@@ -746,3 +759,65 @@ def test_report_opens_in_headless_chromium(reported, tmp_path):
     )
     assert f"✗ Failed{EX1}" in seen["text"].replace("\n", "") and "What to review" in seen["text"]
     assert "Correct: power_of(2) is 4" not in seen["text"]
+
+
+# --- misconceptions come from the guard's signed data, which a student cannot forge -----------
+
+# A wrong answer whose error claims another misconception than its checker's (or none at all).
+FORGED = {
+    # The hidden test calls power_of(-3): it raises the checker's own error, naming a
+    # misconception of its choice (before: the record named powers.head_sets_input).
+    "mal": {
+        "power_answer": "def power_of(x):\n    if x == 2:\n        return 4\n"
+        "    fail('9', 'nine', 'trust me', HEAD_SETS_INPUT)",
+        # check_choice shows a wrong answer with repr(): this one raises the checker's error
+        # naming powers.wrong_power from inside the check (before: the record named it).
+        "q1_answer": "class Answer:\n    def __repr__(self):\n"
+        "        fail('B', 'B', 'none', WRONG_POWER)\nanswer_q1 = Answer()",
+    },
+    # An error whose text ends with a Review line, and a subclass of the checker's error.
+    "max": {
+        "power_answer": "def power_of(x):\n    if x == 2:\n        return 4\n"
+        "    raise AssertionError('Review: 3. What the head does [powers.head_sets_input]')",
+        "q1_answer": "from course_utils.checks import ExerciseError\n"
+        "class Mine(ExerciseError):\n    pass\n"
+        "class Answer:\n    def __repr__(self):\n"
+        "        raise Mine('B', 'B', 'none', WRONG_POWER)\nanswer_q1 = Answer()",
+    },
+    # IPython's traceback text without its "Cell In[N], line L" lines (%xmode Minimal): the
+    # hidden-only failure is still found (before: hidden_only was False).
+    "fay": {
+        "power_answer": "get_ipython().run_line_magic('xmode', 'Minimal')\n"
+        "def power_of(x):\n    return 4 if x == 2 else 0",
+        "q1_answer": "answer_q1 = 'A'",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def forged_class(tmp_path_factory):
+    return _grade_class(tmp_path_factory.mktemp("forged"), FORGED, basics=False)
+
+
+@pytest.mark.slow
+def test_a_student_cannot_forge_the_misconception_or_a_pass_in_the_records(forged_class):
+    records = {r["student"]: r for r in grading.read_records(forged_class["out"])}
+    seen = {
+        student: [(c.exercise, c.passed, c.misconception, c.hidden_only) for c in r["cells"]]
+        for student, r in records.items()
+    }
+    for student in ("mal", "max"):
+        assert seen[student] == [(EX1, False, None, True), (EX2, False, None, False)], student
+        assert records[student]["score"] == 0 and records[student]["status"] == "graded"
+    assert seen["fay"] == [(EX1, False, None, True), (EX2, False, "powers.head_sets_input", False)]
+
+
+@pytest.mark.slow
+def test_the_report_names_the_misconception_whatever_ipythons_traceback_text(forged_class):
+    """``fay`` turned IPython's tracebacks to one line (no ``Cell In[N], line L``)."""
+    built = report.build(forged_class["out"], registry=KNOWN)
+    assert {(o.student, o.exercise, o.id) for o in built.occurrences()} == {
+        ("fay", EX2, "powers.head_sets_input")
+    }
+    page = feedback.visible_text(report.render(built))
+    assert "passed the visible check only" in page
