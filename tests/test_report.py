@@ -821,3 +821,18 @@ def test_the_report_names_the_misconception_whatever_ipythons_traceback_text(for
     }
     page = feedback.visible_text(report.render(built))
     assert "passed the visible check only" in page
+
+
+def test_pages_from_templates_escape_what_they_show(tmp_path):
+    """The report and the plain feedback page come from Jinja templates that escape every value."""
+    hostile = "<script>alert(1)</script>"
+    page = feedback.fallback_page(hostile, "l1", 2, 8.5, f"why: {hostile} & more")
+    assert hostile not in page and "&lt;script&gt;" in page
+    assert "Score: 2 / 8.5" in feedback.visible_text(page)
+    assert f"why: {hostile} & more" in feedback.visible_text(page)
+    out = _folder(tmp_path)
+    (out / "roster.csv").write_text(f"student_id,name,email\nben,{hostile},b@x.org\n")
+    built = report.build(out, registry=KNOWN)
+    page = report.render(built)
+    assert hostile not in page and page.endswith("</body></html>\n")
+    assert f"{hostile} (ben)" in feedback.visible_text(page)
