@@ -12,7 +12,10 @@ On top of nbgrader (per-cell timeout, interrupt on timeout) it:
 - runs each test cell outside the input history with a last line that
   tells the guard it got there, judges it by its reply, its iopub errors and
   that line (a test that stopped early without an error fails, and the
-  notebook is flagged), then has the guard forget the cell's source;
+  notebook is flagged), then has the guard forget the cell's source; how a
+  failed test cell failed (its line, the misconception the course's checker
+  named) comes back in the guard's signed answer and goes to
+  ``failures_path`` (see ``guard.failure``), never read from traceback text;
 - caps the output kept per cell and per notebook: past a cap, output is
   dropped as it arrives, with a note in the cell, and the cell runs on to its
   end (no interrupt, so no later cell can be hit by a stale one); errors and a
