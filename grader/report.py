@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import statistics
 from collections import Counter, defaultdict
@@ -284,7 +283,7 @@ def misconceptions_csv(report: ClassReport) -> str:
 def _anchor(page: str, target: str) -> str:
     """``#target`` if ``page`` has an element of that id or name, else '' (no dangling links)."""
     found = f'id="{target}"' in page or f'name="{target}"' in page
-    return f"#{html.escape(target)}" if target and found else ""
+    return f"#{target}" if target and found else ""
 
 
 def _heading_id(section: str) -> str:
@@ -293,52 +292,37 @@ def _heading_id(section: str) -> str:
 
 
 def review_block(report: ClassReport, sub: Submission, page: str = "") -> str:
-    """The "What to review" block of one submission: failed exercises -> lesson sections.
+    """The "What to review" block of one submission: failed exercises -> lesson sections
+    (``templates/pages/review.html.j2``).
 
     Where ``page`` (the feedback page) holds them, each exercise links to its result and each
     section to its heading, so that a keyboard user reaches both with Tab.
     """
-    e = html.escape
-
-    def link(text: str, href: str) -> str:
-        return f'<a href="{href}">{text}</a>' if href else text
+    from grader.feedback import render_page
 
     items = []
     for exercise, cells in sub.exercises().items():
         if all(c.passed for c in cells):
             continue
-        got, best = sum(c.score for c in cells), sum(c.max_score for c in cells)
         ids = list(dict.fromkeys(c.misconception for c in cells if c.misconception))
         sections = [report.describe(i).section for i in ids if report.describe(i).section]
         own = next((c.section for c in cells if c.section), "")
-        reread = list(dict.fromkeys(sections or ([own] if own else [])))
         failed = next((c.grade_id for c in cells if not c.passed), "")
-        line = f"<b>{link(e(exercise), _anchor(page, failed))}</b> ({got:g} / {best:g} points)"
-        if ids:
-            line += ": " + "; ".join(e(report.describe(i).text) for i in ids)
-        line += (
-            ". Reread: "
-            + "; ".join(
-                link(f"&ldquo;{e(s)}&rdquo;", _anchor(page, _heading_id(s))) for s in reread
-            )
-            + "."
-            if reread
-            else ". Reread the text just before this exercise."
+        items.append(
+            {
+                "exercise": exercise,
+                "href": _anchor(page, failed),
+                "got": sum(c.score for c in cells),
+                "best": sum(c.max_score for c in cells),
+                "texts": [report.describe(i).text for i in ids],
+                "reread": [
+                    {"text": s, "href": _anchor(page, _heading_id(s))}
+                    for s in dict.fromkeys(sections or ([own] if own else []))
+                ],
+            }
         )
-        items.append(f"<li>{line}</li>")
-    body = (
-        "<ul>\n" + "\n".join(items) + "\n</ul>"
-        if items
-        else "<p>Nothing to review: every exercise of this lesson passed.</p>"
-    )
-    return (
-        f'{REVIEW_START}\n<section id="course-review" aria-labelledby="course-review-title" '
-        'style="margin:2em auto;max-width:60em;'
-        "padding:1em 1.5em;border:2px solid #1565c0;border-radius:6px;background:#e3f2fd;"
-        'font-family:sans-serif">\n<h2 id="course-review-title" style="margin-top:0">'
-        "What to review</h2>\n"
-        f"{body}\n</section>\n{REVIEW_END}"
-    )
+    block = render_page("review.html.j2", start=REVIEW_START, end=REVIEW_END, items=items)
+    return block.rstrip("\n")
 
 
 def add_review(page: str, block: str) -> str:
