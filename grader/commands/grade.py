@@ -7,7 +7,7 @@ the gradebook (missing work scores 0 only where nothing was ever graded),
 ``OUT/logs/`` keeps the grader's log of each notebook. A previous
 ``grades.csv`` with other scores is kept as ``grades.<time>.csv``. Every
 grade also goes into the course gradebook ``OUT/gradebook.csv`` (see
-``grader/gradebook.py``), which ``course grades`` exports.
+``grader/books/gradebook.py``), which ``course grades`` exports.
 
 Every file under ``--submissions`` is graded or listed in the "not graded"
 table printed last and saved as ``OUT/not_graded.csv``; the command exits 1
@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 from grader.commands import add_root_argument
 
 if TYPE_CHECKING:
-    from grader.cluster import Runner
-    from grader.layout import Discovery, Found
-    from grader.results import Outcome
-    from grader.roster import Roster
-    from grader.sandbox import Limits
+    from grader.books.results import Outcome
+    from grader.books.roster import Roster
+    from grader.classwork.intake import Discovery, Found
+    from grader.classwork.runners import Runner
+    from grader.sandbox.limits import Limits
 
 
 def progress_bar(total: int, file=None):
@@ -65,7 +65,7 @@ def _default_jobs(memory_mb: int) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from grader.sandbox import Limits
+    from grader.sandbox.limits import Limits
 
     d = Limits()
     parser.add_argument(
@@ -163,7 +163,7 @@ def current_grades(run: list, rows: dict, students: set[str], lessons: list[str]
     in this run keeps the grade an earlier run gave instead of a 0 that an upload would
     spread. ``missing`` (0) only where the gradebook has nothing better.
     """
-    from grader.results import Outcome
+    from grader.books.results import Outcome
 
     mine = {(o.student, o.lesson): o for o in run}
     return [
@@ -206,8 +206,9 @@ class Run:
 
 def _settings(args: argparse.Namespace) -> Run:
     """The course, the roster and the limits; a damaged gradebook stops the run here."""
-    from grader import gradebook, roster, sandbox
-    from grader.course import find_root, load_config, select_lessons
+    from grader._course import find_root, load_config, select_lessons
+    from grader.books import gradebook, roster
+    from grader.sandbox import limits as sandbox
 
     root = find_root(args.root)
     available = select_lessons(root, None)
@@ -231,7 +232,7 @@ def _settings(args: argparse.Namespace) -> Run:
 
 def _lessons(args: argparse.Namespace, run: Run, found: Discovery) -> list[str] | int:
     """The lessons to grade, or the exit code when there is nothing to grade."""
-    from grader import layout
+    from grader.classwork import intake as layout
 
     for name, student in sorted(found.renamed.items()):
         print(f"note: {name!r} is graded as student id {student!r} (pass --roster to map names)")
@@ -263,7 +264,7 @@ def _lessons(args: argparse.Namespace, run: Run, found: Discovery) -> list[str] 
 def _newest(out: Path, found: Discovery, lessons: list[str]) -> list[Found]:
     """The submissions of ``lessons`` to grade: an older attempt than the gradebook's is not
     graded again (it is listed in ``found.superseded``)."""
-    from grader import gradebook
+    from grader.books import gradebook
 
     chosen = []
     book_rows = gradebook.load(out)
@@ -296,11 +297,11 @@ def _grade(
 ) -> list[Outcome]:
     """Grade ``chosen`` on ``runner``; everyone else on the roster or in this run gets
     ``missing`` for the lessons they did not submit."""
-    from grader import sandbox
-    from grader.autograde import Grader
-    from grader.cluster import LocalRunner
-    from grader.course import natural_key
-    from grader.results import Outcome
+    from grader._common import natural_key
+    from grader.books.results import Outcome
+    from grader.classwork.engine import Grader
+    from grader.classwork.runners import LocalRunner
+    from grader.sandbox import limits as sandbox
 
     students = sorted(
         {f.student for f in chosen} | set(run.class_list.ids if run.class_list else ()),
@@ -366,8 +367,8 @@ def _write(
     start: float,
 ) -> int:
     """grades.csv, the gradebook, the roster copy, the records and the not-graded list."""
-    from grader import gradebook, results
-    from grader.misconceptions import write_records
+    from grader.books import gradebook, results
+    from grader.books.results import write_records
 
     recorded = gradebook.record(args.out, outcomes)
     fresh = [o for o in outcomes if (o.student, o.lesson) in recorded.written]
@@ -401,7 +402,7 @@ def _write(
 
 
 def _not_graded(args: argparse.Namespace, found: Discovery) -> int:
-    from grader import layout
+    from grader.classwork import intake as layout
 
     table = layout.not_graded_table(found)
     saved = layout.write_not_graded(args.out, found)
@@ -419,9 +420,9 @@ def _not_graded(args: argparse.Namespace, found: Discovery) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import layout
-    from grader.cluster import DaskRunner, LocalRunner
-    from grader.course import CourseError
+    from grader._course import CourseError
+    from grader.classwork import intake as layout
+    from grader.classwork.runners import DaskRunner, LocalRunner
 
     start = time.monotonic()
     try:
