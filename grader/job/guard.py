@@ -129,6 +129,8 @@ VOLATILE_BUILTINS = ("_", "__", "___", "input", "raw_input")
 # The checker module whose ``ExerciseError`` names a misconception, and what an id looks like.
 FEEDBACK_MODULE = "course_utils.checks._feedback"
 _ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+_TRACEBACK = vars(BaseException)["__traceback__"]
+_CAUSE, _CONTEXT = vars(BaseException)["__cause__"], vars(BaseException)["__context__"]
 
 _state: dict = {}
 
@@ -732,7 +734,8 @@ def failure(nonce: str) -> dict | None:
     if not isinstance(error, BaseException):
         return None
     cell = _test_file(nonce)
-    tb = error.__traceback__
+    # The base class's own slot: a class of the notebook's may define ``__traceback__`` itself.
+    tb = _TRACEBACK.__get__(error)
     while tb is not None and (cell is None or tb.tb_frame.f_code.co_filename != cell):
         tb = tb.tb_next
     if tb is None:
@@ -824,15 +827,18 @@ def _drop_frames(errors: list) -> None:
         if not isinstance(error, BaseException) or id(error) in seen:
             continue
         seen.add(id(error))
-        tb = error.__traceback__
+        # The base class's own slots: a class of the notebook's may shadow them with a property
+        # that refuses to be set (the scrub stopped half way, and a later cell read the test's
+        # frames through the real slot).
+        tb = _TRACEBACK.__get__(error)
         while tb is not None:
             try:
                 tb.tb_frame.clear()
             except RuntimeError:  # a frame still running (the guard's own caller): keep it
                 pass
             tb = tb.tb_next
-        error.__traceback__ = None
-        errors += [error.__cause__, error.__context__]
+        _TRACEBACK.__set__(error, None)
+        errors += [_CAUSE.__get__(error), _CONTEXT.__get__(error)]
 
 
 def _clear_source_caches() -> None:

@@ -310,7 +310,7 @@ def _test_cell(source: str, nonce: str, namespace: dict) -> None:
     global _CELL
     _CELL += 1
     name = f"/tmp/ipykernel_0/{_CELL}.py"
-    text = f"{source}\nsys.modules['grader.guard'].passed({nonce!r})\n"
+    text = f"{source}\nsys.modules['grader.job.guard'].passed({nonce!r})\n"
     linecache.cache[name] = (len(text), None, text.splitlines(True), name)
     try:
         exec(compile(text, name, "exec"), namespace)  # noqa: S102
@@ -338,7 +338,7 @@ def test_the_guard_names_a_misconception_only_when_the_checker_itself_raised_it(
 
     import course_utils.checks._feedback as checks
     from course_utils.checks import ExerciseError, Misconception, check_choice, fail
-    from grader import guard
+    from grader.job import guard
 
     wrong = Misconception("powers.wrong_power", "the power is wrong", "2. Powers")
     other = Misconception("powers.head_sets_input", "the head sets the input", "3. Heads")
@@ -389,7 +389,47 @@ def test_the_guard_names_a_misconception_only_when_the_checker_itself_raised_it(
         checks.ExerciseError = ExerciseError  # type: ignore[misc]
     review = "raise AssertionError('Review: 3. Heads [powers.head_sets_input]')"
     assert failure(review, "n7")["misconception"] is None  # type: ignore[index]
+    # An error class that lies about its traceback: the interpreter's own is read.
+    _student_cell(
+        "import types\nclass Liar(AssertionError):\n    @property\n"
+        "    def __traceback__(self):\n"
+        "        return types.TracebackType(None, sys._getframe(), 0, 99)",
+        space,
+    )
+    assert failure("raise Liar()\n### BEGIN HIDDEN TESTS", "n9") == {
+        "ename": "Liar",
+        "line": 1,
+        "misconception": None,
+    }
     # An error left by an earlier cell is not this test's: no record.
     sys.last_value = checks.ExerciseError("e", "o", "h", other)
     assert guard.failure("n8") is None
     del sys.last_value
+
+
+def test_an_error_class_that_guards_its_traceback_is_scrubbed_all_the_same():
+    """A notebook's error class whose ``__traceback__`` is a read-only property: before, the
+    scrub after its test stopped at it (AttributeError), leaving ``sys.last_value`` and the
+    test's frames for a later cell to read through the base class's slot; now it is cut."""
+    import sys
+
+    from grader.job import guard
+
+    guard.install([])
+    space: dict = {"sys": sys}
+    _student_cell(
+        "class Liar(AssertionError):\n    @property\n    def __traceback__(self):\n"
+        "        return None\n"
+        "def power_of(x):\n    raise Liar()",
+        space,
+    )
+    _test_cell("assert power_of(-3) == 9", "n10", space)
+    error = sys.last_value
+    frames = BaseException.__traceback__.__get__(error)  # type: ignore[attr-defined]
+    assert frames is not None
+    verdict = guard.after_test("n10")
+    assert verdict["failure"] == {"ename": "Liar", "line": 1, "misconception": None}
+    assert not hasattr(sys, "last_value")
+    assert BaseException.__traceback__.__get__(error) is None  # type: ignore[attr-defined]
+    student_frame = frames.tb_next.tb_next.tb_frame  # power_of's, below the test cell's
+    assert student_frame.f_code.co_name == "power_of" and student_frame.f_locals == {}
