@@ -15,6 +15,7 @@ import pkgutil
 
 from course_utils.checks._feedback import (
     GENERIC,
+    MISCONCEPTION_ID,
     ExerciseError,
     Misconception,
     check_choice,
@@ -24,6 +25,7 @@ from course_utils.checks._feedback import (
 )
 
 __all__ = [
+    "MISCONCEPTION_ID",
     "ExerciseError",
     "Misconception",
     "all_misconceptions",

@@ -90,7 +90,7 @@ def verify_solutions(root: Path, lessons: list[str], jobs: int = 1) -> list[str]
     for o in sorted(outcomes, key=lambda o: lessons.index(o.lesson)):
         if o.status == "graded" and o.score >= o.max_score:
             continue
-        failed = [c.get("grade_id", "?") for c in o.cells if not c.get("passed")]
+        failed = [c.grade_id for c in o.cells if not c.passed]
         problems.append(
             f"{SOURCE_DIR}/{o.lesson}/{o.lesson}.ipynb scores {o.score:g}/{o.max_score:g} "
             f"({o.status}) against its own tests"

@@ -189,7 +189,8 @@ def record(
 ) -> Recorded:
     """Merge ``outcomes`` (``results.Outcome``) into ``out/gradebook.csv``.
 
-    ``sources``: (student, lesson) -> (file as named, late[, attempt]). A grade
+    ``sources``: (student, lesson) -> (file as named, late[, attempt]); by default each
+    outcome's own ``source`` (the ``layout.Found`` it graded). A grade
     never replaces one of a newer attempt of the same student and lesson
     (``newer``): that row is kept and named in ``kept``. A regrade of the same
     attempt, or of attempts nothing orders, replaces it.
@@ -206,7 +207,10 @@ def record(
         key = (o.student, o.lesson)
         if o.status == "missing" and key in rows:
             continue  # nothing new: keep what they have (a grade, or the earlier "missing")
-        origin, late, *rest = sources.get(key, ("", False))
+        given = getattr(o, "source", None)
+        origin, late, *rest = sources.get(key) or (
+            (given.origin, given.late, given.attempt) if given is not None else ("", False)
+        )
         attempt = rest[0] if rest else ""
         newer_row = newer_recorded(rows, o.student, o.lesson, attempt)
         if newer_row is not None:

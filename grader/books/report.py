@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import statistics
 from collections import Counter, defaultdict
@@ -32,9 +31,10 @@ from pathlib import Path
 from typing import TypedDict
 from urllib.parse import quote
 
-from course_utils.checks._feedback import Misconception
+from course_utils.checks import Misconception
 from grader._common import natural_key
 from grader.books.results import RECORDS, read_records
+from grader.job.records import CellRecord
 
 REVIEW_START = "<!-- course report: what to review -->"
 REVIEW_END = "<!-- end of what to review -->"
@@ -58,13 +58,13 @@ class Submission:
     score: float
     max_score: float
     status: str = "graded"  # "unknown" when the folder has no records
-    cells: list[dict] = field(default_factory=list)
+    cells: list[CellRecord] = field(default_factory=list)
 
-    def exercises(self) -> dict[str, list[dict]]:
+    def exercises(self) -> dict[str, list[CellRecord]]:
         """The graded cells grouped by exercise, in notebook order."""
-        grouped: dict[str, list[dict]] = {}
+        grouped: dict[str, list[CellRecord]] = {}
         for cell in self.cells:
-            grouped.setdefault(cell["exercise"], []).append(cell)
+            grouped.setdefault(cell.exercise, []).append(cell)
         return grouped
 
 
@@ -106,10 +106,8 @@ class ClassReport:
         found: dict[Occurrence, None] = {}
         for (student, lesson), sub in sorted(self.submissions.items(), key=_by_student_lesson):
             for cell in sub.cells:
-                if not cell["passed"] and cell["misconception"]:
-                    found[Occurrence(student, lesson, cell["exercise"], cell["misconception"])] = (
-                        None
-                    )
+                if not cell.passed and cell.misconception:
+                    found[Occurrence(student, lesson, cell.exercise, cell.misconception)] = None
         return list(found)
 
     def describe(self, misconception_id: str) -> Misconception:
@@ -286,7 +284,7 @@ def misconceptions_csv(report: ClassReport) -> str:
 def _anchor(page: str, target: str) -> str:
     """``#target`` if ``page`` has an element of that id or name, else '' (no dangling links)."""
     found = f'id="{target}"' in page or f'name="{target}"' in page
-    return f"#{html.escape(target)}" if target and found else ""
+    return f"#{target}" if target and found else ""
 
 
 def _heading_id(section: str) -> str:
@@ -295,52 +293,37 @@ def _heading_id(section: str) -> str:
 
 
 def review_block(report: ClassReport, sub: Submission, page: str = "") -> str:
-    """The "What to review" block of one submission: failed exercises -> lesson sections.
+    """The "What to review" block of one submission: failed exercises -> lesson sections
+    (``templates/pages/review.html.j2``).
 
     Where ``page`` (the feedback page) holds them, each exercise links to its result and each
     section to its heading, so that a keyboard user reaches both with Tab.
     """
-    e = html.escape
-
-    def link(text: str, href: str) -> str:
-        return f'<a href="{href}">{text}</a>' if href else text
+    from grader.job.feedback import render_page
 
     items = []
     for exercise, cells in sub.exercises().items():
-        if all(c["passed"] for c in cells):
+        if all(c.passed for c in cells):
             continue
-        got, best = sum(c["score"] for c in cells), sum(c["max_score"] for c in cells)
-        ids = list(dict.fromkeys(c["misconception"] for c in cells if c["misconception"]))
+        ids = list(dict.fromkeys(c.misconception for c in cells if c.misconception))
         sections = [report.describe(i).section for i in ids if report.describe(i).section]
-        own = next((c["section"] for c in cells if c["section"]), "")
-        reread = list(dict.fromkeys(sections or ([own] if own else [])))
-        failed = next((c.get("grade_id", "") for c in cells if not c["passed"]), "")
-        line = f"<b>{link(e(exercise), _anchor(page, failed))}</b> ({got:g} / {best:g} points)"
-        if ids:
-            line += ": " + "; ".join(e(report.describe(i).text) for i in ids)
-        line += (
-            ". Reread: "
-            + "; ".join(
-                link(f"&ldquo;{e(s)}&rdquo;", _anchor(page, _heading_id(s))) for s in reread
-            )
-            + "."
-            if reread
-            else ". Reread the text just before this exercise."
+        own = next((c.section for c in cells if c.section), "")
+        failed = next((c.grade_id for c in cells if not c.passed), "")
+        items.append(
+            {
+                "exercise": exercise,
+                "href": _anchor(page, failed),
+                "got": sum(c.score for c in cells),
+                "best": sum(c.max_score for c in cells),
+                "texts": [report.describe(i).text for i in ids],
+                "reread": [
+                    {"text": s, "href": _anchor(page, _heading_id(s))}
+                    for s in dict.fromkeys(sections or ([own] if own else []))
+                ],
+            }
         )
-        items.append(f"<li>{line}</li>")
-    body = (
-        "<ul>\n" + "\n".join(items) + "\n</ul>"
-        if items
-        else "<p>Nothing to review: every exercise of this lesson passed.</p>"
-    )
-    return (
-        f'{REVIEW_START}\n<section id="course-review" aria-labelledby="course-review-title" '
-        'style="margin:2em auto;max-width:60em;'
-        "padding:1em 1.5em;border:2px solid #1565c0;border-radius:6px;background:#e3f2fd;"
-        'font-family:sans-serif">\n<h2 id="course-review-title" style="margin-top:0">'
-        "What to review</h2>\n"
-        f"{body}\n</section>\n{REVIEW_END}"
-    )
+    block = render_page("review.html.j2", start=REVIEW_START, end=REVIEW_END, items=items)
+    return block.rstrip("\n")
 
 
 def add_review(page: str, block: str) -> str:
@@ -429,155 +412,124 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 
 
 def render(report: ClassReport) -> str:
-    """``report.html``: one page, readable in any browser, nothing loaded from elsewhere."""
-    e = html.escape
+    """``report.html``: one page, readable in any browser, nothing loaded from elsewhere.
+
+    The numbers are worked out here; the page is ``templates/pages/report.html.j2``.
+    """
+    from grader.job.feedback import render_page
+
     n = len(report.students)
-    parts = [
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
-        "<title>Class report</title>",
-        f"<style>{STYLE}</style></head><body>",
-        "<h1>Class report</h1>",
-        # The folder's name only: the page is shared, the instructor's paths are not.
-        f"<p>{n} student(s), lesson(s) {e(', '.join(report.lessons))}; from "
-        f"<code>{e(report.out.resolve().name)}</code> (no re-grading).</p>",
+    return render_page(
+        "report.html.j2",
+        report=report,
+        n=n,
+        style=STYLE,
+        folder=report.out.resolve().name,
+        records_file=RECORDS,
+        lessons=[_lesson_view(report, lesson) for lesson in report.lessons],
+        misconceptions=_misconception_rows(report) if report.has_records else [],
+        unnamed=_unnamed(report) if report.has_records else [],
+        histograms=[_histogram(report, lesson) for lesson in report.lessons],
+        attention=list(_attention(report).items()),
+        overrides=[{**vars(a), "student": report.label(a.student)} for a in report.overrides],
+    )
+
+
+def _lesson_view(report: ClassReport, lesson: str) -> dict:
+    """One lesson's scores, and per exercise who passed (with records)."""
+    subs = report.of_lesson(lesson)
+    submitted = [s for s in subs if s.status != "missing"]
+    scores = [s.score for s in submitted]
+    full = sum(1 for s in submitted if s.max_score and s.score >= s.max_score)
+    view = {
+        "name": lesson,
+        "counted": f"{len(submitted)} of {len(report.students)} submitted"
+        if report.has_records
+        else f"{len(submitted)} score(s), missing work counted as 0",
+        "mean": f"{statistics.mean(scores):.2f}" if scores else "–",
+        "median": f"{statistics.median(scores):g}" if scores else "–",
+        "best": max((s.max_score for s in subs), default=0.0),
+        "full": full,
+        "full_share": _pct(full, len(submitted)),
+        "exercises": [],
+    }
+    if not report.has_records:
+        return view
+    per: dict[str, list[bool]] = {}
+    points: dict[str, float] = {}
+    hidden_only: Counter[str] = Counter()
+    for sub in submitted:
+        for exercise, cells in sub.exercises().items():
+            per.setdefault(exercise, []).append(all(c.passed for c in cells))
+            points[exercise] = sum(c.max_score for c in cells)
+            # Failed, and only in hidden tests: the visible check had told them it was right.
+            failed = [c for c in cells if not c.passed]
+            if failed and all(c.hidden_only for c in failed):
+                hidden_only[exercise] += 1
+    view["exercises"] = [
+        {
+            "name": exercise,
+            "points": points[exercise],
+            "ok": sum(results),
+            "total": len(results),
+            "share": sum(results) / len(results),
+            "share_text": _pct(sum(results), len(results)),
+            "low": sum(results) / len(results) < 0.5,
+            "hidden_only": hidden_only[exercise],
+        }
+        for exercise, results in per.items()
     ]
-    if not report.has_records:
-        parts.append(
-            f'<p class="note" id="no-records"><b>No per-exercise records:</b> this folder has no '
-            f"<code>{RECORDS}</code>, so it was graded before <code>course grade</code> kept them. "
-            "Only scores are reported (no pass rates per exercise, no misconceptions, no missing "
-            "or flagged work). Grade the submissions again into this folder to see them.</p>"
-        )
-    for warning in report.warnings:
-        parts.append(f'<p class="note">{e(warning)}</p>')
+    return view
 
-    parts.append('<h2 id="lessons">Pass rate per lesson and exercise</h2>')
-    for lesson in report.lessons:
-        subs = report.of_lesson(lesson)
-        submitted = [s for s in subs if s.status != "missing"]
-        best = max((s.max_score for s in subs), default=0.0)
-        scores = [s.score for s in submitted]
-        full = sum(1 for s in submitted if s.max_score and s.score >= s.max_score)
-        mean = f"{statistics.mean(scores):.2f}" if scores else "–"
-        median = f"{statistics.median(scores):g}" if scores else "–"
-        counted = (
-            f"{len(submitted)} of {n} submitted"
-            if report.has_records
-            else f"{len(submitted)} score(s), missing work counted as 0"
-        )
-        parts.append(
-            f"<h3>{e(lesson)}</h3><p>{counted}; mean score "
-            f"{mean} of {best:g} (median {median}); full marks: {full} "
-            f"({_pct(full, len(submitted))}).</p>"
-        )
-        if not report.has_records:
-            continue
-        per: dict[str, list[bool]] = {}
-        points: dict[str, float] = {}
-        hidden_only: Counter[str] = Counter()
-        for sub in submitted:
-            for exercise, cells in sub.exercises().items():
-                per.setdefault(exercise, []).append(all(c["passed"] for c in cells))
-                points[exercise] = sum(c["max_score"] for c in cells)
-                # Failed, and only in hidden tests: the visible check had told them it was right.
-                failed = [c for c in cells if not c["passed"]]
-                if failed and all(c.get("hidden_only") for c in failed):
-                    hidden_only[exercise] += 1
-        if not per:
-            parts.append("<p>No notebook of this lesson was graded cell by cell.</p>")
-            continue
-        rows = []
-        for exercise, results in per.items():
-            ok = sum(results)
-            share = ok / len(results)
-            rows.append(
-                f'<tr><td>{e(exercise)}</td><td class="num">{points[exercise]:g}</td>'
-                f'<td class="num{" low" if share < 0.5 else ""}">{ok} / {len(results)} '
-                f'({_pct(ok, len(results))})</td><td><span class="bar" '
-                f'style="width:{share * 10:.2f}em"></span></td>'
-                f'<td class="num">{hidden_only[exercise]}</td></tr>'
-            )
-        parts.append(
-            "<table><tr><th>exercise</th><th>points</th><th>passed</th><th></th>"
-            '<th title="failed in hidden tests after the visible check passed: the feedback '
-            'before submitting said it was right">passed the visible check only</th></tr>'
-            + "".join(rows)
-            + "</table>"
-        )
 
-    parts.append('<h2 id="misconceptions">Most frequent misconceptions</h2>')
-    if not report.has_records:
-        parts.append("<p>Not available for this folder (no records).</p>")
-    else:
-        occurrences = report.occurrences()
-        by_id: dict[str, list[Occurrence]] = defaultdict(list)
-        for item in occurrences:
-            by_id[item.id].append(item)
-        if not by_id:
-            parts.append("<p>No checker named a misconception in this class.</p>")
-        else:
-            ranked = sorted(
-                by_id.items(), key=lambda kv: (-len({o.student for o in kv[1]}), -len(kv[1]), kv[0])
-            )
-            rows = []
-            for misconception_id, items in ranked:
-                known = report.describe(misconception_id)
-                students = sorted({o.student for o in items}, key=natural_key)
-                where = sorted({f"{o.lesson}: {o.exercise}" for o in items}, key=natural_key)
-                rows.append(
-                    f"<tr><td>{e(known.text)}<br><code>{e(misconception_id)}</code></td>"
-                    f'<td class="num">{len(items)}</td><td class="num">{len(students)} / {n} '
-                    f"({_pct(len(students), n)})</td><td>{e(known.section) or '–'}</td>"
-                    f"<td>{'<br>'.join(e(w) for w in where)}</td>"
-                    f"<td>{e(', '.join(report.label(s) for s in students))}</td></tr>"
-                )
-            parts.append(
-                "<table><tr><th>misconception</th><th>times named</th><th>students (share of "
-                "the class)</th><th>lesson section that teaches it</th><th>where</th>"
-                "<th>students</th></tr>" + "".join(rows) + "</table>"
-            )
-        unnamed: Counter[tuple[str, str]] = Counter()
-        for sub in report.submissions.values():
-            for exercise, cells in sub.exercises().items():
-                if not all(c["passed"] for c in cells) and not any(
-                    c["misconception"] for c in cells
-                ):
-                    unnamed[(sub.lesson, exercise)] += 1
-        if unnamed:
-            parts.append(
-                "<p>Failed without a named misconception (an unanswered exercise, or a "
-                "hidden test on other data):</p><table><tr><th>lesson</th><th>exercise"
-                "</th><th>students</th></tr>"
-                + "".join(
-                    f'<tr><td>{e(lesson)}</td><td>{e(ex)}</td><td class="num">{k}</td></tr>'
-                    for (lesson, ex), k in sorted(
-                        unnamed.items(), key=lambda kv: natural_key(kv[0][0])
-                    )
-                )
-                + "</table>"
-            )
-
-    parts.append('<h2 id="scores">Score distribution</h2><div class="figures">')
-    for lesson in report.lessons:
-        subs = [s for s in report.of_lesson(lesson) if s.status != "missing"]
-        best = max((s.max_score for s in report.of_lesson(lesson)), default=0.0)
-        uri = histogram(
-            [s.score for s in subs],
-            best,
-            f"{lesson} ({len(subs)} notebook{'s' if len(subs) != 1 else ''})",
+def _misconception_rows(report: ClassReport) -> list[dict]:
+    """The misconceptions named, most students first."""
+    by_id: dict[str, list[Occurrence]] = defaultdict(list)
+    for item in report.occurrences():
+        by_id[item.id].append(item)
+    ranked = sorted(
+        by_id.items(), key=lambda kv: (-len({o.student for o in kv[1]}), -len(kv[1]), kv[0])
+    )
+    rows = []
+    for misconception_id, items in ranked:
+        known = report.describe(misconception_id)
+        students = sorted({o.student for o in items}, key=natural_key)
+        rows.append(
+            {
+                "id": misconception_id,
+                "text": known.text,
+                "section": known.section,
+                "times": len(items),
+                "students": [report.label(s) for s in students],
+                "share": _pct(len(students), len(report.students)),
+                "where": sorted({f"{o.lesson}: {o.exercise}" for o in items}, key=natural_key),
+            }
         )
-        parts.append(
-            f'<img src="{uri}" alt="histogram of {e(lesson)} scores" width="420" height="240">'
-        )
-    parts.append("</div>")
+    return rows
 
-    parts.append('<h2 id="attention">Students who need attention</h2>')
+
+def _unnamed(report: ClassReport) -> list[tuple[str, str, int]]:
+    """(lesson, exercise, students) failed without a named misconception."""
+    unnamed: Counter[tuple[str, str]] = Counter()
+    for sub in report.submissions.values():
+        for exercise, cells in sub.exercises().items():
+            if not all(c.passed for c in cells) and not any(c.misconception for c in cells):
+                unnamed[(sub.lesson, exercise)] += 1
+    ordered = sorted(unnamed.items(), key=lambda kv: natural_key(kv[0][0]))
+    return [(lesson, exercise, k) for (lesson, exercise), k in ordered]
+
+
+def _histogram(report: ClassReport, lesson: str) -> dict:
+    subs = [s for s in report.of_lesson(lesson) if s.status != "missing"]
+    best = max((s.max_score for s in report.of_lesson(lesson)), default=0.0)
+    title = f"{lesson} ({len(subs)} notebook{'s' if len(subs) != 1 else ''})"
+    return {"lesson": lesson, "uri": histogram([s.score for s in subs], best, title)}
+
+
+def _attention(report: ClassReport) -> dict[str, list[str]]:
+    """Student label -> why; without records, the scores of 0 instead."""
     attention = report.attention()
     if not report.has_records:
-        parts.append(
-            "<p>Missing, flagged or timed-out work is only known with records; scores "
-            "of 0 are listed instead.</p>"
-        )
         zeros = sorted(
             {s.student for s in report.submissions.values() if s.score == 0}, key=natural_key
         )
@@ -590,36 +542,7 @@ def render(report: ClassReport) -> str:
             ]
             for s in zeros
         }
-    if attention:
-        parts.append(
-            "<table><tr><th>student</th><th>why</th></tr>"
-            + "".join(
-                f"<tr><td>{e(report.label(s))}</td><td>{'<br>'.join(e(r) for r in why)}</td></tr>"
-                for s, why in attention.items()
-            )
-            + "</table>"
-        )
-    else:
-        parts.append(
-            "<p>Nobody: no missing, flagged or timed-out work, and nobody with "
-            f"{report.several} or more misconceptions.</p>"
-        )
-    if report.overrides:
-        parts.append(
-            '<h2 id="overrides">Grades set by hand</h2><p>From <code>overrides.csv</code>, as '
-            "<code>course grades</code> applies them (and shows them on the feedback pages); "
-            "the scores above are the automatic ones.</p><table><tr><th>student</th>"
-            "<th>lesson</th><th>automatic</th><th>final</th><th>rule</th><th>comment</th></tr>"
-            + "".join(
-                f"<tr><td>{e(report.label(a.student))}</td><td>{e(a.lesson)}</td>"
-                f'<td class="num">{a.before:g}</td><td class="num">{a.after:g}</td>'
-                f"<td>{e(a.rule)}</td><td>{e(a.comment)}</td></tr>"
-                for a in report.overrides
-            )
-            + "</table>"
-        )
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    return {report.label(s): why for s, why in attention.items()}
 
 
 class Written(TypedDict):

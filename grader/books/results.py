@@ -13,14 +13,27 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from grader._common import natural_key, number
 from grader.books.gradebook import keep_aside
-from grader.job.records import clean_records
+from grader.job.records import CellRecord, clean_records
 
 # ``status`` says which grades need a person (``flagged``, ``timeout``...): see ``Outcome``.
 COLUMNS = ("student_id", "assignment", "score", "max_score", "status")
 RECORDS = "records.jsonl"
+
+
+class Source(Protocol):
+    """Where a grade came from (``classwork.intake.Found``): the file as the instructor named it,
+    whether the LMS said it was late, which attempt."""
+
+    @property
+    def origin(self) -> str: ...
+    @property
+    def late(self) -> bool: ...
+    @property
+    def attempt(self) -> str: ...
 
 
 @dataclass
@@ -40,7 +53,9 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     # Per graded cell (see grader.job.records.cell_records); empty when not graded.
-    cells: list[dict] = field(default_factory=list)
+    cells: list[CellRecord] = field(default_factory=list)
+    # The file graded (name as submitted, late, attempt); None for a grade not from a file.
+    source: Source | None = None
 
     @property
     def needs_review(self) -> bool:
@@ -113,14 +128,20 @@ def record_of(outcome) -> dict:
         "status": outcome.status,
         "score": outcome.score,
         "max_score": outcome.max_score,
-        "cells": clean_records(getattr(outcome, "cells", [])),
+        "cells": list(outcome.cells),
     }
 
 
 def records_text(records: list[dict]) -> str:
     """``records.jsonl`` text: one line per student and lesson, in a stable order."""
     ordered = sorted(records, key=lambda r: (natural_key(r["student"]), natural_key(r["lesson"])))
-    return "".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered)
+    return "".join(json.dumps(r, sort_keys=True, default=_as_json) + "\n" for r in ordered)
+
+
+def _as_json(value: object) -> dict:
+    if isinstance(value, CellRecord):
+        return value.to_json()
+    raise TypeError(f"{type(value).__name__} is not part of a grading record")
 
 
 def write_records(out: Path, outcomes) -> tuple[Path, Path | None]:

@@ -2,7 +2,10 @@
 
 ``intake`` finds the submissions (a folder, an nbgrader tree, an LMS zip) and
 matches them to the roster; ``engine`` prepares each lesson once (released
-notebook, hidden tests, secrets) and runs one sandboxed job per submission
-(``grader.job``), locally in a process pool; ``runners`` runs the same jobs on a
-Dask cluster. The books (``grader.books``) write what comes out.
+notebook, hidden tests, secrets), reads each submission once and runs the one
+grading loop: it hands one sandboxed job per notebook (``grader.job``) to a
+runner and turns what each job left, or that it left nothing, into an outcome
+and a page in one place; ``runners`` are where the jobs run (``LocalRunner``:
+``--jobs`` at a time on this machine; ``DaskRunner``: a Dask cluster) and import
+nothing from the engine. The books (``grader.books``) write what comes out.
 """

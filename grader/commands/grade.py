@@ -18,14 +18,22 @@ an older attempt than the one the gradebook has graded is not graded again.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.commands import add_root_argument
+
+if TYPE_CHECKING:
+    from grader.books.results import Outcome
+    from grader.books.roster import Roster
+    from grader.classwork.intake import Discovery, Found
+    from grader.classwork.runners import Runner
+    from grader.sandbox.limits import Limits
 
 
 def progress_bar(total: int, file=None):
@@ -184,168 +192,185 @@ def _lesson_error(requested: list[str], found: list, where: Path) -> str | None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from grader._common import natural_key
-    from grader._course import CourseError, find_root, load_config, select_lessons
-    from grader.books import gradebook, results, roster
-    from grader.books.results import write_records
-    from grader.classwork import intake as layout
-    from grader.classwork.engine import Grader
+@dataclass
+class Run:
+    """One ``course grade`` run's settings, from the command line and the course."""
+
+    root: Path
+    available: list[str]
+    requested: list[str] | None
+    class_list: Roster | None
+    limits: Limits
+    jobs: int
+
+
+def _settings(args: argparse.Namespace) -> Run:
+    """The course, the roster and the limits; a damaged gradebook stops the run here."""
+    from grader._course import find_root, load_config, select_lessons
+    from grader.books import gradebook, roster
     from grader.sandbox import limits as sandbox
 
-    try:
-        root = find_root(args.root)
-        available = select_lessons(root, None)
-        requested = select_lessons(root, args.lessons) if args.lessons else None
-        gradebook.load(args.out)  # a damaged gradebook stops the run now, not after grading
-        # The roster a previous run left in OUT keeps the ids the same from week to week.
-        kept = args.out / "roster.csv"
-        roster_path = args.roster or (kept if kept.is_file() else None)
-        class_list = roster.load(roster_path) if roster_path else None
-        if class_list and not args.roster:
-            print(f"roster: {kept} (copied there by an earlier run; --roster replaces it)")
-        cell_timeout = args.cell_timeout or int(load_config(root).Execute.get("timeout", 120))
-        limits = sandbox.Limits(
-            cell_timeout=cell_timeout, notebook_timeout=args.timeout, memory_mb=args.memory
-        )
-        jobs = args.jobs if args.jobs is not None else _default_jobs(limits.memory_mb)
-        if jobs < 1:
-            raise ValueError(f"--jobs must be at least 1, got {jobs}")
-        if args.scheduler and importlib.util.find_spec("distributed") is None:
-            raise ValueError(
-                f"--scheduler {args.scheduler} needs Dask: pip install "
-                "'swap-the-head[dask]' (or pip install 'dask[distributed]')"
-            )
-        with tempfile.TemporaryDirectory(prefix="course-submissions-") as unpacked:
-            found = layout.discover(args.submissions, available, Path(unpacked), class_list)
-            counts = {k: found.lessons_found[k] for k in available if k in found.lessons_found}
-            for name, student in sorted(found.renamed.items()):
-                print(
-                    f"note: {name!r} is graded as student id {student!r} (pass --roster to map names)"
-                )
-            if requested:
-                error = _lesson_error(requested, found.found, args.submissions)
-                if error:
-                    print(f"course grade: {error}")
-                    if found.unmatched:
-                        print(layout.not_graded_table(found))
-                    return 2
-            lessons = requested or list(counts)
-            if not lessons:
-                print(
-                    f"course grade: no submissions for {', '.join(available) or 'any lesson'} "
-                    f"in {args.submissions}"
-                )
-                if found.unmatched or found.ignored:
-                    print(layout.not_graded_table(found))
-                return 2 if found.unmatched else 1
+    root = find_root(args.root)
+    available = select_lessons(root, None)
+    requested = select_lessons(root, args.lessons) if args.lessons else None
+    gradebook.load(args.out)  # a damaged gradebook stops the run now, not after grading
+    # The roster a previous run left in OUT keeps the ids the same from week to week.
+    kept = args.out / "roster.csv"
+    roster_path = args.roster or (kept if kept.is_file() else None)
+    class_list = roster.load(roster_path) if roster_path else None
+    if class_list and not args.roster:
+        print(f"roster: {kept} (copied there by an earlier run; --roster replaces it)")
+    cell_timeout = args.cell_timeout or int(load_config(root).Execute.get("timeout", 120))
+    limits = sandbox.Limits(
+        cell_timeout=cell_timeout, notebook_timeout=args.timeout, memory_mb=args.memory
+    )
+    jobs = args.jobs if args.jobs is not None else _default_jobs(limits.memory_mb)
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    return Run(root, available, requested, class_list, limits, jobs)
+
+
+def _lessons(args: argparse.Namespace, run: Run, found: Discovery) -> list[str] | int:
+    """The lessons to grade, or the exit code when there is nothing to grade."""
+    from grader.classwork import intake as layout
+
+    for name, student in sorted(found.renamed.items()):
+        print(f"note: {name!r} is graded as student id {student!r} (pass --roster to map names)")
+    if run.requested:
+        error = _lesson_error(run.requested, found.found, args.submissions)
+        if error:
+            print(f"course grade: {error}")
             if found.unmatched:
-                print(
-                    f"warning: {len(found.unmatched)} file(s) will NOT be graded: the list is "
-                    "printed at the end"
-                )
-            chosen = [f for f in found.found if f.lesson in lessons]
-            others = len(found.found) - len(chosen)
-            # An older attempt never replaces a newer one graded in an earlier run.
-            book_rows = gradebook.load(args.out)
-            kept = []
-            for f in list(chosen):
-                newer = gradebook.newer_recorded(book_rows, f.student, f.lesson, f.attempt)
-                if newer is not None:
-                    chosen.remove(f)
-                    kept.append(gradebook.kept_message(newer, f.origin, f.attempt))
-                    found.superseded.append(
-                        (
-                            f.origin,
-                            "older attempt; the gradebook keeps "
-                            + (newer.source or gradebook.describe_attempt(newer.attempt)),
-                        )
-                    )
-            for message in kept:
-                print(f"kept: {message}; not graded again")
-            if not chosen:
-                print(
-                    f"course grade: nothing to grade for {', '.join(lessons)}: the gradebook "
-                    "already holds newer attempts of every submission"
-                )
                 print(layout.not_graded_table(found))
-                layout.write_not_graded(args.out, found)
-                return 1 if found.unmatched and not args.allow_unmatched else 0
-            if others:
-                print(
-                    f"note: {others} submission(s) for other lessons than {', '.join(lessons)} "
-                    "are not graded in this run"
-                )
-            students = sorted(
-                {f.student for f in chosen} | set(class_list.ids if class_list else ()),
-                key=natural_key,
-            )
-            work = [(f.student, f.lesson, f.path) for f in chosen]
-            sources = {(f.student, f.lesson): (f.origin, f.late, f.attempt) for f in chosen}
-            isolation = sandbox.detect()
-            where = (
-                f"on the Dask cluster at {args.scheduler}"
-                if args.scheduler
-                else f"with {jobs} job(s); {isolation.describe()}"
-            )
-            print(
-                f"grading {len(work)} notebook(s) of {len(students)} student(s) for "
-                f"{', '.join(lessons)} {where}"
-            )
-            start = time.monotonic()
+            return 2
+    counts = found.lessons_found
+    lessons = run.requested or [k for k in run.available if k in counts]
+    if not lessons:
+        print(
+            f"course grade: no submissions for {', '.join(run.available) or 'any lesson'} "
+            f"in {args.submissions}"
+        )
+        if found.unmatched or found.ignored:
+            print(layout.not_graded_table(found))
+        return 2 if found.unmatched else 1
+    if found.unmatched:
+        print(
+            f"warning: {len(found.unmatched)} file(s) will NOT be graded: the list is "
+            "printed at the end"
+        )
+    return lessons
 
-            bar = progress_bar(len(work))
 
-            def progress(i: int, n: int, o: results.Outcome) -> None:
-                bar.write(
-                    f"[{i}/{n}] {o.student} {o.lesson}: {o.score:g}/{o.max_score:g} "
-                    f"{o.status} ({o.seconds:.1f} s)",
-                    file=sys.stdout,
-                )
-                bar.update(1)
+def _newest(out: Path, found: Discovery, lessons: list[str]) -> list[Found]:
+    """The submissions of ``lessons`` to grade: an older attempt than the gradebook's is not
+    graded again (it is listed in ``found.superseded``)."""
+    from grader.books import gradebook
 
-            hide = (args.submissions.resolve(),) if args.submissions.is_dir() else ()
-            with (
-                Grader(
-                    root,
-                    lessons,
-                    limits=limits,
-                    jobs=jobs,
-                    isolation=isolation,
-                    hide=hide,
-                    keep=args.keep,
-                    warm=not args.cold,
-                ) as grader,
-                bar,
-            ):
-                outcomes = grader.grade(
-                    work,
-                    args.out,
-                    progress,
-                    scheduler=args.scheduler,
-                    say=lambda text: bar.write(text, file=sys.stdout),
-                )
-                if not args.scheduler:
-                    print(grader.engine.describe())
-                graded = {(o.student, o.lesson) for o in outcomes}
-                outcomes += [
-                    results.Outcome(s, lesson, 0.0, grader.lessons[lesson].max_score, "missing")
-                    for s in students
-                    for lesson in lessons
-                    if (s, lesson) not in graded
-                ]
-            for o in outcomes:
-                if sources.get((o.student, o.lesson), ("", False))[1]:
-                    o.notes.append("submitted late (the LMS says so)")
-    except (CourseError, layout.LayoutError, ValueError) as exc:
-        print(f"course grade: {exc}")
-        return 2
-    except OSError as exc:  # the Dask scheduler cannot be reached
-        if not args.scheduler:
-            raise
-        print(f"course grade: the Dask scheduler at {args.scheduler} failed: {exc}")
-        return 2
-    recorded = gradebook.record(args.out, outcomes, sources)
+    chosen = []
+    book_rows = gradebook.load(out)
+    for f in found.found:
+        if f.lesson not in lessons:
+            continue
+        newer = gradebook.newer_recorded(book_rows, f.student, f.lesson, f.attempt)
+        if newer is None:
+            chosen.append(f)
+            continue
+        print(f"kept: {gradebook.kept_message(newer, f.origin, f.attempt)}; not graded again")
+        found.superseded.append(
+            (
+                f.origin,
+                "older attempt; the gradebook keeps "
+                + (newer.source or gradebook.describe_attempt(newer.attempt)),
+            )
+        )
+    others = sum(f.lesson not in lessons for f in found.found)
+    if chosen and others:
+        print(
+            f"note: {others} submission(s) for other lessons than {', '.join(lessons)} "
+            "are not graded in this run"
+        )
+    return chosen
+
+
+def _grade(
+    args: argparse.Namespace, run: Run, runner: Runner, lessons: list[str], chosen: list[Found]
+) -> list[Outcome]:
+    """Grade ``chosen`` on ``runner``; everyone else on the roster or in this run gets
+    ``missing`` for the lessons they did not submit."""
+    from grader._common import natural_key
+    from grader.books.results import Outcome
+    from grader.classwork.engine import Grader
+    from grader.classwork.runners import LocalRunner
+    from grader.sandbox import limits as sandbox
+
+    students = sorted(
+        {f.student for f in chosen} | set(run.class_list.ids if run.class_list else ()),
+        key=natural_key,
+    )
+    isolation = sandbox.detect()
+    where = (
+        f"on the Dask cluster at {args.scheduler}"
+        if args.scheduler
+        else f"with {run.jobs} job(s); {isolation.describe()}"
+    )
+    print(
+        f"grading {len(chosen)} notebook(s) of {len(students)} student(s) for "
+        f"{', '.join(lessons)} {where}"
+    )
+    bar = progress_bar(len(chosen))
+
+    def progress(i: int, n: int, o: Outcome) -> None:
+        bar.write(
+            f"[{i}/{n}] {o.student} {o.lesson}: {o.score:g}/{o.max_score:g} "
+            f"{o.status} ({o.seconds:.1f} s)",
+            file=sys.stdout,
+        )
+        bar.update(1)
+
+    hide = (args.submissions.resolve(),) if args.submissions.is_dir() else ()
+    with (
+        Grader(
+            run.root,
+            lessons,
+            limits=run.limits,
+            jobs=run.jobs,
+            isolation=isolation,
+            hide=hide,
+            keep=args.keep,
+            warm=not args.cold,
+        ) as grader,
+        bar,
+    ):
+        outcomes = grader.grade(
+            chosen,
+            args.out,
+            progress,
+            runner=runner,
+            say=lambda text: bar.write(text, file=sys.stdout),
+        )
+        if isinstance(runner, LocalRunner):
+            print(runner.describe(grader.engine))
+        graded = {(o.student, o.lesson) for o in outcomes}
+        return outcomes + [
+            Outcome(s, lesson, 0.0, grader.lessons[lesson].max_score, "missing")
+            for s in students
+            for lesson in lessons
+            if (s, lesson) not in graded
+        ]
+
+
+def _write(
+    args: argparse.Namespace,
+    outcomes: list[Outcome],
+    lessons: list[str],
+    found: Discovery,
+    start: float,
+) -> int:
+    """grades.csv, the gradebook, the roster copy, the records and the not-graded list."""
+    from grader.books import gradebook, results
+    from grader.books.results import write_records
+
+    recorded = gradebook.record(args.out, outcomes)
     fresh = [o for o in outcomes if (o.student, o.lesson) in recorded.written]
     current = current_grades(
         fresh, gradebook.load(args.out), {o.student for o in outcomes}, lessons
@@ -373,6 +398,12 @@ def run(args: argparse.Namespace) -> int:
     review = [o for o in outcomes if o.needs_review]
     if review:
         print(f"{len(review)} notebook(s) need a look: see the notes above and {args.out / 'logs'}")
+    return _not_graded(args, found)
+
+
+def _not_graded(args: argparse.Namespace, found: Discovery) -> int:
+    from grader.classwork import intake as layout
+
     table = layout.not_graded_table(found)
     saved = layout.write_not_graded(args.out, found)
     if table:
@@ -386,3 +417,43 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from grader._course import CourseError
+    from grader.classwork import intake as layout
+    from grader.classwork.runners import DaskRunner, LocalRunner
+
+    start = time.monotonic()
+    try:
+        settings = _settings(args)
+        # The command line chooses where the jobs run (no Dask: said before anything is read).
+        runner: Runner = (
+            DaskRunner(args.scheduler) if args.scheduler else LocalRunner(settings.jobs)
+        )
+        with tempfile.TemporaryDirectory(prefix="course-submissions-") as unpacked:
+            found = layout.discover(
+                args.submissions, settings.available, Path(unpacked), settings.class_list
+            )
+            lessons = _lessons(args, settings, found)
+            if isinstance(lessons, int):
+                return lessons
+            chosen = _newest(args.out, found, lessons)
+            if not chosen:
+                print(
+                    f"course grade: nothing to grade for {', '.join(lessons)}: the gradebook "
+                    "already holds newer attempts of every submission"
+                )
+                print(layout.not_graded_table(found))
+                layout.write_not_graded(args.out, found)
+                return 1 if found.unmatched and not args.allow_unmatched else 0
+            outcomes = _grade(args, settings, runner, lessons, chosen)
+    except (CourseError, layout.LayoutError, ValueError) as exc:
+        print(f"course grade: {exc}")
+        return 2
+    except OSError as exc:  # the Dask scheduler cannot be reached
+        if not args.scheduler:
+            raise
+        print(f"course grade: the Dask scheduler at {args.scheduler} failed: {exc}")
+        return 2
+    return _write(args, outcomes, lessons, found, start)

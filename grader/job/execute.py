@@ -12,7 +12,10 @@ On top of nbgrader (per-cell timeout, interrupt on timeout) it:
 - runs each test cell outside the input history with a last line that
   tells the guard it got there, judges it by its reply, its iopub errors and
   that line (a test that stopped early without an error fails, and the
-  notebook is flagged), then has the guard forget the cell's source;
+  notebook is flagged), then has the guard forget the cell's source; how a
+  failed test cell failed (its line, the misconception the course's checker
+  named) comes back in the guard's signed answer and goes to
+  ``failures_path`` (see ``guard.failure``), never read from traceback text;
 - caps the output kept per cell and per notebook: past a cap, output is
   dropped as it arrives, with a note in the cell, and the cell runs on to its
   end (no interrupt, so no later cell can be hit by a stale one); errors and a
@@ -117,6 +120,9 @@ class SandboxedExecute(Execute):
     ).tag(config=True)
     progress_path = Unicode("", help="where to write which cell is running").tag(config=True)
     report_path = Unicode("", help="where to write the JSON list of incidents").tag(config=True)
+    failures_path = Unicode(
+        "", help="where to write how each failed test cell failed (JSON, by grade id)"
+    ).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._incidents: list[dict] = []
@@ -129,9 +135,12 @@ class SandboxedExecute(Execute):
         self._kept_bytes = 0  # output kept so far by cells that are not tests
         self._ends = time.monotonic() + self.deadline if self.deadline > 0 else None
         self._running = -1
+        self._failures: dict[str, dict] = {}
         try:
             return super().preprocess(nb, resources, km)
         finally:
+            if self.failures_path:
+                Path(self.failures_path).write_text(json.dumps(self._failures))
             # No cell runs now: a job killed after this is not a cell's doing.
             if self.progress_path:
                 Path(self.progress_path).write_text(json.dumps({"ok": False, "running": None}))
@@ -268,6 +277,7 @@ class SandboxedExecute(Execute):
             o.get("output_type") == "error" for o in cell.outputs
         )
         if failed:
+            self._note_failure(cell, verdict)
             return cell
         if not isinstance(verdict, dict):
             why = "the guard could not say whether this test ran to its end"
@@ -283,6 +293,25 @@ class SandboxedExecute(Execute):
             )
         )
         return cell
+
+    def _note_failure(self, cell, verdict: object) -> None:
+        """Keep how a failed test cell failed, as the guard signed it (see ``guard.failure``).
+
+        Kept only when the guard's error is the one the kernel reported (same type), so a
+        cell's line and misconception never come from formatted traceback text.
+        """
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        found = verdict.get("failure") if isinstance(verdict, dict) else None
+        reported = self._reply.get("content", {}).get("ename")
+        if not isinstance(grade_id, str) or not isinstance(found, dict):
+            return
+        if found.get("ename") != reported:
+            return
+        line, named = found.get("line"), found.get("misconception")
+        self._failures[grade_id] = {
+            "line": line if type(line) is int else None,
+            "misconception": named if type(named) is str else None,
+        }
 
     def _loud_canary(self, index: int) -> bool:
         """A failing cell run exactly like a test cell (not silent, marker line and all).

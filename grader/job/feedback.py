@@ -13,6 +13,7 @@ small (``PAGE_LIMIT``) whatever the notebook printed or pasted.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -332,10 +333,34 @@ def shrink(nb, excess: int | None = None) -> int:
 
 def fallback_page(student: str, lesson: str, score: float, max_score: float, reason: str) -> str:
     """A plain feedback page when the notebook could not be graded normally."""
-    e = html.escape
-    return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-        f"<title>{e(lesson)}: feedback for {e(student)}</title></head><body>\n"
-        f"<h1>{e(lesson)}: feedback for {e(student)}</h1>\n"
-        f"<p>Score: {score:g} / {max_score:g}</p>\n<p>{e(reason)}</p>\n</body></html>\n"
+    return render_page(
+        "fallback.html.j2",
+        student=student,
+        lesson=lesson,
+        score=score,
+        max_score=max_score,
+        reason=reason,
     )
+
+
+@functools.cache
+def _pages():
+    """The Jinja environment of the course's own pages (``templates/pages``): every value is
+    escaped unless a template marks it safe."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES / "pages"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["g"] = lambda value: f"{value:g}"
+    return env
+
+
+def render_page(name: str, **context: object) -> str:
+    """Render the page template ``name`` of ``templates/pages`` with ``context``."""
+    return _pages().get_template(name).render(**context)

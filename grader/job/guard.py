@@ -46,6 +46,7 @@ import gc
 import hashlib
 import importlib
 import linecache
+import re
 import signal
 import sys
 import threading
@@ -124,6 +125,12 @@ KERNEL_OBJECTS = ("session", "iopub_socket", "iopub_thread", "shell_stream", "sh
 CLASS_CACHES = ("__slotnames__",)
 # Builtins the kernel itself rebinds (after every result; ``input`` per request).
 VOLATILE_BUILTINS = ("_", "__", "___", "input", "raw_input")
+
+# The checker module whose ``ExerciseError`` names a misconception, and what an id looks like.
+FEEDBACK_MODULE = "course_utils.checks._feedback"
+_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+_TRACEBACK = vars(BaseException)["__traceback__"]
+_CAUSE, _CONTEXT = vars(BaseException)["__cause__"], vars(BaseException)["__context__"]
 
 _state: dict = {}
 
@@ -397,10 +404,14 @@ def install(modules: list[str]) -> None:
         class_dicts=[],
         machinery=[],
         machinery_ids=frozenset(),
+        exercise_error=getattr(sys.modules.get(FEEDBACK_MODULE), "ExerciseError", None),
+        course_code=frozenset(),
     )
     if shell is None:
         functions, class_dicts = _code_snapshot([])
-        _state.update(functions=functions, class_dicts=class_dicts)
+        _state.update(
+            functions=functions, class_dicts=class_dicts, course_code=_course_code(functions)
+        )
         return
     kernel = getattr(shell, "kernel", None)
     manager = shell.input_transformer_manager
@@ -435,7 +446,25 @@ def install(modules: list[str]) -> None:
         machinery_ids=frozenset(id(o) for o in machinery),
         functions=functions,
         class_dicts=class_dicts,
+        course_code=_course_code(functions),
     )
+
+
+def _course_code(functions: list) -> frozenset[int]:
+    """Identities of the course's own code objects (its functions' and what they nest).
+
+    The snapshot keeps them alive (nested ones through their parents' constants), so an
+    identity stays the code it names; a look-alike a cell compiles under a course file
+    name is another object.
+    """
+    found: dict[int, types.CodeType] = {}
+    todo = [state[0] for fn, state in functions if _is_ours(getattr(fn, "__module__", "") or "")]
+    while todo:
+        code = todo.pop()
+        if id(code) not in found:
+            found[id(code)] = code
+            todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return frozenset(found)
 
 
 def _restorable(value) -> bool:
@@ -673,10 +702,12 @@ def passed(nonce: str, _getframe=sys._getframe) -> None:
 
 
 def after_test(nonce: str) -> dict:
-    """Whether the test cell that carried ``nonce`` ran to its end, and the notebook's threads
-    that ran beside it (``threads``); then forget its source."""
+    """Whether the test cell that carried ``nonce`` ran to its end, how it failed
+    (``failure``, see ``failure``) and the notebook's threads that ran beside it (``threads``);
+    then forget its source."""
     ran = nonce in _state["passed"]
     _state["passed"].discard(nonce)
+    failed = None if ran else failure(nonce)
     scrubbed = scrub(collect=True)
     gc.unfreeze()
     shell = _state["shell"]
@@ -685,7 +716,62 @@ def after_test(nonce: str) -> dict:
             callbacks = shell.events.callbacks.setdefault(event, [])
             callbacks.extend(fn for fn in fns if not any(fn is c for c in callbacks))
     _state["stashed"] = {}
-    return {"passed": ran, "scrubbed": scrubbed, "threads": threads()}
+    return {"passed": ran, "failure": failed, "scrubbed": scrubbed, "threads": threads()}
+
+
+def failure(nonce: str) -> dict | None:
+    """How the test cell that carried ``nonce`` failed, as data: ``None`` when no error of it is
+    found, else ``ename`` (the error's type), ``line`` (the line of the test cell the error
+    left it from) and ``misconception`` (the registered id the course's checker named).
+
+    The line comes from the interpreter's traceback entry of the test cell's own frame,
+    never from formatted text. A misconception counts only from the course's genuine
+    ``ExerciseError`` whose every frame below the test cell is the course's own code (by
+    identity): an error a student's function raised, or a checker a student's function
+    called, names none.
+    """
+    error = getattr(sys, "last_value", None)
+    if not isinstance(error, BaseException):
+        return None
+    cell = _test_file(nonce)
+    # The base class's own slot: a class of the notebook's may define ``__traceback__`` itself.
+    tb = _TRACEBACK.__get__(error)
+    while tb is not None and (cell is None or tb.tb_frame.f_code.co_filename != cell):
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    line, below = tb.tb_lineno, []
+    tb = tb.tb_next
+    while tb is not None:
+        below.append(id(tb.tb_frame.f_code))
+        tb = tb.tb_next
+    named = vars(error).get("misconception_id") if hasattr(error, "__dict__") else None
+    genuine = (
+        type(error) is _state["exercise_error"]
+        and below
+        and all(code in _state["course_code"] for code in below)
+        and type(named) is str
+        and _ID.match(named) is not None
+    )
+    return {
+        "ename": type(error).__name__,
+        "line": line,
+        "misconception": named if genuine else None,
+    }
+
+
+def _test_file(nonce: str) -> str | None:
+    """The file name IPython compiled the test cell under: the one cached cell holding ``nonce``
+    (in the line the grader appended); ``None`` unless exactly one does."""
+    found = [
+        name
+        for name, entry in list(linecache.cache.items())
+        if name not in _state["lines"]
+        and isinstance(entry, tuple)
+        and len(entry) > 2
+        and any(nonce in str(line) for line in entry[2])
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def scrub(collect: bool = False) -> int:
@@ -741,15 +827,18 @@ def _drop_frames(errors: list) -> None:
         if not isinstance(error, BaseException) or id(error) in seen:
             continue
         seen.add(id(error))
-        tb = error.__traceback__
+        # The base class's own slots: a class of the notebook's may shadow them with a property
+        # that refuses to be set (the scrub stopped half way, and a later cell read the test's
+        # frames through the real slot).
+        tb = _TRACEBACK.__get__(error)
         while tb is not None:
             try:
                 tb.tb_frame.clear()
             except RuntimeError:  # a frame still running (the guard's own caller): keep it
                 pass
             tb = tb.tb_next
-        error.__traceback__ = None
-        errors += [error.__cause__, error.__context__]
+        _TRACEBACK.__set__(error, None)
+        errors += [_CAUSE.__get__(error), _CONTEXT.__get__(error)]
 
 
 def _clear_source_caches() -> None:

@@ -2,12 +2,13 @@
 
 The worker reads the autograded notebook (before it is made safe to show)
 and keeps, per graded cell, only what a student may see anyway: the
-exercise's name and lesson section (from the released notebook), the score
-and the registered misconception id the error message ends with
-(``Review: <section> [<id>]``, see ``course_utils.checks._feedback``), and
-whether the cell failed only in its hidden tests, after its visible check
-passed (the feedback a student saw before submitting said it was right).
-Hidden-test text, tracebacks and error messages are never stored.
+exercise's name and lesson section (from the released notebook), the score,
+and, as the kernel's guard found them and signed them (``guard.failure``, never
+read from error text): the registered misconception id the course's checker
+named, and whether the cell failed only in its hidden tests, after its visible
+check passed (the feedback a student saw before submitting said it was right).
+Hidden-test text, tracebacks and error messages are never stored. Records are
+``CellRecord`` objects, checked once where they come in (``CellRecord.from_json``).
 
 ``course grade`` writes the records of a class to ``OUT/records.jsonl``
 (``grader.books.results.write_records``); ``course report`` reads them.
@@ -17,8 +18,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import asdict, dataclass
 
-from course_utils.checks._feedback import MISCONCEPTION_ID, REVIEW_LINE
+from course_utils.checks import MISCONCEPTION_ID
 from grader.job.cells import HIDDEN
 from grader.job.cells import nbgrader_meta as _meta
 from grader.job.cells import source as _source
@@ -79,65 +81,21 @@ def exercise_names(released) -> dict[str, tuple[str, str]]:
     }
 
 
-def named_misconception(text: str) -> str | None:
-    """The misconception id a failed check's message ends with, or ``None``.
-
-    The checker appends its ``Review:`` line last; an earlier one can only be
-    text the student's own code put into the message, so the last one counts.
-    """
-    found = [m.group("id") for m in REVIEW_LINE.finditer(text)]
-    return found[-1] if found else None
-
-
-def _failed_output(cell) -> str | None:
-    """The error message of a graded cell, "" when it failed without one, None when it passed."""
-    failed = None
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            return str(output.get("evalue", ""))
-        if output.get("output_type") == "stream" and output.get("name") == "stderr":
-            failed = ""  # nbgrader scores a test cell that writes to stderr 0
-    return failed
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-# Between the tracebacks of chained exceptions; the last traceback is of the error raised.
-_CHAINED = re.compile(
-    r"During handling of the above exception, another exception occurred:"
-    r"|The above exception was the direct cause of the following exception:"
-)
-
-
-def failed_in_hidden_tests(cell) -> bool:
-    """Whether a test cell's visible check ran through and its hidden tests raised.
-
-    Read from the line of this cell that IPython's traceback names ("Cell
-    In[12], line 9", in the traceback of the error raised, not of an error it
-    chains), against where the hidden block begins; ``False`` when the cell has
-    no hidden block or its error names no line (a timeout, a restarted kernel,
-    output on stderr).
-    """
+def hidden_begins(cell) -> int | None:
+    """The line (1-based) of a test cell where its hidden block begins, or ``None``."""
     lines = _source(cell).splitlines()
-    begin = next((n for n, line in enumerate(lines, start=1) if HIDDEN[0] in line), None)
-    if begin is None:
-        return False
-    count = cell.get("execution_count")
-    number = str(count) if isinstance(count, int) else r"\d+"
-    here = re.compile(r"^Cell In\[" + number + r"\], line (\d+)", re.MULTILINE)
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            text = _ANSI.sub("", "\n".join(map(str, output.get("traceback", []))))
-            found = here.search(_CHAINED.split(text)[-1])
-            return found is not None and int(found.group(1)) > begin
-    return False
+    return next((n for n, line in enumerate(lines, start=1) if HIDDEN[0] in line), None)
 
 
-def cell_records(graded, released, scores: list[dict]) -> list[dict]:
+def cell_records(graded, released, scores: list[dict], failures: dict) -> list[CellRecord]:
     """Per graded cell: grade id, exercise, section, score, max score, passed, misconception id,
     and ``hidden_only``: it failed in its hidden tests after its visible check passed.
 
     ``graded`` is the autograded notebook, ``released`` the student version,
-    ``scores`` the gradebook's ``{"grade_id", "score", "max_score"}`` per cell.
+    ``scores`` the gradebook's ``{"grade_id", "score", "max_score"}`` per cell and
+    ``failures`` how each failed test cell failed, by grade id, as the guard signed it
+    (``{"line", "misconception"}``, see ``guard.failure``): nothing is read from a
+    cell's error text.
     """
     names = exercise_names(released)
     by_id = {_meta(c).get("grade_id"): c for c in graded["cells"] if _meta(c).get("grade")}
@@ -148,48 +106,64 @@ def cell_records(graded, released, scores: list[dict]) -> list[dict]:
         score, max_score = float(item["score"] or 0), float(item["max_score"] or 0)
         passed = score >= max_score
         misconception, hidden_only = None, False
-        cell = by_id.get(grade_id)
-        if not passed and cell is not None:
-            message = _failed_output(cell)
-            misconception = named_misconception(message) if message else None
-            hidden_only = failed_in_hidden_tests(cell)
+        cell, failed = by_id.get(grade_id), failures.get(grade_id)
+        if not passed and cell is not None and isinstance(failed, dict):
+            misconception = failed.get("misconception")
+            begin, line = hidden_begins(cell), failed.get("line")
+            hidden_only = begin is not None and isinstance(line, int) and line > begin
         exercise, section = names.get(grade_id, (grade_id, ""))
         records.append(
-            {
-                "grade_id": grade_id,
-                "exercise": exercise,
-                "section": section,
-                "score": score,
-                "max_score": max_score,
-                "passed": passed,
-                "misconception": misconception,
-                "hidden_only": hidden_only,
-            }
+            CellRecord(
+                grade_id, exercise, section, score, max_score, passed, misconception, hidden_only
+            )
         )
     return records
 
 
-def clean_records(cells: object) -> list[dict]:
-    """The worker's records, checked field by field (the parent trusts no free text in them)."""
+@dataclass(frozen=True)
+class CellRecord:
+    """One graded cell's record: only what a student may see anyway (no test text)."""
+
+    grade_id: str
+    exercise: str
+    section: str
+    score: float
+    max_score: float
+    passed: bool
+    misconception: str | None = None  # a registered id (``lesson4.typed_in_features``)
+    hidden_only: bool = False  # failed in its hidden tests after its visible check passed
+
+    @classmethod
+    def from_json(cls, item: object) -> CellRecord | None:
+        """A record from JSON the grader does not trust (a job's result, a file), checked field
+        by field; ``None`` for what is no record. The one place records are validated."""
+        if not isinstance(item, dict) or not isinstance(item.get("grade_id"), str):
+            return None
+        named = item.get("misconception")
+        passed = bool(item.get("passed"))
+        try:
+            score, max_score = float(item.get("score") or 0), float(item.get("max_score") or 0)
+        except (TypeError, ValueError):
+            return None
+        return cls(
+            grade_id=item["grade_id"][:MAX_NAME],
+            exercise=str(item.get("exercise") or item["grade_id"])[:MAX_NAME],
+            section=str(item.get("section") or "")[:MAX_NAME],
+            score=score,
+            max_score=max_score,
+            passed=passed,
+            misconception=named
+            if isinstance(named, str) and MISCONCEPTION_ID.match(named)
+            else None,
+            hidden_only=item.get("hidden_only") is True and not passed,
+        )
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def clean_records(cells: object) -> list[CellRecord]:
+    """The records in ``cells`` (untrusted JSON), checked once; what is no record is dropped."""
     if not isinstance(cells, list):
         return []
-    kept = []
-    for cell in cells:
-        if not isinstance(cell, dict) or not isinstance(cell.get("grade_id"), str):
-            continue
-        named = cell.get("misconception")
-        kept.append(
-            {
-                "grade_id": cell["grade_id"][:MAX_NAME],
-                "exercise": str(cell.get("exercise") or cell["grade_id"])[:MAX_NAME],
-                "section": str(cell.get("section") or "")[:MAX_NAME],
-                "score": float(cell.get("score") or 0),
-                "max_score": float(cell.get("max_score") or 0),
-                "passed": bool(cell.get("passed")),
-                "misconception": named
-                if isinstance(named, str) and MISCONCEPTION_ID.match(named)
-                else None,
-                "hidden_only": cell.get("hidden_only") is True and not cell.get("passed"),
-            }
-        )
-    return kept
+    return [r for r in map(CellRecord.from_json, cells) if r is not None]

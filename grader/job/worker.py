@@ -47,6 +47,7 @@ def configure(job: dict, jobdir: Path):
     config.SandboxedExecute.deadline = max(1, timeout - max(10, timeout // 10))
     config.SandboxedExecute.progress_path = str(jobdir / "result.json")
     config.SandboxedExecute.report_path = str(jobdir / "incidents.json")
+    config.SandboxedExecute.failures_path = str(jobdir / "failures.json")
     config.NbGraderAPI.log_level = "WARN"
     feedback.template_config(config)
     return config
@@ -64,29 +65,26 @@ def read_scores(db_path: Path, lesson: str, student: str) -> dict:
         return {"score": nb.score, "max_score": nb.max_score, "cells": cells}
 
 
-def records(job: dict, jobdir: Path, scores: list[dict]) -> list[dict]:
-    """Per graded cell: passed, and the misconception its checker named (never hidden-test text)."""
-    import nbformat
+def records(graded, released, jobdir: Path, scores: list[dict]) -> list[dict]:
+    """Per graded cell: passed, and the misconception its checker named (never hidden-test text).
 
+    How each failed test cell failed comes from the executor's ``failures.json``, which
+    holds what the kernel's guard signed (``guard.failure``).
+    """
     from grader.job.records import cell_records
 
-    student, lesson = job["student"], job["lesson"]
-    graded = nbformat.read(
-        jobdir / "course" / "autograded" / student / lesson / f"{lesson}.ipynb", as_version=4
-    )
-    released = nbformat.read(jobdir / "released.ipynb", as_version=4)
-    return cell_records(graded, released, scores)
+    path = jobdir / "failures.json"
+    failures = json.loads(path.read_text()) if path.exists() else {}
+    return [r.to_json() for r in cell_records(graded, released, scores, failures)]
 
 
-def make_feedback(api, job: dict, jobdir: Path) -> dict:
-    """Sanitise the graded notebook, render nbgrader's feedback HTML into ``feedback.html``."""
+def make_feedback(api, job: dict, jobdir: Path, nb, released) -> dict:
+    """Sanitise the graded notebook ``nb``, render nbgrader's feedback HTML into ``feedback.html``."""
     import nbformat
 
     student, lesson = job["student"], job["lesson"]
     course = jobdir / "course"
     graded = course / "autograded" / student / lesson / f"{lesson}.ipynb"
-    nb = nbformat.read(graded, as_version=4)
-    released = nbformat.read(jobdir / "released.ipynb", as_version=4)
     secrets = feedback.Secrets.from_json(job["secrets"])
     submitted = nbformat.read(
         course / "submitted" / student / lesson / f"{lesson}.ipynb", as_version=4
@@ -141,12 +139,24 @@ def grade(job: dict, jobdir: Path) -> dict:
         "incidents": incidents,
         **read_scores(jobdir / "course" / "gradebook.db", job["lesson"], job["student"]),
     }
+    import nbformat
+
+    student, lesson = job["student"], job["lesson"]
     try:
-        result["cells"] = records(job, jobdir, result["cells"])
+        # Read once: the records see the graded notebook before ``make_feedback`` sanitises it.
+        graded = nbformat.read(
+            jobdir / "course" / "autograded" / student / lesson / f"{lesson}.ipynb", as_version=4
+        )
+        released = nbformat.read(jobdir / "released.ipynb", as_version=4)
+    except Exception:  # noqa: BLE001 - the score stands; no records, a plain page
+        result["records_error"] = result["feedback_error"] = traceback.format_exc()[-2000:]
+        return result
+    try:
+        result["cells"] = records(graded, released, jobdir, result["cells"])
     except Exception:  # noqa: BLE001 - the score stands without per-cell records
         result["records_error"] = traceback.format_exc()[-2000:]
     try:
-        result.update(make_feedback(api, job, jobdir))
+        result.update(make_feedback(api, job, jobdir, graded, released))
     except Exception:  # noqa: BLE001 - the score stands; the parent writes a plain page instead
         result["feedback_error"] = traceback.format_exc()[-2000:]
     return result

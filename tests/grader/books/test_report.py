@@ -290,10 +290,8 @@ EXPECTED_ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    """The class above graded with `course grade` (two jobs), then `course report`."""
-    tmp = tmp_path_factory.mktemp("class")
+def _grade_class(tmp: Path, students: dict, basics: bool = True) -> dict:
+    """``students`` (name -> answers, as ``CLASS``) graded with `course grade` (two jobs)."""
     course = fake_course.make(tmp / "course")
     _save(powers_lesson(), course / "solutions" / "powers" / "powers.ipynb")
     scratch = generate(course, ["powers", "basics"], tmp / "gen")
@@ -306,7 +304,7 @@ def graded_class(tmp_path_factory):
         for name in ("powers", "basics")
     }
     subs, out = tmp / "subs", tmp / "out"
-    for student, answers in CLASS.items():
+    for student, answers in students.items():
         nb = (
             released["powers"]
             if answers is None
@@ -315,13 +313,20 @@ def graded_class(tmp_path_factory):
         for grade_id, source in (answers or {}).items():
             nb = _answer(nb, grade_id, source)
         _save(nb, subs / student / "powers.ipynb")
-    _save(corpus.answered(released["basics"], sources["basics"]), subs / "ann" / "basics.ipynb")
+    if basics:
+        _save(corpus.answered(released["basics"], sources["basics"]), subs / "ann" / "basics.ipynb")
     args = grade_args(course, out, submissions=subs, jobs=2)
     assert cli.main(args) == 0
     secrets = {
         name: feedback.Secrets.from_notebooks(sources[name], released[name]) for name in sources
     }
     return {"out": out, "secrets": secrets, "course": course}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """The class above graded with `course grade` (two jobs), then `course report`."""
+    return _grade_class(tmp_path_factory.mktemp("class"), CLASS)
 
 
 @pytest.fixture(scope="module")
@@ -341,17 +346,17 @@ def reported(graded_class):
 def test_grading_records_say_which_cells_failed_and_why(graded_class):
     records = {(r["student"], r["lesson"]): r for r in results.read_records(graded_class["out"])}
     assert records[("ben", "basics")]["status"] == "missing"
-    assert [c["passed"] for c in records[("ann", "powers")]["cells"]] == [True, True]
+    assert [c.passed for c in records[("ann", "powers")]["cells"]] == [True, True]
     eve = records[("eve", "powers")]["cells"]
     # eve's power_of(2) is 4, so the visible check passed; the hidden power_of(-3) failed.
-    assert [(c["exercise"], c["passed"], c["misconception"], c["hidden_only"]) for c in eve] == [
+    assert [(c.exercise, c.passed, c.misconception, c.hidden_only) for c in eve] == [
         (EX1, False, None, True),
         (EX2, False, "powers.head_sets_input", False),
     ]
     ben = records[("ben", "powers")]["cells"]
-    assert [c["hidden_only"] for c in ben] == [False, False]  # failed the visible checks
+    assert [c.hidden_only for c in ben] == [False, False]  # failed the visible checks
     dan = records[("dan", "powers")]["cells"]
-    assert [(c["passed"], c["misconception"]) for c in dan] == [(False, None), (False, None)]
+    assert [(c.passed, c.misconception) for c in dan] == [(False, None), (False, None)]
 
 
 @pytest.mark.slow
@@ -455,3 +460,80 @@ def test_report_opens_in_headless_chromium(reported, tmp_path):
     )
     assert f"✗ Failed{EX1}" in seen["text"].replace("\n", "") and "What to review" in seen["text"]
     assert "Correct: power_of(2) is 4" not in seen["text"]
+
+
+# --- misconceptions come from the guard's signed data, which a student cannot forge -----------
+
+# A wrong answer whose error claims another misconception than its checker's (or none at all).
+FORGED = {
+    # The hidden test calls power_of(-3): it raises the checker's own error, naming a
+    # misconception of its choice (before: the record named powers.head_sets_input).
+    "mal": {
+        "power_answer": "def power_of(x):\n    if x == 2:\n        return 4\n"
+        "    fail('9', 'nine', 'trust me', HEAD_SETS_INPUT)",
+        # check_choice shows a wrong answer with repr(): this one raises the checker's error
+        # naming powers.wrong_power from inside the check (before: the record named it).
+        "q1_answer": "class Answer:\n    def __repr__(self):\n"
+        "        fail('B', 'B', 'none', WRONG_POWER)\nanswer_q1 = Answer()",
+    },
+    # An error whose text ends with a Review line, and a subclass of the checker's error.
+    "max": {
+        "power_answer": "def power_of(x):\n    if x == 2:\n        return 4\n"
+        "    raise AssertionError('Review: 3. What the head does [powers.head_sets_input]')",
+        "q1_answer": "from course_utils.checks import ExerciseError\n"
+        "class Mine(ExerciseError):\n    pass\n"
+        "class Answer:\n    def __repr__(self):\n"
+        "        raise Mine('B', 'B', 'none', WRONG_POWER)\nanswer_q1 = Answer()",
+    },
+    # IPython's traceback text without its "Cell In[N], line L" lines (%xmode Minimal): the
+    # hidden-only failure is still found (before: hidden_only was False).
+    "fay": {
+        "power_answer": "get_ipython().run_line_magic('xmode', 'Minimal')\n"
+        "def power_of(x):\n    return 4 if x == 2 else 0",
+        "q1_answer": "answer_q1 = 'A'",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def forged_class(tmp_path_factory):
+    return _grade_class(tmp_path_factory.mktemp("forged"), FORGED, basics=False)
+
+
+@pytest.mark.slow
+def test_a_student_cannot_forge_the_misconception_or_a_pass_in_the_records(forged_class):
+    records = {r["student"]: r for r in results.read_records(forged_class["out"])}
+    seen = {
+        student: [(c.exercise, c.passed, c.misconception, c.hidden_only) for c in r["cells"]]
+        for student, r in records.items()
+    }
+    for student in ("mal", "max"):
+        assert seen[student] == [(EX1, False, None, True), (EX2, False, None, False)], student
+        assert records[student]["score"] == 0 and records[student]["status"] == "graded"
+    assert seen["fay"] == [(EX1, False, None, True), (EX2, False, "powers.head_sets_input", False)]
+
+
+@pytest.mark.slow
+def test_the_report_names_the_misconception_whatever_ipythons_traceback_text(forged_class):
+    """``fay`` turned IPython's tracebacks to one line (no ``Cell In[N], line L``)."""
+    built = report.build(forged_class["out"], registry=KNOWN)
+    assert {(o.student, o.exercise, o.id) for o in built.occurrences()} == {
+        ("fay", EX2, "powers.head_sets_input")
+    }
+    page = feedback.visible_text(report.render(built))
+    assert "passed the visible check only" in page
+
+
+def test_pages_from_templates_escape_what_they_show(tmp_path):
+    """The report and the plain feedback page come from Jinja templates that escape every value."""
+    hostile = "<script>alert(1)</script>"
+    page = feedback.fallback_page(hostile, "l1", 2, 8.5, f"why: {hostile} & more")
+    assert hostile not in page and "&lt;script&gt;" in page
+    assert "Score: 2 / 8.5" in feedback.visible_text(page)
+    assert f"why: {hostile} & more" in feedback.visible_text(page)
+    out = _folder(tmp_path)
+    (out / "roster.csv").write_text(f"student_id,name,email\nben,{hostile},b@x.org\n")
+    built = report.build(out, registry=KNOWN)
+    page = report.render(built)
+    assert hostile not in page and page.endswith("</body></html>\n")
+    assert f"{hostile} (ben)" in feedback.visible_text(page)

@@ -188,3 +188,52 @@ def test_feedback_never_shows_a_lessons_hidden_tests(lesson, real_scratch, tmp_p
     page, _ = HTMLExporter(template_name="classic").from_notebook_node(graded)
     assert feedback.leaks(page, secrets.hidden) == []
     assert feedback.leaks(page, secrets.solution) == []
+
+
+def test_the_grading_loop_concludes_every_job_in_one_place_whatever_the_runner(tmp_path):
+    """``Grader.grade`` over a runner that finishes jobs out of order, one lost: the outcomes
+    keep the order of the work, each gets its page (plain where nothing was graded), only a
+    job that ran has a log, and the records come back typed and checked."""
+    from nbformat.v4 import new_notebook
+
+    from grader.classwork.engine import Grader, JobLost, JobResult, Lesson
+    from grader.job.records import CellRecord
+
+    class OutOfOrder:
+        def describe(self, engine):
+            return "out of order"
+
+        def run(self, engine, jobs, say):
+            assert engine == "the engine" and [j.student for j in jobs] == ["ann", "ben"]
+            cells = [{"grade_id": "t1", "score": 2, "max_score": 2, "passed": True}]
+            result = {"ok": True, "score": 2, "cells": cells + ["not a record"]}
+            yield jobs[1], JobResult(0, False, 1.0, result, "<html>ben's page</html>", "ben's log")
+            yield jobs[0], JobLost(True, "its Dask worker died", 2)
+
+    for student in ("ann", "ben"):
+        nbformat.write(new_notebook(), tmp_path / f"{student}.ipynb")
+    (tmp_path / "cat.ipynb").write_text("not a notebook")
+    grader = Grader(ROOT, ["l1"])
+    secrets = feedback.Secrets(frozenset(), frozenset())
+    grader.lessons = {"l1": Lesson("l1", 3.0, tmp_path, tmp_path, secrets, ())}
+    grader.engine = "the engine"  # type: ignore[assignment] - the runner only passes it on
+    heard = []
+    work = [(s, "l1", tmp_path / f"{s}.ipynb") for s in ("ann", "ben", "cat")]
+    out = tmp_path / "out"
+    outcomes = grader.grade(
+        work, out, lambda i, n, o: heard.append((i, n, o.student)), runner=OutOfOrder()
+    )
+    assert [(o.student, o.status, o.score) for o in outcomes] == [
+        ("ann", "error", 0.0),
+        ("ben", "graded", 2.0),
+        ("cat", "unreadable", 0.0),
+    ]
+    assert "died on each of 2 attempts" in outcomes[0].notes[0]
+    assert outcomes[1].cells == [CellRecord("t1", "t1", "", 2.0, 2.0, True)]
+    assert heard == [(1, 3, "cat"), (2, 3, "ben"), (3, 3, "ann")]
+    assert (out / "feedback" / "ben" / "l1.html").read_text() == "<html>ben's page</html>"
+    for student in ("ann", "cat"):
+        assert "Score: 0 / 3" in feedback.visible_text(
+            (out / "feedback" / student / "l1.html").read_text()
+        )
+    assert sorted(p.name for p in (out / "logs").rglob("*.log")) == ["l1.log"]

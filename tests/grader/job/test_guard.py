@@ -352,3 +352,143 @@ def test_guard_answers_its_challenge_and_reports_tampering():
     guard.answer = lambda nonce, call, *args: forged
     with pytest.raises(ValueError, match="not signed"):
         check_answer(key, "n6", "restore", (), guard.answer("n6", "restore"))
+
+
+# --- how a test cell failed, as data the guard signs (no traceback text is read) -----------
+
+_CELL = 0
+
+
+def _test_cell(source: str, nonce: str, namespace: dict) -> None:
+    """Run ``source`` as the grader runs a test cell: compiled under a cell file of its own
+    (cached in ``linecache``, as IPython does) with the guard's last line; its error becomes
+    ``sys.last_value``, as IPython's ``showtraceback`` leaves it."""
+    import linecache
+    import sys
+
+    global _CELL
+    _CELL += 1
+    name = f"/tmp/ipykernel_0/{_CELL}.py"
+    text = f"{source}\nsys.modules['grader.job.guard'].passed({nonce!r})\n"
+    linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+    try:
+        exec(compile(text, name, "exec"), namespace)  # noqa: S102
+    except BaseException as exc:  # noqa: BLE001 - what the kernel would report
+        sys.last_value = exc
+
+
+def _student_cell(source: str, namespace: dict, filename: str | None = None) -> None:
+    """A student's cell (or code compiled under a name of its choosing), run before the test."""
+    global _CELL
+    _CELL += 1
+    exec(compile(source, filename or f"/tmp/ipykernel_0/{_CELL}.py", "exec"), namespace)  # noqa: S102
+
+
+CHOICE = "check_choice(answer, 'B', {'A': ('tempting', WRONG)}, question='q', confirmation='ok')"
+
+
+def test_the_guard_names_a_misconception_only_when_the_checker_itself_raised_it():
+    """Attacks on the failure record (issue 27): a student's function that raises the
+    checker's own error with a misconception of its choice, a look-alike compiled under the
+    checker's file name, a subclass of the checker's error, a Review line in an error's text,
+    an error left from an earlier cell. Each names no misconception; the checker's own error
+    does, with the test cell's line from the interpreter."""
+    import sys
+
+    import course_utils.checks._feedback as checks
+    from course_utils.checks import ExerciseError, Misconception, check_choice, fail
+    from grader.job import guard
+
+    wrong = Misconception("powers.wrong_power", "the power is wrong", "2. Powers")
+    other = Misconception("powers.head_sets_input", "the head sets the input", "3. Heads")
+    guard.install(["course_utils.checks"])
+    space = {"sys": sys, "check_choice": check_choice, "fail": fail, "WRONG": wrong}
+    space.update(OTHER=other, ExerciseError=ExerciseError)
+
+    def failure(source: str, nonce: str) -> object:
+        _test_cell(source, nonce, space)
+        found = guard.failure(nonce)
+        guard.after_test(nonce)  # forgets the cell and sys.last_value, as after every test
+        return found
+
+    space["answer"] = "A"
+    honest = failure(f"# visible check\n{CHOICE}\n### BEGIN HIDDEN TESTS\nassert 0", "n1")
+    assert honest == {"ename": "ExerciseError", "line": 2, "misconception": "powers.wrong_power"}
+    space["answer"] = "B"
+    hidden = failure(f"{CHOICE}\n### BEGIN HIDDEN TESTS\nassert answer == 'C'", "n2")
+    assert hidden == {"ename": "AssertionError", "line": 3, "misconception": None}
+    # The student's own function raises the checker's error (the hidden test calls it).
+    _student_cell("def power_of(x):\n    fail('9', 'nine', 'trust me', OTHER)", space)
+    assert failure("assert power_of(-3) == 9", "n3") == {
+        "ename": "ExerciseError",
+        "line": 1,
+        "misconception": None,
+    }
+    # The checker shows a wrong answer with repr(): the student's repr raises the checker's error.
+    _student_cell(
+        "class Answer:\n    def __repr__(self):\n        fail('B', 'B', 'no', OTHER)\n"
+        "answer = Answer()",
+        space,
+    )
+    assert failure(CHOICE, "n4")["misconception"] is None  # type: ignore[index]
+    # A look-alike compiled under the checker's own file name calls the real fail().
+    _student_cell("def check_power(f):\n    fail('9', 'nine', 'x', OTHER)", space, checks.__file__)
+    space["answer"] = "A"
+    assert failure("check_power(None)", "n5")["misconception"] is None  # type: ignore[index]
+    # A subclass of the checker's error, and an error whose text ends with a Review line.
+    _student_cell("class Mine(ExerciseError):\n    pass", space)
+    assert failure("raise Mine('B', 'B', 'no', OTHER)", "n6")["misconception"] is None  # type: ignore[index]
+    # Raised by the genuine checker code, had a patch of the checker's module outlived
+    # ``restore``: the error's type is checked too.
+    checks.ExerciseError = space["Mine"]  # type: ignore[misc]
+    try:
+        space["answer"] = "A"
+        assert failure(CHOICE, "n6b")["misconception"] is None  # type: ignore[index]
+    finally:
+        checks.ExerciseError = ExerciseError  # type: ignore[misc]
+    review = "raise AssertionError('Review: 3. Heads [powers.head_sets_input]')"
+    assert failure(review, "n7")["misconception"] is None  # type: ignore[index]
+    # An error class that lies about its traceback: the interpreter's own is read.
+    _student_cell(
+        "import types\nclass Liar(AssertionError):\n    @property\n"
+        "    def __traceback__(self):\n"
+        "        return types.TracebackType(None, sys._getframe(), 0, 99)",
+        space,
+    )
+    assert failure("raise Liar()\n### BEGIN HIDDEN TESTS", "n9") == {
+        "ename": "Liar",
+        "line": 1,
+        "misconception": None,
+    }
+    # An error left by an earlier cell is not this test's: no record.
+    sys.last_value = checks.ExerciseError("e", "o", "h", other)
+    assert guard.failure("n8") is None
+    del sys.last_value
+
+
+def test_an_error_class_that_guards_its_traceback_is_scrubbed_all_the_same():
+    """A notebook's error class whose ``__traceback__`` is a read-only property: before, the
+    scrub after its test stopped at it (AttributeError), leaving ``sys.last_value`` and the
+    test's frames for a later cell to read through the base class's slot; now it is cut."""
+    import sys
+
+    from grader.job import guard
+
+    guard.install([])
+    space: dict = {"sys": sys}
+    _student_cell(
+        "class Liar(AssertionError):\n    @property\n    def __traceback__(self):\n"
+        "        return None\n"
+        "def power_of(x):\n    raise Liar()",
+        space,
+    )
+    _test_cell("assert power_of(-3) == 9", "n10", space)
+    error = sys.last_value
+    frames = BaseException.__traceback__.__get__(error)  # type: ignore[attr-defined]
+    assert frames is not None
+    verdict = guard.after_test("n10")
+    assert verdict["failure"] == {"ename": "Liar", "line": 1, "misconception": None}
+    assert not hasattr(sys, "last_value")
+    assert BaseException.__traceback__.__get__(error) is None  # type: ignore[attr-defined]
+    student_frame = frames.tb_next.tb_next.tb_frame  # power_of's, below the test cell's
+    assert student_frame.f_code.co_name == "power_of" and student_frame.f_locals == {}

@@ -106,12 +106,12 @@ def outcomes(graded: dict, lesson: str, index: int) -> dict[str, tuple[str, str]
     assert outcome.status == "graded", outcome.notes
     seen = {}
     for cell in outcome.cells:
-        if cell["passed"]:
-            seen[cell["grade_id"]] = ("pass", "pass")
-        elif cell["hidden_only"]:
-            seen[cell["grade_id"]] = ("pass", "fail")
+        if cell.passed:
+            seen[cell.grade_id] = ("pass", "pass")
+        elif cell.hidden_only:
+            seen[cell.grade_id] = ("pass", "fail")
         else:
-            seen[cell["grade_id"]] = (cell["misconception"] or "error", "not run")
+            seen[cell.grade_id] = (cell.misconception or "error", "not run")
     return seen
 
 
@@ -173,7 +173,7 @@ def test_report_counts_every_lesson_corpus_case(graded_rounds):
         names = grading.exercise_names(case_corpus.load(lesson)[0])
         for index, group in enumerate(rounds(cases)):
             student = _student(lesson, index)
-            by_exercise = {c["grade_id"]: c for c in built.submissions[(student, lesson)].cells}
+            by_exercise = {c.grade_id: c for c in built.submissions[(student, lesson)].cells}
             for case in group:
                 tests = _tests_of(lesson, case.cell)
                 exercise = names[tests[0]][0]
@@ -183,9 +183,9 @@ def test_report_counts_every_lesson_corpus_case(graded_rounds):
                         f"it has {sorted(i for i in found if i[0] == student)}"
                     )
                 if case.graded == "pass":
-                    assert all(by_exercise[t]["passed"] for t in tests), f"{case.name} lost points"
+                    assert all(by_exercise[t].passed for t in tests), f"{case.name} lost points"
                 else:
-                    assert not all(by_exercise[t]["passed"] for t in tests), f"{case.name} passed"
+                    assert not all(by_exercise[t].passed for t in tests), f"{case.name} passed"
     page = (out / "report.html").read_text()
     table = (out / "misconceptions.csv").read_text()
     for secrets in graded_rounds["secrets"].values():

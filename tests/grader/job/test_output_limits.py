@@ -253,23 +253,47 @@ def test_a_time_out_names_the_cell_and_what_ran_keeps_its_points(tmp_path):
 
 def test_a_killed_job_names_the_cell_that_was_running():
     from grader.books.results import Outcome
-    from grader.classwork.engine import Grader, JobResult
+    from grader.classwork.engine import Grader, JobResult, Loaded
+    from grader.classwork.intake import Found
 
     grader = Grader(ROOT, ["lesson1"], limits=sandbox.Limits(notebook_timeout=60))
     running = {"cell": 12, "grade_id": "ex1_answer", "label": "cell 13 (ex1_answer)"}
+
+    def loaded() -> Loaded:
+        found = Found("ann", "lesson1", Path("lesson1.ipynb"), "lesson1.ipynb")
+        return Loaded(found, Outcome("ann", "lesson1", 0.0, 8.0), None, "")
+
     for progress, expected in (
         ({"ok": False, "running": running}, "while cell 13 (ex1_answer) was running"),
         ({"ok": False, "running": None}, "while no cell of yours was running"),
         (None, "while no cell of yours was running"),
     ):
-        outcome = Outcome("ann", "lesson1", 0.0, 8.0)
-        job = JobResult(None, True, 60.0, progress, None, "")
-        page = grader.read_back(outcome, None, None, job)  # type: ignore[arg-type]
-        assert outcome.status == "timeout" and expected in feedback.visible_text(page)
+        item = loaded()
+        page = grader.conclude(item, JobResult(None, True, 60.0, progress, None, ""))
+        assert item.outcome.status == "timeout" and expected in feedback.visible_text(page)
         assert "after 60 s" in feedback.visible_text(page)
     # A job that died (not killed) mid-cell, its progress still in result.json: an error, not a
     # grade read from the progress record.
-    outcome = Outcome("ann", "lesson1", 0.0, 8.0)
-    died = JobResult(-9, False, 5.0, {"ok": False, "running": running}, None, "")
-    grader.read_back(outcome, None, None, died)  # type: ignore[arg-type]
-    assert outcome.status == "error" and "no result" in outcome.notes[0]
+    item = loaded()
+    grader.conclude(item, JobResult(-9, False, 5.0, {"ok": False, "running": running}, None, ""))
+    assert item.outcome.status == "error" and "no result" in item.outcome.notes[0]
+
+
+def test_a_lost_job_is_concluded_in_the_same_place_as_any_other():
+    """A job that left nothing (its worker died on each attempt, the runner failed) scores 0
+    with a note and a plain page, like a job that failed in its sandbox."""
+    from grader.books.results import Outcome
+    from grader.classwork.engine import Grader, JobLost, Loaded
+    from grader.classwork.intake import Found
+
+    grader = Grader(ROOT, ["lesson1"])
+    found = Found("ann", "lesson1", Path("lesson1.ipynb"), "lesson1.ipynb", late=True)
+    for lost, note in (
+        (JobLost(True, "its Dask worker died", 2), "its Dask worker died on each of 2 attempts"),
+        (JobLost(False, "the cluster failed (OSError: gone)"), "the cluster failed (OSError"),
+    ):
+        item = Loaded(found, Outcome("ann", "lesson1", 0.0, 8.0), None, "")
+        page = grader.conclude(item, lost)
+        assert item.outcome.status == "error" and note in item.outcome.notes[0]
+        assert item.outcome.notes[-1] == "submitted late (the LMS says so)"
+        assert "Your instructor will look at it" in feedback.visible_text(page)

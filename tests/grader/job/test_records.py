@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from submissions import fake_course  # tests/ is on sys.path (rootdir imports)
 from submissions.powers import (
@@ -53,8 +54,8 @@ def test_exercise_names_use_bold_leads_and_number_shared_names():
     }
 
 
-def test_records_keep_the_last_review_line_and_nothing_else():
-    # The student's own error text may contain a fake Review line: the checker's comes last.
+def test_records_come_from_the_guards_data_and_keep_no_error_text():
+    # What the cell's error text says is never read: a fake Review line in it counts for nothing.
     fake = "Review: nowhere [powers.head_sets_input]"
     message = (
         f"\n  Expected: 4\n  Your answer shows: it raised ValueError: {fake}\n"
@@ -70,15 +71,19 @@ def test_records_keep_the_last_review_line_and_nothing_else():
         {"grade_id": "q1_tests", "score": 0, "max_score": 1},
         {"grade_id": "power_tests", "score": 0, "max_score": 2},
     ]
-    records = grading.cell_records(graded, powers_lesson(), scores)
-    assert [r["grade_id"] for r in records] == ["power_tests", "q1_tests"]  # notebook order
-    assert records[0]["misconception"] == "course.code_error" and not records[0]["passed"]
-    assert records[1]["misconception"] is None and not records[1]["passed"]
-    assert "Expected" not in json.dumps(records) and "ValueError" not in json.dumps(records)
+    failures = {"power_tests": {"line": 3, "misconception": "course.code_error"}}
+    records = grading.cell_records(graded, powers_lesson(), scores, failures)
+    assert [r.grade_id for r in records] == ["power_tests", "q1_tests"]  # notebook order
+    assert records[0].misconception == "course.code_error" and not records[0].passed
+    assert not records[0].hidden_only  # line 3: the visible check
+    assert records[1].misconception is None and not records[1].passed
+    text = json.dumps([r.to_json() for r in records])
+    assert "Expected" not in text and "ValueError" not in text
+    assert grading.cell_records(graded, powers_lesson(), scores, {})[0].misconception is None
     passed = grading.cell_records(
-        graded, powers_lesson(), [{"grade_id": "power_tests", "score": 2, "max_score": 2}]
+        graded, powers_lesson(), [{"grade_id": "power_tests", "score": 2, "max_score": 2}], failures
     )
-    assert passed[0]["passed"] and passed[0]["misconception"] is None
+    assert passed[0].passed and passed[0].misconception is None
 
 
 def test_clean_records_refuses_what_is_not_a_misconception_id():
@@ -86,41 +91,44 @@ def test_clean_records_refuses_what_is_not_a_misconception_id():
         [
             {"grade_id": "a", "passed": False, "misconception": "assert x == 42, 'secret'"},
             {"grade_id": "b", "passed": False, "misconception": "lesson4.typed_in_features"},
+            {"grade_id": "c", "passed": True, "hidden_only": True, "score": "NaN?"},
             "not a record",
             {"no": "grade id"},
         ]
     )
-    assert [(r["grade_id"], r["misconception"]) for r in kept] == [
+    assert [(r.grade_id, r.misconception) for r in kept] == [
         ("a", None),
         ("b", "lesson4.typed_in_features"),
     ]
     assert grading.clean_records("nonsense") == []
 
 
-def _test_cell(source: str, traceback: list[str], count: int = 7):
-    cell = new_code_cell(source, execution_count=count)
-    cell.outputs = [new_output("error", ename="E", evalue="", traceback=traceback)]
-    return cell
-
-
 TESTS = "check(f)\n### BEGIN HIDDEN TESTS\nassert f(3) == 9\ncheck(f, 3)\n### END HIDDEN TESTS"
 
 
-def test_a_failure_is_hidden_only_when_its_cell_line_lies_in_the_hidden_block():
-    red = "\x1b[0;32m"
-    visible = _test_cell(TESTS, ["---", f"Cell {red}In[7], line 1\x1b[0m\n----> 1 check(f)"])
-    hidden = _test_cell(TESTS, ["---", "Cell In[7], line 4\n----> 4 check(f, 3)", "File x.py:3"])
-    # The student's function (cell 3, line 5) raised; the check chained it, from line 1.
-    chained = _test_cell(
-        TESTS,
-        [
-            "Cell In[3], line 5, in f\n----> 5 return x.fc",
-            "The above exception was the direct cause of the following exception:",
-            "Cell In[7], line 1\n----> 1 check(f)",
-        ],
-    )
-    no_hidden = _test_cell("check(f)\ncheck(f, 3)", ["Cell In[7], line 2"])
-    no_line = _test_cell(TESTS, ["KernelRestarted: the kernel died"])
-    assert grading.failed_in_hidden_tests(hidden)
-    for cell in (visible, chained, no_hidden, no_line):
-        assert not grading.failed_in_hidden_tests(cell)
+def _test_lesson(error: list):
+    cell = new_code_cell(TESTS, execution_count=7, outputs=error)
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "t", "points": 1}
+    return new_notebook(cells=[cell])
+
+
+@pytest.mark.parametrize(
+    ("failure", "hidden_only"),
+    [
+        ({"line": 4, "misconception": None}, True),  # in the hidden block
+        ({"line": 1, "misconception": "powers.wrong_power"}, False),  # the visible check
+        ({"line": None, "misconception": None}, False),  # no line: a restart, a timeout
+        ("not a failure", False),
+    ],
+)
+def test_a_failure_is_hidden_only_when_its_line_lies_in_the_hidden_block(failure, hidden_only):
+    # Whatever the error's text says (IPython's "Cell In[7], line 4" or nothing at all).
+    for text in (["Cell In[7], line 1\n----> 1 check(f)"], ["E: no cell line at all"]):
+        nb = _test_lesson([new_output("error", ename="E", evalue="", traceback=text)])
+        scores = [{"grade_id": "t", "score": 0, "max_score": 1}]
+        (record,) = grading.cell_records(nb, nb, scores, {"t": failure})
+        assert record.hidden_only is hidden_only
+        assert record.misconception == (
+            failure["misconception"] if isinstance(failure, dict) else None
+        )
+    assert grading.hidden_begins(_test_lesson([]).cells[0]) == 2
