@@ -84,12 +84,12 @@ HUB_PORT ?= 8000
 HUB_ARGS ?=
 hub: $(STAMP)
 	.ci/install-hub.sh
-	$(BIN)/python -m grader.hub up --students $(STUDENTS) --port $(HUB_PORT) $(HUB_ARGS)
+	$(BIN)/python -m grader.hub.deploy up --students $(STUDENTS) --port $(HUB_PORT) $(HUB_ARGS)
 
 hub-stop:
-	$(BIN)/python -m grader.hub stop $(HUB_ARGS)
+	$(BIN)/python -m grader.hub.deploy stop $(HUB_ARGS)
 
 # Deletes the class's accounts (those the last `make hub` started with), their homes (students'
 # work included) and every file they still own in the hub's folder, /tmp, /var/tmp and /dev/shm.
 hub-remove-users:
-	$(BIN)/python -m grader.hub remove-users $(HUB_ARGS)
+	$(BIN)/python -m grader.hub.deploy remove-users $(HUB_ARGS)

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from submissions import corpus  # noqa: E402
 
-from grader import hub  # noqa: E402
+from grader.hub import deploy as hub  # noqa: E402
 
 LESSON = "lesson1"
 BEGIN, END = "<!-- begin: hub -->", "<!-- end: hub -->"

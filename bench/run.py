@@ -296,7 +296,7 @@ def bench_imports(repeats: int) -> list[str]:
     heavy, _ = median_time(
         lambda: subprocess.run([sys.executable, "-c", code], check=True), repeats
     )
-    from grader.course import lessons
+    from grader._course import lessons
 
     kernels = len(lessons(ROOT))  # one per lesson in a full submission
     return [

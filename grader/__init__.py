@@ -1,16 +1,21 @@
 """Instructor tools: student notebooks from ``solutions/`` and sandboxed autograding.
 
-One module per idea:
+Layers, each a subpackage that imports only from the ones listed before it
+(``tests/test_layers.py`` holds the order; ``python tests/_imports.py`` prints it):
 
-- ``course``: where the course lives, its nbgrader config, and running
-  ``generate_assignment`` in a throwaway course directory.
-- ``release``: byte-stable student notebooks, written only over files that
-  ``course release`` itself made.
-- ``layout``: finding submissions in a folder, an nbgrader tree or an LMS zip.
-- ``sandbox``, ``kernel``, ``guard``, ``execute``, ``worker``: grading one
-  untrusted notebook in a subprocess with limits.
-- ``feedback``: feedback HTML without hidden tests or solutions.
-- ``autograde``, ``results``: grading a class and writing ``grades.csv``.
+- ``_deferred_iri``, ``_common``, ``_course``, ``_lesson_html``: infrastructure.
+  Shared helpers (natural sort, lesson ids, numbers); where the course lives,
+  its nbgrader config and ``generate_assignment`` in a throwaway copy; the
+  accessible HTML export that lessons and feedback pages share.
+- ``sandbox``: limits, the kernel's lock-down and its launcher.
+- ``job``: one untrusted notebook graded (worker, execution, guard, feedback,
+  cell records, the warm zygote).
+- ``books``: roster, gradebook, grades and records, LMS exports, the class report.
+- ``classwork``: a class graded (intake of submissions, the engine, the runners).
+- ``authoring``: releasing lessons and checking them, scaffolding, pretraining.
+- ``exchange``: nbgrader's exchange (publish, collect, return feedback, submit).
+- ``hub``: the class's JupyterHub on one machine.
+- ``commands``, ``cli``: the ``course`` command on top.
 
 Only the standard library is imported here, so ``course --help`` stays fast;
 jsonschema's IRI parsers, which every command would otherwise build on import,

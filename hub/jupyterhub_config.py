@@ -1,6 +1,6 @@
 """JupyterHub for the Swap the Head course on one machine (see docs/hub.md).
 
-Started by ``python -m grader.hub up`` (``make hub``) and tests/test_hub.py, which
+Started by ``python -m grader.hub.deploy up`` (``make hub``) and tests/grader/hub/test_hub.py, which
 write the deployment (accounts, ports, folders) to the JSON file named by
 ``SWAP_HUB_DEPLOYMENT``. Everything course-specific is here; a real course
 changes only the authenticator block (LTI or OAuth, see docs/hub.md).
@@ -15,7 +15,7 @@ from pathlib import Path
 from jupyterhub.auth import Authenticator
 from jupyterhub.spawner import LocalProcessSpawner
 
-from grader import hub as course_hub
+from grader.hub import deploy as course_hub
 
 c = get_config()  # noqa: F821 - injected by traitlets when it loads this file
 
@@ -84,7 +84,7 @@ class CourseSpawner(LocalProcessSpawner):
     """Each student's server runs as that student inside their cgroups (memory, processes and
     threads for the server and every kernel, terminal and background job it starts) and their
     own mount namespace (private size-limited /tmp, /var/tmp, /dev/shm); their home is a file
-    system of its own (grader.hub.ensure_disk). Stopping the server kills whatever is left in
+    system of its own (grader.hub.deploy.ensure_disk). Stopping the server kills whatever is left in
     the cgroups. The instructor's server has no such limits (grading needs more)."""
 
     def make_preexec_fn(self, name):
@@ -118,7 +118,7 @@ c.Spawner.http_timeout = 180
 def per_role(spawner):
     """Students get the student config (no instructor panels); instructors theirs and ~/course.
 
-    Kernels use IPC sockets (config written by grader.hub) in a runtime folder inside the
+    Kernels use IPC sockets (config written by grader.hub.deploy) in a runtime folder inside the
     user's 0700 home: no other account can reach them."""
     role = "instructor" if spawner.user.name in instructors else "student"
     home = Path(pwd.getpwnam(spawner.user.name).pw_dir)

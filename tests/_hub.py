@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import hub
+from grader.hub import deploy as hub
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """Warm starts for the tests that run or grade whole notebooks: one zygote per test process.
 
-Each notebook still gets a kernel of its own (a fork of ``grader.zygote`` that
+Each notebook still gets a kernel of its own (a fork of ``grader.job.zygote`` that
 has run nothing); only the imports of torch, torchvision, matplotlib and the
 rest are paid once per test session instead of once per notebook, or once per
 ``course grade`` run (``share_with_grading``). Under pytest-xdist the controller
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from grader.zygote import Zygote
+    from grader.job.zygote import Zygote
 
 NAME = "python3-warm"
 
@@ -45,7 +45,7 @@ class Owned:
     """A zygote this process starts, in a private temporary folder beside its warm kernelspec."""
 
     def __init__(self, threads: int) -> None:
-        from grader.zygote import Zygote
+        from grader.job.zygote import Zygote
 
         self.folder = Path(tempfile.mkdtemp(prefix="course-test-zygote-"))
         self.zygote = Zygote(self.folder, threads=threads)
@@ -89,7 +89,7 @@ def launch_for_workers(threads: int) -> Owned | None:
 
 def _attach(socket_path: str):
     """The controller's zygote, once it answers; ``None`` if it could not start."""
-    from grader.zygote import START_TIMEOUT, Zygote
+    from grader.job.zygote import START_TIMEOUT, Zygote
 
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -134,8 +134,8 @@ def share_with_grading(monkeypatch: pytest.MonkeyPatch) -> None:
     The grader then skips starting its own (seconds of imports per run); a test
     that is about the grader's own zygote removes the variable.
     """
-    from grader import sandbox
-    from grader.zygote import SHARED_ENV, Zygote
+    from grader.job.zygote import SHARED_ENV, Zygote
+    from grader.sandbox import limits as sandbox
 
     if Zygote.available(sandbox.detect()) and (found := zygote()) is not None:
         monkeypatch.setenv(SHARED_ENV, found.socket_path)

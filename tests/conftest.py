@@ -101,10 +101,10 @@ collect_ignore_glob = ["**/*.ipynb"]
 _HEAVY_FIRST = (
     "test_heads_zoo.py",
     "test_hub.py",
-    "test_misconceptions.py",
+    "test_misconception_corpus.py",
     "test_grading_corpus.py",
-    "test_cluster.py",
-    "test_grading.py",
+    "test_runners.py",
+    "test_engine.py",
     "test_student_notebooks.py",
     "test_browser.py",
     "test_checks_lesson4.py",
@@ -114,7 +114,7 @@ _HEAVY_FIRST = (
     "test_checks_lesson7.py",
     "test_heads.py",
     "test_packaging.py",
-    "test_lms.py",
+    "test_exports.py",
     "test_lab.py",
     "test_training.py",
 )
@@ -172,12 +172,12 @@ def pytest_collection_modifyitems(config, items):
 # each run importing torch and the rest again (tests/_warm.py). test_zygote.py is not here: it
 # is about the grader starting and stopping its own.
 _SHARED_ZYGOTE = (
-    "test_grading.py",
+    "test_engine.py",
     "test_grading_corpus.py",
     "test_report.py",
-    "test_cluster.py",
-    "test_lms.py",
-    "test_misconceptions.py",
+    "test_runners.py",
+    "test_exports.py",
+    "test_misconception_corpus.py",
     "test_output_limits.py",
 )
 

@@ -26,8 +26,8 @@ from _grade import grade_args
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from submissions import corpus  # tests/ is on sys.path (rootdir imports)
 
-from grader import cli, feedback
-from grader.lesson_html import (
+from grader import cli
+from grader._lesson_html import (
     AA,
     BACKGROUNDS,
     ContrastStyle,
@@ -37,7 +37,8 @@ from grader.lesson_html import (
     from_code,
     sentence_after,
 )
-from grader.report import REVIEW_START
+from grader.books.report import REVIEW_START
+from grader.job import feedback
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

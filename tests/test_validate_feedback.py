@@ -15,7 +15,7 @@ import nbformat
 from nbgrader.validator import Validator
 from submissions import corpus  # tests/ is on sys.path (rootdir imports)
 
-from grader.misconceptions import named_misconception
+from grader.job.records import named_misconception
 
 ROOT = Path(__file__).resolve().parents[1]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -17,7 +17,7 @@ def configured_exchange() -> Path:
     from jupyter_core.paths import jupyter_config_path
     from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 
-    from grader.exchange import DEFAULT_EXCHANGE
+    from grader.exchange.instructor import DEFAULT_EXCHANGE
 
     found = DEFAULT_EXCHANGE
     for folder in reversed(jupyter_config_path()):  # lowest priority first, as Jupyter does
@@ -50,7 +50,7 @@ def add_exchange_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve(args: argparse.Namespace) -> tuple[Path, str, str, Path]:
     """(course root, lesson name, course id, exchange) from the parsed options."""
-    from grader.course import find_root, load_config, select_lessons
+    from grader._course import find_root, load_config, select_lessons
 
     root = find_root(args.root)
     (lesson,) = select_lessons(root, [args.lesson])

@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader.course import CourseError
-    from grader.exchange import ExchangeError, collect
+    from grader._course import CourseError
+    from grader.exchange.instructor import ExchangeError, collect
 
     try:
         _, lesson, course_id, exchange = resolve(args)

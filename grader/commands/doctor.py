@@ -135,7 +135,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_hub(folder: Path, student: str | None) -> int:
     """``course doctor --hub``: every read of the instructor's material tried as a student."""
-    from grader import hub
+    from grader.hub import deploy as hub
 
     try:
         hub.require_root()

@@ -3,7 +3,7 @@
 Renders ``solutions/lessonN/lessonN.ipynb`` (the lesson with its stored outputs and figures;
 ``--notebook`` for another one) with nbconvert and the course's ``lesson`` template: code colours
 of 4.5:1 or more, and a text alternative on every figure that says what it shows (see
-``grader.lesson_html``). Reads no secret: the solution's answers are in the page, so hand out the
+``grader._lesson_html``). Reads no secret: the solution's answers are in the page, so hand out the
 export of the released notebook (``--notebook notebooks/lessonN/lessonN.ipynb``) to students.
 """
 
@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader.course import CourseError, find_root
-    from grader.lesson_html import export_lesson
+    from grader._course import CourseError, find_root
+    from grader._lesson_html import export_lesson
 
     try:
         root = find_root(args.root)

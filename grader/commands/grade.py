@@ -7,7 +7,7 @@ the gradebook (missing work scores 0 only where nothing was ever graded),
 ``OUT/logs/`` keeps the grader's log of each notebook. A previous
 ``grades.csv`` with other scores is kept as ``grades.<time>.csv``. Every
 grade also goes into the course gradebook ``OUT/gradebook.csv`` (see
-``grader/gradebook.py``), which ``course grades`` exports.
+``grader/books/gradebook.py``), which ``course grades`` exports.
 
 Every file under ``--submissions`` is graded or listed in the "not graded"
 table printed last and saved as ``OUT/not_graded.csv``; the command exits 1
@@ -57,7 +57,7 @@ def _default_jobs(memory_mb: int) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from grader.sandbox import Limits
+    from grader.sandbox.limits import Limits
 
     d = Limits()
     parser.add_argument(
@@ -155,7 +155,7 @@ def current_grades(run: list, rows: dict, students: set[str], lessons: list[str]
     in this run keeps the grade an earlier run gave instead of a 0 that an upload would
     spread. ``missing`` (0) only where the gradebook has nothing better.
     """
-    from grader.results import Outcome
+    from grader.books.results import Outcome
 
     mine = {(o.student, o.lesson): o for o in run}
     return [
@@ -185,10 +185,13 @@ def _lesson_error(requested: list[str], found: list, where: Path) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import gradebook, layout, results, roster, sandbox
-    from grader.autograde import Grader
-    from grader.course import CourseError, find_root, load_config, natural_key, select_lessons
-    from grader.misconceptions import write_records
+    from grader._common import natural_key
+    from grader._course import CourseError, find_root, load_config, select_lessons
+    from grader.books import gradebook, results, roster
+    from grader.books.results import write_records
+    from grader.classwork import intake as layout
+    from grader.classwork.engine import Grader
+    from grader.sandbox import limits as sandbox
 
     try:
         root = find_root(args.root)

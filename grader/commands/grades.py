@@ -76,8 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _review(out: Path) -> list[Path] | None:
     """Bring every feedback page's "What to review" up to date (``course report`` writes the
     same), so the zips never miss it whichever command ran last; None without records."""
-    from grader import report
-    from grader.misconceptions import RECORDS
+    from grader.books import report
+    from grader.books.results import RECORDS
 
     if not (out / RECORDS).is_file():
         return None
@@ -89,8 +89,8 @@ def _review(out: Path) -> list[Path] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import exports, gradebook, roster
-    from grader.course import CourseError, find_root
+    from grader._course import CourseError, find_root
+    from grader.books import exports, gradebook, roster
 
     out = args.out
     try:

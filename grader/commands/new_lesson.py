@@ -1,6 +1,6 @@
 """``course new-lesson N``: scaffold lesson N (solution notebook, checker, test stubs).
 
-Writes nothing when any of the lesson's files exists (see ``grader.scaffold``).
+Writes nothing when any of the lesson's files exists (see ``grader.authoring.scaffold``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import scaffold
-    from grader.course import CourseError, find_root
+    from grader._course import CourseError, find_root
+    from grader.authoring import scaffold
 
     try:
         root = find_root(args.root)

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from course_utils.backbones import course_weights_path  # imports torch: only when run
-    from grader.pretrain import PretrainConfig, pretrain
+    from grader.authoring.pretrain import PretrainConfig, pretrain
 
     shipped = course_weights_path()
     out = args.out or shipped

@@ -21,9 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import release
-    from grader.course import RELEASE_DIR, CourseError
-    from grader.exchange import ExchangeError, publish
+    from grader._course import RELEASE_DIR, CourseError
+    from grader.authoring import release
+    from grader.exchange.instructor import ExchangeError, publish
 
     try:
         root, lesson, course_id, exchange = resolve(args)

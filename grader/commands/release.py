@@ -6,7 +6,7 @@ and fails when ``notebooks/`` drifted from what it would generate. Both refuse
 a solution whose headings promise other points than its test cells give;
 ``--verify`` also grades each solution in the sandbox against its own tests
 and refuses unless it scores full marks; ``--refresh-outputs`` runs the
-solutions again and stores their outputs (see ``grader.authoring``).
+solutions again and stores their outputs (see ``grader.authoring.lesson_checks``).
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import authoring, release
-    from grader.course import CourseError, find_root, select_lessons
+    from grader._course import CourseError, find_root, select_lessons
+    from grader.authoring import lesson_checks as authoring
+    from grader.authoring import release
 
     try:
         root = find_root(args.root)

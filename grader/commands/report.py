@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grader import report
-    from grader.misconceptions import RECORDS
+    from grader.books import report
+    from grader.books.results import RECORDS
 
     try:
         built = report.build(args.out, several=args.several)

@@ -263,7 +263,9 @@ def build(case: str, released, source, *, wrong_letter: str | None = None):
         return _insert_after_setup(copy.deepcopy(released), ERROR_HIDING)
     if case == "guard_tamper":
         return _insert_after_setup(answered(released, source), GUARD_TAMPER)
-    if case == "guard_functions":  # not in expected.json: tests/test_grading.py uses it directly
+    if (
+        case == "guard_functions"
+    ):  # not in expected.json: tests/grader/classwork/test_engine.py uses it directly
         return _insert_after_setup(answered(released, source), GUARD_FUNCTIONS)
     if case == "writes_outside":
         return _insert_after_setup(answered(released, source), WRITES)

@@ -1,0 +1,7 @@
+"""The class on one machine: JupyterHub with real Linux accounts (``make hub``, docs/hub.md).
+
+``deploy`` (``python -m grader.hub.deploy up|stop|remove-users``) makes the
+students' and instructors' accounts, the exchange, each home's disk and the
+hub's config, and starts JupyterHub with ``hub/jupyterhub_config.py``. It imports
+nothing else of the grader: the hub is deployment, on top of everything.
+"""
