@@ -8,6 +8,8 @@ from torch import nn
 from course_utils import backbones, data, training
 from course_utils.heads import replace_head
 
+pytestmark = pytest.mark.long(10)
+
 
 def toy_model(num_classes=3):
     torch.manual_seed(0)

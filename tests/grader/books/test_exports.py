@@ -25,6 +25,8 @@ from grader.books import exports, gradebook, roster
 from grader.books.results import Outcome
 from grader.classwork import intake as layout
 
+pytestmark = [pytest.mark.long(31), pytest.mark.warm]
+
 LESSONS = [f"lesson{i}" for i in range(1, 8)]
 
 

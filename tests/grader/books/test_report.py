@@ -33,6 +33,8 @@ from grader.books import report, results
 from grader.job import feedback
 from grader.job import records as grading
 
+pytestmark = [pytest.mark.long(28), pytest.mark.warm]
+
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "artifacts" / "report"
 CHROMIUM = Path("/usr/bin/chromium")

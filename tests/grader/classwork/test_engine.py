@@ -31,6 +31,8 @@ from grader.job import feedback
 from grader.job.execute import imported_modules
 from grader.sandbox import limits as sandbox
 
+pytestmark = [pytest.mark.long(76), pytest.mark.warm]
+
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -23,6 +23,8 @@ from grader import cli
 from grader._course import generate
 from grader.sandbox import limits as sandbox
 
+pytestmark = [pytest.mark.long(51), pytest.mark.warm]
+
 try:
     import distributed
 except ImportError:  # no dask extra: the tests on a cluster skip (the `cluster` fixture), a

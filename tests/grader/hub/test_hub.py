@@ -44,7 +44,7 @@ ARTIFACTS = ROOT / "artifacts" / "hub"
 TIMEOUTS_MS = {"openMs": 180_000, "cellMs": 120_000, "validateMs": 180_000}
 INSTRUCTOR_PANELS = ("Formgrader", "Create Assignment", "Course List")
 
-pytestmark = [pytest.mark.hub, pytest.mark.slow]
+pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.long(80)]
 
 
 def _users(prefix: str, students: int) -> tuple[list[str], list[str]]:

@@ -11,11 +11,14 @@ import re
 from html.parser import HTMLParser
 
 import nbformat
+import pytest
 from _grade import grade_args
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
 
 from grader import cli
 from grader._course import generate
+
+pytestmark = [pytest.mark.long(29), pytest.mark.warm]
 
 
 class _Links(HTMLParser):
@@ -45,6 +48,7 @@ class _Links(HTMLParser):
             self._open = None
 
 
+@pytest.mark.slow  # grades a lesson
 def test_a_returned_page_of_a_partly_done_lesson_has_no_empty_link(tmp_path):
     course = fake_course.make(tmp_path / "course")
     scratch = generate(course, ["intro"], tmp_path / "gen")

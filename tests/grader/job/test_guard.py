@@ -25,6 +25,8 @@ from grader._course import lessons
 from grader.job import feedback
 from grader.sandbox import limits as sandbox
 
+pytestmark = [pytest.mark.long(95), pytest.mark.warm]
+
 ROOT = Path(__file__).resolve().parents[3]
 LESSON = "lesson1"
 graded_on_lesson1 = pytest.mark.skipif(LESSON not in lessons(ROOT), reason="no lesson1")
