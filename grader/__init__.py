@@ -3,8 +3,9 @@
 Layers, each a subpackage that imports only from the ones listed before it
 (``tests/test_layers.py`` holds the order; ``python tests/_imports.py`` prints it):
 
-- ``_deferred_iri``, ``_common``, ``_course``, ``_lesson_html``: infrastructure.
-  Shared helpers (natural sort, lesson ids, numbers); where the course lives,
+- ``_deferred_iri``, ``_common``, ``_libc``, ``_course``, ``_lesson_html``:
+  infrastructure. Shared helpers (natural sort, lesson ids, numbers); the C
+  library's handle and constants (namespaces, mounts, prctl); where the course lives,
   its nbgrader config and ``generate_assignment`` in a throwaway copy; the
   accessible HTML export that lessons and feedback pages share.
 - ``sandbox``: limits, the kernel's lock-down and its launcher.

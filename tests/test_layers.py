@@ -18,7 +18,7 @@ from _imports import circles, graph, module_name, modules  # tests/ is on sys.pa
 ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("grader._deferred_iri", "grader._common", "grader.nbgrader_config"),
+    ("grader._deferred_iri", "grader._common", "grader._libc", "grader.nbgrader_config"),
     ("grader", "grader._course", "grader._lesson_html"),
     ("grader.sandbox",),
     ("grader.job",),

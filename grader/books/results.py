@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader._common import natural_key, number
+from grader.books.gradebook import keep_aside
 from grader.job.records import clean_records
 
 # ``status`` says which grades need a person (``flagged``, ``timeout``...): see ``Outcome``.
@@ -58,23 +58,18 @@ def grades_csv(outcomes: list[Outcome]) -> str:
 
 
 def write_grades(out: Path, outcomes: list[Outcome]) -> tuple[Path, Path | None]:
-    """Write ``out/grades.csv``; an existing file with other content is kept as ``grades.<time>.csv``.
+    """Write ``out/grades.csv``; an existing file with other content is first copied to
+    ``out/history/grades.<time>.csv`` (``gradebook.keep_aside``, the one backup policy of
+    every file ``course grade`` rewrites).
 
-    Returns the path written and the backup (``None`` when nothing was moved).
+    Returns the path written and the backup (``None`` when nothing was kept aside).
     """
     out.mkdir(parents=True, exist_ok=True)
     target = out / "grades.csv"
     text = grades_csv(outcomes)
-    backup = None
-    if target.exists():
-        if target.read_text() == text:
-            return target, None
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        backup = out / f"grades.{stamp}.csv"
-        n = 1
-        while backup.exists():
-            backup, n = out / f"grades.{stamp}-{n}.csv", n + 1
-        target.rename(backup)
+    if target.exists() and target.read_text() == text:
+        return target, None
+    backup = keep_aside(target, text)
     target.write_text(text)
     return target, backup
 
@@ -135,8 +130,6 @@ def write_records(out: Path, outcomes) -> tuple[Path, Path | None]:
     lessons (earlier weeks) stay. The previous file, when it differs, is kept
     in ``out/history/`` first.
     """
-    from grader.books.gradebook import keep_aside
-
     out.mkdir(parents=True, exist_ok=True)
     target = out / RECORDS
     fresh = {(o.student, o.lesson): record_of(o) for o in outcomes}

@@ -29,16 +29,9 @@ from grader.job import feedback
 from grader.job.records import clean_records
 from grader.job.zygote import SHARED_ENV, Zygote
 from grader.sandbox import limits as sandbox
+from grader.sandbox.lockdown import course_package
 
 HIDE = (SOURCE_DIR, "tests", "grader", ".git")
-
-
-def course_package_parent() -> Path:
-    """The folder holding the ``course_utils`` the kernels import (a clone, or site-packages)."""
-    spec = importlib.util.find_spec("course_utils")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("course_utils is not importable: install the course (pip install .)")
-    return Path(spec.origin).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -168,7 +161,7 @@ class Engine:
         paths = [self.root / p for p in HIDE] + [*map(Path, out_hidden), *self.hide]
         paths += [jobdir, self.db.parent, self.workdir / "jobs"]
         # Never hide a folder holding the kernel's own folder or the course package it imports.
-        keep = (self.workdir / "scratch", course_package_parent())
+        keep = (self.workdir / "scratch", Path(course_package()).parent)
         return [
             str(p)
             for p in dict.fromkeys(paths)

@@ -5,7 +5,7 @@ Each notebook is graded in a sandboxed subprocess (see ``grader/README.md``);
 the gradebook (missing work scores 0 only where nothing was ever graded),
 ``OUT/feedback/<student>/<lesson>.html`` is what to hand back, and
 ``OUT/logs/`` keeps the grader's log of each notebook. A previous
-``grades.csv`` with other scores is kept as ``grades.<time>.csv``. Every
+``grades.csv`` with other scores is kept as ``history/grades.<time>.csv``. Every
 grade also goes into the course gradebook ``OUT/gradebook.csv`` (see
 ``grader/books/gradebook.py``), which ``course grades`` exports.
 

@@ -2,6 +2,6 @@
 
 ``deploy`` (``python -m grader.hub.deploy up|stop|remove-users``) makes the
 students' and instructors' accounts, the exchange, each home's disk and the
-hub's config, and starts JupyterHub with ``hub/jupyterhub_config.py``. It imports
-nothing else of the grader: the hub is deployment, on top of everything.
+hub's config, and starts JupyterHub with ``hub/jupyterhub_config.py``. Of the
+grader it imports only the C library's handle (``grader._libc``).
 """

@@ -50,6 +50,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from grader._libc import CLONE_NEWNS, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_REC
+from grader._libc import call as libc_call
+
 REPO = Path(__file__).resolve().parents[2]
 MARK = "swap-the-head hub account"  # GECOS of accounts we made: the only ones we delete
 PREFIX = Path("/opt/swap-the-head")
@@ -496,18 +499,7 @@ def join_cgroups(folders: list[Path], pid: int = 0) -> None:
 
 # --- per-user disk: a home of fixed size, private temporary folders ------------------------
 
-_CLONE_NEWNS = 0x00020000
-_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
 TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
-
-
-def _libc_call(name: str, *args: object) -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if getattr(libc, name)(*args) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{name}{args}: {os.strerror(errno)}")
 
 
 def private_temporary(size: int) -> None:
@@ -515,14 +507,12 @@ def private_temporary(size: int) -> None:
     tmpfs at /tmp, /var/tmp and /dev/shm: a student neither fills the machine's nor sees a
     classmate's temporary files (their pages count against the student's memory limit too).
     Runs as root, before the switch to the user (the spawner's preexec)."""
-    _libc_call("unshare", _CLONE_NEWNS)
-    _libc_call("mount", None, b"/", None, _MS_REC | _MS_PRIVATE, None)  # nothing leaks back out
+    libc_call("unshare", CLONE_NEWNS)
+    libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)  # nothing leaks back out
     for target in TEMPORARY:
         if os.path.isdir(target):
             options = f"size={size},mode=1777".encode()
-            _libc_call(
-                "mount", b"tmpfs", target.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options
-            )
+            libc_call("mount", b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
 
 
 def _mount_image(image: Path, size: int, target: Path, uid: int, gid: int) -> None:

@@ -58,6 +58,13 @@ import time
 import traceback
 from pathlib import Path
 
+from grader._libc import (
+    MS_PRIVATE,
+    MS_REC,
+    PR_SET_PDEATHSIG,
+)
+from grader._libc import check as _check
+from grader._libc import libc as _libc
 from grader.sandbox import limits as sandbox
 from grader.sandbox import lockdown as kernel
 from grader.sandbox.launcher import NAMESPACES, read_replies, send_request, stand_in
@@ -95,20 +102,10 @@ PRELOAD = (
     "grader.sandbox.lockdown",
     "grader.sandbox.launcher",
 )
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = (
-    kernel.CLONE_NEWNS,
-    kernel.CLONE_NEWPID,
-    kernel.CLONE_NEWNET,
-)
-CLONE_NEWUSER, CLONE_NEWIPC = kernel.CLONE_NEWUSER, kernel.CLONE_NEWIPC
-PR_SET_PDEATHSIG = 1
 READY = "zygote ready"
 # A running zygote's socket: ``course grade`` forks from it instead of starting its own.
 SHARED_ENV = "COURSE_GRADE_ZYGOTE"
 START_TIMEOUT = 300.0
-
-# The kernel launcher's libc handle and its errno-checking call (one place for both).
-_libc, _check = kernel._libc, kernel._call
 
 
 # --- messages: one request (length-prefixed JSON, with file descriptors), replies as JSON lines ---
@@ -174,7 +171,7 @@ def _as_worker(request: dict) -> int:
     """In the fork: what ``unshare --mount`` and ``python -m grader.job.worker JOBDIR`` did."""
     if "mnt" in request["unshare"]:
         _check(
-            _libc.mount(None, b"/", None, kernel.MS_REC | kernel.MS_PRIVATE, None),
+            _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None),
             "make mounts private",
         )
     _environment(request["env"])

@@ -19,14 +19,8 @@ import socket
 import struct
 import sys
 
-from grader.sandbox.lockdown import (
-    CLONE_NEWIPC,
-    CLONE_NEWNET,
-    CLONE_NEWNS,
-    CLONE_NEWPID,
-    CLONE_NEWUSER,
-    lock_down,
-)
+from grader._libc import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER
+from grader.sandbox.lockdown import lock_down
 
 # In the order a process joins them: its user namespace first, which owns the others.
 NAMESPACES = (

@@ -29,7 +29,6 @@ Without ``unshare`` nothing is isolated beyond the limits and deadlines.
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import functools
 import json
@@ -44,6 +43,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from grader._libc import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, libc
 
 
 @dataclass(frozen=True)
@@ -151,9 +152,6 @@ def loopback_up() -> None:
         fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
 def job_space(jobdir: Path) -> None:
     """In the worker, before its first kernel: the job's space (``kernel.make_space``).
 
@@ -179,12 +177,12 @@ def _die_with_parent() -> None:
 
     A Dask worker killed in the middle of a job must not leave its job running.
     """
-    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def not_dumpable() -> None:
     """Keep the kernel (same uid, no capabilities) from ptracing or reading the worker's memory."""
-    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 # --- in the parent ------------------------------------------------------------------

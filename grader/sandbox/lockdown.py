@@ -51,10 +51,22 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x20000, 0x08000000, 0x10000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+from grader._libc import (
+    CLONE_NEWIPC,
+    CLONE_NEWNS,
+    CLONE_NEWUSER,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+)
+from grader._libc import check as _call
+from grader._libc import libc as _libc
+
 # Flags a remount must repeat (inside a user namespace they are locked).
 KEPT_FLAGS = {
     "nosuid": MS_NOSUID,
@@ -66,14 +78,6 @@ KEPT_FLAGS = {
     "strictatime": 0x1000000,
 }
 ADDRESS_SPACE_HEADROOM_MB = 8192
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _call(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
 def _bytes(value: str | None) -> bytes | None:

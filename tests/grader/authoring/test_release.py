@@ -203,3 +203,27 @@ def test_release_writes_checks_and_never_overwrites_work(course, capsys):
     assert _release(course, "--lesson", "basics") == 0
     assert (course / "notebooks" / "basics" / "basics.ipynb").exists()
     assert _release(course, "--lesson", "nope") == 2
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    """The fake two-lesson course (tests/submissions/fake_course.py)."""
+    return fake_course.make(tmp_path_factory.mktemp("fake") / "course")
+
+
+@pytest.mark.slow
+def test_release_check_does_not_advise_a_release_that_would_refuse(fake, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "course"
+    shutil.copytree(fake, root)
+    assert cli.main(["release", "--root", str(root)]) == 0
+    student = root / "notebooks" / "intro" / "intro.ipynb"
+    nb = nbformat.read(student, as_version=4)
+    nb.cells[0].source += "\nmy notes"  # a person edited the generated notebook
+    nbformat.write(nb, student)
+    capsys.readouterr()
+    assert cli.main(["release", "--root", str(root), "--check"]) == 1
+    printed = capsys.readouterr().out
+    assert "need attention first" in printed and "then run `course release`" in printed
+    assert cli.main(["release", "--root", str(root)]) == 1  # release refuses, as --check said

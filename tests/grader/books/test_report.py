@@ -1,4 +1,4 @@
-"""``course report`` and the grading records it reads (``grader.books.report``, ``grader.job.records``).
+"""``course report`` (``grader.books.report``) from the grading records of a class.
 
 Fast tests build records and output folders by hand. The slow ones grade a
 small class for real: a test-only lesson whose checks name registered
@@ -6,7 +6,8 @@ misconceptions (``powers``) plus the fake ``basics`` lesson, then the report
 must count every misconception exactly, with the right students, and show
 nothing from the hidden tests; the same report opens in headless Chromium.
 The cases of every ``tests/misconception_cases/lessonN.py`` are graded and
-reported in ``tests/grader/job/test_misconception_corpus.py``, which grades them once for both.
+reported in ``tests/grader/job/test_misconception_corpus.py``, which grades them once for both. The records themselves are tested in
+tests/grader/job/test_records.py and tests/grader/books/test_results.py.
 """
 
 from __future__ import annotations
@@ -22,16 +23,22 @@ import nbformat
 import pytest
 from _browser import DRIVER_DIR, run_driver
 from _grade import grade_args
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
+from submissions.powers import (
+    EX1,
+    EX2,
+    FAKE,
+    GENERIC_IDS,
+    KNOWN,
+    powers_lesson,
+    record_cell,
+)
 
-from course_utils.checks import Misconception, all_misconceptions
-from course_utils.checks._feedback import GENERIC
+from course_utils.checks import all_misconceptions
 from grader import cli
 from grader._course import generate
 from grader.books import report, results
 from grader.job import feedback
-from grader.job import records as grading
 
 pytestmark = [pytest.mark.long(28), pytest.mark.warm]
 
@@ -39,284 +46,7 @@ ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "artifacts" / "report"
 CHROMIUM = Path("/usr/bin/chromium")
 
-# --- a test-only lesson whose checks name registered misconceptions --------------------------
-
-FAKE = {
-    m.id: m
-    for m in (
-        Misconception(
-            "powers.wrong_power", "the power is not the one asked for", "2. Powers of a number"
-        ),
-        Misconception(
-            "powers.head_sets_input", "the head decides the input size", "3. What the head does"
-        ),
-    )
-}
-GENERIC_IDS = {m.id: m for m in GENERIC.values()}
-KNOWN = {**GENERIC_IDS, **FAKE}  # what the fast tests look ids up in (no torch import)
-HIDDEN_MESSAGE = "HIDDEN-ONLY the negative case"
-
-SETUP = (
-    "from course_utils.checks import Misconception, check_choice, correct, fail\n"
-    "from course_utils.checks._feedback import call_student\n"
-    + "".join(
-        f"{m.id.split('.')[1].upper()} = Misconception({m.id!r}, {m.text!r}, {m.section!r})\n"
-        for m in FAKE.values()
-    )
-)
-POWER_TESTS = (
-    "value = call_student(power_of, 2, what='power_of(2)')\n"
-    "if value != 4:\n"
-    "    fail('4 for power_of(2)', repr(value), 'multiply x by itself', WRONG_POWER)\n"
-    "correct('power_of(2) is 4')\n"
-    "### BEGIN HIDDEN TESTS\n"
-    f"assert power_of(-3) == 9, {HIDDEN_MESSAGE!r}\n"
-    "### END HIDDEN TESTS"
-)
-Q1_TESTS = (
-    "check_choice(answer_q1, 'B', {'A': ('tempting: the head is the first layer', "
-    "HEAD_SETS_INPUT), 'C': 'tempting: swapping shrinks the model'}, "
-    "question='what does the head do?', confirmation='the head maps features to class scores')\n"
-    "### BEGIN HIDDEN TESTS\n"
-    "assert str.__str__(answer_q1).strip().upper() == 'B', 'HIDDEN-ONLY q1 is B'\n"
-    "### END HIDDEN TESTS"
-)
-EX1 = "Exercise 1 — write power_of"
-EX2 = "Exercise 2: what does the head do?"
-
-
-def powers_lesson():
-    """Lesson ``powers``: write ``power_of`` (2 points), then pick option B (1 point)."""
-    cell = fake_course._cell
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [
-        new_markdown_cell("# Powers: a test-only lesson"),
-        cell(new_code_cell, SETUP, "setup", locked=True),
-        new_markdown_cell("## 2. Powers of a number\n\nSquaring multiplies a number by itself."),
-        new_markdown_cell("### Exercise 1 — write power_of (2 points)\n\nReturn `x` squared."),
-        cell(
-            new_code_cell,
-            "def power_of(x):\n    ### BEGIN SOLUTION\n"
-            "    return x ** 2  # the secret step\n    ### END SOLUTION",
-            "power_answer",
-            solution=True,
-        ),
-        cell(new_code_cell, POWER_TESTS, "power_tests", grade=True, locked=True, points=2),
-        new_markdown_cell("## 3. What the head does"),
-        new_markdown_cell("### Exercise 2 (1 point): what does the head do?\n\nA, B or C."),
-        cell(
-            new_code_cell,
-            "### BEGIN SOLUTION\nanswer_q1 = 'B'\n### END SOLUTION",
-            "q1_answer",
-            solution=True,
-        ),
-        cell(new_code_cell, Q1_TESTS, "q1_tests", grade=True, locked=True, points=1),
-    ]
-    return nb
-
-
-# --- fast: records from a graded notebook ---------------------------------------------------
-
-
-def _graded(outputs: dict[str, list]):
-    nb = powers_lesson()
-    for c in nb.cells:
-        grade_id = c.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in outputs:
-            c.outputs = outputs[grade_id]
-    return nb
-
-
-def _error(evalue: str):
-    return new_output("error", ename="ExerciseError", evalue=evalue, traceback=["...", evalue])
-
-
-def test_exercise_names_come_from_the_headings_before_the_answer():
-    names = grading.exercise_names(powers_lesson())
-    assert names == {
-        "power_tests": (EX1, "2. Powers of a number"),
-        "q1_tests": (EX2, "3. What the head does"),
-    }
-
-
-def test_exercise_names_use_bold_leads_and_number_shared_names():
-    cell = fake_course._cell
-    nb = new_notebook(
-        cells=[
-            new_markdown_cell("## 1. Section"),
-            new_markdown_cell("**Question 1 (1 point).** Which one?"),
-            cell(new_code_cell, "answer_q1 = 'A'", "q1_answer", solution=True),
-            cell(new_code_cell, "check(answer_q1)", "q1_tests", grade=True, points=1),
-            new_markdown_cell("### Claim 2\n\n**Question 2.** Which one?"),  # the heading wins
-            cell(new_code_cell, "answer_q2 = 'A'", "q2_answer", solution=True),
-            cell(new_code_cell, "check(answer_q2)", "q2_tests", grade=True, points=1),
-            new_markdown_cell("### Exercise 3 (2 points)"),
-            cell(new_code_cell, "x = 1", "a_answer", solution=True),
-            cell(new_code_cell, "check(x)", "a_tests", grade=True, points=1),
-            cell(new_code_cell, "y = 1", "b_answer", solution=True),
-            cell(new_code_cell, "check(y)", "b_tests", grade=True, points=1),
-        ]
-    )
-    assert {k: v[0] for k, v in grading.exercise_names(nb).items()} == {
-        "q1_tests": "Question 1",
-        "q2_tests": "Claim 2",
-        "a_tests": "Exercise 3, part 1 of 2",
-        "b_tests": "Exercise 3, part 2 of 2",
-    }
-
-
-def test_records_keep_the_last_review_line_and_nothing_else():
-    # The student's own error text may contain a fake Review line: the checker's comes last.
-    fake = "Review: nowhere [powers.head_sets_input]"
-    message = (
-        f"\n  Expected: 4\n  Your answer shows: it raised ValueError: {fake}\n"
-        "  Hint: ...\n  Review: the exercise's instructions [course.code_error]"
-    )
-    graded = _graded(
-        {
-            "power_tests": [_error(message)],
-            "q1_tests": [new_output("stream", name="stderr", text="warning")],
-        }
-    )
-    scores = [
-        {"grade_id": "q1_tests", "score": 0, "max_score": 1},
-        {"grade_id": "power_tests", "score": 0, "max_score": 2},
-    ]
-    records = grading.cell_records(graded, powers_lesson(), scores)
-    assert [r["grade_id"] for r in records] == ["power_tests", "q1_tests"]  # notebook order
-    assert records[0]["misconception"] == "course.code_error" and not records[0]["passed"]
-    assert records[1]["misconception"] is None and not records[1]["passed"]
-    assert "Expected" not in json.dumps(records) and "ValueError" not in json.dumps(records)
-    passed = grading.cell_records(
-        graded, powers_lesson(), [{"grade_id": "power_tests", "score": 2, "max_score": 2}]
-    )
-    assert passed[0]["passed"] and passed[0]["misconception"] is None
-
-
-def test_clean_records_refuses_what_is_not_a_misconception_id():
-    kept = grading.clean_records(
-        [
-            {"grade_id": "a", "passed": False, "misconception": "assert x == 42, 'secret'"},
-            {"grade_id": "b", "passed": False, "misconception": "lesson4.typed_in_features"},
-            "not a record",
-            {"no": "grade id"},
-        ]
-    )
-    assert [(r["grade_id"], r["misconception"]) for r in kept] == [
-        ("a", None),
-        ("b", "lesson4.typed_in_features"),
-    ]
-    assert grading.clean_records("nonsense") == []
-
-
-def test_present_names_exercises_and_never_says_correct_in_a_failed_cell():
-    graded = _graded(
-        {
-            "power_tests": [
-                new_output("stream", name="stdout", text="Correct: power_of(2) is 4\n"),
-                _error(HIDDEN_MESSAGE),
-            ],
-            "q1_tests": [new_output("stream", name="stdout", text="Correct: the head maps\n")],
-        }
-    )
-    feedback.present(graded, powers_lesson())
-    cells = {
-        c.metadata["nbgrader"]["grade_id"]: c
-        for c in graded.cells
-        if c.metadata.get("nbgrader", {}).get("grade")
-    }
-    assert cells["power_tests"].metadata["course"]["label"] == EX1
-    failed = cells["power_tests"].outputs[0].text
-    assert "Correct" not in failed and failed.startswith(
-        "Passed the visible check (power_of(2) is 4)"
-    )
-    assert "a later test in this cell failed" in failed
-    assert cells["q1_tests"].outputs[0].text == "Correct: the head maps\n"  # it passed
-
-
-def test_write_records_accumulates_and_keeps_a_different_earlier_file(tmp_path):
-    from grader.books.results import Outcome
-
-    first = [Outcome("ann", "powers", 2.0, 3.0, cells=[_cell("a", "Ex A", True, points=2)])]
-    path, backup = results.write_records(tmp_path, first)
-    assert backup is None and results.write_records(tmp_path, first) == (path, None)
-    first[0].score = 3.0
-    path, backup = results.write_records(tmp_path, first)
-    assert backup is not None and '"score": 2.0' in backup.read_text()
-    assert [r["score"] for r in results.read_records(tmp_path)] == [3.0]
-    # Next week, another lesson into the same folder: last week's records stay.
-    week2 = [Outcome("ann", "basics", 1.0, 1.0), Outcome("bob", "basics", 0.0, 1.0)]
-    results.write_records(tmp_path, week2)
-    kept = {(r["student"], r["lesson"]): r["score"] for r in results.read_records(tmp_path)}
-    assert kept == {("ann", "powers"): 3.0, ("ann", "basics"): 1.0, ("bob", "basics"): 0.0}
-    path.write_text("not json\n")
-    with pytest.raises(ValueError, match="line 1: not JSON"):
-        results.read_records(tmp_path)
-
-
-def test_feedback_template_names_exercises_and_marks_pass_and_fail():
-    import nbgrader
-    from nbconvert.exporters import HTMLExporter
-    from traitlets.config import Config
-
-    nb = _graded({"power_tests": [_error("wrong")]})
-    feedback.present(nb, powers_lesson())
-    for c in nb.cells:
-        meta = c.metadata.get("nbgrader", {})
-        if meta.get("grade"):
-            meta["score"] = 0 if meta["grade_id"] == "power_tests" else meta["points"]
-    config = Config()
-    feedback.template_config(config)
-    config.HTMLExporter.extra_template_paths = [
-        str(  # what nbgrader's GenerateFeedback adds
-            Path(nbgrader.__file__).parent
-            / "server_extensions"
-            / "formgrader"
-            / "static"
-            / "node_modules"
-            / "bootstrap"
-            / "dist"
-            / "css"
-        )
-    ]
-    page, _ = HTMLExporter(config=config).from_notebook_node(
-        nb,
-        resources={
-            "nbgrader": {"notebook": "powers", "score": 1, "max_score": 3, "late_penalty": 0}
-        },
-    )
-    text = feedback.visible_text(page)
-    contents = text[text.index("powers (Score") : text.index("Powers: a test-only lesson")]
-    assert "Test cell" not in contents
-    assert f"✗ Failed{EX1} (Score: 0.0 / 2.0)" in contents
-    assert f"✓ Passed{EX2} (Score: 1.0 / 1.0)" in contents
-    assert page.count("course-cell-fail") >= 1 and page.count("course-cell-pass") >= 1
-    # Offline by design: nothing loaded from elsewhere (nbconvert's mathjax() loads a CDN).
-    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page, re.IGNORECASE)
-    assert "mathjax" not in page.lower()
-
-
 # --- fast: the report from a hand-made output folder ----------------------------------------
-
-
-def _cell(
-    grade_id, exercise, passed, misconception=None, points=1.0, section="s", hidden_only=False
-):
-    return {
-        "grade_id": grade_id,
-        "exercise": exercise,
-        "section": section,
-        "score": points if passed else 0.0,
-        "max_score": points,
-        "passed": passed,
-        "misconception": misconception,
-        "hidden_only": hidden_only,
-    }
 
 
 def _folder(tmp_path: Path, with_records: bool = True) -> Path:
@@ -328,7 +58,7 @@ def _folder(tmp_path: Path, with_records: bool = True) -> Path:
             3,
             3,
             "graded",
-            [_cell("a", "Ex A", True, points=2), _cell("b", "Ex B", True)],
+            [record_cell("a", "Ex A", True, points=2), record_cell("b", "Ex B", True)],
         ),
         (
             "ben",
@@ -337,8 +67,8 @@ def _folder(tmp_path: Path, with_records: bool = True) -> Path:
             3,
             "graded",
             [
-                _cell("a", "Ex A", False, "powers.wrong_power", 2),
-                _cell("b", "Ex B", False, "course.invalid_option"),
+                record_cell("a", "Ex A", False, "powers.wrong_power", 2),
+                record_cell("b", "Ex B", False, "course.invalid_option"),
             ],
         ),
         (
@@ -347,13 +77,16 @@ def _folder(tmp_path: Path, with_records: bool = True) -> Path:
             2,
             3,
             "flagged",
-            [_cell("a", "Ex A", True, points=2), _cell("b", "Ex B", False, "powers.wrong_power")],
+            [
+                record_cell("a", "Ex A", True, points=2),
+                record_cell("b", "Ex B", False, "powers.wrong_power"),
+            ],
         ),
         ("dan", "l1", 0, 3, "timeout", []),
-        ("ann", "l2", 1, 1, "graded", [_cell("c", "Ex C", True)]),
+        ("ann", "l2", 1, 1, "graded", [record_cell("c", "Ex C", True)]),
         ("ben", "l2", 0, 1, "missing", []),
         ("cat", "l2", 0, 1, "missing", []),
-        ("dan", "l2", 0, 1, "graded", [_cell("c", "Ex C", False, hidden_only=True)]),
+        ("dan", "l2", 0, 1, "graded", [record_cell("c", "Ex C", False, hidden_only=True)]),
     ]
     out.mkdir()
     (out / "grades.csv").write_text(
@@ -444,7 +177,10 @@ def test_report_names_students_hides_paths_flags_blank_work_and_shows_overrides(
                     "status": "graded",
                     "score": 0,
                     "max_score": 3,
-                    "cells": [_cell("a", "Ex A", False, points=2), _cell("b", "Ex B", False)],
+                    "cells": [
+                        record_cell("a", "Ex A", False, points=2),
+                        record_cell("b", "Ex B", False),
+                    ],
                 }
             )
             + "\n"
@@ -469,35 +205,6 @@ def test_report_counts_who_passed_the_visible_check_but_not_the_hidden_tests(tmp
     rows = {name: cells for name, cells in re.findall(r"<tr><td>(Ex [ABC])</td>(.*?)</tr>", page)}
     assert rows["Ex C"].endswith('<td class="num">1</td>')  # dan: told right, graded wrong
     assert rows["Ex A"].endswith('<td class="num">0</td>')  # ben failed Ex A visibly
-
-
-def _test_cell(source: str, traceback: list[str], count: int = 7):
-    cell = new_code_cell(source, execution_count=count)
-    cell.outputs = [new_output("error", ename="E", evalue="", traceback=traceback)]
-    return cell
-
-
-TESTS = "check(f)\n### BEGIN HIDDEN TESTS\nassert f(3) == 9\ncheck(f, 3)\n### END HIDDEN TESTS"
-
-
-def test_a_failure_is_hidden_only_when_its_cell_line_lies_in_the_hidden_block():
-    red = "\x1b[0;32m"
-    visible = _test_cell(TESTS, ["---", f"Cell {red}In[7], line 1\x1b[0m\n----> 1 check(f)"])
-    hidden = _test_cell(TESTS, ["---", "Cell In[7], line 4\n----> 4 check(f, 3)", "File x.py:3"])
-    # The student's function (cell 3, line 5) raised; the check chained it, from line 1.
-    chained = _test_cell(
-        TESTS,
-        [
-            "Cell In[3], line 5, in f\n----> 5 return x.fc",
-            "The above exception was the direct cause of the following exception:",
-            "Cell In[7], line 1\n----> 1 check(f)",
-        ],
-    )
-    no_hidden = _test_cell("check(f)\ncheck(f, 3)", ["Cell In[7], line 2"])
-    no_line = _test_cell(TESTS, ["KernelRestarted: the kernel died"])
-    assert grading.failed_in_hidden_tests(hidden)
-    for cell in (visible, chained, no_hidden, no_line):
-        assert not grading.failed_in_hidden_tests(cell)
 
 
 def test_report_on_an_unregistered_id_says_so(tmp_path):

@@ -13,7 +13,10 @@ none is in its feedback page or its graded notebook.
 from __future__ import annotations
 
 import base64
+import builtins
+import os
 import re
+import sys
 import zlib
 from pathlib import Path
 
@@ -22,12 +25,14 @@ import pytest
 from submissions import corpus  # tests/ is on sys.path (rootdir imports)
 
 from grader._course import lessons
+from grader.books import results
 from grader.job import feedback
 from grader.sandbox import limits as sandbox
 
 pytestmark = [pytest.mark.long(95), pytest.mark.warm]
 
 ROOT = Path(__file__).resolve().parents[3]
+
 LESSON = "lesson1"
 graded_on_lesson1 = pytest.mark.skipif(LESSON not in lessons(ROOT), reason="no lesson1")
 ATTACKS = {  # case -> how it ends: undone before the tests ("repaired"), or flagged
@@ -150,7 +155,7 @@ def test_hidden_tests_never_reach_a_later_cell(graded):
 @pytest.mark.slow
 @graded_on_lesson1
 def test_a_flag_reaches_the_grades_the_gradebook_the_summary_and_the_report(graded, tmp_path):
-    from grader.books import gradebook, report, results
+    from grader.books import gradebook, report
     from grader.books.results import write_records
 
     outcomes = list(graded["outcomes"].values())
@@ -295,3 +300,57 @@ def test_guard_keeps_a_librarys_own_wrappers_and_undoes_a_cells():
         setattr(torch.optim.SGD, "step", step)  # noqa: B010
         if "allclose" in vars(torch.Tensor):
             del torch.Tensor.allclose
+
+
+# --- guard (in this process: no IPython shell) --------------------------------------------
+
+
+def test_guard_restores_builtins_and_checkers():
+    from course_utils import checks
+    from grader.job import guard
+
+    real_len, real_check = builtins.len, checks.check_choice
+    guard.install(["course_utils.checks"])
+    try:
+        builtins.len = lambda obj: 0
+        checks.check_choice = lambda *a, **k: None
+        repaired = guard.restore()
+    finally:
+        builtins.len, checks.check_choice = real_len, real_check
+    assert "builtins.len" in repaired and "course_utils.checks.check_choice" in repaired
+    assert guard.restore() == []
+
+
+# --- the guard's challenge (in this process: no IPython shell) ------------------------------
+
+
+def _armed_guard(key: bytes):
+    from grader.job.execute import guard_loader
+
+    namespace: dict = {}
+    exec(guard_loader("_course_guard_test", key), namespace)  # noqa: S102
+    return sys.modules.pop("_course_guard_test")
+
+
+def test_guard_answers_its_challenge_and_reports_tampering():
+    from grader.job.execute import check_answer
+
+    key = os.urandom(32)
+    guard = _armed_guard(key)
+    text = guard.answer("n1", "install", ["course_utils.checks"])
+    assert check_answer(key, "n1", "install", (["course_utils.checks"],), text) == ([], None)
+    assert check_answer(key, "n2", "restore", (), guard.answer("n2", "restore")) == ([], [])
+    with pytest.raises(ValueError, match="not signed"):  # an answer to another nonce
+        check_answer(key, "n3", "restore", (), text)
+    with pytest.raises(ValueError, match="not signed"):  # the right nonce, another key
+        check_answer(os.urandom(32), "n4", "restore", (), guard.answer("n4", "restore"))
+    with pytest.raises(RuntimeError, match="armed already"):
+        guard.arm(os.urandom(32))
+    guard.restore = lambda: []
+    guard._state["builtins"] = {}
+    tampered, _ = check_answer(key, "n5", "remember", (), guard.answer("n5", "remember"))
+    assert tampered == ["_state", "restore"]
+    forged = "0" * 64 + "\n[]\n[]"
+    guard.answer = lambda nonce, call, *args: forged
+    with pytest.raises(ValueError, match="not signed"):
+        check_answer(key, "n6", "restore", (), guard.answer("n6", "restore"))
