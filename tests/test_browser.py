@@ -24,7 +24,7 @@ import pytest
 from _browser import DRIVER_DIR, run_driver
 from _lab import make_lab
 
-pytestmark = pytest.mark.long(121)
+pytestmark = pytest.mark.long(60)
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "lesson1"
