@@ -32,8 +32,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 KNOWN_CIRCLES: list[list[str]] = [
     # issue 27, one grading loop (branch loop): the engine and the Dask runner call each other.
     ["grader.classwork.engine", "grader.classwork.runners"],
-    # issue 27 (branch tests27): a re-export nothing uses.
-    ["course_utils.checkpoints", "course_utils.training"],
 ]
 
 
