@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from course_utils import shapes
-from course_utils._validate import as_array, check_fraction, check_positive_int, check_str, shown
+from course_utils._validate import as_array, check_fraction, check_positive_int, shown
 
 __all__ = [
     "MEAN",
@@ -41,8 +41,6 @@ __all__ = [
     "file_digest",
     "find_leakage",
     "image_folder",
-    "imbalanced_binary",
-    "leaky_split",
     "load_rgb",
     "source_data",
     "split_folder",
@@ -127,14 +125,6 @@ def _check_seed(seed: int) -> int:
     return check_positive_int("seed", seed, minimum=0)
 
 
-def _check_image_set(name: str, value: object) -> ImageSet:
-    if not isinstance(value, ImageSet):
-        raise TypeError(
-            f"{name} must be an ImageSet (e.g. target_splits().train), got {shown(value)}."
-        )
-    return value
-
-
 def target_splits(
     *, train_per_class: int = 100, val_per_class: int = 40, test_per_class: int = 100, seed: int = 0
 ) -> Splits:
@@ -161,51 +151,6 @@ def source_data(per_class: int, seed: int = 0) -> ImageSet:
     _check_count("per_class", per_class)
     x, y = shapes.generate(shapes.SOURCE_CLASSES, per_class, seed, family="source")
     return ImageSet(x, y, shapes.SOURCE_CLASSES)
-
-
-def imbalanced_binary(
-    positive: str = "daisy", positive_fraction: float = 0.1, n: int = 1000, seed: int = 0
-) -> ImageSet:
-    """A rare-positive task: ``positive`` flowers (label 1) among all the other flowers (label 0)."""
-    check_str("positive", positive, "daisy")
-    check_fraction("positive_fraction", positive_fraction)
-    if positive not in shapes.TARGET_CLASSES:
-        raise ValueError(f"positive must be one of {shapes.TARGET_CLASSES}, got {positive!r}")
-    if not 0 < positive_fraction < 1:
-        raise ValueError(
-            f"positive_fraction must be strictly between 0 and 1, got {positive_fraction!r}"
-        )
-    _check_count("n", n, 2)
-    n_pos = max(1, round(n * positive_fraction))
-    others = [c for c in shapes.TARGET_CLASSES if c != positive]
-    per_other = -(-(n - n_pos) // len(others))
-    xp, _ = shapes.generate((positive,), n_pos, seed * 10 + 7)
-    xn, _ = shapes.generate(others, per_other, seed * 10 + 8)
-    xn = xn[: n - n_pos]
-    x = np.concatenate([xp, xn])
-    y = np.concatenate([np.ones(n_pos, np.int64), np.zeros(len(xn), np.int64)])
-    order = np.random.default_rng(seed).permutation(len(y))
-    return ImageSet(x[order], y[order], (f"not {positive}", positive))
-
-
-def leaky_split(train: ImageSet, test: ImageSet, fraction: float = 0.5, seed: int = 0) -> ImageSet:
-    """A training set that (wrongly) contains ``fraction`` of the test images: data leakage."""
-    _check_image_set("train", train)
-    _check_image_set("test", test)
-    check_fraction("fraction", fraction)
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
-    if train.classes != test.classes:
-        raise ValueError(
-            f"train and test have different classes: {train.classes} vs {test.classes}"
-        )
-    rng = np.random.default_rng(seed)
-    leaked = rng.choice(len(test), size=max(1, round(len(test) * fraction)), replace=False)
-    return ImageSet(
-        np.concatenate([train.images, test.images[leaked]]),
-        np.concatenate([train.labels, test.labels[leaked]]),
-        train.classes,
-    )
 
 
 def _digests(name: str, data: ImageSet | np.ndarray) -> list[str]:

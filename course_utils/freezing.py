@@ -27,7 +27,6 @@ __all__ = [
     "count_parameters",
     "freeze",
     "freeze_backbone",
-    "trainable_parameter_names",
     "trainable_summary",
     "unfreeze",
 ]
@@ -99,11 +98,6 @@ def count_parameters(model: nn.Module) -> ParameterCount:
         trainable=sum(p.numel() for p in params if p.requires_grad),
         total=sum(p.numel() for p in params),
     )
-
-
-def trainable_parameter_names(model: nn.Module) -> list[str]:
-    """Names of the parameters with ``requires_grad=True``, in registration order."""
-    return [name for name, p in _check_model(model).named_parameters() if p.requires_grad]
 
 
 def trainable_summary(model: nn.Module) -> str:

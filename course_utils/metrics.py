@@ -38,8 +38,9 @@ from sklearn.metrics import (
 
 from course_utils._validate import as_array, check_fraction
 
-# The judging policy moved to course_utils.judging; these names stay importable from
-# here so that ``from course_utils.metrics import rubric`` in a notebook keeps working.
+# The judging policy lives in course_utils.judging; lesson 6 (notebook and checks) reads it
+# from here as ``metrics.rubric``, ``metrics.course_policy``, ``metrics.MAX_PR_GAP``, beside the
+# numbers it judges.
 from course_utils.judging import (  # noqa: F401
     BAD_ACCURACY,
     BAD_PRECISION,

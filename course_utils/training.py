@@ -18,8 +18,8 @@ The pieces, in the order :func:`fine_tune` uses them: check the arguments and
 coerce the data (:func:`as_tensors`), prepare the model and optimizer for the
 mode (:func:`_prepare_head_only` or :func:`_prepare_full`), run epochs
 (:func:`_train_one_epoch`, :func:`_validate_epoch`) under
-:class:`_EarlyStopping`. Devices live in :mod:`course_utils.devices`,
-checkpoints in :mod:`course_utils.checkpoints` (both re-exported here).
+:class:`_EarlyStopping`. Devices live in :mod:`course_utils.devices`
+(``select_device`` re-exported here).
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from torch.utils.data import Dataset
 
 from course_utils import heads
 from course_utils._validate import check_model, check_positive_int, check_positive_number, shown
-from course_utils.checkpoints import load_checkpoint, save_checkpoint
 from course_utils.devices import Runner, eval_mode, select_device
 from course_utils.freezing import freeze_backbone, unfreeze
 
@@ -53,8 +52,6 @@ __all__ = [
     "as_tensors",
     "evaluate",
     "fine_tune",
-    "load_checkpoint",
-    "save_checkpoint",
     "select_device",
 ]
 
@@ -112,10 +109,6 @@ class History:
     def final(self) -> dict[str, float]:
         """The last epoch's row (empty before any epoch)."""
         return self.rows[-1] if self.rows else {}
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data, e.g. for a checkpoint."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     def plot(self, ax: Axes | None = None) -> Axes | Figure:
         """Train/validation curves (loss and accuracy); returns what plots.training_curves returns."""

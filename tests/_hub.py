@@ -51,6 +51,16 @@ def course_clone(path: Path, mode: int) -> Path:
     return path
 
 
+def server_get(dep: hub.Deployment, user: str, path: str, timeout: float = 60) -> bytes:
+    """GET ``/user/<user>/<path>`` on that user's server, with the service token."""
+    request = urllib.request.Request(
+        f"{dep.url}/user/{user}/{path.lstrip('/')}",
+        headers={"Authorization": f"token {dep.api_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.read()
+
+
 def server_request(
     dep: hub.Deployment, user: str, method: str, path: str, data: dict | None = None
 ) -> dict:

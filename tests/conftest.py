@@ -96,28 +96,31 @@ collect_ignore_glob = ["**/*.ipynb"]
 # --------------------------------------------------------------------------- parallel runs
 # `make test` runs pytest-xdist with `--dist loadfile`: each test file (and each notebook's nbval
 # cells, which share one kernel) stays on one worker, so a module's expensive fixtures are built
-# once. Workers take files in collection order; the files that took longest in a serial run
-# (`pytest tests --durations=60 -n 2`) go first, so that no long file starts last.
-_HEAVY_FIRST = (
-    "test_heads_zoo.py",
-    "test_hub.py",
-    "test_misconception_corpus.py",
-    "test_grading_corpus.py",
-    "test_runners.py",
-    "test_engine.py",
-    "test_student_notebooks.py",
-    "test_browser.py",
-    "test_checks_lesson4.py",
-    "test_zygote.py",
-    "test_checks_lesson5.py",
-    "test_report.py",
-    "test_checks_lesson7.py",
-    "test_heads.py",
-    "test_packaging.py",
-    "test_grade.py",
-    "test_lab.py",
-    "test_training.py",
-)
+# once. Workers take files in collection order; the files marked `long` go first, longest first,
+# so that no long file starts last. A file says it is long, and how long, in its own
+# `pytestmark = pytest.mark.long(SECONDS)`: about how long it takes in `make test` (its tests'
+# `--durations=0` summed). The numbers come from one run on a shared, busy 2-core machine:
+# a weight for the order, not a limit; a new long file gives its own.
+# tests/test_markers.py checks that every file with a slow test carries one.
+LONG, WARM = "long", "warm"  # the markers this file reads, registered in pyproject.toml
+
+
+def _file_marker(item: pytest.Item, name: str) -> pytest.Mark | None:
+    """The marker ``name`` of the file that holds ``item`` (its module's ``pytestmark``)."""
+    file = item.getparent(pytest.File)
+    return None if file is None else file.get_closest_marker(name)
+
+
+# A solution notebook (nbval) runs a whole lesson: 6 to 114 s each in the run that gave the
+# files' numbers. They go after the long files and before the quick ones, which fill the end.
+NOTEBOOK_SECONDS = 20.0
+
+
+def _seconds(item: pytest.Item) -> float:
+    if item.path.suffix == ".ipynb":
+        return NOTEBOOK_SECONDS
+    marker = _file_marker(item, LONG)
+    return float(marker.args[0]) if marker is not None else 0.0
 
 
 _SHARED_ZYGOTE_KEY = pytest.StashKey()
@@ -162,29 +165,23 @@ def pytest_collection_finish(session):
 def pytest_collection_modifyitems(config, items):
     _nbval_runs_warm(config, items)
     if hasattr(config, "workerinput"):  # an xdist worker: its order is the schedule's order
-        rank = {name: i for i, name in enumerate(_HEAVY_FIRST)}
-        items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file
+        items.sort(key=lambda item: -_seconds(item))  # stable: a file's items stay together
 
 
 # --------------------------------------------------------------------------- warm grading
 # Test files whose slow tests run `course grade` (in this process, or in Dask workers and
-# subprocesses, which inherit the variable): they fork from this process's zygote instead of
-# each run importing torch and the rest again (tests/_warm.py). test_zygote.py is not here: it
-# is about the grader starting and stopping its own.
-_SHARED_ZYGOTE = (
-    "test_engine.py",
-    "test_grading_corpus.py",
-    "test_report.py",
-    "test_runners.py",
-    "test_grade.py",
-    "test_misconception_corpus.py",
-    "test_output_limits.py",
-)
+# subprocesses, which inherit the variable) carry `pytestmark = pytest.mark.warm`: their
+# grading runs fork from this process's zygote instead of each run importing torch and the rest
+# again (tests/_warm.py). A file about the grader starting its own zygote (test_zygote.py) says
+# `pytest.mark.warm(False)`; tests/test_markers.py checks that every grading file says one.
+def _grades_warm(module: pytest.Module) -> bool:
+    marker = module.get_closest_marker(WARM)
+    return marker is not None and marker.args[:1] != (False,)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _grading_forks_from_one_zygote(request):
-    slow = request.path.name in _SHARED_ZYGOTE and any(
+    slow = _grades_warm(request.node) and any(
         item.path == request.path and item.get_closest_marker("slow")
         for item in request.session.items
     )

@@ -40,6 +40,8 @@ from grader._lesson_html import (
 from grader.books.report import REVIEW_START
 from grader.job import feedback
 
+pytestmark = [pytest.mark.long(45), pytest.mark.warm]
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "accessibility"

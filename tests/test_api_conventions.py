@@ -15,7 +15,6 @@ import pytest
 
 MODULES = [
     "course_utils.backbones",
-    "course_utils.checkpoints",
     "course_utils.data",
     "course_utils.devices",
     "course_utils.diagnose",

@@ -24,6 +24,8 @@ import pytest
 from _browser import DRIVER_DIR, run_driver
 from _lab import make_lab
 
+pytestmark = pytest.mark.long(60)
+
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "lesson1"
 STUDENT = ROOT / "notebooks" / LESSON / f"{LESSON}.ipynb"

@@ -7,6 +7,8 @@ from torch import nn
 from course_utils.checks import ExerciseError
 from course_utils.checks import lesson4 as checks
 
+pytestmark = pytest.mark.long(33)
+
 CASES = [(1, 2048, 1024, 10), (32, 512, 2048, 5), (8, 768, 512, 2), (64, 1280, 1000, 1280)]
 
 

@@ -5,6 +5,8 @@ from torch import nn
 from course_utils.checks import ExerciseError
 from course_utils.checks import lesson5 as checks
 
+pytestmark = pytest.mark.long(8)
+
 ARCHS = [
     ("resnet50", 15),
     ("resnet18", 7),

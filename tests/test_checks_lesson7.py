@@ -8,6 +8,8 @@ from course_utils import backbones, data, heads, metrics, training
 from course_utils.checks import ExerciseError
 from course_utils.checks import lesson7 as checks
 
+pytestmark = pytest.mark.long(11)
+
 SCREENED = "primrose"
 
 

@@ -52,19 +52,14 @@ def test_target_splits_bad_counts():
         data.target_splits(train_per_class=0)
 
 
-def test_imbalanced_binary_has_the_requested_rare_positive():
-    d = data.imbalanced_binary("daisy", positive_fraction=0.1, n=200, seed=0)
-    assert len(d) == 200 and d.labels.sum() == 20
-    assert d.classes == ("not daisy", "daisy")
-    with pytest.raises(ValueError, match="positive must be one of"):
-        data.imbalanced_binary("rose")
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        data.imbalanced_binary(positive_fraction=1.0)
-
-
-def test_leaky_split_is_found_by_find_leakage():
+def test_find_leakage_on_images():
     s = data.target_splits(train_per_class=4, val_per_class=1, test_per_class=4, seed=2)
-    leaky = data.leaky_split(s.train, s.test, fraction=0.5, seed=0)
+    leaked = np.random.default_rng(0).choice(len(s.test), size=10, replace=False)
+    leaky = data.ImageSet(
+        np.concatenate([s.train.images, s.test.images[leaked]]),
+        np.concatenate([s.train.labels, s.test.labels[leaked]]),
+        s.train.classes,
+    )
     pairs = data.find_leakage(leaky, s.test)
     assert len(leaky) == 30 and len(pairs) == 10
     for i, j in pairs:

@@ -9,6 +9,8 @@ from torch import nn
 
 from course_utils.heads import HeadInfo, find_head, get_module, replace_head, set_module
 
+pytestmark = pytest.mark.long(74)
+
 ALL_MODELS = torchvision.models.list_models(module=torchvision.models)
 
 

@@ -28,6 +28,8 @@ from torch import nn  # noqa: E402
 
 from course_utils.heads import find_head, replace_head  # noqa: E402
 
+pytestmark = pytest.mark.long(94)
+
 _spec = importlib.util.spec_from_file_location(
     "zoo_sweep", Path(__file__).resolve().parents[1] / "bench" / "zoo_sweep.py"
 )

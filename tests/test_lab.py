@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from _lab import make_lab
 
+pytestmark = pytest.mark.long(70)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.long(73)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

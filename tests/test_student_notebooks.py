@@ -10,6 +10,8 @@ from nbgrader import utils
 from nbgrader.validator import Validator
 from traitlets.config import Config
 
+pytestmark = pytest.mark.long(67)
+
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = sorted((ROOT / "notebooks").glob("lesson*/lesson*.ipynb"))
 

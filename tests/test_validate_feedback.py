@@ -12,10 +12,13 @@ import re
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbgrader.validator import Validator
 from submissions import corpus  # tests/ is on sys.path (rootdir imports)
 
 from course_utils.checks._feedback import REVIEW_LINE
+
+pytestmark = pytest.mark.long(25)
 
 ROOT = Path(__file__).resolve().parents[1]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

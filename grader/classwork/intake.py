@@ -280,16 +280,6 @@ def claim(parts: tuple[str, ...], lessons: list[str]) -> Claim | str:
     return "no student in the name (expected <student>/<lesson>.ipynb or <student>_<lesson>.ipynb)"
 
 
-def classify(parts: tuple[str, ...], lessons: list[str]) -> tuple[str, str] | None:
-    """``(student, lesson)`` for a path given as its parts, without a roster; ``None`` if none."""
-    if not parts or not parts[-1].lower().endswith(".ipynb"):
-        return None
-    found = claim(parts, lessons)
-    return (
-        None if isinstance(found, str) or not found.default_id else (found.default_id, found.lesson)
-    )
-
-
 def _visible(parts: tuple[str, ...]) -> bool:
     return not any(p.startswith(".") or p in SKIPPED_DIRS for p in parts)
 

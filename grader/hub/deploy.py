@@ -1282,16 +1282,6 @@ def spawn(dep: Deployment, user: str, timeout: float = 240) -> float:
     raise HubError(f"the server of {user} was not ready in {timeout:.0f} s")
 
 
-def server_get(dep: Deployment, user: str, path: str, timeout: float = 60) -> bytes:
-    """GET ``/user/<user>/<path>`` on that user's server, with the service token."""
-    request = urllib.request.Request(
-        f"{dep.url}/user/{user}/{path.lstrip('/')}",
-        headers={"Authorization": f"token {dep.api_token}"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return response.read()
-
-
 @contextlib.contextmanager
 def running(dep: Deployment, log_path: Path) -> Iterator[subprocess.Popen]:
     """Accounts, folders and a running hub; on exit (even on failure) stop the hub, kill the

@@ -10,6 +10,8 @@ import pytest
 
 from grader import _deferred_iri
 
+pytestmark = pytest.mark.long(11)
+
 pytest.importorskip(_deferred_iri.NAME)
 
 IRIS = ["http://例え.テスト/ü?q=1#f", "urn:isbn:0451450523", "//no-scheme", "http://a b", ""]

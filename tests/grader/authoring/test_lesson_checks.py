@@ -19,6 +19,8 @@ from grader import cli
 from grader._course import lessons
 from grader.authoring import lesson_checks as authoring
 
+pytestmark = pytest.mark.long(73)
+
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -13,6 +13,8 @@ from grader import cli
 from grader._course import find_root, lessons
 from grader.authoring import release
 
+pytestmark = pytest.mark.long(43)
+
 ROOT = Path(__file__).resolve().parents[3]
 LESSONS = lessons(ROOT)
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")

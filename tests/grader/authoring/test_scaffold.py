@@ -28,6 +28,9 @@ from grader._common import natural_key
 from grader._course import CONFIG_FILE, lessons
 from grader.authoring import lesson_checks as authoring
 
+# `course grade` runs here as the README tells an instructor: with its own zygote.
+pytestmark = [pytest.mark.long(86), pytest.mark.warm(False)]
+
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -10,6 +10,8 @@ from _lms import SIMPLE_ROSTER, record_week, rows, write
 from grader.books import exports, gradebook, roster
 from grader.books.results import Outcome
 
+pytestmark = pytest.mark.long(1)
+
 # --- the gradebook over three weeks ----------------------------------------------------
 
 

@@ -40,6 +40,8 @@ from grader._course import generate
 from grader.books import report, results
 from grader.job import feedback
 
+pytestmark = [pytest.mark.long(28), pytest.mark.warm]
+
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "artifacts" / "report"
 CHROMIUM = Path("/usr/bin/chromium")

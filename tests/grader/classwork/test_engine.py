@@ -23,6 +23,8 @@ from grader._course import generate, lessons
 from grader.job import feedback
 from grader.sandbox import limits as sandbox
 
+pytestmark = [pytest.mark.long(76), pytest.mark.warm]
+
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -25,6 +25,8 @@ from grader._course import lessons
 from grader.job import feedback
 from grader.sandbox import limits as sandbox
 
+pytestmark = [pytest.mark.long(110), pytest.mark.warm]
+
 ROOT = Path(__file__).resolve().parents[3]
 REAL_LESSONS = lessons(ROOT)
 

@@ -223,8 +223,12 @@ def test_nbgrader_trees_and_folders_with_odd_names(tmp_path):
         (("ann", "intro.py"), None),
     ],
 )
-def test_classify(path, found):
-    assert layout.classify(path, ["intro", "basics"]) == found
+def test_claim_finds_the_student_and_lesson_in_a_path(path, found):
+    claimed = layout.claim(path, ["intro", "basics"])
+    if found is None:  # why not, in words
+        assert isinstance(claimed, str) and "expected" in claimed
+    else:
+        assert (claimed.default_id, claimed.lesson) == found
 
 
 def _write(path: Path, text: str = "{}") -> Path:

@@ -8,7 +8,6 @@ kills its worker every time costs only its own grade.
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import threading
@@ -22,26 +21,14 @@ from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir im
 
 from grader import cli
 from grader._course import generate
-from grader.commands.grade import progress_bar
 from grader.sandbox import limits as sandbox
 
-distributed = pytest.importorskip("distributed")
+pytestmark = [pytest.mark.long(51), pytest.mark.warm]
 
-
-def test_progress_bar_shows_the_time_left():
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    screen = Terminal()
-    with progress_bar(3, file=screen) as bar:
-        bar.update(1)
-        bar.update(1)
-    assert "2/3" in screen.getvalue() and "<" in screen.getvalue()
-    quiet = io.StringIO()  # not a terminal (a log file): no bar
-    with progress_bar(3, file=quiet) as bar:
-        bar.update(3)
-    assert quiet.getvalue() == ""
+try:
+    import distributed
+except ImportError:  # no dask extra: the tests on a cluster skip (the `cluster` fixture), a
+    distributed = None  # test of the runners that needs none still runs
 
 
 @pytest.fixture(scope="module")
@@ -68,22 +55,31 @@ def _submission(intro, folder: Path, student: str, prefix: str = "") -> None:
     nbformat.write(nb, path)
 
 
-class NoIsolation(distributed.WorkerPlugin):
-    """Workers grade without namespaces, so that a notebook can reach (and kill) its worker."""
+NO_ISOLATION = "course-test-no-isolation"
 
-    name = "course-test-no-isolation"
 
-    def setup(self, worker) -> None:
-        self.detect = sandbox.detect
-        sandbox.detect.cache_clear()
-        sandbox.detect = lambda: sandbox.Isolation()
+def _no_isolation():
+    """A worker plugin: workers grade without namespaces, so that a notebook can reach (and
+    kill) its worker. Built on call: its base class is Dask's, which may not be installed."""
 
-    def teardown(self, worker) -> None:
-        sandbox.detect = self.detect
+    class NoIsolation(distributed.WorkerPlugin):
+        name = NO_ISOLATION
+
+        def setup(self, worker) -> None:
+            self.detect = sandbox.detect
+            sandbox.detect.cache_clear()
+            sandbox.detect = lambda: sandbox.Isolation()
+
+        def teardown(self, worker) -> None:
+            sandbox.detect = self.detect
+
+    return NoIsolation()
 
 
 @pytest.fixture(scope="module")
 def _local_cluster():
+    if distributed is None:
+        pytest.skip("needs Dask: pip install -e '.[dask]'")
     import dask
 
     # One task per worker at a time, one retry: a job that kills its worker fails fast.
@@ -107,8 +103,8 @@ def cluster(_local_cluster):
         client.wait_for_workers(2, timeout=120)
     yield _local_cluster
     with distributed.Client(_local_cluster.scheduler_address) as client:
-        if NoIsolation.name in client.run_on_scheduler(_worker_plugins):
-            client.unregister_worker_plugin(NoIsolation.name)
+        if NO_ISOLATION in client.run_on_scheduler(_worker_plugins):
+            client.unregister_worker_plugin(NO_ISOLATION)
 
 
 def _worker_plugins(dask_scheduler=None) -> list[str]:
@@ -199,7 +195,7 @@ def test_a_notebook_that_kills_its_worker_costs_only_its_grade(
     _submission(intro, subs, "eve", KILL_WORKER)
     _submission(intro, subs, "ben")
     with distributed.Client(cluster.scheduler_address) as client:
-        client.register_plugin(NoIsolation())
+        client.register_plugin(_no_isolation())
     assert _grade(course, subs, tmp_path / "out", "--scheduler", cluster.scheduler_address) == 0
     printed = capsys.readouterr().out
     assert (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:] == [

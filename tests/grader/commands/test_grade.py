@@ -5,6 +5,7 @@ and an unmatched file.
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir im
 
 from grader import cli
 from grader._course import generate
+from grader.commands.grade import progress_bar
+
+pytestmark = [pytest.mark.long(26), pytest.mark.warm]
 
 # --- the commands' errors, before any grading ---------------------------------------------
 
@@ -202,3 +206,19 @@ def test_three_weeks_of_grading_into_one_gradebook(course, tmp_path, capsys):
         assert zf.namelist() == ["ann/basics.html", "ann/intro.html"]
     with zipfile.ZipFile(out / "return" / "moodle-intro.zip") as zf:
         assert zf.namelist() == ["Ann Ash_7_assignsubmission_file_/intro.html"]
+
+
+def test_progress_bar_shows_the_time_left():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    with progress_bar(3, file=screen) as bar:
+        bar.update(1)
+        bar.update(1)
+    assert "2/3" in screen.getvalue() and "<" in screen.getvalue()
+    quiet = io.StringIO()  # not a terminal (a log file): no bar
+    with progress_bar(3, file=quiet) as bar:
+        bar.update(3)
+    assert quiet.getvalue() == ""

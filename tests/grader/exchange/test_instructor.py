@@ -14,7 +14,7 @@ import pytest
 from grader.exchange import instructor as exchange
 
 # nbgrader's exchange classes take seconds to import and run on a loaded 2-core machine.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long(2)]
 
 COURSE = "swap-the-head"
 LESSON = "lesson1"

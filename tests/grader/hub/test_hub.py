@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from _browser import run_driver
-from _hub import course_clone, skip_without_accounts
+from _hub import course_clone, server_get, skip_without_accounts
 from submissions import corpus  # tests/ is on sys.path (rootdir imports)
 from test_browser import CHROMIUM, DRIVER_DIR, exercises, solution_code
 
@@ -44,7 +44,7 @@ ARTIFACTS = ROOT / "artifacts" / "hub"
 TIMEOUTS_MS = {"openMs": 180_000, "cellMs": 120_000, "validateMs": 180_000}
 INSTRUCTOR_PANELS = ("Formgrader", "Create Assignment", "Course List")
 
-pytestmark = [pytest.mark.hub, pytest.mark.slow]
+pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.long(80)]
 
 
 def _users(prefix: str, students: int) -> tuple[list[str], list[str]]:
@@ -300,14 +300,14 @@ def test_each_role_gets_its_own_lab(class_hub):
     seen = {}
     for name in (dep.students[-1], dep.instructors[0]):
         hub.spawn(dep, name)
-        config = json.loads(pattern.search(hub.server_get(dep, name, "lab").decode()).group(1))
+        config = json.loads(pattern.search(server_get(dep, name, "lab").decode()).group(1))
         listed = config["disabledExtensions"]  # a list, or a dict of name -> disabled
         disabled = set(listed) if isinstance(listed, list) else {k for k, v in listed.items() if v}
         try:
-            formgrader = len(hub.server_get(dep, name, "formgrader"))
+            formgrader = len(server_get(dep, name, "formgrader"))
         except urllib.error.HTTPError as exc:
             formgrader = exc.code
-        html = hub.server_get(dep, name, "lab/api/settings/@jupyterlab/htmlviewer-extension:plugin")
+        html = server_get(dep, name, "lab/api/settings/@jupyterlab/htmlviewer-extension:plugin")
         trust_hidden = '{"name": "trust", "disabled": true}' in json.dumps(json.loads(html))
         seen[name] = disabled, config["news"], formgrader, trust_hidden
         hub.api(dep, "DELETE", f"/users/{name}/server")

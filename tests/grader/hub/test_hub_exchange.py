@@ -29,7 +29,7 @@ from _hub import ROOT, course_clone, skip_without_accounts
 
 from grader.hub import deploy as hub
 
-pytestmark = [pytest.mark.hub, pytest.mark.slow]
+pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.long(90)]
 
 LESSON = "lesson1"
 

@@ -31,7 +31,7 @@ from _hub import ROOT, UserKernel, course_clone, skip_without_accounts
 
 from grader.hub import deploy as hub
 
-pytestmark = [pytest.mark.hub, pytest.mark.slow]
+pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.long(50)]
 
 MEMORY = 1 << 30  # per student on this test hub: small enough to exceed cheaply
 PIDS = 256

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import pytest
 from _grade import grade_args
 from nbformat.v4 import new_code_cell, new_output
 from submissions import corpus, fake_course  # tests/ is on sys.path (rootdir imports)
@@ -21,6 +22,8 @@ from submissions.powers import EX1, EX2, HIDDEN_MESSAGE, error, graded_powers, p
 from grader import cli
 from grader._course import generate
 from grader.job import feedback
+
+pytestmark = [pytest.mark.long(29), pytest.mark.warm]
 
 
 class _Links(HTMLParser):
@@ -50,6 +53,7 @@ class _Links(HTMLParser):
             self._open = None
 
 
+@pytest.mark.slow  # grades a lesson
 def test_a_returned_page_of_a_partly_done_lesson_has_no_empty_link(tmp_path):
     course = fake_course.make(tmp_path / "course")
     scratch = generate(course, ["intro"], tmp_path / "gen")

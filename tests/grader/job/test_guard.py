@@ -29,6 +29,8 @@ from grader.books import results
 from grader.job import feedback
 from grader.sandbox import limits as sandbox
 
+pytestmark = [pytest.mark.long(95), pytest.mark.warm]
+
 ROOT = Path(__file__).resolve().parents[3]
 
 LESSON = "lesson1"

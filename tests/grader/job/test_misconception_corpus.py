@@ -27,6 +27,8 @@ import pytest
 from misconception_cases import Case
 from submissions.corpus import exercises
 
+pytestmark = [pytest.mark.long(386), pytest.mark.warm]
+
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -64,7 +64,11 @@ def split_model(model):
     return model, model
 """
 
-pytestmark = pytest.mark.skipif("lesson1" not in lessons(ROOT), reason="needs lesson1")
+pytestmark = [
+    pytest.mark.skipif("lesson1" not in lessons(ROOT), reason="needs lesson1"),
+    pytest.mark.long(61),
+    pytest.mark.warm,
+]
 
 
 def _build(released, source, extra: list[str]):

@@ -18,6 +18,8 @@ from grader.job import feedback
 from grader.job.zygote import Zygote, read_replies, send_request
 from grader.sandbox import limits as sandbox
 
+pytestmark = [pytest.mark.long(67), pytest.mark.warm(False)]
+
 WARM = Zygote.available(sandbox.detect())
 needs_warm = pytest.mark.skipif(not WARM, reason="warm starts need root and every namespace")
 

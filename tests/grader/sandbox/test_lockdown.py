@@ -13,6 +13,8 @@ import pytest
 
 from grader.sandbox import limits as sandbox
 
+pytestmark = pytest.mark.long(4)
+
 ROOT = Path(__file__).resolve().parents[3]
 
 

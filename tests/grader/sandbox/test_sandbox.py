@@ -33,6 +33,8 @@ from grader.job import feedback
 from grader.job.zygote import Zygote
 from grader.sandbox import limits as sandbox
 
+pytestmark = [pytest.mark.long(70), pytest.mark.warm(False)]
+
 ROOT = Path(__file__).resolve().parents[3]
 ISOLATION = sandbox.detect()
 needs_isolation = pytest.mark.skipif(
