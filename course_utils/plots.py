@@ -102,7 +102,7 @@ LINE_STYLES: tuple[Any, ...] = (
 MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-def course_rc() -> dict[str, Any]:
+def course_rc() -> dict[Any, Any]:
     """The course's matplotlib settings: safe colours, distinct line styles, readable text."""
     return {
         "axes.prop_cycle": cycler(color=list(PALETTE))
