@@ -9,7 +9,8 @@ The method (stated in docs/pacing.md, which this script writes):
 * code: the lines of every code cell the student reads but does not write (set-up,
   demonstrations, visible checks; hidden tests and solutions are not shown) at
   ``CODE_LINES_PER_MINUTE``, plus the lesson's measured execution time (the median in
-  bench/RESULTS.md's "Lesson execution" table);
+  bench/RESULTS.md's "Lesson execution" table; for a lesson that table lacks, its
+  "under load" table, an upper bound);
 * exercises: ``MINUTES_PER_CODE_POINT`` per point of an exercise whose answer is code
   the student writes, ``MINUTES_PER_QUESTION`` per answer of a question answered by a
   letter or a number (``answer_... = ...``).
@@ -96,16 +97,22 @@ def _nbgrader(cell: dict) -> dict:
 
 
 def execution_seconds(results: Path = RESULTS) -> dict[str, float]:
-    """Median execution seconds per lesson from RESULTS.md's "Lesson execution" table."""
+    """Execution seconds per lesson: the quiet "Lesson execution" medians of RESULTS.md, and
+    for a lesson that table lacks, the "under load" table of its pacing block (an upper bound)."""
     text = results.read_text(encoding="utf-8")
-    section = text.split("## Lesson execution", 1)
+    section = text.split("## Lesson execution (", 1)
     if len(section) < 2:
         raise ValueError(
             f"{results} has no '## Lesson execution' section: run "
             "python bench/run.py --quick --only notebooks"
         )
-    body = section[1].split("\n## ", 1)[0]
-    return {m[1]: float(m[2]) for m in re.finditer(r"^\| (lesson\d+) \| ([\d.]+) \|", body, re.M)}
+    row = re.compile(r"^\| (lesson\d+) \| ([\d.]+) \|", re.M)
+    seconds = {m[1]: float(m[2]) for m in row.finditer(section[1].split("\n## ", 1)[0])}
+    block = re.search(r"<!-- begin: pacing -->(.*?)<!-- end: pacing -->", text, re.S)
+    if block:
+        for m in row.finditer(block[1]):
+            seconds.setdefault(m[1], float(m[2]))
+    return seconds
 
 
 def measure(path: Path, seconds: dict[str, float]) -> Pacing:
