@@ -102,8 +102,22 @@ LINE_STYLES: tuple[Any, ...] = (
 MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-def course_rc() -> dict[Any, Any]:
-    """The course's matplotlib settings: safe colours, distinct line styles, readable text."""
+def course_rc(min_font_size: int = MIN_FONT_SIZE) -> dict[Any, Any]:
+    """The course's matplotlib settings: safe colours, distinct line styles, readable text.
+
+    ``min_font_size`` (points) is the smallest text; titles and labels are a little larger.
+    Pass more than ``MIN_FONT_SIZE`` for a projector, never less.
+    """
+    if isinstance(min_font_size, bool) or not isinstance(min_font_size, numbers.Integral):
+        raise TypeError(
+            f"min_font_size must be a whole number of points, got {shown(min_font_size)}."
+        )
+    if min_font_size < MIN_FONT_SIZE:
+        raise ValueError(
+            f"min_font_size must be at least {MIN_FONT_SIZE} points (readable at 100% zoom), "
+            f"got {min_font_size}."
+        )
+    size = int(min_font_size)
     return {
         "axes.prop_cycle": cycler(color=list(PALETTE))
         + cycler(linestyle=list(LINE_STYLES))
@@ -112,26 +126,26 @@ def course_rc() -> dict[Any, Any]:
         + cycler(markevery=[0.1] * len(PALETTE)),
         "lines.linewidth": 1.8,
         "lines.markersize": 5,
-        "font.size": MIN_FONT_SIZE + 1,
-        "axes.titlesize": MIN_FONT_SIZE + 2,
-        "axes.labelsize": MIN_FONT_SIZE + 1,
-        "xtick.labelsize": MIN_FONT_SIZE,
-        "ytick.labelsize": MIN_FONT_SIZE,
-        "legend.fontsize": MIN_FONT_SIZE,
-        "legend.title_fontsize": MIN_FONT_SIZE,
-        "figure.titlesize": MIN_FONT_SIZE + 2,
+        "font.size": size + 1,
+        "axes.titlesize": size + 2,
+        "axes.labelsize": size + 1,
+        "xtick.labelsize": size,
+        "ytick.labelsize": size,
+        "legend.fontsize": size,
+        "legend.title_fontsize": size,
+        "figure.titlesize": size + 2,
         "image.cmap": SEQUENTIAL_CMAP,
     }
 
 
-def use_course_style() -> None:
+def use_course_style(min_font_size: int = MIN_FONT_SIZE) -> None:
     """Apply :func:`course_rc` to every later figure (done once when this module is imported)."""
-    mpl.rcParams.update(course_rc())
+    mpl.rcParams.update(course_rc(min_font_size))
 
 
-def course_style() -> Any:
+def course_style(min_font_size: int = MIN_FONT_SIZE) -> Any:
     """The course style for one ``with`` block only: ``with plots.course_style(): ...``."""
-    return mpl.rc_context(course_rc())
+    return mpl.rc_context(course_rc(min_font_size))
 
 
 # --------------------------------------------------------------------------- helpers

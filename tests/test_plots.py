@@ -454,6 +454,14 @@ def test_course_style_context_restores_the_defaults():
         assert matplotlib.rcParams["font.size"] == default
 
 
+def test_course_style_larger_text_for_a_projector_never_smaller():
+    assert plots.course_rc(14)["xtick.labelsize"] == 14
+    with pytest.raises(ValueError, match="at least 10 points.*got 8"):
+        plots.course_rc(8)
+    with pytest.raises(TypeError, match="whole number of points, got '12'"):
+        plots.course_rc("12")
+
+
 def _solution_code():
     import json
     from pathlib import Path
