@@ -6,36 +6,54 @@ panels. Titles should state the finding ("Recall drops as the threshold
 rises"): pass one as ``title=``; the defaults state what was measured.
 Colours come from the Okabe-Ito palette, which stays distinguishable for
 the common forms of colour blindness.
+
+Importing this module applies the course style (:func:`use_course_style`):
+the Okabe-Ito colours paired with a distinct line style and marker per series,
+so that lines also differ without colour, and no text smaller than
+``MIN_FONT_SIZE`` points. It holds for every figure a lesson draws, the
+scikit-learn displays (``PrecisionRecallDisplay``, ``RocCurveDisplay``,
+``ConfusionMatrixDisplay``) included; :func:`course_style` gives the same as a
+``with`` block.
 """
 
 from __future__ import annotations
 
 import numbers
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
-from sklearn.metrics import ConfusionMatrixDisplay
+from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
 from course_utils import metrics as _metrics
 from course_utils._validate import as_array, check_positive_int, shown
 
 __all__ = [
     "HIGHLIGHT",
+    "LINE_STYLES",
+    "MARKERS",
+    "MIN_FONT_SIZE",
     "MUTED",
     "OKABE_ITO",
     "PALETTE",
     "bar_comparison",
     "confusion_matrix_heatmap",
+    "course_rc",
+    "course_style",
     "head_diagram",
     "image_grid",
     "precision_recall_vs_threshold",
     "probability_bars",
+    "score_curves",
     "training_curves",
+    "use_course_style",
 ]
 
 # Okabe & Ito (2008), "Color Universal Design".
@@ -67,6 +85,67 @@ HIGHLIGHT = OKABE_ITO["vermillion"]
 MUTED = "#BBBBBB"
 # A single-hue sequential map reads the same with or without colour vision.
 SEQUENTIAL_CMAP = "Blues"
+# No text below this size (points): readable at 100% zoom.
+MIN_FONT_SIZE = 10
+# One line style per palette colour, so series differ without colour too. "--" is left
+# out because scikit-learn draws its chance level "k--" beside the curves.
+LINE_STYLES: tuple[Any, ...] = (
+    "-",
+    "-.",
+    ":",
+    (0, (6, 2)),
+    (0, (3, 1, 1, 1, 1, 1)),
+    (0, (1, 3)),
+    (0, (8, 2, 2, 2)),
+    (0, (4, 1, 4, 1, 1, 1)),
+)
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def course_rc(min_font_size: int = MIN_FONT_SIZE) -> dict[Any, Any]:
+    """The course's matplotlib settings: safe colours, distinct line styles, readable text.
+
+    ``min_font_size`` (points) is the smallest text; titles and labels are a little larger.
+    Pass more than ``MIN_FONT_SIZE`` for a projector, never less.
+    """
+    if isinstance(min_font_size, bool) or not isinstance(min_font_size, numbers.Integral):
+        raise TypeError(
+            f"min_font_size must be a whole number of points, got {shown(min_font_size)}."
+        )
+    if min_font_size < MIN_FONT_SIZE:
+        raise ValueError(
+            f"min_font_size must be at least {MIN_FONT_SIZE} points (readable at 100% zoom), "
+            f"got {min_font_size}."
+        )
+    size = int(min_font_size)
+    return {
+        "axes.prop_cycle": cycler(color=list(PALETTE))
+        + cycler(linestyle=list(LINE_STYLES))
+        + cycler(marker=list(MARKERS))
+        # Markers spaced along the line, not one per point: a 300-point PR curve stays a line.
+        + cycler(markevery=[0.1] * len(PALETTE)),
+        "lines.linewidth": 1.8,
+        "lines.markersize": 5,
+        "font.size": size + 1,
+        "axes.titlesize": size + 2,
+        "axes.labelsize": size + 1,
+        "xtick.labelsize": size,
+        "ytick.labelsize": size,
+        "legend.fontsize": size,
+        "legend.title_fontsize": size,
+        "figure.titlesize": size + 2,
+        "image.cmap": SEQUENTIAL_CMAP,
+    }
+
+
+def use_course_style(min_font_size: int = MIN_FONT_SIZE) -> None:
+    """Apply :func:`course_rc` to every later figure (done once when this module is imported)."""
+    mpl.rcParams.update(course_rc(min_font_size))
+
+
+def course_style(min_font_size: int = MIN_FONT_SIZE) -> Any:
+    """The course style for one ``with`` block only: ``with plots.course_style(): ...``."""
+    return mpl.rc_context(course_rc(min_font_size))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -129,7 +208,10 @@ def head_diagram(
 
     ax = _axes(ax, (max(6.0, 1.7 * n), 2.6))
     width, gap = 1.3, 0.45
-    fontsize = 9 if n <= 6 else 7
+    # Wrap descriptions to the box: its width in points over a character's (about 0.6 em).
+    span = n * (width + gap) - gap + 0.4
+    box_points = ax.figure.get_figwidth() * ax.get_position().width * 72 * width / span
+    fontsize = MIN_FONT_SIZE + 1 if n <= 6 else MIN_FONT_SIZE
     for i, (name, description) in enumerate(layers):
         x = i * (width + gap)
         is_head = i == head
@@ -158,11 +240,13 @@ def head_diagram(
         ax.text(
             x + width / 2,
             0.3,
-            str(description),
+            textwrap.fill(
+                str(description), max(6, int(box_points / (0.6 * max(MIN_FONT_SIZE, fontsize - 1))))
+            ),
             ha="center",
             va="center",
             color=colour,
-            fontsize=fontsize - 1,
+            fontsize=max(MIN_FONT_SIZE, fontsize - 1),
             wrap=True,
         )
         if i < n - 1:
@@ -184,12 +268,21 @@ def head_diagram(
     if head > 0:
         # A bracket over everything before the head: that part is the backbone.
         end = (head - 1) * (width + gap) + width
-        ax.plot([0, 0, end, end], [1.08, 1.15, 1.15, 1.08], color="black", linewidth=1)
+        ax.plot(
+            [0, 0, end, end],
+            [1.08, 1.15, 1.15, 1.08],
+            color="black",
+            linewidth=1,
+            linestyle="-",
+            marker="",
+        )
         ax.text(end / 2, 1.2, "backbone", ha="center", va="bottom")
     ax.set_xlim(-0.2, n * (width + gap) - gap + 0.2)
     ax.set_ylim(-0.35, 1.5)
-    ax.text(0, -0.2, "input", ha="left", va="center", fontsize=8)
-    ax.text(n * (width + gap) - gap, -0.2, "output", ha="right", va="center", fontsize=8)
+    ax.text(0, -0.2, "input", ha="left", va="center", fontsize=MIN_FONT_SIZE)
+    ax.text(
+        n * (width + gap) - gap, -0.2, "output", ha="right", va="center", fontsize=MIN_FONT_SIZE
+    )
     ax.set_axis_off()
     ax.set_title(title or f"The head ({layers[head][0]!s}) turns features into class scores")
     return ax
@@ -217,7 +310,7 @@ def probability_bars(
     best = int(np.argmax(p))
     colours = [HIGHLIGHT if i == best else PALETTE[0] for i in range(len(p))]
     bars = ax.bar(names, p, color=colours, edgecolor="black", linewidth=0.5)
-    ax.bar_label(bars, labels=[f"{v:.2f}" for v in p], padding=2, fontsize=8)
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in p], padding=2, fontsize=MIN_FONT_SIZE)
     ax.set_ylim(0, 1.1)
     ax.set_xlabel("class")
     ax.set_ylabel("probability")
@@ -326,7 +419,9 @@ def training_curves(
             pts = [(e, r[key]) for e, r in zip(epochs_all, rows, strict=True) if key in r]
             x, y = zip(*pts, strict=True)
             label = "train" if split == "train" else "validation"
-            axis.plot(x, y, style, marker="o", markersize=3, color=colour, label=label)
+            axis.plot(
+                x, y, style, marker="o", markersize=4, markevery=None, color=colour, label=label
+            )
             last.append(f"{label} {y[-1]:.3f}")
         axis.set_xlabel("epoch")
         axis.set_ylabel(name)
@@ -359,24 +454,33 @@ def precision_recall_vs_threshold(
     """Precision, recall and F1 against the decision threshold (score >= threshold is positive)."""
     sweep = _metrics.threshold_sweep(y_true, scores, positive=positive)
     ax = _axes(ax, (5.5, 3.5))
-    for values, label, colour, style in (
-        (sweep.precision, "precision", PALETTE[0], "-"),
-        (sweep.recall, "recall", PALETTE[1], "--"),
-        (sweep.f1, "F1", PALETTE[2], ":"),
+    for values, label, colour, style, marker in (
+        (sweep.precision, "precision", PALETTE[0], "-", MARKERS[0]),
+        (sweep.recall, "recall", PALETTE[1], "--", MARKERS[1]),
+        (sweep.f1, "F1", PALETTE[2], ":", MARKERS[2]),
     ):
-        ax.plot(sweep.thresholds, values, style, color=colour, label=label, drawstyle="steps-post")
+        ax.plot(
+            sweep.thresholds,
+            values,
+            linestyle=style,
+            marker=marker,
+            markevery=0.1,
+            color=colour,
+            label=label,
+            drawstyle="steps-post",
+        )
     if mark_threshold is not None:
         if isinstance(mark_threshold, bool) or not isinstance(mark_threshold, numbers.Real):
             raise TypeError(f"mark_threshold must be a number, got {mark_threshold!r}.")
         at = _metrics.threshold_sweep(y_true, scores, [mark_threshold], positive=positive)
-        ax.axvline(mark_threshold, color="black", linewidth=1)
+        ax.axvline(mark_threshold, color="black", linewidth=1, linestyle="-", marker="")
         ax.annotate(
             f"threshold {mark_threshold:.2f}\nprecision {at.precision[0]:.2f}\n"
             f"recall {at.recall[0]:.2f}",
             xy=(mark_threshold, 0.05),
             xytext=(4, 0),
             textcoords="offset points",
-            fontsize=8,
+            fontsize=MIN_FONT_SIZE,
         )
     ax.set_ylim(-0.02, 1.05)
     ax.set_xlabel("threshold (predict positive when score >= threshold)")
@@ -384,6 +488,74 @@ def precision_recall_vs_threshold(
     ax.legend(loc="lower left")
     ax.set_title(title or "Raising the threshold trades recall for precision")
     return ax
+
+
+CHANCE_STYLES: tuple[Any, ...] = ("--", (0, (1, 1)), (0, (5, 1, 1, 1)), (0, (2, 4)))
+
+
+def score_curves(
+    tasks: Mapping[str, tuple[Any, Any]],
+    axes: Sequence[Axes] | None = None,
+    titles: tuple[str, str] | None = None,
+) -> Figure:
+    """Precision-recall (left) and ROC (right) curves by scikit-learn's displays, in course style.
+
+    ``tasks`` maps a name to ``(y_true, scores)`` with 1 as the positive class. Each
+    curve gets its own colour, line style and marker; each precision-recall chance
+    level (the prevalence) is drawn in its curve's colour with its own dash pattern,
+    and the ROC chance level (the diagonal, the same for all) once.
+    """
+    if not isinstance(tasks, Mapping) or not tasks:
+        raise TypeError(
+            f"tasks must be a non-empty dict of name -> (y_true, scores), got {shown(tasks)}."
+        )
+    if len(tasks) > len(CHANCE_STYLES):
+        raise ValueError(
+            f"got {len(tasks)} tasks; at most {len(CHANCE_STYLES)} stay readable in one axes."
+        )
+    if axes is None:
+        fig, made = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+        left, right = made
+    else:
+        left, right = axes
+    for i, (name, pair) in enumerate(tasks.items()):
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise ValueError(f"tasks[{name!r}] must be a (y_true, scores) pair, got {shown(pair)}.")
+        truth, scores = _to_numpy(pair[0], "y_true"), _to_numpy(pair[1], "scores")
+        curve = {
+            "color": PALETTE[i],
+            "linestyle": LINE_STYLES[i],
+            "marker": MARKERS[i],
+            "markevery": 0.1,
+        }
+        chance = {
+            "color": PALETTE[i],
+            "linestyle": CHANCE_STYLES[i],
+            "marker": "",
+            "linewidth": 1.2,
+        }
+        PrecisionRecallDisplay.from_predictions(
+            truth,
+            scores,
+            name=name,
+            ax=left,
+            curve_kwargs=curve,
+            plot_chance_level=True,
+            chance_level_kw=chance,
+        )
+        RocCurveDisplay.from_predictions(
+            truth,
+            scores,
+            name=name,
+            ax=right,
+            curve_kwargs=curve,
+            plot_chance_level=i == 0,
+            chance_level_kw={"color": "black", "linestyle": "--", "marker": "", "linewidth": 1.2},
+        )
+    left.set_title(titles[0] if titles else "Precision-recall curves")
+    right.set_title(titles[1] if titles else "ROC curves")
+    owner = left.figure
+    return owner if isinstance(owner, Figure) else owner.figure
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -410,7 +582,7 @@ def bar_comparison(
     ax = _axes(ax, (max(4.0, 1.3 * len(names)), 3.2))
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(names))]
     bars = ax.bar(names, heights, color=colours, edgecolor="black", linewidth=0.5)
-    ax.bar_label(bars, labels=[f"{h:.3f}" for h in heights], padding=2, fontsize=8)
+    ax.bar_label(bars, labels=[f"{h:.3f}" for h in heights], padding=2, fontsize=MIN_FONT_SIZE)
     if all(0 <= h <= 1 for h in heights):
         ax.set_ylim(0, 1.1)
     ax.set_ylabel(ylabel or "value")
@@ -472,8 +644,11 @@ def image_grid(
             names[int(y[i])],
             ha="center",
             va="center",
-            fontsize=7,
+            fontsize=MIN_FONT_SIZE,
         )
     ax.set_axis_off()
     ax.set_title(title or f"{count} of {len(x)} images with their labels")
     return ax
+
+
+use_course_style()

@@ -1,6 +1,7 @@
 from types import SimpleNamespace
 
 import matplotlib
+import matplotlib.text
 
 matplotlib.use("Agg")
 
@@ -305,3 +306,187 @@ def test_drawing_writes_nothing_to_stderr(capfd):
     fig.canvas.draw()
     captured = capfd.readouterr()
     assert captured.err == ""
+
+
+# --------------------------------------------------------------------------- course style
+# Issue 25 (access): every figure readable without colour and at 100% zoom.
+
+SAFE = {c.upper() for c in plots.OKABE_ITO.values()} | {plots.MUTED.upper()}
+
+
+def _grey(hex_colour):
+    return hex_colour[1:3] == hex_colour[3:5] == hex_colour[5:7]
+
+
+def _assert_course_style(fig):
+    """Every text >= MIN_FONT_SIZE; labelled lines in one axes differ in style; safe colours."""
+    fig.canvas.draw()  # tick labels exist only once drawn
+    small = [
+        (t.get_text(), t.get_fontsize())
+        for t in fig.findobj(matplotlib.text.Text)
+        if t.get_visible() and t.get_text().strip() and t.get_fontsize() < plots.MIN_FONT_SIZE
+    ]
+    assert not small, f"text below {plots.MIN_FONT_SIZE} pt: {small}"
+    for ax in fig.axes:
+        series = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+        styles = [(line.get_linestyle(), line._unscaled_dash_pattern) for line in series]
+        assert len(set(styles)) == len(styles), (
+            f"lines {[line.get_label() for line in series]} share a line style: {styles}"
+        )
+        colours = [to_hex(line.get_color()).upper() for line in ax.get_lines()]
+        colours += [
+            to_hex(p.get_facecolor()).upper()
+            for p in ax.patches
+            if p.get_facecolor()[3] > 0  # drawn, not transparent
+        ]
+        unsafe = [c for c in colours if c not in SAFE and not _grey(c)]
+        assert not unsafe, f"colours outside Okabe-Ito and greys: {unsafe}"
+        for image in ax.images:
+            if image.get_array().ndim == 2:  # a heat map, not a photo
+                assert image.get_cmap().name == plots.SEQUENTIAL_CMAP
+
+
+def _two_tasks():
+    rng = np.random.default_rng(4)
+    y1, y2 = rng.integers(0, 2, 120), (rng.random(120) < 0.1).astype(int)
+    s1 = np.clip(0.4 * y1 + 0.6 * rng.random(120), 0, 1)
+    s2 = np.clip(0.3 * y2 + 0.7 * rng.random(120), 0, 1)
+    return {"first": (y1, s1), "second": (y2, s2)}
+
+
+def _draw(name):
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 5, 60)
+    if name == "head_diagram":
+        vgg = [("features", "convolutions"), ("avgpool", "pooled maps")] + [
+            (f"classifier.{i}", "Linear 25088 -> 4096") for i in (0, 3, 6)
+        ]
+        return plots.head_diagram(vgg).figure
+    if name == "probability_bars":
+        return plots.probability_bars([0.1, 0.05, 0.6, 0.15, 0.1], FLOWERS).figure
+    if name == "confusion_matrix_heatmap":
+        return plots.confusion_matrix_heatmap(y, np.roll(y, 1), FLOWERS).figure
+    if name == "training_curves":
+        return plots.training_curves(ROWS + [{"epoch": 5, "val_acc": 0.7, "train_acc": 0.9}])
+    if name == "precision_recall_vs_threshold":
+        y1, s1 = _two_tasks()["first"]
+        return plots.precision_recall_vs_threshold(y1, s1, mark_threshold=0.5).figure
+    if name == "bar_comparison":
+        return plots.bar_comparison({f"set-up {i}": 0.1 * i for i in range(1, 9)}).figure
+    if name == "image_grid":
+        images = rng.integers(0, 256, (12, 3, 32, 32), dtype=np.uint8)
+        return plots.image_grid(images, y[:12], FLOWERS, n=12).figure
+    if name == "score_curves":
+        return plots.score_curves(_two_tasks())
+    raise AssertionError(name)
+
+
+DRAWERS = [
+    "head_diagram",
+    "probability_bars",
+    "confusion_matrix_heatmap",
+    "training_curves",
+    "precision_recall_vs_threshold",
+    "bar_comparison",
+    "image_grid",
+    "score_curves",
+]
+
+
+def test_every_plot_function_is_tested_for_the_course_style():
+    drawing = {n for n in plots.__all__ if callable(getattr(plots, n))}
+    drawing -= {"course_rc", "course_style", "use_course_style"}
+    assert drawing == set(DRAWERS)
+
+
+@pytest.mark.parametrize("name", DRAWERS)
+def test_plot_functions_draw_in_course_style(name):
+    _assert_course_style(_draw(name))
+
+
+def test_image_grid_labels_are_readable():
+    images = np.zeros((4, 3, 32, 32), np.uint8)
+    ax = plots.image_grid(images, np.array([0, 1, 2, 3]), FLOWERS)
+    assert {t.get_fontsize() for t in ax.texts} == {plots.MIN_FONT_SIZE}  # was 7 pt
+
+
+def test_score_curves_chance_level_in_each_curves_colour():
+    fig = plots.score_curves(_two_tasks(), titles=("PR", "ROC"))
+    left, right = fig.axes
+    assert [ax.get_title() for ax in (left, right)] == ["PR", "ROC"]
+    labels = [line.get_label() for line in left.get_lines()]
+    assert labels[0].startswith("first") and labels[1].startswith("Chance level")
+    curve, chance = left.get_lines()[:2]
+    assert curve.get_color() == chance.get_color() == plots.PALETTE[0]
+    assert sum(line.get_label().startswith("Chance") for line in right.get_lines()) == 1
+    with pytest.raises(TypeError, match="non-empty dict"):
+        plots.score_curves({})
+
+
+def test_plain_matplotlib_and_sklearn_displays_get_the_course_style():
+    # Lessons also draw with ax.plot and scikit-learn's displays directly: the style
+    # applied on import must reach them too.
+    from sklearn.metrics import PrecisionRecallDisplay
+
+    fig, (left, right) = plt.subplots(1, 2, layout="constrained")
+    for k in range(len(plots.PALETTE)):
+        left.plot([0, 1], [k, k + 1], label=f"series {k}")
+    left.legend()
+    left.set_title("eight series")
+    for name, (y, s) in _two_tasks().items():
+        PrecisionRecallDisplay.from_predictions(y, s, name=name, ax=right)
+    colours = [to_hex(line.get_color()).upper() for line in left.get_lines()]
+    assert colours == [c.upper() for c in plots.PALETTE]
+    _assert_course_style(fig)
+
+
+def test_course_style_context_restores_the_defaults():
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        default = matplotlib.rcParams["font.size"]
+        assert default != plots.course_rc()["font.size"]
+        with plots.course_style():
+            fig, ax = plt.subplots()
+            ax.plot([0, 1])
+            ax.plot([1, 0])
+            assert [line.get_linestyle() for line in ax.get_lines()] == ["-", "-."]
+            assert matplotlib.rcParams["xtick.labelsize"] >= plots.MIN_FONT_SIZE
+        assert matplotlib.rcParams["font.size"] == default
+
+
+def test_course_style_larger_text_for_a_projector_never_smaller():
+    assert plots.course_rc(14)["xtick.labelsize"] == 14
+    with pytest.raises(ValueError, match="at least 10 points.*got 8"):
+        plots.course_rc(8)
+    with pytest.raises(TypeError, match="whole number of points, got '12'"):
+        plots.course_rc("12")
+
+
+def _solution_code():
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.glob("solutions/lesson*/lesson*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for i, cell in enumerate(cells):
+            if cell["cell_type"] == "code":
+                yield f"{path.parent.name} cell {i}", "".join(cell["source"])
+
+
+def test_lessons_draw_no_small_text_and_no_colours_of_their_own():
+    # Figures in the lessons take their look from the course style: no literal font sizes
+    # below the minimum, no colour outside the palette, no per-cell rcParams copies.
+    import re
+
+    bad = []
+    for where, code in _solution_code():
+        for size in re.findall(r"fontsize\s*=\s*([0-9.]+)", code):
+            if float(size) < plots.MIN_FONT_SIZE:
+                bad.append((where, f"fontsize={size}"))
+        for colour in re.findall(r"colou?r\s*=\s*['\"](#[0-9A-Fa-f]{6})['\"]", code):
+            if colour.upper() not in SAFE:
+                bad.append((where, colour))
+        if "rcParams" in code or "rc_context" in code:
+            bad.append((where, "rcParams"))
+    assert not bad
