@@ -15,11 +15,14 @@ import pkgutil
 
 from course_utils.checks._feedback import (
     GENERIC,
+    Choice,
     ExerciseError,
     Misconception,
     check_choice,
     correct,
     fail,
+    grade_choice,
+    record_choice,
     registry,
 )
 
@@ -27,8 +30,11 @@ __all__ = [
     "ExerciseError",
     "Misconception",
     "all_misconceptions",
+    "Choice",
     "check_choice",
     "correct",
+    "grade_choice",
+    "record_choice",
     "fail",
     "registry",
 ]

@@ -13,11 +13,13 @@ import torch
 from torch import nn
 
 from course_utils.checks._feedback import (
+    Choice,
     Misconception,
     NotAnswered,
-    check_choice,
+    choice_grader,
     correct,
     fail,
+    record_choice,
     registry,
 )
 from course_utils.checks._toolkit import call_student as _run
@@ -74,6 +76,8 @@ MISCONCEPTIONS = registry(
     Misconception("p_ignored", "the dropout probability p not used", S2),
 )
 M = MISCONCEPTIONS
+# The hidden tests score multiple choice: checks.grade_choice(answer, checks.Q1, right, A=..., ...).
+grade_choice = choice_grader(MISCONCEPTIONS)
 
 ModelCase = nn.Module | tuple[nn.Module, torch.Tensor]
 
@@ -347,79 +351,82 @@ def check_dropout_head(dropout_head: Callable, *cases: tuple[int, int, float]) -
 # --------------------------------------------------------------------------- multiple choice
 
 
+Q1 = Choice(
+    question="which inputs does the model accept after its head is replaced?",
+    options={
+        "A": (
+            "The head reads only the feature vector the backbone makes; the layers that read the "
+            "image belong to the backbone."
+        ),
+        "B": (
+            "The backbone's layers, which read the image, are the same objects before and after the "
+            "swap; the head reads only their feature vector."
+        ),
+        "C": (
+            "nn.Linear maps in_features numbers to out_features numbers; nothing in it refers to an "
+            "image size such as 224 x 224."
+        ),
+        "D": (
+            "The class count is the head's out_features; the first convolution's in_channels (3 for "
+            "RGB) is set by the backbone."
+        ),
+    },
+)
+
+
 def check_q1(answer: object) -> None:
-    """Replacing the head does not change the input size the model accepts."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "tempting, because the head is 'the model's size', but the head only ever "
-                "sees the feature vector; the layers that read the image are untouched",
-                M["input_size_changes"],
-            ),
-            "C": (
-                "nn.Linear knows nothing about image size: it maps in_features numbers to "
-                "out_features numbers",
-                M["input_size_changes"],
-            ),
-            "D": (
-                "the number of classes is the number of outputs, not of input channels; "
-                "the first convolution still expects 3 channels",
-                M["input_size_changes"],
-            ),
-        },
-        question="which inputs does the model accept after its head is replaced?",
-        confirmation="the backbone reads the image, and it did not change: same inputs as before.",
-    )
+    """Replacing the head does not change the input size the model accepts. Visible check: records the letter; the hidden test scores it."""
+    record_choice(answer, Q1)
+
+
+Q2 = Choice(
+    question="how much smaller is the model after a 24-class head becomes a 5-class head?",
+    options={
+        "A": (
+            "Compare count_parameters before and after the swap: the head is one Linear layer and the"
+            " backbone holds the rest."
+        ),
+        "B": (
+            "24 to 5 is the ratio of the heads' outputs; the backbone, which the swap leaves alone, "
+            "holds most parameters."
+        ),
+        "C": (
+            "The printed counts differ only by the two heads' weights and biases, (24 - 5) x (512 + "
+            "1), out of the whole model."
+        ),
+        "D": "A head with fewer outputs has fewer weights: 5 x 512 + 5 against 24 x 512 + 24.",
+    },
+)
 
 
 def check_q2(answer: object) -> None:
-    """Replacing the head barely changes the parameter count."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "the head is one Linear layer; almost all parameters live in the backbone",
-                M["much_smaller"],
-            ),
-            "B": (
-                "5/24 is the ratio of the heads' outputs, not of the models: the backbone, "
-                "which does not change, holds nearly every parameter",
-                M["much_smaller"],
-            ),
-            "D": (
-                "fewer classes means fewer head parameters, so the model cannot grow here",
-                M["grows"],
-            ),
-        },
-        question="how much smaller is the model after a 24-class head becomes a 5-class head?",
-        confirmation="the parameter count changes by a small fraction of a percent.",
-    )
+    """Replacing the head barely changes the parameter count. Visible check: records the letter; the hidden test scores it."""
+    record_choice(answer, Q2)
+
+
+Q3 = Choice(
+    question="does replacing the head by itself make training faster?",
+    options={
+        "A": (
+            "Count the layers: one nn.Linear is replaced by another nn.Linear, so the forward pass "
+            "runs the same layers."
+        ),
+        "B": (
+            "The parameter count barely moves (you measured it), so the work per image barely moves "
+            "either."
+        ),
+        "C": (
+            "The forward and backward passes run the same layers; work is saved only where gradients "
+            "are not computed (lesson 5)."
+        ),
+        "D": (
+            "nn.Linear is built once, in microseconds; the cost of each training step does not "
+            "include it."
+        ),
+    },
+)
 
 
 def check_q3(answer: object) -> None:
-    """Replacing the head does not speed up training by removing layers."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "no layer is removed: the old head is replaced by a new one of the same kind, "
-                "so the forward pass runs the same layers",
-                M["faster_training"],
-            ),
-            "B": (
-                "the parameter count barely moves (you measured it), so the work per image "
-                "barely moves either",
-                M["faster_training"],
-            ),
-            "D": (
-                "building a Linear layer takes microseconds once; it does not slow each step",
-                M["slower_init"],
-            ),
-        },
-        question="does replacing the head by itself make training faster?",
-        confirmation="same layers, same cost; freezing the backbone (lesson 5) is what saves work.",
-    )
+    """Replacing the head does not speed up training by removing layers. Visible check: records the letter; the hidden test scores it."""
+    record_choice(answer, Q3)

@@ -15,11 +15,13 @@ import torch
 from torch import nn
 
 from course_utils.checks._feedback import (
+    Choice,
     Misconception,
     call_student,
-    check_choice,
+    choice_grader,
     correct,
     fail,
+    record_choice,
     registry,
 )
 from course_utils.checks._toolkit import (
@@ -33,6 +35,9 @@ from course_utils.checks._toolkit import (
 )
 
 __all__ = [
+    "Q1",
+    "Q2",
+    "grade_choice",
     "MISCONCEPTIONS",
     "build",
     "check_get_in_features",
@@ -79,6 +84,8 @@ MISCONCEPTIONS = registry(
     Misconception("not_a_layer", "a layer of the old head's kind expected", S3),
 )
 M = MISCONCEPTIONS
+# The hidden tests score multiple choice: checks.grade_choice(answer, checks.Q1, right, A=..., ...).
+grade_choice = choice_grader(MISCONCEPTIONS)
 
 
 def _as_model(item: str | nn.Module, num_classes: int = 1000) -> nn.Module:
@@ -419,54 +426,45 @@ def check_make_head(make_head: Callable, *cases: tuple[str | nn.Module, int]) ->
 # --------------------------------------------------------------------------- multiple choice
 
 
+Q1 = Choice(
+    question="what does model.classifier = nn.Linear(512, 10) do to a ResNet-18?",
+    options={
+        "A": (
+            "Reading model.classifier on a ResNet raises AttributeError; assigning to it creates a "
+            "new attribute."
+        ),
+        "B": (
+            "A ResNet's forward calls model.fc only; a module stored under another name is kept but "
+            "never called."
+        ),
+        "C": (
+            "The number of outputs comes from the layers forward() calls, and a ResNet's forward() "
+            "calls model.fc."
+        ),
+        "D": (
+            "A Linear layer's sizes are checked only when it is called, in a forward pass that uses "
+            "it."
+        ),
+    },
+)
+
+
 def check_q1(answer: object) -> None:
-    """Assigning model.classifier on a ResNet adds an unused layer."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "reading model.classifier on a ResNet raises AttributeError, but assigning to "
-                "it just creates a new attribute",
-                M["classifier_on_resnet"],
-            ),
-            "C": (
-                "the ResNet's forward only calls model.fc; a layer stored elsewhere is never run",
-                M["classifier_on_resnet"],
-            ),
-            "D": (
-                "the new layer is never called, so its sizes are never checked: nothing fails, "
-                "which is what makes the mistake dangerous",
-                M["classifier_on_resnet"],
-            ),
-        },
-        question="what does model.classifier = nn.Linear(512, 10) do to a ResNet-18?",
-        confirmation="nothing fails, the model still gives its old outputs, and the new layer "
-        "sits unused. Always check the output shape after a swap.",
-    )
+    """Assigning model.classifier on a ResNet adds an unused layer. Visible check: records the letter; the hidden test scores it."""
+    record_choice(answer, Q1)
+
+
+Q2 = Choice(
+    question="which line gives a ResNet-50 a correct 10-class head?",
+    options={
+        "A": "512 is the feature size of ResNet-18 and -34; a ResNet-50's fc has in_features 2048.",
+        "B": "classifier[6] is where VGG keeps its head; a ResNet keeps it in model.fc.",
+        "C": "model.fc.in_features reads the feature size from the model itself, whatever its depth.",
+        "D": "model.head is where Swin keeps its head; a ResNet's forward calls model.fc.",
+    },
+)
 
 
 def check_q2(answer: object) -> None:
-    """The right head for a 10-class ResNet-50."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "512 is ResNet-18/34's feature size; a ResNet-50 produces 2048",
-                M["resnet18_size_on_resnet50"],
-            ),
-            "B": (
-                "classifier[6] is where VGG keeps its head; a ResNet has no model.classifier",
-                M["resnet_like_vgg"],
-            ),
-            "D": (
-                "model.head is where Swin keeps its head; on a ResNet the assignment adds an "
-                "unused layer",
-                M["head_on_resnet"],
-            ),
-        },
-        question="which line gives a ResNet-50 a correct 10-class head?",
-        confirmation="model.fc, with in_features read from the model: the line does not "
-        "depend on the depth.",
-    )
+    """The right head for a 10-class ResNet-50. Visible check: records the letter; the hidden test scores it."""
+    record_choice(answer, Q2)

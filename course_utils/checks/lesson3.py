@@ -14,10 +14,12 @@ from torch import nn
 
 from course_utils.checks._feedback import (
     GENERIC,
+    Choice,
     Misconception,
-    check_choice,
+    choice_grader,
     correct,
     fail,
+    record_choice,
     registry,
 )
 from course_utils.checks._toolkit import (
@@ -71,6 +73,8 @@ MISCONCEPTIONS = registry(
     Misconception("eval_is_no_grad", "thinking model.eval() turns off gradients", S3),
 )
 M = MISCONCEPTIONS
+# The hidden tests score multiple choice: checks.grade_choice(answer, checks.Q1, right, A=..., ...).
+grade_choice = choice_grader(MISCONCEPTIONS)
 GENERIC_ERROR = GENERIC["code_error"]
 
 ShapeCase = tuple[str, int, tuple[int, ...]] | tuple[nn.Module, tuple[int, ...]]
@@ -349,54 +353,42 @@ def check_predict(predict: Callable, *logits: torch.Tensor | Sequence) -> None:
 # --------------------------------------------------------------------------- short answers
 
 
+Q1 = Choice(
+    question="the shape of model(x) for x of shape (16, 3, 224, 224) and fc = Linear(512, 5)",
+    options={
+        "A": "1000 was the out_features of the ImageNet head; this model's fc is Linear(512, 5).",
+        "B": "512 is the fc layer's in_features: what goes into the head, not what comes out.",
+        "C": "The output has one row per image (16) and one column per out_features of fc (5).",
+        "D": "(16, 3, 224, 224) is the input: 16 images of 3 channels, 224 x 224 pixels.",
+    },
+)
+
+
 def check_q1(answer: object) -> None:
-    """Output shape of a 5-class ResNet-18 on a batch of 16."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "the new head has 5 outputs; 1000 belonged to the ImageNet head that was replaced",
-                M["still_1000"],
-            ),
-            "B": (
-                "512 is what goes INTO the head (its in_features); the head turns it into 5 scores",
-                M["features_as_outputs"],
-            ),
-            "D": (
-                "that is the input: the output has one row per image and one column per class",
-                M["input_as_output"],
-            ),
-        },
-        question="the shape of model(x) for x of shape (16, 3, 224, 224) and fc = Linear(512, 5)",
-        confirmation="(16, 5): 16 images, 5 scores each.",
-    )
+    """Output shape of a 5-class ResNet-18 on a batch of 16. Visible check: records the letter; the hidden test scores it."""
+    record_choice(answer, Q1)
+
+
+Q2 = Choice(
+    question="which tensor gives the predicted class with argmax(dim=1)?",
+    options={
+        "A": (
+            "Softmax is monotonic in each row: the order of the scores is kept, so is the index of "
+            "the largest."
+        ),
+        "B": "Softmax rescales each row to sum to 1 and keeps the order of its scores.",
+        "C": (
+            "The 512 features describe the image; there is one feature per position, not one per "
+            "class."
+        ),
+        "D": "Logits and probabilities have the same order in every row, because softmax is monotonic.",
+    },
+)
 
 
 def check_q2(answer: object) -> None:
-    """argmax of logits and of probabilities agree."""
-    check_choice(
-        answer,
-        "D",
-        {
-            "A": (
-                "softmax keeps the order of the scores in each row, so the largest logit is "
-                "also the largest probability",
-                M["argmax_needs_probabilities"],
-            ),
-            "B": (
-                "the logits already rank the classes; softmax only rescales them",
-                M["softmax_reorders"],
-            ),
-            "C": (
-                "the 512 features describe the image, not the classes: there is nothing to "
-                "pick a class from",
-                M["features_as_outputs"],
-            ),
-        },
-        question="which tensor gives the predicted class with argmax(dim=1)?",
-        confirmation="softmax never changes which score is the largest: either tensor works.",
-    )
+    """argmax of logits and of probabilities agree. Visible check: records the letter; the hidden test scores it."""
+    record_choice(answer, Q2)
 
 
 def check_output_count(answer: object, *, batch: int = 8, num_classes: int = 24) -> None:
@@ -437,56 +429,51 @@ def check_output_count(answer: object, *, batch: int = 8, num_classes: int = 24)
     )
 
 
+Q4 = Choice(
+    question="the head for a 5-class model trained with nn.CrossEntropyLoss",
+    options={
+        "A": (
+            "nn.CrossEntropyLoss applies log-softmax itself; a softmax before it squashes the scores "
+            "twice."
+        ),
+        "B": (
+            "nn.CrossEntropyLoss takes raw scores (logits) of any sign and applies log-softmax "
+            "itself."
+        ),
+        "C": "A ReLU sets every negative score to 0, so the unlikely classes can no longer be ranked.",
+        "D": "argmax returns class indices; an index has no gradient for the loss to follow.",
+    },
+)
+
+
 def check_loss_head(answer: object) -> None:
-    """Exercise 4: the head to train with nn.CrossEntropyLoss."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "CrossEntropyLoss applies log-softmax itself; a softmax in the head squashes "
-                "the scores twice, and the loss can no longer approach 0",
-                M["softmax_before_loss"],
-            ),
-            "C": (
-                "the loss needs logits of any sign; a ReLU sets every negative score to 0, "
-                "so the head can no longer rank the unlikely classes",
-                M["relu_on_logits"],
-            ),
-            "D": (
-                "argmax gives class indices, which have no gradient: nothing could be trained",
-                M["argmax_in_head"],
-            ),
-        },
-        question="the head for a 5-class model trained with nn.CrossEntropyLoss",
-        confirmation="a plain nn.Linear: the loss takes logits and applies the softmax itself.",
-    )
+    """Exercise 4: the head to train with nn.CrossEntropyLoss. Visible check: records the letter; the hidden test scores it."""
+    record_choice(answer, Q4)
+
+
+Q5 = Choice(
+    question="which code predicts without batch-dependent results and without recording gradients?",
+    options={
+        "A": (
+            "In train mode BatchNorm normalises with the batch's own statistics, and autograd records"
+            " every operation."
+        ),
+        "B": (
+            "torch.no_grad() stops recording gradients; it does not change the mode of BatchNorm or "
+            "Dropout."
+        ),
+        "C": (
+            "model.eval() sets BatchNorm and Dropout to eval behaviour; torch.no_grad() stops "
+            "recording gradients."
+        ),
+        "D": (
+            "model.eval() sets BatchNorm and Dropout to eval behaviour; autograd still records every "
+            "operation."
+        ),
+    },
+)
 
 
 def check_inference(answer: object) -> None:
-    """Exercise 5: predictions that do not depend on the batch and store no gradients."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "in train mode BatchNorm normalises with the batch's own statistics (and "
-                "updates its running ones): the prediction for an image depends on the "
-                "other images in the batch",
-                M["train_mode_inference"],
-            ),
-            "B": (
-                "torch.no_grad() only stops recording gradients; the model stays in train "
-                "mode, with batch statistics",
-                M["no_grad_is_eval"],
-            ),
-            "D": (
-                "model.eval() fixes BatchNorm and Dropout, but autograd still records every "
-                "operation for a backward pass that never comes",
-                M["eval_is_no_grad"],
-            ),
-        },
-        question="which code predicts without batch-dependent results and without recording "
-        "gradients?",
-        confirmation="model.eval() for the layers, torch.no_grad() for the memory: both.",
-    )
+    """Exercise 5: predictions that do not depend on the batch and store no gradients. Visible check: records the letter; the hidden test scores it."""
+    record_choice(answer, Q5)
