@@ -352,23 +352,20 @@ def check_dropout_head(dropout_head: Callable, *cases: tuple[int, int, float]) -
 
 
 Q1 = Choice(
-    question="which inputs does the model accept after its head is replaced?",
+    question="which images does a ViT-B/16 accept after its head is replaced?",
     options={
         "A": (
-            "The head reads only the feature vector the backbone makes; the layers that read the "
-            "image belong to the backbone."
+            "The old head read only the feature vector; the layers that read the image set what size "
+            "they take."
         ),
-        "B": (
-            "The backbone's layers, which read the image, are the same objects before and after the "
-            "swap; the head reads only their feature vector."
-        ),
+        "B": "ViT's patch and position embeddings read the image; the swap leaves them as they were.",
         "C": (
             "nn.Linear maps in_features numbers to out_features numbers; nothing in it refers to an "
-            "image size such as 224 x 224."
+            "image size."
         ),
         "D": (
-            "The class count is the head's out_features; the first convolution's in_channels (3 for "
-            "RGB) is set by the backbone."
+            "The class count is the head's out_features; the first layer's in_channels (3 for RGB) is"
+            " the backbone's."
         ),
     },
 )
@@ -380,21 +377,12 @@ def check_q1(answer: object) -> None:
 
 
 Q2 = Choice(
-    question="how much smaller is the model after a 24-class head becomes a 5-class head?",
+    question="how much smaller is a ResNet-50 whose 1000-class head becomes a 10-class head?",
     options={
-        "A": (
-            "Compare count_parameters before and after the swap: the head is one Linear layer and the"
-            " backbone holds the rest."
-        ),
-        "B": (
-            "24 to 5 is the ratio of the heads' outputs; the backbone, which the swap leaves alone, "
-            "holds most parameters."
-        ),
-        "C": (
-            "The printed counts differ only by the two heads' weights and biases, (24 - 5) x (512 + "
-            "1), out of the whole model."
-        ),
-        "D": "A head with fewer outputs has fewer weights: 5 x 512 + 5 against 24 x 512 + 24.",
+        "A": "The head is one Linear layer, (2048 + 1) x 1000 numbers; the backbone holds the rest.",
+        "B": "1000 to 10 is the ratio of the heads' outputs; the backbone keeps all its parameters.",
+        "C": "The change is (1000 - 10) x (2048 + 1) parameters out of the printed total.",
+        "D": "A head with fewer outputs has fewer weights: 10 x (2048 + 1) against 1000 x (2048 + 1).",
     },
 )
 
@@ -405,19 +393,19 @@ def check_q2(answer: object) -> None:
 
 
 Q3 = Choice(
-    question="does replacing the head by itself make training faster?",
+    question="is each full fine-tuning step of the ResNet-50 faster with a 10-class head?",
     options={
         "A": (
-            "Count the layers: one nn.Linear is replaced by another nn.Linear, so the forward pass "
-            "runs the same layers."
+            "Count the layers: one nn.Linear is replaced by another nn.Linear, so the same layers "
+            "run."
         ),
         "B": (
-            "The parameter count barely moves (you measured it), so the work per image barely moves "
-            "either."
+            "The parameter count falls by the head's share (Exercise 4), the backbone's work not at "
+            "all."
         ),
         "C": (
-            "The forward and backward passes run the same layers; work is saved only where gradients "
-            "are not computed (lesson 5)."
+            "Almost all the work of a step is in the backbone, which runs unchanged; the head is one "
+            "product."
         ),
         "D": (
             "nn.Linear is built once, in microseconds; the cost of each training step does not "

@@ -458,8 +458,8 @@ Q2 = Choice(
     question="which line gives a ResNet-50 a correct 10-class head?",
     options={
         "A": "512 is the feature size of ResNet-18 and -34; a ResNet-50's fc has in_features 2048.",
-        "B": "classifier[6] is where VGG keeps its head; a ResNet keeps it in model.fc.",
-        "C": "model.fc.in_features reads the feature size from the model itself, whatever its depth.",
+        "B": "classifier[6] is where VGG keeps its head; a ResNet-50 has no model.classifier to read.",
+        "C": "model.fc.in_features reads the feature size from the model, whatever its depth.",
         "D": "model.head is where Swin keeps its head; a ResNet's forward calls model.fc.",
     },
 )

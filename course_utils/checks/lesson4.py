@@ -540,10 +540,7 @@ Q2 = Choice(
             "model.eval() changes BatchNorm and Dropout; the number of features reaching fc stays "
             "512."
         ),
-        "D": (
-            "A rebuilt ResNet-18's fc is untouched, so model.fc.in_features reads the 512 the "
-            "backbone makes."
-        ),
+        "D": "A rebuilt ResNet-18's fc is untouched: its in_features reads 512.",
     },
 )
 

@@ -736,10 +736,7 @@ Q2 = Choice(
             "Fitting every training image while validation stays at chance level is memorising, not "
             "learning the task."
         ),
-        "C": (
-            "Same head, same training, recalibrated BatchNorm: what differs is whether the backbone's"
-            " weights were pretrained."
-        ),
+        "C": "Same head, same training, recalibrated BatchNorm: only the backbone's weights differ.",
         "D": (
             "The pretrained backbone never saw a flower; compare the two runs' validation accuracy "
             "and spread."

@@ -284,10 +284,7 @@ Q1 = Choice(
     question="a spam filter that moves emails to the spam folder",
     options={
         "A": "Accuracy mixes both kinds of error and is dominated by the common class.",
-        "B": (
-            "Precision is the share of flagged emails that really are spam: a good email flagged "
-            "lowers it."
-        ),
+        "B": "Precision is the share of flagged emails that are spam.",
         "C": "Recall is the share of spam that was caught; flagging every email gives recall 1.0.",
         "D": "F1 weighs a lost good email and a missed spam equally.",
     },
@@ -737,10 +734,7 @@ def check_leakage(answer: object) -> None:
 Q5 = Choice(
     question="training accuracy 1.00, validation accuracy much lower, and the gap grows with depth",
     options={
-        "A": (
-            "A gap that grows with capacity means the training data are memorised; validation data "
-            "judge the model."
-        ),
+        "A": "A gap that grows with capacity is memorising; validation data judge the model.",
         "B": "Leakage makes the held-out score look too good; here the training score is the high one.",
         "C": "Only data a model has not seen can show whether it learned the task.",
         "D": "Underfitting shows low training scores; here training accuracy is 1.000.",
@@ -787,8 +781,8 @@ MISCONCEPTIONS.update(
         Misconception("not_a_name_pair", "a pair of class names expected", EX),
         Misconception("not_largest_cell", "an off-diagonal cell that is not the largest", S7),
         Misconception("micro_is_macro", "micro averaging taken for macro averaging", S7),
-        Misconception("micro_is_weighted", "micro averaging taken for weighted averaging", S7),
-        Misconception("micro_is_largest_class", "micro F1 taken for the largest class's F1", S7),
+        Misconception("micro_needs_counts", "micro averaging thought to need per-class counts", S7),
+        Misconception("micro_double_counts", "each error counted twice in a micro average", S7),
     )
 )
 
@@ -916,18 +910,15 @@ def check_most_confused(
 
 
 Q8 = Choice(
-    question="for single-label multi-class predictions, micro-averaged F1 equals ...",
+    question="the micro-averaged F1 of 200 predictions, 150 of them right, macro F1 0.70",
     options={
-        "A": "Macro averaging computes F1 per class, then averages with equal weights.",
-        "B": (
-            "Pooled over classes, each wrong answer is one FP and one FN, so micro P = micro R = "
-            "right / all."
+        "A": (
+            "Macro F1 averages the per-class F1 with equal weights; micro averaging pools the counts "
+            "first."
         ),
-        "C": (
-            "Weighted averaging averages the per-class F1 by class size; micro averaging pools the "
-            "counts."
-        ),
-        "D": "Micro averaging pools the counts of all classes; no single class decides it.",
+        "B": "Pooled, each error is one FP and one FN, so micro P = micro R = 150 / 200.",
+        "C": "Pooled counts need no per-class table: 200 predictions, 150 of them hits, 50 misses.",
+        "D": "Each error is one FP and one FN, but precision and recall each count it once.",
     },
 )
 

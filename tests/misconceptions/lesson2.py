@@ -77,9 +77,21 @@ CASES = [
         "lesson2.out_features_edited",
     ),
     Case(
-        "silent_attribute_error", L, "q1_answer", 'answer_q1 = "A"', "lesson2.classifier_on_resnet"
+        "silent_attribute_error",
+        L,
+        "q1_answer",
+        'answer_q1 = "A"',
+        "lesson2.classifier_on_resnet",
+        named_by="hidden",
     ),
-    Case("silent_shape_error", L, "q1_answer", 'answer_q1 = "D"', "lesson2.classifier_on_resnet"),
+    Case(
+        "silent_shape_error",
+        L,
+        "q1_answer",
+        'answer_q1 = "D"',
+        "lesson2.classifier_on_resnet",
+        named_by="hidden",
+    ),
     Case("silent_lowercase", L, "q1_answer", "answer_q1 = 'b'", "pass", "pass"),
     Case("in_features_resnet_only", L, "ex2_answer", RESNET_ONLY, "lesson2.resnet_only"),
     Case("in_features_linear_only", L, "ex2_answer", LINEAR_ONLY, "lesson2.linear_only"),
@@ -88,7 +100,30 @@ CASES = [
     Case("make_head_always_bias", L, "ex3_answer", MAKE_ALWAYS_BIAS, "lesson2.bias_not_copied"),
     Case("make_head_from_weight", L, "ex3_answer", MAKE_OTHER_STYLE, "pass", "pass"),
     Case("make_head_in_place", L, "ex3_answer", MAKE_IN_PLACE, "lesson2.edited_old_layer"),
-    Case("line_512", L, "q2_answer", 'answer_q2 = "A"', "lesson2.resnet18_size_on_resnet50"),
-    Case("line_vgg", L, "q2_answer", 'answer_q2 = "B"', "lesson2.resnet_like_vgg"),
-    Case("line_head", L, "q2_answer", 'answer_q2 = "D"', "lesson2.head_on_resnet"),
+    Case(
+        "line_512",
+        L,
+        "q2_answer",
+        'answer_q2 = "A"',
+        "lesson2.resnet18_size_on_resnet50",
+        named_by="hidden",
+    ),
+    Case(
+        "line_vgg", L, "q2_answer", 'answer_q2 = "B"', "lesson2.resnet_like_vgg", named_by="hidden"
+    ),
+    Case(
+        "line_head", L, "q2_answer", 'answer_q2 = "D"', "lesson2.head_on_resnet", named_by="hidden"
+    ),
+]
+
+# Every wrong option of each graded multiple-choice item, named by its hidden test.
+CASES += [
+    Case(
+        "q1_option_c",
+        L,
+        "q1_answer",
+        'answer_q1 = "C"',
+        "lesson2.classifier_on_resnet",
+        named_by="hidden",
+    ),
 ]
