@@ -20,6 +20,24 @@ FROM_WEIGHT = """def replace_resnet_head(model, num_classes):
     return model
 """
 
+COPIED_DEMO = """def replace_resnet_head(model: nn.Module, num_classes: int) -> nn.Module:
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return model
+"""
+
+LAST_LINEAR = """def replace_resnet_head(model, num_classes):
+    linears = [m for m in model.fc.modules() if isinstance(m, nn.Linear)]
+    model.fc = nn.Linear(linears[-1].in_features, num_classes)
+    return model
+"""
+
+MEASURED = """def replace_resnet_head(model, num_classes):
+    model.fc = nn.Identity()  # measure what the backbone produces
+    features = model(torch.zeros(2, 3, 64, 64)).shape[1]
+    model.fc = nn.Linear(features, num_classes)
+    return model
+"""
+
 OUT_FEATURES_IN_PLACE = """def replace_resnet_head(model, num_classes):
     model.fc.out_features = num_classes
     return model
@@ -68,7 +86,10 @@ MAKE_OTHER_STYLE = """def make_head(old_head, num_classes):
 CASES = [
     Case("resnet_head_typed_2048", L, "ex1_answer", TYPED_2048, "lesson2.typed_in_features"),
     Case("resnet_head_classifier", L, "ex1_answer", CLASSIFIER, "lesson2.classifier_on_resnet"),
-    Case("resnet_head_from_weight", L, "ex1_answer", FROM_WEIGHT, "pass", "pass"),
+    Case("resnet_head_from_weight", L, "ex1_answer", FROM_WEIGHT, "lesson2.head_taken_for_linear"),
+    Case("resnet_head_copied_demo", L, "ex1_answer", COPIED_DEMO, "lesson2.head_taken_for_linear"),
+    Case("resnet_head_last_linear", L, "ex1_answer", LAST_LINEAR, "lesson2.inner_in_features"),
+    Case("resnet_head_measured", L, "ex1_answer", MEASURED, "pass", "pass"),
     Case(
         "resnet_head_out_features_in_place",
         L,
