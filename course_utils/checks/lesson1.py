@@ -372,7 +372,10 @@ Q1 = Choice(
 
 
 def check_q1(answer: object) -> None:
-    """Replacing the head does not change the input size the model accepts. Visible check: records the letter; the hidden test scores it."""
+    """Replacing the head does not change the input size the model accepts.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q1)
 
 
@@ -388,7 +391,10 @@ Q2 = Choice(
 
 
 def check_q2(answer: object) -> None:
-    """Replacing the head barely changes the parameter count. Visible check: records the letter; the hidden test scores it."""
+    """Replacing the head barely changes the parameter count.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q2)
 
 
@@ -416,5 +422,8 @@ Q3 = Choice(
 
 
 def check_q3(answer: object) -> None:
-    """Replacing the head does not speed up training by removing layers. Visible check: records the letter; the hidden test scores it."""
+    """Replacing the head does not speed up training by removing layers.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q3)

@@ -119,7 +119,8 @@ def _as_model(item: str | nn.Module, num_classes: int = 1000) -> nn.Module:
 
 def _backbone_features(model: nn.Module) -> int:
     """What the backbone of ``model`` produces: the in_features of its head's first Linear."""
-    return next(m for m in model.fc.modules() if isinstance(m, nn.Linear)).in_features
+    head = model.get_submodule("fc")
+    return next(m for m in head.modules() if isinstance(m, nn.Linear)).in_features
 
 
 def _names_used(function: Callable) -> set[str]:
@@ -498,7 +499,10 @@ Q1 = Choice(
 
 
 def check_q1(answer: object) -> None:
-    """Assigning model.classifier on a ResNet adds an unused layer. Visible check: records the letter; the hidden test scores it."""
+    """Assigning model.classifier on a ResNet adds an unused layer.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q1)
 
 
@@ -514,5 +518,8 @@ Q2 = Choice(
 
 
 def check_q2(answer: object) -> None:
-    """The right head for a 10-class ResNet-50. Visible check: records the letter; the hidden test scores it."""
+    """The right head for a 10-class ResNet-50.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q2)

@@ -365,7 +365,10 @@ Q1 = Choice(
 
 
 def check_q1(answer: object) -> None:
-    """Output shape of a 5-class ResNet-18 on a batch of 16. Visible check: records the letter; the hidden test scores it."""
+    """Output shape of a 5-class ResNet-18 on a batch of 16.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q1)
 
 
@@ -387,7 +390,10 @@ Q2 = Choice(
 
 
 def check_q2(answer: object) -> None:
-    """argmax of logits and of probabilities agree. Visible check: records the letter; the hidden test scores it."""
+    """argmax of logits and of probabilities agree.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q2)
 
 
@@ -447,7 +453,10 @@ Q4 = Choice(
 
 
 def check_loss_head(answer: object) -> None:
-    """Exercise 4: the head to train with nn.CrossEntropyLoss. Visible check: records the letter; the hidden test scores it."""
+    """Exercise 4: the head to train with nn.CrossEntropyLoss.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q4)
 
 
@@ -475,5 +484,8 @@ Q5 = Choice(
 
 
 def check_inference(answer: object) -> None:
-    """Exercise 5: predictions that do not depend on the batch and store no gradients. Visible check: records the letter; the hidden test scores it."""
+    """Exercise 5: predictions that do not depend on the batch and store no gradients.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q5)

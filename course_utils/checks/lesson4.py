@@ -524,7 +524,10 @@ Q1 = Choice(
 
 
 def check_cause(answer: object) -> None:
-    """Exercise 2: what the message '(1x2048 and 1024x10)' says is wrong. Visible check: records the letter; the hidden test scores it."""
+    """Exercise 2: what the message '(1x2048 and 1024x10)' says is wrong.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q1)
 
 
@@ -546,5 +549,8 @@ Q2 = Choice(
 
 
 def check_fix(answer: object) -> None:
-    """Exercise 4: which repair works after ``model.fc = nn.Linear(2048, 5)`` broke a ResNet-18. Visible check: records the letter; the hidden test scores it."""
+    """Exercise 4: which repair works after ``model.fc = nn.Linear(2048, 5)`` broke a ResNet-18.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q2)

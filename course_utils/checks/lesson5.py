@@ -626,7 +626,10 @@ Q1 = Choice(
 
 
 def check_batchnorm(answer: object) -> None:
-    """Q: a frozen backbone trained with model.train(): what happens to BatchNorm? Visible check: records the letter; the hidden test scores it."""
+    """Q: a frozen backbone trained with model.train(): what happens to BatchNorm?
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q1)
 
 
@@ -746,7 +749,10 @@ Q2 = Choice(
 
 
 def check_random_init(answer: object) -> None:
-    """Q: what the random-init backbone's result shows. Visible check: records the letter; the hidden test scores it."""
+    """Q: what the random-init backbone's result shows.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q2)
 
 
@@ -888,5 +894,8 @@ Q4 = Choice(
 
 
 def check_augmentation(answer: object) -> None:
-    """Q: where the augmentation pipeline belongs, and what it does. Visible check: records the letter; the hidden test scores it."""
+    """Q: where the augmentation pipeline belongs, and what it does.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q4)

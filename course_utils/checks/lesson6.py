@@ -292,7 +292,10 @@ Q1 = Choice(
 
 
 def check_spam_metric(answer: object) -> None:
-    """A spam filter: which metric must be high? (precision) Visible check: records the letter; the hidden test scores it."""
+    """A spam filter: which metric must be high? (precision)
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q1)
 
 
@@ -314,7 +317,10 @@ Q2 = Choice(
 
 
 def check_screening_metric(answer: object) -> None:
-    """Cancer screening: which metric must be high? (recall) Visible check: records the letter; the hidden test scores it."""
+    """Cancer screening: which metric must be high? (recall)
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q2)
 
 
@@ -455,7 +461,10 @@ Q3 = Choice(
 
 
 def check_fraud_verdict(answer: object) -> None:
-    """98% accuracy, 12% recall on fraud: not fit for production (it misses most frauds). Visible check: records the letter; the hidden test scores it."""
+    """98% accuracy, 12% recall on fraud: not fit for production (it misses most frauds).
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q3)
 
 
@@ -727,7 +736,10 @@ Q4 = Choice(
 
 
 def check_leakage(answer: object) -> None:
-    """Test rows copied into the training data: every metric is inflated (data leakage). Visible check: records the letter; the hidden test scores it."""
+    """Test rows copied into the training data: every metric is inflated (data leakage).
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q4)
 
 
@@ -743,7 +755,10 @@ Q5 = Choice(
 
 
 def check_overfitting(answer: object) -> None:
-    """Train accuracy 1.00, validation far lower: overfitting (a large train/validation gap). Visible check: records the letter; the hidden test scores it."""
+    """Train accuracy 1.00, validation far lower: overfitting (a large train/validation gap).
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q5)
 
 
@@ -762,7 +777,10 @@ Q6 = Choice(
 
 
 def check_class_balance(answer: object) -> None:
-    """High accuracy and weighted averages, low macro recall: a rare class is neglected. Visible check: records the letter; the hidden test scores it."""
+    """High accuracy and weighted averages, low macro recall: a rare class is neglected.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q6)
 
 
@@ -808,7 +826,10 @@ Q7 = Choice(
 
 
 def check_rare_curves(answer: object) -> None:
-    """Exercise 11: for rare positives the precision-recall curve (and AP) is the honest one. Visible check: records the letter; the hidden test scores it."""
+    """Exercise 11: for rare positives the precision-recall curve (and AP) is the honest one.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q7)
 
 
@@ -924,5 +945,8 @@ Q8 = Choice(
 
 
 def check_micro_average(answer: object) -> None:
-    """Exercise 13: micro-F1 of single-label multi-class predictions equals accuracy. Visible check: records the letter; the hidden test scores it."""
+    """Exercise 13: micro-F1 of single-label multi-class predictions equals accuracy.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q8)

@@ -653,7 +653,10 @@ Q1 = Choice(
 
 
 def check_stopping_set(answer: object) -> None:
-    """Q: which data set early stopping watches. Visible check: records the letter; the hidden test scores it."""
+    """Q: which data set early stopping watches.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
     record_choice(answer, Q1)
 
 
