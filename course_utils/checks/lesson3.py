@@ -53,6 +53,11 @@ MISCONCEPTIONS = registry(
     Misconception("not_a_number", "a whole number (int) expected", EX),
     Misconception("wrong_count", "a count that is not rows x columns of the output", S1),
     Misconception("softmax_over_batch", "softmax over the batch axis", S2),
+    Misconception(
+        "class_axis_hard_coded",
+        "dim=1 taken as the class axis of every tensor (a 1-D has none)",
+        S2,
+    ),
     Misconception("sigmoid", "sigmoid instead of softmax", S2),
     Misconception("logits_as_probabilities", "logits used as probabilities", S2),
     Misconception("not_softmax", "not a softmax over classes", S2),
@@ -232,6 +237,14 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
     except NotImplementedError:
         raise  # the untouched stub: let nbgrader show it as "not answered yet"
     except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
+        if logits.ndim == 1 and isinstance(exc, IndexError) and "out of range" in str(exc):
+            fail(
+                f"predict on one image's logits, shape {tuple(logits.shape)}, to run",
+                f"{type(exc).__name__}: {exc}",
+                "a 1-D tensor has no dim=1: its class axis is its last axis, dim=-1, "
+                "as in a (batch, classes) tensor.",
+                M["class_axis_hard_coded"],
+            )
         fail(
             f"predict on logits of shape {tuple(logits.shape)} to run",
             f"{type(exc).__name__}: {exc}",
@@ -258,7 +271,7 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
             M["modified_input"],
         )
     probs, pred = result
-    want = torch.softmax(logits.double(), dim=1)
+    want = torch.softmax(logits.double(), dim=-1)  # the class axis is the last one
     if tuple(probs.shape) != tuple(logits.shape):
         fail(
             f"probabilities of shape {tuple(logits.shape)}, one per logit",
@@ -282,8 +295,12 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
             M["logits_as_probabilities"],
         )
     if not torch.allclose(p, want, atol=1e-5):
-        sums = f"row sums {p.sum(dim=1).round(decimals=3).tolist()}"
-        if logits.shape[0] > 1 and torch.allclose(p, torch.softmax(logits.double(), dim=0)):
+        sums = f"row sums {p.sum(dim=-1).round(decimals=3).tolist()}"
+        if (
+            logits.ndim == 2
+            and logits.shape[0] > 1
+            and torch.allclose(p, torch.softmax(logits.double(), dim=0))
+        ):
             observed, why = "each column sums to 1, not each row", M["softmax_over_batch"]
         elif torch.allclose(p, torch.sigmoid(logits.double()), atol=1e-5):
             observed, why = sums, M["sigmoid"]
@@ -292,15 +309,18 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
         fail(
             "softmax over the classes: every row sums to 1",
             observed,
-            "dim=1 is the class axis of a (batch, classes) tensor.",
+            "the class axis is the last one: dim=1 of (batch, classes), dim=0 of (classes,).",
             why,
         )
-    batch = logits.shape[0]
-    target = want.argmax(dim=1)
+    shape = tuple(logits.shape[:-1])  # (batch,) for a batch, () for one image
+    batch = logits.shape[0] if logits.ndim == 2 else 1
+    target = want.argmax(dim=-1)
     if pred.is_floating_point():
         why = (
             M["max_value_not_index"]
-            if torch.allclose(pred.detach().double().cpu().flatten(), want.max(dim=1).values)
+            if torch.allclose(
+                pred.detach().double().cpu().flatten(), want.max(dim=-1).values.flatten()
+            )
             else M["not_indices"]
         )
         fail(
@@ -309,9 +329,9 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
             "max() returns (values, indices); you want the indices: argmax.",
             why,
         )
-    if tuple(pred.shape) != (batch,):
+    if tuple(pred.shape) != shape:
         fail(
-            f"one class index per image: shape ({batch},)",
+            f"one class index per image: shape {shape}",
             f"shape {tuple(pred.shape)}",
             "argmax over the class axis gives one index per row.",
             M["argmax_wrong_axis"] if pred.numel() != batch else M["extra_dimension"],
@@ -325,19 +345,25 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
         )
 
 
-# The visible cases: ordinary logits, and logits large enough to overflow exp().
-VISIBLE_LOGITS = (_EXAMPLE_LOGITS, ((1000.0, 0.0, -1000.0), (-50.0, 60.0, 0.0)))
+# The visible cases: ordinary logits, logits large enough to overflow exp(), and one image's
+# logits on their own (shape (classes,)), where a copied dim=1 has no axis to work on.
+VISIBLE_LOGITS = (
+    _EXAMPLE_LOGITS,
+    ((1000.0, 0.0, -1000.0), (-50.0, 60.0, 0.0)),
+    (0.3, 2.5, -1.0, 0.8),
+)
 
 
 def check_predict(predict: Callable, *logits: torch.Tensor | Sequence) -> None:
-    """``predict(logits) -> (probabilities, predicted_class)`` for any (batch, classes) logits."""
+    """``predict(logits) -> (probabilities, predicted_class)`` for (batch, classes) logits and
+    for one image's (classes,) logits (a 0-D class index then)."""
     if not callable(predict):
         fail("a function predict(logits)", f"{predict!r}", "define it with def.", GENERIC_ERROR)
     for item in logits or VISIBLE_LOGITS:
         tensor = torch.as_tensor(item, dtype=torch.float32)
-        if tensor.ndim != 2:
+        if tensor.ndim not in (1, 2):
             raise ValueError(
-                f"logits must be 2-D (batch, classes), got shape {tuple(tensor.shape)}"
+                f"logits must be (batch, classes) or (classes,), got shape {tuple(tensor.shape)}"
             )
         _check_prediction(predict, tensor)
     shapes = " and ".join(
@@ -345,7 +371,7 @@ def check_predict(predict: Callable, *logits: torch.Tensor | Sequence) -> None:
     )
     correct(
         f"softmax over the class axis, then argmax, on logits of shape {shapes}"
-        + ("" if logits else ", small and very large")
+        + ("" if logits else ", small, very large and one image's alone")
         + "."
     )
 

@@ -33,7 +33,24 @@ OVER_BATCH = """def predict(logits: torch.Tensor) -> tuple[torch.Tensor, torch.T
 
 OTHER_STYLE = """def predict(logits):
     probabilities = logits.softmax(-1)
-    return probabilities, torch.max(probabilities, dim=1).indices
+    return probabilities, torch.max(probabilities, dim=-1).indices
+"""
+
+# The section's dim=1, copied: right on every batch, an IndexError on one image's logits.
+COPIED_DIM_1 = """def predict(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    probabilities = torch.softmax(logits, dim=1)
+    return probabilities, probabilities.argmax(dim=1)
+"""
+
+# A batch of one made by hand, and the result squeezed back: right too.
+UNSQUEEZED = """def predict(logits):
+    single = logits.ndim == 1
+    batch = logits.unsqueeze(0) if single else logits
+    probabilities = torch.softmax(batch, dim=1)
+    predicted = probabilities.argmax(dim=1)
+    if single:
+        return probabilities[0], predicted[0]
+    return probabilities, predicted
 """
 
 # Right shape, but the caller's model loses its head: the measurement was never undone.
@@ -52,6 +69,8 @@ CASES = [
     Case("softmax_by_hand", L, "ex2_answer", BY_HAND, "lesson3.unstable_softmax"),
     Case("softmax_over_batch", L, "ex2_answer", OVER_BATCH, "lesson3.softmax_over_batch"),
     Case("predict_other_style", L, "ex2_answer", OTHER_STYLE, "pass", "pass"),
+    Case("predict_dim_1_copied", L, "ex2_answer", COPIED_DIM_1, "lesson3.class_axis_hard_coded"),
+    Case("predict_unsqueezed", L, "ex2_answer", UNSQUEEZED, "pass", "pass"),
     Case(
         "still_1000",
         L,
