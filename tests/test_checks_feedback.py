@@ -111,3 +111,44 @@ def test_toolkit_finds_heads_with_course_utils_heads():
     assert _toolkit.head_path(_toolkit.build("vgg11", 7)) == "classifier.6"
     assert _toolkit.plain_int(True) is None and _toolkit.plain_int(3) == 3
     assert _toolkit.to_numpy([1, 2]).tolist() == [1, 2]
+
+
+def test_record_choice_says_the_same_for_every_letter_and_refuses_other_forms(capsys):
+    from course_utils.checks import Choice, record_choice
+
+    item = Choice("q", {"A": "fact a", "B": "fact b", "C": "fact c"})
+    for letter in ("a", " B ", "c"):
+        record_choice(letter, item)
+    out = capsys.readouterr().out.splitlines()
+    assert [line.startswith("Recorded: ") for line in out] == [True] * 3
+    assert "Correct" not in "".join(out)
+    for bad in ("D", 2, None, ["A"]):
+        with pytest.raises(ExerciseError) as err:
+            record_choice(bad, item)
+        assert err.value.misconception_id == "course.invalid_option"
+
+
+def test_grade_choice_scores_and_explains_every_option(capsys):
+    from course_utils.checks import Choice, Misconception, grade_choice
+
+    item = Choice("q", {"A": "fact a", "B": "fact b", "C": "fact c"})
+    named = Misconception("course.x", "an idea", "a section")
+    grade_choice(" b", item, "B", {"A": named, "C": named})
+    out = capsys.readouterr().out
+    assert out.startswith("Correct: option B") and "A (wrong): fact a" in out
+    with pytest.raises(ExerciseError) as err:
+        grade_choice("C", item, "B", {"A": named, "C": named})
+    text = str(err.value)
+    assert err.value.misconception_id == "course.x" and "B (right): fact b" in text
+    assert text.rstrip().endswith("[course.x]")  # the Review line stays last (the report reads it)
+    with pytest.raises(ValueError, match="each other letter"):
+        grade_choice("A", item, "B", {"A": named})  # C has no misconception: an authoring error
+
+
+def test_choice_needs_an_explanation_for_every_option():
+    from course_utils.checks import Choice
+
+    with pytest.raises(ValueError, match="explanation"):
+        Choice("q", {"A": "fact", "B": " "})
+    with pytest.raises(ValueError, match="letter order"):
+        Choice("q", {"B": "fact", "A": "fact"})

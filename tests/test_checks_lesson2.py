@@ -20,8 +20,20 @@ def make_head(old, num_classes):
 
 
 def replace_resnet_head(model, num_classes):
+    first = next(m for m in model.fc.modules() if isinstance(m, nn.Linear))
+    model.fc = nn.Linear(first.in_features, num_classes)
+    return model
+
+
+def copied_from_the_demo(model, num_classes):
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     return model
+
+
+def failure(check, *args) -> ExerciseError:
+    with pytest.raises(ExerciseError) as info:
+        check(*args)
+    return info.value
 
 
 def feedback(check, *args) -> str:
@@ -213,25 +225,6 @@ def test_make_head_fails_when_aux_heads_are_not_replaced_correctly():
 # --------------------------------------------------------------------------- multiple choice
 
 
-@pytest.mark.parametrize(
-    ("check", "right", "named"),
-    [
-        (checks.check_q1, "B", "model.classifier on a ResNet"),
-        (checks.check_q2, "C", "treating a ResNet like a VGG"),
-    ],
-)
-def test_choices_confirm_the_right_letter_and_name_the_misconception(check, right, named, capsys):
-    check(right)
-    assert "Correct" in capsys.readouterr().out
-    wrong = [feedback(check, letter) for letter in "ABCD" if letter != right]
-    assert any(named in text for text in wrong)
-    assert "not a valid option" in feedback(check, "E")
-
-
-def test_q2_names_512_for_resnet50():
-    assert "512 for a ResNet-50" in feedback(checks.check_q2, "A")
-
-
 def test_an_untouched_stub_is_left_to_nbgrader():
     def stub(*args):
         raise NotImplementedError()
@@ -293,7 +286,27 @@ def test_visible_success_messages_say_what_was_checked(capsys):
     checks.check_get_in_features(get_in_features)
     checks.check_make_head(make_head)
     out = capsys.readouterr().out
-    assert "on resnet18 and resnet50." in out
+    assert "on resnet18 and resnet50+dropout and resnet34+mlp." in out
     assert "on resnet18, resnet50, vgg16, squeezenet1_1." in out
     assert "on resnet18, squeezenet1_1, maxvit_t, googlenet." in out
     assert "every" not in out
+
+
+def test_replace_resnet_head_transfers_to_heads_of_several_layers(capsys):
+    """Exercise 1 no longer copies the demo: the current head may be a Sequential."""
+
+    def last_linear(model, n):
+        last = [m for m in model.fc.modules() if isinstance(m, nn.Linear)][-1]
+        model.fc = nn.Linear(last.in_features, n)
+        return model
+
+    checks.check_replace_resnet_head(replace_resnet_head)
+    checks.check_replace_resnet_head(
+        replace_resnet_head, ("resnet101+mlp", 3), ("resnet18+dropout", 2)
+    )
+    assert "on resnet18 and resnet50+dropout and resnet34+mlp" in capsys.readouterr().out
+    # The demo's line, copied: model.fc.in_features does not exist on a Sequential.
+    err = failure(checks.check_replace_resnet_head, copied_from_the_demo)
+    assert err.misconception_id == "lesson2.head_taken_for_linear"
+    err = failure(checks.check_replace_resnet_head, last_linear)
+    assert err.misconception_id == "lesson2.inner_in_features"

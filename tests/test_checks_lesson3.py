@@ -15,8 +15,14 @@ def predict_output_shape(model, input_shape):
 
 
 def predict(logits):
-    probabilities = torch.softmax(logits, dim=1)
-    return probabilities, probabilities.argmax(dim=1)
+    probabilities = torch.softmax(logits, dim=-1)
+    return probabilities, probabilities.argmax(dim=-1)
+
+
+def failure(check, *args) -> ExerciseError:
+    with pytest.raises(ExerciseError) as info:
+        check(*args)
+    return info.value
 
 
 def feedback(check, *args, **kwargs) -> str:
@@ -135,8 +141,23 @@ def test_predict_refuses_tensor_subclasses_that_fake_comparisons():
 
 
 def test_predict_rejects_bad_checker_input():
-    with pytest.raises(ValueError, match="2-D"):
-        checks.check_predict(predict, [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"\(classes,\)"):
+        checks.check_predict(predict, [[[1.0, 2.0]]])
+
+
+def test_predict_transfers_to_one_image_logits(capsys):
+    """Exercise 2 no longer copies the section's dim=1: one image's logits are 1-D."""
+
+    def copied(z):
+        return torch.softmax(z, dim=1), torch.softmax(z, dim=1).argmax(dim=1)
+
+    err = failure(checks.check_predict, copied)
+    assert err.misconception_id == "lesson3.class_axis_hard_coded"
+    checks.check_predict(predict, [0.1, 3.0, -2.0])
+    assert "Correct" in capsys.readouterr().out
+    # A batch-style answer that returns shape (1,) for one image: one index per image, ().
+    err = failure(checks.check_predict, lambda z: (z.softmax(-1), torch.atleast_2d(z).argmax(1)))
+    assert err.misconception_id == "lesson3.extra_dimension"
 
 
 # --------------------------------------------------------------------------- short answers
@@ -155,26 +176,6 @@ def test_output_count_is_measured_and_names_misconceptions(capsys):
     text = feedback(checks.check_output_count, "192")
     assert "a whole number (int) expected" in text and "a str" in text and "192: 192" not in text
     assert "a whole number (int) expected" in feedback(checks.check_output_count, 192.0)
-
-
-@pytest.mark.parametrize(
-    ("check", "right", "named"),
-    [
-        (checks.check_q1, "C", "expecting 1000 outputs still"),
-        (checks.check_q2, "D", "feature size confused with output size"),
-    ],
-)
-def test_choices_confirm_the_right_letter_and_name_the_misconception(check, right, named, capsys):
-    check(f" {right} ")
-    assert "Correct" in capsys.readouterr().out
-    wrong = [feedback(check, letter) for letter in "ABCD" if letter != right]
-    assert any(named in text for text in wrong)
-    assert "not a valid option" in feedback(check, None)
-
-
-def test_q1_names_input_and_feature_confusions():
-    assert "feature size confused" in feedback(checks.check_q1, "B")
-    assert "input shape as the output shape" in feedback(checks.check_q1, "D")
 
 
 def test_an_untouched_stub_is_left_to_nbgrader():
@@ -213,34 +214,4 @@ def test_visible_success_messages_say_what_was_checked(capsys):
     checks.check_predict(predict)
     out = capsys.readouterr().out
     assert "resnet18 with 5 classes on the meta device" in out and "vgg11 with 3 classes" in out
-    assert "small and very large" in out
-
-
-@pytest.mark.parametrize(
-    ("check", "right", "named"),
-    [
-        (
-            checks.check_loss_head,
-            "B",
-            {
-                "A": "softmax before CrossEntropyLoss",
-                "C": "a ReLU after the head",
-                "D": "argmax inside the head",
-            },
-        ),
-        (
-            checks.check_inference,
-            "C",
-            {
-                "A": "predicting in train mode",
-                "B": "torch.no_grad() switches to eval mode",
-                "D": "model.eval() turns off gradients",
-            },
-        ),
-    ],
-)
-def test_hygiene_questions_name_each_wrong_option(check, right, named, capsys):
-    check(right)
-    assert "Correct" in capsys.readouterr().out
-    for letter, label in named.items():
-        assert label in feedback(check, letter)
+    assert "small, very large and one image's alone" in out

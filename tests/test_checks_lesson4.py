@@ -332,18 +332,3 @@ def test_the_original_heads_in_features_is_what_arrives(arch):
     model = checks.broken_model(arch, 7, 5)
     original = checks.build_model(arch).get_submodule(last_linear_path(model))
     assert checks.measured_features(model, torch.zeros(2, 3, 64, 64)) == original.in_features
-
-
-def test_multiple_choice():
-    checks.check_cause("c")
-    checks.check_fix(" D ")
-    for letter, name in [
-        ("A", "output_size_blamed"),
-        ("B", "mode_blamed"),
-        ("D", "no_fc_when_pretrained"),
-    ]:
-        assert mid(failure(checks.check_cause, letter)) == name
-    assert mid(failure(checks.check_fix, "A")) == "broken_in_kept"
-    assert mid(failure(checks.check_fix, "C")) == "mode_blamed"
-    assert failure(checks.check_fix, "Z").misconception_id == "course.invalid_option"
-    assert failure(checks.check_fix, 3).misconception_id == "course.invalid_option"

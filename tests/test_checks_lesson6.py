@@ -154,30 +154,6 @@ def test_the_unanswered_stub_raises_not_implemented():
 
 # --- multiple choice --------------------------------------------------------------------------
 
-CHOICES = [
-    (checks.check_spam_metric, "B"),
-    (checks.check_screening_metric, "C"),
-    (checks.check_fraud_verdict, "C"),
-    (checks.check_leakage, "D"),
-    (checks.check_overfitting, "A"),
-    (checks.check_class_balance, "B"),
-]
-
-
-@pytest.mark.parametrize(("check", "right"), CHOICES)
-def test_multiple_choice_right_letter_passes_and_every_wrong_one_explains(check, right, capsys):
-    check(right)
-    check(f" {right.lower()} ")
-    assert "Correct:" in capsys.readouterr().out
-    for letter in "ABCD":
-        if letter != right:
-            err = failure(check, letter)
-            assert err.misconception_id.startswith("lesson6.")
-            assert f"option {letter}:" in str(err)
-    for bad in ("E", "", None, 2, ["B"]):
-        assert failure(check, bad).misconception == "not a valid option"
-
-
 # --- exercise 4: a threshold for a recall target ---------------------------------------------
 
 
@@ -399,27 +375,6 @@ def test_most_confused_reads_true_rows_and_skips_the_diagonal(capsys):
     )
     with pytest.raises(ValueError, match="square"):
         checks.most_confused_expected([[1, 2, 3]], ["a"])
-
-
-@pytest.mark.parametrize(
-    ("check", "right", "wrong"),
-    [
-        (
-            checks.check_rare_curves,
-            "B",
-            {"A": "roc_for_rare", "C": "accuracy_curve", "D": "curves_equivalent"},
-        ),
-        (
-            checks.check_micro_average,
-            "B",
-            {"A": "micro_is_macro", "C": "micro_is_weighted", "D": "micro_is_largest_class"},
-        ),
-    ],
-)
-def test_curve_and_average_questions_name_each_option(check, right, wrong):
-    check(right)
-    for letter, name in wrong.items():
-        assert failure(check, letter).misconception_id == f"lesson6.{name}"
 
 
 def test_paradox_wrong_return_type_is_explained():

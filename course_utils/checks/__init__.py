@@ -15,12 +15,15 @@ import pkgutil
 
 from course_utils.checks._feedback import (
     GENERIC,
+    Choice,
     MISCONCEPTION_ID,
     ExerciseError,
     Misconception,
     check_choice,
     correct,
     fail,
+    grade_choice,
+    record_choice,
     registry,
 )
 
@@ -29,8 +32,11 @@ __all__ = [
     "ExerciseError",
     "Misconception",
     "all_misconceptions",
+    "Choice",
     "check_choice",
     "correct",
+    "grade_choice",
+    "record_choice",
     "fail",
     "registry",
 ]

@@ -180,6 +180,128 @@ def correct(message: str) -> None:
     print(f"Correct: {message}")
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A graded multiple-choice item: its question and, for every option, the fact that decides it.
+
+    The right letter is deliberately absent: it lives in the item's hidden test
+    (``grade_choice``), never in this package, which students can read. Every
+    option has an explanation written in the same form, without a verdict, so
+    that neither the wording nor which options are explained gives the answer.
+    """
+
+    question: str
+    options: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        letters = list(self.options)
+        if len(letters) < 2 or any(
+            not (isinstance(k, str) and len(k) == 1 and k.isupper()) for k in letters
+        ):
+            raise ValueError(
+                f"options must map two or more capital letters to explanations, got {letters}"
+            )
+        if sorted(letters) != letters:
+            raise ValueError(f"options must be in letter order, got {letters}")
+        empty = [k for k, text in self.options.items() if not str(text).strip()]
+        if empty or not self.question.strip():
+            raise ValueError(f"every option needs an explanation (empty: {empty}) and a question")
+
+    @property
+    def letters(self) -> tuple[str, ...]:
+        """The option letters, in order."""
+        return tuple(self.options)
+
+
+def _letter(answer: object, letters: tuple[str, ...] | list[str], question: str) -> str:
+    """The answer as one of ``letters`` (case and spaces ignored), or three-part feedback."""
+    if isinstance(answer, str):
+        # A str subclass could redefine strip()/upper() to fake a letter.
+        answer = str.__str__(answer)
+    if not isinstance(answer, str) or answer.strip().upper() not in letters:
+        fail(
+            f"one letter among {', '.join(letters)} for: {question}",
+            f"{answer!r}",
+            "store your choice as a string, for example answer = 'A'.",
+            GENERIC["invalid_option"],
+        )
+    return answer.strip().upper()
+
+
+RECORDED = (
+    "Recorded: {letter}. Multiple choice is scored when graded: this check confirms only "
+    "that {letter} is one of {letters}. The explanation of every option comes with your feedback."
+)
+
+
+def record_choice(answer: object, choice: Choice) -> None:
+    """The visible check of a graded multiple-choice item: the answer's form, never its truth.
+
+    Any valid letter passes with the same message, so retrying the check tells a
+    student nothing; an answer that is not one of the letters fails here, before
+    submitting (``course.invalid_option``).
+    """
+    letter = _letter(answer, choice.letters, choice.question)
+    print(RECORDED.format(letter=letter, letters=", ".join(choice.letters)))
+
+
+def explain_options(choice: Choice, right: str) -> str:
+    """Every option with its verdict and the fact that decides it (for feedback after grading)."""
+    return "\n".join(
+        f"    {k} ({'right' if k == right else 'wrong'}): {text}"
+        for k, text in choice.options.items()
+    )
+
+
+def grade_choice(
+    answer: object, choice: Choice, right: str, wrong: Mapping[str, Misconception]
+) -> None:
+    """The hidden test of a graded multiple-choice item: score it and explain every option.
+
+    ``right`` is the right letter and ``wrong`` maps every other letter to the
+    registered misconception that choosing it shows; both are written in the
+    hidden test, so neither reaches the student's copy. A wrong answer fails
+    naming its misconception (so the class report counts it); a right one
+    prints the same explanations.
+    """
+    others = sorted(set(choice.letters) - {right})
+    if right not in choice.letters or sorted(wrong) != others:
+        raise ValueError(
+            f"grade_choice needs right in {list(choice.letters)} and a misconception for each "
+            f"other letter {others}; got right={right!r}, wrong={sorted(wrong)}"
+        )
+    letter = _letter(answer, choice.letters, choice.question)
+    every = explain_options(choice, right)
+    if letter == right:
+        correct(f"option {right} for: {choice.question}\n  Every option:\n{every}")
+        return
+    fail(
+        f"option {right} for: {choice.question}",
+        f"option {letter}",
+        f"read why each option holds or not:\n{every}",
+        wrong[letter],
+    )
+
+
+def choice_grader(
+    misconceptions: Mapping[str, Misconception],
+) -> Callable[..., None]:
+    """A lesson's ``grade_choice(answer, choice, right, **wrong)``, wrong letters named by short id.
+
+    The hidden test writes ``checks.grade_choice(answer_q1, checks.Q1, "B",
+    A="input_size_changes", C=..., D=...)``; short names resolve in the lesson's registry.
+    """
+
+    def grade(answer: object, choice: Choice, right: str, **wrong: str) -> None:
+        unknown = [name for name in wrong.values() if name not in misconceptions]
+        if unknown:
+            raise ValueError(f"not registered in this lesson: {unknown}")
+        grade_choice(answer, choice, right, {k: misconceptions[v] for k, v in wrong.items()})
+
+    grade.__doc__ = "Score a graded multiple-choice answer (hidden tests); see ``grade_choice``."
+    return grade
+
+
 def check_choice(
     answer: object,
     correct_letter: str,
@@ -188,25 +310,16 @@ def check_choice(
     question: str,
     confirmation: str,
 ) -> None:
-    """Check a multiple-choice answer stored as a single letter.
+    """Check a *formative* (0-point) multiple-choice answer at once, explaining a wrong one.
 
+    Graded items must not use it: it needs the right letter in the package and
+    tells the student at once, so retrying finds the answer. They use
+    ``record_choice`` (visible) and ``grade_choice`` (hidden) instead.
     ``why_wrong`` maps each wrong letter to why it is tempting and wrong, or to
     ``(why, misconception)`` so that the feedback and the class report name
     the registered misconception behind that option.
     """
-    if isinstance(answer, str):
-        answer = str.__str__(
-            answer
-        )  # a str subclass could redefine strip()/upper() to fake a letter
-    options = sorted({correct_letter, *why_wrong})
-    if not isinstance(answer, str) or answer.strip().upper() not in options:
-        fail(
-            f"one letter among {', '.join(options)} for: {question}",
-            f"{answer!r}",
-            "store your choice as a string, for example answer = 'A'.",
-            GENERIC["invalid_option"],
-        )
-    letter = answer.strip().upper()
+    letter = _letter(answer, sorted({correct_letter, *why_wrong}), question)
     if letter != correct_letter:
         why = why_wrong[letter]
         named: Misconception | str = "misconception"

@@ -13,11 +13,13 @@ import torch
 from torch import nn
 
 from course_utils.checks._feedback import (
+    Choice,
     Misconception,
     NotAnswered,
-    check_choice,
+    choice_grader,
     correct,
     fail,
+    record_choice,
     registry,
 )
 from course_utils.checks._toolkit import call_student as _run
@@ -74,6 +76,8 @@ MISCONCEPTIONS = registry(
     Misconception("p_ignored", "the dropout probability p not used", S2),
 )
 M = MISCONCEPTIONS
+# The hidden tests score multiple choice: checks.grade_choice(answer, checks.Q1, right, A=..., ...).
+grade_choice = choice_grader(MISCONCEPTIONS)
 
 ModelCase = nn.Module | tuple[nn.Module, torch.Tensor]
 
@@ -347,79 +351,79 @@ def check_dropout_head(dropout_head: Callable, *cases: tuple[int, int, float]) -
 # --------------------------------------------------------------------------- multiple choice
 
 
+Q1 = Choice(
+    question="which images does a ViT-B/16 accept after its head is replaced?",
+    options={
+        "A": (
+            "The old head read only the feature vector; the layers that read the image set what size "
+            "they take."
+        ),
+        "B": "ViT's patch and position embeddings read the image; the swap leaves them as they were.",
+        "C": (
+            "nn.Linear maps in_features numbers to out_features numbers; nothing in it refers to an "
+            "image size."
+        ),
+        "D": (
+            "The class count is the head's out_features; the first layer's in_channels (3 for RGB) is"
+            " the backbone's."
+        ),
+    },
+)
+
+
 def check_q1(answer: object) -> None:
-    """Replacing the head does not change the input size the model accepts."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "tempting, because the head is 'the model's size', but the head only ever "
-                "sees the feature vector; the layers that read the image are untouched",
-                M["input_size_changes"],
-            ),
-            "C": (
-                "nn.Linear knows nothing about image size: it maps in_features numbers to "
-                "out_features numbers",
-                M["input_size_changes"],
-            ),
-            "D": (
-                "the number of classes is the number of outputs, not of input channels; "
-                "the first convolution still expects 3 channels",
-                M["input_size_changes"],
-            ),
-        },
-        question="which inputs does the model accept after its head is replaced?",
-        confirmation="the backbone reads the image, and it did not change: same inputs as before.",
-    )
+    """Replacing the head does not change the input size the model accepts.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q1)
+
+
+Q2 = Choice(
+    question="how much smaller is a ResNet-50 whose 1000-class head becomes a 10-class head?",
+    options={
+        "A": "The head is one Linear layer, (2048 + 1) x 1000 numbers; the backbone holds the rest.",
+        "B": "1000 to 10 is the ratio of the heads' outputs; the backbone keeps all its parameters.",
+        "C": "The change is (1000 - 10) x (2048 + 1) parameters out of the printed total.",
+        "D": "A head with fewer outputs has fewer weights: 10 x (2048 + 1) against 1000 x (2048 + 1).",
+    },
+)
 
 
 def check_q2(answer: object) -> None:
-    """Replacing the head barely changes the parameter count."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "the head is one Linear layer; almost all parameters live in the backbone",
-                M["much_smaller"],
-            ),
-            "B": (
-                "5/24 is the ratio of the heads' outputs, not of the models: the backbone, "
-                "which does not change, holds nearly every parameter",
-                M["much_smaller"],
-            ),
-            "D": (
-                "fewer classes means fewer head parameters, so the model cannot grow here",
-                M["grows"],
-            ),
-        },
-        question="how much smaller is the model after a 24-class head becomes a 5-class head?",
-        confirmation="the parameter count changes by a small fraction of a percent.",
-    )
+    """Replacing the head barely changes the parameter count.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q2)
+
+
+Q3 = Choice(
+    question="is each full fine-tuning step of the ResNet-50 faster with a 10-class head?",
+    options={
+        "A": (
+            "Count the layers: one nn.Linear is replaced by another nn.Linear, so the same layers "
+            "run."
+        ),
+        "B": (
+            "The parameter count falls by the head's share (Exercise 4), the backbone's work not at "
+            "all."
+        ),
+        "C": (
+            "Almost all the work of a step is in the backbone, which runs unchanged; the head is one "
+            "product."
+        ),
+        "D": (
+            "nn.Linear is built once, in microseconds; the cost of each training step does not "
+            "include it."
+        ),
+    },
+)
 
 
 def check_q3(answer: object) -> None:
-    """Replacing the head does not speed up training by removing layers."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "no layer is removed: the old head is replaced by a new one of the same kind, "
-                "so the forward pass runs the same layers",
-                M["faster_training"],
-            ),
-            "B": (
-                "the parameter count barely moves (you measured it), so the work per image "
-                "barely moves either",
-                M["faster_training"],
-            ),
-            "D": (
-                "building a Linear layer takes microseconds once; it does not slow each step",
-                M["slower_init"],
-            ),
-        },
-        question="does replacing the head by itself make training faster?",
-        confirmation="same layers, same cost; freezing the backbone (lesson 5) is what saves work.",
-    )
+    """Replacing the head does not speed up training by removing layers.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q3)

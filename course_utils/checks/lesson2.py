@@ -15,11 +15,13 @@ import torch
 from torch import nn
 
 from course_utils.checks._feedback import (
+    Choice,
     Misconception,
     call_student,
-    check_choice,
+    choice_grader,
     correct,
     fail,
+    record_choice,
     registry,
 )
 from course_utils.checks._toolkit import (
@@ -33,6 +35,9 @@ from course_utils.checks._toolkit import (
 )
 
 __all__ = [
+    "Q1",
+    "Q2",
+    "grade_choice",
     "MISCONCEPTIONS",
     "build",
     "check_get_in_features",
@@ -77,14 +82,45 @@ MISCONCEPTIONS = registry(
     Misconception("not_a_model", "the model expected as return value", EX),
     Misconception("not_an_int", "an int expected", EX),
     Misconception("not_a_layer", "a layer of the old head's kind expected", S3),
+    Misconception(
+        "head_taken_for_linear", "in_features read from a head that is not one nn.Linear", S1
+    ),
+    Misconception(
+        "inner_in_features", "in_features of a later layer of the head, not of the backbone", S1
+    ),
 )
 M = MISCONCEPTIONS
+# The hidden tests score multiple choice: checks.grade_choice(answer, checks.Q1, right, A=..., ...).
+grade_choice = choice_grader(MISCONCEPTIONS)
+
+
+# Exercise 1's heads: "resnet50+dropout" is a ResNet-50 whose head is already lesson 1's
+# Sequential(Dropout, Linear); "+mlp" a two-layer head whose second Linear reads HIDDEN numbers.
+HIDDEN = 256
 
 
 def _as_model(item: str | nn.Module, num_classes: int = 1000) -> nn.Module:
     if isinstance(item, nn.Module):
         return item
-    return build(item, num_classes)
+    name, _, kind = item.partition("+")
+    model = build(name, num_classes)
+    if not kind:
+        return model
+    features = linear_at(model, "fc").in_features
+    with torch.device(next(model.parameters()).device):
+        if kind == "dropout":
+            model.fc = nn.Sequential(nn.Dropout(0.2), nn.Linear(features, num_classes))
+        elif kind == "mlp":
+            model.fc = nn.Sequential(
+                nn.Linear(features, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, num_classes)
+            )
+    return model
+
+
+def _backbone_features(model: nn.Module) -> int:
+    """What the backbone of ``model`` produces: the in_features of its head's first Linear."""
+    head = model.get_submodule("fc")
+    return next(m for m in head.modules() if isinstance(m, nn.Linear)).in_features
 
 
 def _names_used(function: Callable) -> set[str]:
@@ -121,6 +157,15 @@ def _explain_attribute_error(exc: Exception) -> tuple[str, str, Misconception] |
             "only some families keep their head in model.fc: search the modules instead.",
             M["resnet_only"],
         )
+    if ("'Sequential'" in text or "'Dropout'" in text) and (
+        "in_features" in text or "weight" in text
+    ):
+        return (
+            "the feature size of the backbone, whatever the current head is made of",
+            "model.fc may be several layers; the backbone's features enter its first nn.Linear "
+            "(or measure them).",
+            M["head_taken_for_linear"],
+        )
     if "'classifier'" in text or "'head'" in text:
         return (
             "a function that finds the head where the model keeps it",
@@ -147,13 +192,17 @@ def _call(function: Callable, *args, what: str):
 def check_replace_resnet_head(
     replace_resnet_head: Callable, *cases: tuple[str | nn.Module, int]
 ) -> None:
-    """``replace_resnet_head(model, num_classes)`` puts a new ``fc`` on any ResNet."""
+    """``replace_resnet_head(model, num_classes)`` puts a new plain ``fc`` on any ResNet.
+
+    The ResNet's current head may already be several layers ("resnet50+dropout",
+    "resnet34+mlp"): the new ``nn.Linear`` must read the backbone's feature size.
+    """
     _refuse_library(replace_resnet_head, ("replace_head", "find_head"))
-    cases = cases or (("resnet18", 5), ("resnet50", 10))
+    cases = cases or (("resnet18", 5), ("resnet50+dropout", 10), ("resnet34+mlp", 4))
     for item, num_classes in cases:
         model = _as_model(item)
         label = item if isinstance(item, str) else type(model).__name__
-        in_features, before = linear_at(model, "fc").in_features, set(model._modules)
+        in_features, before = _backbone_features(model), set(model._modules)
         # New layers land on the model's device (meta here), as in the student's own session.
         with torch.device(next(model.parameters()).device):
             result = _call(
@@ -185,6 +234,13 @@ def check_replace_resnet_head(
                 f"model.fc = {fc!r:.80}",
                 "assign nn.Linear(in_features, num_classes) to model.fc.",
                 M["not_a_layer"],
+            )
+        if fc.in_features != in_features and fc.in_features == HIDDEN and "+mlp" in label:
+            fail(
+                f"in_features = {in_features}, what this {label}'s backbone produces",
+                f"in_features = {HIDDEN}, what the old head's second Linear reads",
+                "the backbone's features enter the FIRST Linear of a multi-layer head.",
+                M["inner_in_features"],
             )
         if fc.in_features != in_features:
             memorised = fc.in_features == 512 and in_features == 2048
@@ -223,7 +279,7 @@ def check_replace_resnet_head(
     names = " and ".join(
         item if isinstance(item, str) else type(item).__name__ for item, _ in cases
     )
-    correct(f"the new fc reads in_features from the model on {names}.")
+    correct(f"a plain nn.Linear head with the backbone's feature size on {names}.")
 
 
 # --------------------------------------------------------------------------- exercise 2
@@ -419,54 +475,51 @@ def check_make_head(make_head: Callable, *cases: tuple[str | nn.Module, int]) ->
 # --------------------------------------------------------------------------- multiple choice
 
 
+Q1 = Choice(
+    question="what does model.classifier = nn.Linear(512, 10) do to a ResNet-18?",
+    options={
+        "A": (
+            "Reading model.classifier on a ResNet raises AttributeError; assigning to it creates a "
+            "new attribute."
+        ),
+        "B": (
+            "A ResNet's forward calls model.fc only; a module stored under another name is kept but "
+            "never called."
+        ),
+        "C": (
+            "The number of outputs comes from the layers forward() calls, and a ResNet's forward() "
+            "calls model.fc."
+        ),
+        "D": (
+            "A Linear layer's sizes are checked only when it is called, in a forward pass that uses "
+            "it."
+        ),
+    },
+)
+
+
 def check_q1(answer: object) -> None:
-    """Assigning model.classifier on a ResNet adds an unused layer."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "reading model.classifier on a ResNet raises AttributeError, but assigning to "
-                "it just creates a new attribute",
-                M["classifier_on_resnet"],
-            ),
-            "C": (
-                "the ResNet's forward only calls model.fc; a layer stored elsewhere is never run",
-                M["classifier_on_resnet"],
-            ),
-            "D": (
-                "the new layer is never called, so its sizes are never checked: nothing fails, "
-                "which is what makes the mistake dangerous",
-                M["classifier_on_resnet"],
-            ),
-        },
-        question="what does model.classifier = nn.Linear(512, 10) do to a ResNet-18?",
-        confirmation="nothing fails, the model still gives its old outputs, and the new layer "
-        "sits unused. Always check the output shape after a swap.",
-    )
+    """Assigning model.classifier on a ResNet adds an unused layer.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q1)
+
+
+Q2 = Choice(
+    question="which line gives a ResNet-50 a correct 10-class head?",
+    options={
+        "A": "512 is the feature size of ResNet-18 and -34; a ResNet-50's fc has in_features 2048.",
+        "B": "classifier[6] is where VGG keeps its head; a ResNet-50 has no model.classifier to read.",
+        "C": "model.fc.in_features reads the feature size from the model, whatever its depth.",
+        "D": "model.head is where Swin keeps its head; a ResNet's forward calls model.fc.",
+    },
+)
 
 
 def check_q2(answer: object) -> None:
-    """The right head for a 10-class ResNet-50."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "512 is ResNet-18/34's feature size; a ResNet-50 produces 2048",
-                M["resnet18_size_on_resnet50"],
-            ),
-            "B": (
-                "classifier[6] is where VGG keeps its head; a ResNet has no model.classifier",
-                M["resnet_like_vgg"],
-            ),
-            "D": (
-                "model.head is where Swin keeps its head; on a ResNet the assignment adds an "
-                "unused layer",
-                M["head_on_resnet"],
-            ),
-        },
-        question="which line gives a ResNet-50 a correct 10-class head?",
-        confirmation="model.fc, with in_features read from the model: the line does not "
-        "depend on the depth.",
-    )
+    """The right head for a 10-class ResNet-50.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q2)

@@ -14,10 +14,12 @@ from torch import nn
 
 from course_utils.checks._feedback import (
     GENERIC,
+    Choice,
     Misconception,
-    check_choice,
+    choice_grader,
     correct,
     fail,
+    record_choice,
     registry,
 )
 from course_utils.checks._toolkit import (
@@ -51,6 +53,11 @@ MISCONCEPTIONS = registry(
     Misconception("not_a_number", "a whole number (int) expected", EX),
     Misconception("wrong_count", "a count that is not rows x columns of the output", S1),
     Misconception("softmax_over_batch", "softmax over the batch axis", S2),
+    Misconception(
+        "class_axis_hard_coded",
+        "dim=1 taken as the class axis of every tensor (a 1-D has none)",
+        S2,
+    ),
     Misconception("sigmoid", "sigmoid instead of softmax", S2),
     Misconception("logits_as_probabilities", "logits used as probabilities", S2),
     Misconception("not_softmax", "not a softmax over classes", S2),
@@ -71,6 +78,8 @@ MISCONCEPTIONS = registry(
     Misconception("eval_is_no_grad", "thinking model.eval() turns off gradients", S3),
 )
 M = MISCONCEPTIONS
+# The hidden tests score multiple choice: checks.grade_choice(answer, checks.Q1, right, A=..., ...).
+grade_choice = choice_grader(MISCONCEPTIONS)
 GENERIC_ERROR = GENERIC["code_error"]
 
 ShapeCase = tuple[str, int, tuple[int, ...]] | tuple[nn.Module, tuple[int, ...]]
@@ -228,6 +237,14 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
     except NotImplementedError:
         raise  # the untouched stub: let nbgrader show it as "not answered yet"
     except Exception as exc:  # noqa: BLE001 - every student error becomes feedback
+        if logits.ndim == 1 and isinstance(exc, IndexError) and "out of range" in str(exc):
+            fail(
+                f"predict on one image's logits, shape {tuple(logits.shape)}, to run",
+                f"{type(exc).__name__}: {exc}",
+                "a 1-D tensor has no dim=1: its class axis is its last axis, dim=-1, "
+                "as in a (batch, classes) tensor.",
+                M["class_axis_hard_coded"],
+            )
         fail(
             f"predict on logits of shape {tuple(logits.shape)} to run",
             f"{type(exc).__name__}: {exc}",
@@ -254,7 +271,7 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
             M["modified_input"],
         )
     probs, pred = result
-    want = torch.softmax(logits.double(), dim=1)
+    want = torch.softmax(logits.double(), dim=-1)  # the class axis is the last one
     if tuple(probs.shape) != tuple(logits.shape):
         fail(
             f"probabilities of shape {tuple(logits.shape)}, one per logit",
@@ -278,8 +295,12 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
             M["logits_as_probabilities"],
         )
     if not torch.allclose(p, want, atol=1e-5):
-        sums = f"row sums {p.sum(dim=1).round(decimals=3).tolist()}"
-        if logits.shape[0] > 1 and torch.allclose(p, torch.softmax(logits.double(), dim=0)):
+        sums = f"row sums {p.sum(dim=-1).round(decimals=3).tolist()}"
+        if (
+            logits.ndim == 2
+            and logits.shape[0] > 1
+            and torch.allclose(p, torch.softmax(logits.double(), dim=0))
+        ):
             observed, why = "each column sums to 1, not each row", M["softmax_over_batch"]
         elif torch.allclose(p, torch.sigmoid(logits.double()), atol=1e-5):
             observed, why = sums, M["sigmoid"]
@@ -288,15 +309,18 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
         fail(
             "softmax over the classes: every row sums to 1",
             observed,
-            "dim=1 is the class axis of a (batch, classes) tensor.",
+            "the class axis is the last one: dim=1 of (batch, classes), dim=0 of (classes,).",
             why,
         )
-    batch = logits.shape[0]
-    target = want.argmax(dim=1)
+    shape = tuple(logits.shape[:-1])  # (batch,) for a batch, () for one image
+    batch = logits.shape[0] if logits.ndim == 2 else 1
+    target = want.argmax(dim=-1)
     if pred.is_floating_point():
         why = (
             M["max_value_not_index"]
-            if torch.allclose(pred.detach().double().cpu().flatten(), want.max(dim=1).values)
+            if torch.allclose(
+                pred.detach().double().cpu().flatten(), want.max(dim=-1).values.flatten()
+            )
             else M["not_indices"]
         )
         fail(
@@ -305,9 +329,9 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
             "max() returns (values, indices); you want the indices: argmax.",
             why,
         )
-    if tuple(pred.shape) != (batch,):
+    if tuple(pred.shape) != shape:
         fail(
-            f"one class index per image: shape ({batch},)",
+            f"one class index per image: shape {shape}",
             f"shape {tuple(pred.shape)}",
             "argmax over the class axis gives one index per row.",
             M["argmax_wrong_axis"] if pred.numel() != batch else M["extra_dimension"],
@@ -321,19 +345,25 @@ def _check_prediction(predict: Callable, logits: torch.Tensor) -> None:
         )
 
 
-# The visible cases: ordinary logits, and logits large enough to overflow exp().
-VISIBLE_LOGITS = (_EXAMPLE_LOGITS, ((1000.0, 0.0, -1000.0), (-50.0, 60.0, 0.0)))
+# The visible cases: ordinary logits, logits large enough to overflow exp(), and one image's
+# logits on their own (shape (classes,)), where a copied dim=1 has no axis to work on.
+VISIBLE_LOGITS = (
+    _EXAMPLE_LOGITS,
+    ((1000.0, 0.0, -1000.0), (-50.0, 60.0, 0.0)),
+    (0.3, 2.5, -1.0, 0.8),
+)
 
 
 def check_predict(predict: Callable, *logits: torch.Tensor | Sequence) -> None:
-    """``predict(logits) -> (probabilities, predicted_class)`` for any (batch, classes) logits."""
+    """``predict(logits) -> (probabilities, predicted_class)`` for (batch, classes) logits and
+    for one image's (classes,) logits (a 0-D class index then)."""
     if not callable(predict):
         fail("a function predict(logits)", f"{predict!r}", "define it with def.", GENERIC_ERROR)
     for item in logits or VISIBLE_LOGITS:
         tensor = torch.as_tensor(item, dtype=torch.float32)
-        if tensor.ndim != 2:
+        if tensor.ndim not in (1, 2):
             raise ValueError(
-                f"logits must be 2-D (batch, classes), got shape {tuple(tensor.shape)}"
+                f"logits must be (batch, classes) or (classes,), got shape {tuple(tensor.shape)}"
             )
         _check_prediction(predict, tensor)
     shapes = " and ".join(
@@ -341,7 +371,7 @@ def check_predict(predict: Callable, *logits: torch.Tensor | Sequence) -> None:
     )
     correct(
         f"softmax over the class axis, then argmax, on logits of shape {shapes}"
-        + ("" if logits else ", small and very large")
+        + ("" if logits else ", small, very large and one image's alone")
         + "."
     )
 
@@ -349,54 +379,48 @@ def check_predict(predict: Callable, *logits: torch.Tensor | Sequence) -> None:
 # --------------------------------------------------------------------------- short answers
 
 
+Q1 = Choice(
+    question="the shape of model(x) for x of shape (16, 3, 224, 224) and fc = Linear(512, 5)",
+    options={
+        "A": "1000 was the out_features of the ImageNet head; this model's fc is Linear(512, 5).",
+        "B": "512 is the fc layer's in_features: what goes into the head, not what comes out.",
+        "C": "The output has one row per image (16) and one column per out_features of fc (5).",
+        "D": "(16, 3, 224, 224) is the input: 16 images of 3 channels, 224 x 224 pixels.",
+    },
+)
+
+
 def check_q1(answer: object) -> None:
-    """Output shape of a 5-class ResNet-18 on a batch of 16."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "the new head has 5 outputs; 1000 belonged to the ImageNet head that was replaced",
-                M["still_1000"],
-            ),
-            "B": (
-                "512 is what goes INTO the head (its in_features); the head turns it into 5 scores",
-                M["features_as_outputs"],
-            ),
-            "D": (
-                "that is the input: the output has one row per image and one column per class",
-                M["input_as_output"],
-            ),
-        },
-        question="the shape of model(x) for x of shape (16, 3, 224, 224) and fc = Linear(512, 5)",
-        confirmation="(16, 5): 16 images, 5 scores each.",
-    )
+    """Output shape of a 5-class ResNet-18 on a batch of 16.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q1)
+
+
+Q2 = Choice(
+    question="which tensor gives the predicted class with argmax(dim=1)?",
+    options={
+        "A": (
+            "Softmax is monotonic in each row: the order of the scores is kept, so is the index of "
+            "the largest."
+        ),
+        "B": "Softmax rescales each row to sum to 1 and keeps the order of its scores.",
+        "C": (
+            "The 512 features describe the image; there is one feature per position, not one per "
+            "class."
+        ),
+        "D": "Logits and probabilities have the same order in every row, because softmax is monotonic.",
+    },
+)
 
 
 def check_q2(answer: object) -> None:
-    """argmax of logits and of probabilities agree."""
-    check_choice(
-        answer,
-        "D",
-        {
-            "A": (
-                "softmax keeps the order of the scores in each row, so the largest logit is "
-                "also the largest probability",
-                M["argmax_needs_probabilities"],
-            ),
-            "B": (
-                "the logits already rank the classes; softmax only rescales them",
-                M["softmax_reorders"],
-            ),
-            "C": (
-                "the 512 features describe the image, not the classes: there is nothing to "
-                "pick a class from",
-                M["features_as_outputs"],
-            ),
-        },
-        question="which tensor gives the predicted class with argmax(dim=1)?",
-        confirmation="softmax never changes which score is the largest: either tensor works.",
-    )
+    """argmax of logits and of probabilities agree.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q2)
 
 
 def check_output_count(answer: object, *, batch: int = 8, num_classes: int = 24) -> None:
@@ -437,56 +461,57 @@ def check_output_count(answer: object, *, batch: int = 8, num_classes: int = 24)
     )
 
 
+Q4 = Choice(
+    question="the head for a 5-class model trained with nn.CrossEntropyLoss",
+    options={
+        "A": (
+            "nn.CrossEntropyLoss applies log-softmax itself; a softmax before it squashes the scores "
+            "twice."
+        ),
+        "B": (
+            "nn.CrossEntropyLoss takes raw scores (logits) of any sign and applies log-softmax "
+            "itself."
+        ),
+        "C": "A ReLU sets every negative score to 0, so the unlikely classes can no longer be ranked.",
+        "D": "argmax returns class indices; an index has no gradient for the loss to follow.",
+    },
+)
+
+
 def check_loss_head(answer: object) -> None:
-    """Exercise 4: the head to train with nn.CrossEntropyLoss."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "CrossEntropyLoss applies log-softmax itself; a softmax in the head squashes "
-                "the scores twice, and the loss can no longer approach 0",
-                M["softmax_before_loss"],
-            ),
-            "C": (
-                "the loss needs logits of any sign; a ReLU sets every negative score to 0, "
-                "so the head can no longer rank the unlikely classes",
-                M["relu_on_logits"],
-            ),
-            "D": (
-                "argmax gives class indices, which have no gradient: nothing could be trained",
-                M["argmax_in_head"],
-            ),
-        },
-        question="the head for a 5-class model trained with nn.CrossEntropyLoss",
-        confirmation="a plain nn.Linear: the loss takes logits and applies the softmax itself.",
-    )
+    """Exercise 4: the head to train with nn.CrossEntropyLoss.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q4)
+
+
+Q5 = Choice(
+    question="which code predicts without batch-dependent results and without recording gradients?",
+    options={
+        "A": (
+            "In train mode BatchNorm normalises with the batch's own statistics, and autograd records"
+            " every operation."
+        ),
+        "B": (
+            "torch.no_grad() stops recording gradients; it does not change the mode of BatchNorm or "
+            "Dropout."
+        ),
+        "C": (
+            "model.eval() sets BatchNorm and Dropout to eval behaviour; torch.no_grad() stops "
+            "recording gradients."
+        ),
+        "D": (
+            "model.eval() sets BatchNorm and Dropout to eval behaviour; autograd still records every "
+            "operation."
+        ),
+    },
+)
 
 
 def check_inference(answer: object) -> None:
-    """Exercise 5: predictions that do not depend on the batch and store no gradients."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "in train mode BatchNorm normalises with the batch's own statistics (and "
-                "updates its running ones): the prediction for an image depends on the "
-                "other images in the batch",
-                M["train_mode_inference"],
-            ),
-            "B": (
-                "torch.no_grad() only stops recording gradients; the model stays in train "
-                "mode, with batch statistics",
-                M["no_grad_is_eval"],
-            ),
-            "D": (
-                "model.eval() fixes BatchNorm and Dropout, but autograd still records every "
-                "operation for a backward pass that never comes",
-                M["eval_is_no_grad"],
-            ),
-        },
-        question="which code predicts without batch-dependent results and without recording "
-        "gradients?",
-        confirmation="model.eval() for the layers, torch.no_grad() for the memory: both.",
-    )
+    """Exercise 5: predictions that do not depend on the batch and store no gradients.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q5)

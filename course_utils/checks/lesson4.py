@@ -17,10 +17,12 @@ import torch
 from torch import nn
 
 from course_utils.checks._feedback import (
+    Choice,
     Misconception,
-    check_choice,
+    choice_grader,
     correct,
     fail,
+    record_choice,
     registry,
 )
 from course_utils.checks._toolkit import (
@@ -75,6 +77,8 @@ MISCONCEPTIONS = registry(
     Misconception("nothing_returned", "the model is not returned", "the exercise's instructions"),
 )
 M = MISCONCEPTIONS
+# The hidden tests score multiple choice: checks.grade_choice(answer, checks.Q1, right, A=..., ...).
+grade_choice = choice_grader(MISCONCEPTIONS)
 
 # (batch, produced, expected, out_features): the lesson's error first.
 LESSON_ERROR = (1, 2048, 1024, 10)
@@ -496,48 +500,57 @@ def check_repair_head(
 # --- multiple choice ------------------------------------------------------------------------------
 
 
+Q1 = Choice(
+    question="the cause of 'mat1 and mat2 shapes cannot be multiplied (1x2048 and 1024x10)'",
+    options={
+        "A": (
+            "In '1x2048 and 1024x10' the numbers that must agree are 2048 and 1024; out_features is "
+            "the 10."
+        ),
+        "B": (
+            "The lesson ran the same forward pass in train mode and in eval mode and printed both "
+            "messages."
+        ),
+        "C": (
+            "'1x2048' is one image's features; '1024x10' is the new layer's weight, made for 1024 "
+            "inputs."
+        ),
+        "D": (
+            "Every torchvision ResNet, pretrained or not, has model.fc; the assignment itself ran "
+            "without error."
+        ),
+    },
+)
+
+
 def check_cause(answer: object) -> None:
-    """Exercise 2: what the message '(1x2048 and 1024x10)' says is wrong."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "10 is out_features; the message's mismatch is between 2048 and 1024, and any "
-                "out_features gives the same error.",
-                M["output_size_blamed"],
-            ),
-            "B": ("the lesson ran the model in both modes: same error.", M["mode_blamed"]),
-            "D": (
-                "every torchvision ResNet, pretrained or not, has fc; the assignment worked "
-                "and only the forward pass failed.",
-                M["no_fc_when_pretrained"],
-            ),
-        },
-        question="the cause of 'mat1 and mat2 shapes cannot be multiplied (1x2048 and 1024x10)'",
-        confirmation="2048 features arrive, the new layer expects 1024: in_features is wrong.",
-    )
+    """Exercise 2: what the message '(1x2048 and 1024x10)' says is wrong.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q1)
+
+
+Q2 = Choice(
+    question="the repair of a ResNet-18 broken by model.fc = nn.Linear(2048, 5)",
+    options={
+        "A": (
+            "After the broken swap, model.fc is the new Linear(2048, 5), so its in_features reads "
+            "2048."
+        ),
+        "B": "nn.Linear(2048, 512) takes 2048 features and gives 512 outputs.",
+        "C": (
+            "model.eval() changes BatchNorm and Dropout; the number of features reaching fc stays "
+            "512."
+        ),
+        "D": "A rebuilt ResNet-18's fc is untouched: its in_features reads 512.",
+    },
+)
 
 
 def check_fix(answer: object) -> None:
-    """Exercise 4: which repair works after ``model.fc = nn.Linear(2048, 5)`` broke a ResNet-18."""
-    check_choice(
-        answer,
-        "D",
-        {
-            "A": (
-                "model.fc is now your Linear(2048, 5), so model.fc.in_features is 2048 again "
-                "and the error stays.",
-                M["broken_in_kept"],
-            ),
-            "B": (
-                "Linear(2048, 512) expects 2048 features and gives 512 outputs instead of 5: "
-                "the numbers went into the wrong places.",
-                M["swapped_arguments"],
-            ),
-            "C": ("the mode does not change how many features arrive.", M["mode_blamed"]),
-        },
-        question="the repair of a ResNet-18 broken by model.fc = nn.Linear(2048, 5)",
-        confirmation="read in_features from an untouched head (or measure it), then build "
-        "the layer.",
-    )
+    """Exercise 4: which repair works after ``model.fc = nn.Linear(2048, 5)`` broke a ResNet-18.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q2)

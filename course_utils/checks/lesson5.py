@@ -19,7 +19,16 @@ from torch import nn
 if TYPE_CHECKING:  # for the annotations only: _accuracy imports training where it is used
     from course_utils.training import DataLike
 
-from course_utils.checks._feedback import Misconception, check_choice, correct, fail, registry
+from course_utils.checks._feedback import (
+    Choice,
+    Misconception,
+    choice_grader,
+    correct,
+    fail,
+    record_choice,
+    registry,
+)
+from course_utils.checks._feedback import grade_choice as _grade_choice
 from course_utils.checks._toolkit import (
     build,
     call_student,
@@ -188,6 +197,8 @@ MISCONCEPTIONS = registry(
     ),
 )
 M = MISCONCEPTIONS
+# The hidden tests score multiple choice: checks.grade_choice(answer, checks.Q1, right, A=..., ...).
+grade_choice = choice_grader(MISCONCEPTIONS)
 
 
 def build_model(arch: str, device: str = "cpu") -> nn.Module:
@@ -591,35 +602,35 @@ def check_one_step_trains_head(
 # --- multiple choice: BatchNorm --------------------------------------------------------------
 
 
+Q1 = Choice(
+    question="what happens to a frozen backbone's BatchNorm in train mode",
+    options={
+        "A": (
+            "requires_grad=False stops gradients; BatchNorm's running_mean and running_var are "
+            "buffers, updated in train mode without any gradient."
+        ),
+        "B": (
+            "In train mode BatchNorm normalises each batch with its own statistics and moves "
+            "running_mean and running_var, gradient or not."
+        ),
+        "C": (
+            "The mode changes how BatchNorm and Dropout compute; gradients flow in eval mode, as "
+            "fine_tune(mode='head') shows."
+        ),
+        "D": (
+            "Freezing sets requires_grad on parameters; it leaves the buffers running_mean and "
+            "running_var as they are."
+        ),
+    },
+)
+
+
 def check_batchnorm(answer: object) -> None:
-    """Q: a frozen backbone trained with model.train(): what happens to BatchNorm?"""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "requires_grad=False stops gradients, but in train mode BatchNorm normalises "
-                "with each batch's own statistics and updates running_mean and running_var, "
-                "buffers that no gradient touches; the lesson printed them moving.",
-                M["requires_grad_protects_all"],
-            ),
-            "C": (
-                "eval mode changes how BatchNorm and Dropout behave, not whether gradients "
-                "flow: the head still learns in eval mode (fine_tune(mode='head') trains "
-                "that way).",
-                M["eval_stops_learning"],
-            ),
-            "D": (
-                "freezing does not touch buffers, and the statistics are not reset: they drift "
-                "towards the new data's statistics batch by batch.",
-                M["freezing_resets_stats"],
-            ),
-        },
-        question="what happens to a frozen backbone's BatchNorm in train mode",
-        confirmation="in train mode BatchNorm uses batch statistics and moves its running "
-        "statistics, even with requires_grad=False; keep a frozen backbone in "
-        "eval mode.",
-    )
+    """Q: a frozen backbone trained with model.train(): what happens to BatchNorm?
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q1)
 
 
 # --- choosing a set-up on validation ---------------------------------------------------------
@@ -646,95 +657,103 @@ def _accuracy(model: nn.Module, data: DataLike) -> float:
     return float((labels == predictions).mean())
 
 
-def check_setup_choice(
+Q3 = Choice(
+    question="the cheapest set-up within 0.05 of the best validation accuracy",
+    options={
+        "A": "Feature extraction trains the head only (the cheaper cost); its val acc is in the table.",
+        "B": "Full fine-tuning trains every layer (the higher cost); its val acc is in the table.",
+        "C": "The random backbone trains the head only (the cheaper cost); its val acc is in the table.",
+        "D": "Equivalent would need every val acc within 0.05 of the best and the same cost.",
+    },
+)
+
+
+def check_setup_choice(answer: object) -> None:
+    """Q: the cheapest set-up within the tolerance of the best VALIDATION accuracy.
+
+    Visible check: records the letter; ``grade_setup_choice`` (hidden test) scores it.
+    """
+    record_choice(answer, Q3)
+
+
+def grade_setup_choice(
     answer: object,
     val_results: Mapping[str, float],
+    right: str,
     tolerance: float = 0.05,
     *,
     test_results: Mapping[str, float] | None = None,
     models: Mapping[str, nn.Module] | None = None,
     test: DataLike | None = None,
 ) -> None:
-    """Q: the cheapest set-up within ``tolerance`` of the best VALIDATION accuracy.
+    """Hidden test: score ``answer`` against ``right`` and explain every option with the numbers.
 
     ``val_results`` maps "head", "full" and "random" to validation accuracy;
     options: A = feature extraction, B = full fine-tuning, C = random-init
-    backbone, D = "they are equivalent". With ``test_results``, the letter the
-    rule would pick on test accuracy (when it differs) is named as choosing on test;
-    ``models`` and ``test`` let the checker measure those itself (never printed).
+    backbone, D = "they are equivalent". With ``test_results`` (or ``models``
+    and ``test``, measured here, never printed), a wrong letter that the rule
+    would pick on TEST accuracy is named as choosing on test.
     """
     if test_results is None and models is not None and test is not None:
         test_results = {k: _accuracy(models[k], test) for k in SETUP_LETTERS}
-    pick = choose_setup(val_results, tolerance)
+    pick = {v: k for k, v in SETUP_LETTERS.items()}.get(right)
     on_test = choose_setup(test_results, tolerance) if test_results is not None else pick
-    best = max(val_results, key=val_results.__getitem__)
+    best = max(val_results.values())
     acc = {k: f"{v:.3f}" for k, v in val_results.items()}
-    why: dict[str, tuple[str, Misconception]] = {}
-    for k in SETUP_LETTERS:
-        if k == pick:
+    cost = {1: "head only", 2: "every layer"}
+    explained: dict[str, str] = {}
+    wrong: dict[str, Misconception] = {}
+    for k, letter in SETUP_LETTERS.items():
+        within = val_results[k] >= best - tolerance
+        explained[letter] = (
+            f"{k}: val acc {acc[k]}, {'within' if within else 'more than'} {tolerance} "
+            f"{'of' if within else 'below'} the best ({best:.3f}); trains {cost[SETUP_COST[k]]}."
+        )
+        if letter == right:
             continue
         if k == on_test:
-            why[k] = (
-                f"that is what the rule picks from the TEST accuracies; the set-up is "
-                f"chosen on validation ({k}: {acc[k]}), the test set only reports the "
-                "chosen one",
-                M["chose_on_test"],
-            )
-        elif val_results[k] >= max(val_results.values()) - tolerance:
-            why[k] = (
-                f"{k} ({acc[k]}) is within {tolerance} of the best on validation, but "
-                f"it costs more than {pick} ({acc[pick]}), which is also within "
-                f"{tolerance}",
-                M["cost_ignored"],
-            )
+            wrong[letter] = M["chose_on_test"]
+        elif within:
+            wrong[letter] = M["cost_ignored"]
         else:
-            why[k] = (
-                f"{k} measured {acc[k]} on validation, more than {tolerance} below "
-                f"{best} ({acc[best]})",
-                M["rule_misread"],
-            )
-    wrong = {SETUP_LETTERS[k]: v for k, v in why.items()}
+            wrong[letter] = M["rule_misread"]
     spread = max(val_results.values()) - min(val_results.values())
-    wrong["D"] = (
-        f"the set-ups are {spread:.3f} apart in validation accuracy: read the printed table",
-        M["rule_misread"],
-    )
-    check_choice(
-        answer,
-        SETUP_LETTERS[pick],
-        wrong,
+    explained["D"] = f"the set-ups are {spread:.3f} apart in validation accuracy."
+    if right != "D":
+        wrong["D"] = M["rule_misread"]
+    choice = Choice(
         question=f"the cheapest set-up within {tolerance} of the best validation accuracy",
-        confirmation=f"{pick} ({acc[pick]} on validation) is within {tolerance} of the best "
-        "and the cheapest.",
+        options=dict(sorted(explained.items())),
     )
+    _grade_choice(answer, choice, right, wrong)
+
+
+Q2 = Choice(
+    question="what the random-init backbone's result shows",
+    options={
+        "A": (
+            "The head and its training were the same in both runs; only the backbone's weights "
+            "differed."
+        ),
+        "B": (
+            "Fitting every training image while validation stays at chance level is memorising, not "
+            "learning the task."
+        ),
+        "C": "Same head, same training, recalibrated BatchNorm: only the backbone's weights differ.",
+        "D": (
+            "The pretrained backbone never saw a flower; compare the two runs' validation accuracy "
+            "and spread."
+        ),
+    },
+)
 
 
 def check_random_init(answer: object) -> None:
-    """Q: what the random-init backbone's result shows."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "the head was the same in both runs; only the backbone's weights differed, "
-                "and that changed validation accuracy from high to chance level.",
-                M["head_does_the_work"],
-            ),
-            "B": (
-                "the head did fit every training image on the random features, yet validation "
-                "stayed at chance in every seed: fitting the training images is memorising "
-                "them, not learning the task.",
-                M["random_memorises"],
-            ),
-            "D": (
-                "the pretrained backbone never saw a flower, yet its features (edges, corners, "
-                "lobes) transfer: it beat the random backbone by a wide margin.",
-                M["random_is_better_start"],
-            ),
-        },
-        question="what the random-init backbone's result shows",
-        confirmation="the pretrained features do the work; the head only reads them out.",
-    )
+    """Q: what the random-init backbone's result shows.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q2)
 
 
 # --- exercise: two learning rates --------------------------------------------------------------
@@ -854,30 +873,29 @@ def check_two_rate_optimizer(
 # --- multiple choice: augmentation -------------------------------------------------------------
 
 
+Q4 = Choice(
+    question="where the augmentation pipeline belongs",
+    options={
+        "A": (
+            "Validation and test measure the model on images as they will come; random transforms "
+            "change that exam."
+        ),
+        "B": (
+            "A transform that keeps the label true, on training images only, leaves the exam "
+            "(validation, test) as it is."
+        ),
+        "C": (
+            "The flowers are told apart by their petals; a crop that cuts petals off can change what "
+            "the label should be."
+        ),
+        "D": "Copies are the same flowers seen differently: they teach invariance, not new flowers.",
+    },
+)
+
+
 def check_augmentation(answer: object) -> None:
-    """Q: where the augmentation pipeline belongs, and what it does."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "validation and test measure the model on images as they will come; "
-                "augmenting them changes the exam, and their numbers no longer measure that.",
-                M["augment_eval_data"],
-            ),
-            "C": (
-                "a transform must keep the label true; the flowers are told apart by their "
-                "petals, so a crop that can cut petals off can turn one species into "
-                "another.",
-                M["augment_changes_label"],
-            ),
-            "D": (
-                "the copies are the same flowers seen differently, not new flowers: they "
-                "teach invariance, and 5 flowers per class remain 5 examples of each.",
-                M["augment_adds_information"],
-            ),
-        },
-        question="where the augmentation pipeline belongs",
-        confirmation="augment the training images only, with transforms that keep the label "
-        "true; measure on untouched validation data.",
-    )
+    """Q: where the augmentation pipeline belongs, and what it does.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q4)

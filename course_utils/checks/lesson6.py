@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from course_utils import metrics
-from course_utils.checks._feedback import Misconception, check_choice, correct, fail, registry
+from course_utils.checks._feedback import (
+    Choice,
+    Misconception,
+    choice_grader,
+    correct,
+    fail,
+    record_choice,
+    registry,
+)
 from course_utils.checks._toolkit import call_student, to_numpy
 
 S1 = "1. The confusion matrix and four metrics"
@@ -102,6 +110,8 @@ MISCONCEPTIONS = registry(
     ),
 )
 M = MISCONCEPTIONS
+# The hidden tests score multiple choice: checks.grade_choice(answer, checks.Q1, right, A=..., ...).
+grade_choice = choice_grader(MISCONCEPTIONS)
 
 # The curriculum's worked example, positive class first: TP, FN, FP, TN = 40, 10, 5, 45.
 WORKED_EXAMPLE = metrics.ConfusionCounts(tp=40, fp=5, fn=10, tn=45)
@@ -270,60 +280,48 @@ def check_compute_metrics(
 # --- exercises 2 and 3: which metric matters ------------------------------------------------
 
 
-def check_spam_metric(answer: Any) -> None:
-    """A spam filter: which metric must be high? (precision)"""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "accuracy is dominated by whichever class is common and says nothing "
-                "about which kind of error the filter makes.",
-                M["accuracy_for_errors"],
-            ),
-            "C": (
-                "recall counts the spam that was caught; a filter can reach recall 1.0 by "
-                "binning every email, good ones included.",
-                M["recall_for_spam"],
-            ),
-            "D": (
-                "a balanced F1 treats a lost good email and a missed spam as equally bad, "
-                "but here they are not.",
-                M["f1_for_unequal_costs"],
-            ),
-        },
-        question="a spam filter that moves emails to the spam folder",
-        confirmation="a false positive buries a good email, so when the filter says spam it "
-        "must be right: high precision.",
-    )
+Q1 = Choice(
+    question="a spam filter that moves emails to the spam folder",
+    options={
+        "A": "Accuracy mixes both kinds of error and is dominated by the common class.",
+        "B": "Precision is the share of flagged emails that are spam.",
+        "C": "Recall is the share of spam that was caught; flagging every email gives recall 1.0.",
+        "D": "F1 weighs a lost good email and a missed spam equally.",
+    },
+)
 
 
-def check_screening_metric(answer: Any) -> None:
-    """Cancer screening: which metric must be high? (recall)"""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "accuracy can be high while cancers are missed, because most people "
-                "screened are healthy.",
-                M["accuracy_for_errors"],
-            ),
-            "B": (
-                "precision keeps false alarms rare, but a false alarm only costs a follow-up "
-                "test; a missed cancer costs far more.",
-                M["precision_for_screening"],
-            ),
-            "D": (
-                "F1 weighs false alarms and missed cancers alike, and in screening they are "
-                "not alike.",
-                M["f1_for_unequal_costs"],
-            ),
-        },
-        question="a cancer screening that sends flagged patients for a follow-up test",
-        confirmation="a missed cancer (false negative) is the costly error, so screening wants "
-        "high recall.",
-    )
+def check_spam_metric(answer: object) -> None:
+    """A spam filter: which metric must be high? (precision)
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q1)
+
+
+Q2 = Choice(
+    question="a cancer screening that sends flagged patients for a follow-up test",
+    options={
+        "A": (
+            "Accuracy can stay high while cancers are missed, because most people screened are "
+            "healthy."
+        ),
+        "B": (
+            "Precision counts false alarms among the flags; a false alarm here costs a follow-up "
+            "test."
+        ),
+        "C": "Recall is the share of cancers found; a missed cancer goes untreated.",
+        "D": "F1 weighs a false alarm and a missed cancer equally.",
+    },
+)
+
+
+def check_screening_metric(answer: object) -> None:
+    """Cancer screening: which metric must be high? (recall)
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q2)
 
 
 # --- exercise 4: a threshold that meets a recall target -------------------------------------
@@ -439,33 +437,35 @@ def check_threshold_for_recall(
 # --- exercise 5: the fraud model -------------------------------------------------------------
 
 
-def check_fraud_verdict(answer: Any) -> None:
-    """98% accuracy, 12% recall on fraud: not fit for production (it misses most frauds)."""
-    check_choice(
-        answer,
-        "C",
-        {
-            "A": (
-                "98% accuracy clears the 80% rule of thumb, but the rule also asks for "
-                "recall above 75%, and 98% is exactly what always answering 'legitimate' "
-                "scores here.",
-                M["accuracy_alone"],
-            ),
-            "B": (
-                "a high precision only says the few flagged transactions are real frauds; "
-                "it says nothing about the frauds that were never flagged.",
-                M["precision_covers_misses"],
-            ),
-            "D": (
-                "more data may help later, but the question is whether THIS model is fit "
-                "now, and its recall already answers that.",
-                M["verdict_postponed"],
-            ),
-        },
-        question="a fraud model with 98% accuracy but 12% recall on fraud",
-        confirmation="with recall 0.12 it misses 88% of frauds; its 98% accuracy is what always "
-        "answering 'legitimate' scores: the accuracy paradox.",
-    )
+Q3 = Choice(
+    question="a fraud model with 98% accuracy but 12% recall on fraud",
+    options={
+        "A": (
+            "The rule of thumb asks for recall above 75% as well; always answering 'legitimate' also "
+            "scores 0.98."
+        ),
+        "B": (
+            "Precision describes the flagged transactions only; the frauds never flagged do not enter"
+            " it."
+        ),
+        "C": (
+            "Recall 0.12 means 88 of every 100 frauds go unflagged; the 0.98 is the baseline's "
+            "accuracy."
+        ),
+        "D": (
+            "The question is whether this model, as measured, is fit now; its recall is already "
+            "measured."
+        ),
+    },
+)
+
+
+def check_fraud_verdict(answer: object) -> None:
+    """98% accuracy, 12% recall on fraud: not fit for production (it misses most frauds).
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q3)
 
 
 # --- exercise 6: apply the rule of thumb ----------------------------------------------------
@@ -718,88 +718,70 @@ def check_accuracy_paradox(
 # --- exercises 8 to 10: the other pitfalls --------------------------------------------------
 
 
-def check_leakage(answer: Any) -> None:
-    """Test rows copied into the training data: every metric is inflated (data leakage)."""
-    check_choice(
-        answer,
-        "D",
-        {
-            "A": (
-                "more training data can help, but these extra rows are the test rows "
-                "themselves: the model was graded on questions it had already seen.",
-                M["more_data_better"],
-            ),
-            "B": (
-                "overfitting shows up as a gap between training and validation scores; here "
-                "the test score itself went up because the test rows were memorised.",
-                M["leakage_as_overfitting"],
-            ),
-            "C": (
-                "the class balance of the test set did not change; the same rows are scored.",
-                M["leakage_as_balance"],
-            ),
-        },
-        question="test F1 jumped after test rows were added to the training data",
-        confirmation="the model memorised rows it was then tested on: data leakage inflates "
-        "every metric. Check with data.find_leakage before you trust a score.",
-    )
+Q4 = Choice(
+    question="test F1 jumped after test rows were added to the training data",
+    options={
+        "A": (
+            "The added rows were the test rows themselves: the model was scored on rows it had "
+            "learned."
+        ),
+        "B": "Overfitting shows as a train/validation gap; here the test score itself went up.",
+        "C": (
+            "The test set was scored on the same rows before and after, so its class balance is the "
+            "same."
+        ),
+        "D": "Test rows in the training data let the model be scored on rows it has seen.",
+    },
+)
 
 
-def check_overfitting(answer: Any) -> None:
-    """Train accuracy 1.00, validation far lower: overfitting (a large train/validation gap)."""
-    check_choice(
-        answer,
-        "A",
-        {
-            "B": (
-                "leakage would make the validation score look too good; here it is the "
-                "training score that is too good to be true.",
-                M["overfitting_as_leakage"],
-            ),
-            "C": (
-                "a perfect training score is not a sign of a good model; only data it has "
-                "not seen can tell that.",
-                M["perfect_train_score"],
-            ),
-            "D": (
-                "the gap grows as the model gets more capacity, which is what overfitting "
-                "does; more epochs or depth would make it worse, not better.",
-                M["overfitting_as_underfitting"],
-            ),
-        },
-        question="training accuracy 1.00, validation accuracy much lower, and the gap grows "
-        "with depth",
-        confirmation="the model memorises its training data: judge it on the validation set "
-        "and choose the capacity where validation peaks.",
-    )
+def check_leakage(answer: object) -> None:
+    """Test rows copied into the training data: every metric is inflated (data leakage).
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q4)
 
 
-def check_class_balance(answer: Any) -> None:
-    """High accuracy and weighted averages, low macro recall: a rare class is neglected."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "the weighted average follows the class sizes, just like accuracy, so the "
-                "large class hides the small one there too.",
-                M["weighted_is_fair"],
-            ),
-            "C": (
-                "a macro average is not wrong: it gives every class the same weight, which "
-                "is exactly why it exposes the neglected rare class.",
-                M["macro_miscalculated"],
-            ),
-            "D": (
-                "accuracy and weighted scores agree because both are dominated by the big "
-                "class; agreement is not evidence that every class is served.",
-                M["agreement_as_evidence"],
-            ),
-        },
-        question="accuracy and weighted recall are high but macro recall is much lower",
-        confirmation="read the per-class table: the rare class has low recall, and only the "
-        "macro average (every class weighs the same) shows it.",
-    )
+Q5 = Choice(
+    question="training accuracy 1.00, validation accuracy much lower, and the gap grows with depth",
+    options={
+        "A": "A gap that grows with capacity is memorising; validation data judge the model.",
+        "B": "Leakage makes the held-out score look too good; here the training score is the high one.",
+        "C": "Only data a model has not seen can show whether it learned the task.",
+        "D": "Underfitting shows low training scores; here training accuracy is 1.000.",
+    },
+)
+
+
+def check_overfitting(answer: object) -> None:
+    """Train accuracy 1.00, validation far lower: overfitting (a large train/validation gap).
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q5)
+
+
+Q6 = Choice(
+    question="accuracy and weighted recall are high but macro recall is much lower",
+    options={
+        "A": (
+            "The weighted average weighs classes by size, like accuracy, so the large class dominates"
+            " it."
+        ),
+        "B": "Macro recall weighs every class the same: a low one means some class has low recall.",
+        "C": "A macro average is the plain mean of the per-class scores printed in the table.",
+        "D": "Accuracy and weighted recall are both dominated by the big class, so they tend to agree.",
+    },
+)
+
+
+def check_class_balance(answer: object) -> None:
+    """High accuracy and weighted averages, low macro recall: a rare class is neglected.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q6)
 
 
 # --- section 6: curves, many classes, averages ------------------------------------------------
@@ -817,41 +799,38 @@ MISCONCEPTIONS.update(
         Misconception("not_a_name_pair", "a pair of class names expected", EX),
         Misconception("not_largest_cell", "an off-diagonal cell that is not the largest", S7),
         Misconception("micro_is_macro", "micro averaging taken for macro averaging", S7),
-        Misconception("micro_is_weighted", "micro averaging taken for weighted averaging", S7),
-        Misconception("micro_is_largest_class", "micro F1 taken for the largest class's F1", S7),
+        Misconception("micro_needs_counts", "micro averaging thought to need per-class counts", S7),
+        Misconception("micro_double_counts", "each error counted twice in a micro average", S7),
     )
 )
 
 
-def check_rare_curves(answer: Any) -> None:
-    """Exercise 11: for rare positives the precision-recall curve (and AP) is the honest one."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "ROC plots recall against the false-positive RATE, FP / all negatives; with "
-                "many negatives a flood of false alarms is still a small rate, so the curve "
-                "and its AUC stay high.",
-                M["roc_for_rare"],
-            ),
-            "C": (
-                "accuracy is dominated by the many negatives: always answering 'no' already "
-                "scores high.",
-                M["accuracy_curve"],
-            ),
-            "D": (
-                "they share recall, but ROC divides false alarms by all negatives and PR "
-                "by the flags: on rare positives they tell different stories, as the two "
-                "numbers above show.",
-                M["curves_equivalent"],
-            ),
-        },
-        question="which curve shows, for rare positives, how many false alarms come with the "
-        "positives found?",
-        confirmation="precision counts false alarms among the flags, and its chance level is "
-        "the positive share: the PR curve and AP show rare-positive trouble.",
-    )
+Q7 = Choice(
+    question="which curve shows, for rare positives, how many false alarms come with the positives found?",
+    options={
+        "A": (
+            "ROC divides false alarms by all negatives; with many negatives, many false alarms are "
+            "still a small rate."
+        ),
+        "B": "Precision divides the true positives by all flags, so every false alarm lowers it.",
+        "C": (
+            "Accuracy is dominated by the many negatives: answering 'no' every time already scores "
+            "high."
+        ),
+        "D": (
+            "ROC and PR share recall, but divide false alarms differently: by all negatives, or by "
+            "the flags."
+        ),
+    },
+)
+
+
+def check_rare_curves(answer: object) -> None:
+    """Exercise 11: for rare positives the precision-recall curve (and AP) is the honest one.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q7)
 
 
 def most_confused_expected(matrix: Any, class_names: Any) -> tuple[str, str]:
@@ -951,28 +930,23 @@ def check_most_confused(
     correct(f"the largest off-diagonal cell, read as (true, predicted), on {len(cases)} matrices.")
 
 
-def check_micro_average(answer: Any) -> None:
-    """Exercise 13: micro-F1 of single-label multi-class predictions equals accuracy."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "macro averaging computes F1 per class and averages them with equal weights; "
-                "micro averaging pools every sample's TP, FP and FN first.",
-                M["micro_is_macro"],
-            ),
-            "C": (
-                "weighted averaging averages the per-class F1 by class size; micro pools the "
-                "counts. They are close here, but not equal.",
-                M["micro_is_weighted"],
-            ),
-            "D": (
-                "micro averaging pools all classes; no class decides it alone.",
-                M["micro_is_largest_class"],
-            ),
-        },
-        question="for single-label multi-class predictions, micro-averaged F1 equals ...",
-        confirmation="pooled over all classes, every wrong answer is one FP and one FN, so "
-        "micro precision = micro recall = micro F1 = accuracy.",
-    )
+Q8 = Choice(
+    question="the micro-averaged F1 of 200 predictions, 150 of them right, macro F1 0.70",
+    options={
+        "A": (
+            "Macro F1 averages the per-class F1 with equal weights; micro averaging pools the counts "
+            "first."
+        ),
+        "B": "Pooled, each error is one FP and one FN, so micro P = micro R = 150 / 200.",
+        "C": "Pooled counts need no per-class table: 200 predictions, 150 of them hits, 50 misses.",
+        "D": "Each error is one FP and one FN, but precision and recall each count it once.",
+    },
+)
+
+
+def check_micro_average(answer: object) -> None:
+    """Exercise 13: micro-F1 of single-label multi-class predictions equals accuracy.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q8)

@@ -21,11 +21,21 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
-from course_utils.checks._feedback import Misconception, call_student, check_choice, correct, fail
+from course_utils.checks._feedback import (
+    Choice,
+    Misconception,
+    call_student,
+    choice_grader,
+    correct,
+    fail,
+    record_choice,
+)
 from course_utils.checks._feedback import registry as _registry
 from course_utils.checks._toolkit import build, get_module, head_path
 
 __all__ = [
+    "Q1",
+    "grade_choice",
     "MISCONCEPTIONS",
     "check_evaluate",
     "check_fit",
@@ -109,6 +119,8 @@ MISCONCEPTIONS = _registry(
     ),
 )
 M = MISCONCEPTIONS
+# The hidden tests score multiple choice: checks.grade_choice(answer, checks.Q1, right, A=..., ...).
+grade_choice = choice_grader(MISCONCEPTIONS)
 
 
 # --- exercise 1: transforms --------------------------------------------------------------------
@@ -627,27 +639,25 @@ def check_fit(
     )
 
 
+Q1 = Choice(
+    question="which set early stopping watches",
+    options={
+        "A": (
+            "The test set measures the model once, at the end; a choice made on it makes its number "
+            "optimistic."
+        ),
+        "B": "The validation set is held out from training and kept for choices such as the epoch.",
+        "C": "The training loss keeps falling while a model overfits.",
+    },
+)
+
+
 def check_stopping_set(answer: object) -> None:
-    """Q: which data set early stopping watches."""
-    check_choice(
-        answer,
-        "B",
-        {
-            "A": (
-                "the test set measures the model once, at the end; choosing the epoch on it "
-                "makes its number optimistic, as choosing a model on it would.",
-                M["stopped_on_test"],
-            ),
-            "C": (
-                "the training loss keeps falling while the model overfits: it cannot tell "
-                "when to stop.",
-                M["no_early_stopping"],
-            ),
-        },
-        question="which set early stopping watches",
-        confirmation="the validation set chooses the epoch; the test set stays closed until "
-        "the end.",
-    )
+    """Q: which data set early stopping watches.
+
+    Visible check: records the letter; the hidden test scores it.
+    """
+    record_choice(answer, Q1)
 
 
 # --- exercise 7: predict one photo -------------------------------------------------------------

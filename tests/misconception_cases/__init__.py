@@ -8,7 +8,10 @@ from the solution) and says what must happen:
   (``"lesson4.typed_in_features"``), or ``"pass"`` for a correct answer
   written in another reasonable style;
 - ``graded``: ``"fail"`` when the hidden tests must refuse it too, ``"pass"``
-  when the answer is right.
+  when the answer is right;
+- ``named_by``: ``"visible"`` (the default) or ``"hidden"``, for a graded
+  multiple-choice answer: its visible check only records the letter (it must
+  pass, saying nothing), and the hidden test names the misconception.
 
 ``notebook(lesson, cases)`` builds one student notebook holding several
 cases (at most one per answer cell), so a lesson's corpus is graded in a few
@@ -33,8 +36,9 @@ class Case:
     lesson: str
     cell: str  # grade_id of the answer cell it replaces
     source: str
-    visible: str  # misconception id the visible check names, or "pass"
+    visible: str  # misconception id the check names (see named_by), or "pass"
     graded: str = "fail"  # "fail" or "pass" under the hidden tests
+    named_by: str = "visible"  # "hidden": graded multiple choice, the visible check only records
 
 
 def load(lesson: str):

@@ -122,20 +122,62 @@ CASES = [
     Case("anchored_regex", L, "ex1_answer", ANCHORED, "lesson4.anchored_pattern"),
     Case("parse_with_split", L, "ex1_answer", SPLIT_STYLE, "pass", "pass"),
     Case("parse_typed_numbers", L, "ex1_answer", TYPED, "lesson4.numbers_not_from_message"),
-    Case("cause_output_size", L, "q1_answer", 'answer_q1 = "A"', "lesson4.output_size_blamed"),
-    Case("cause_train_mode", L, "q1_answer", 'answer_q1 = "B"', "lesson4.mode_blamed"),
-    Case("cause_no_fc", L, "q1_answer", "answer_q1 = 'D'", "lesson4.no_fc_when_pretrained"),
+    Case(
+        "cause_output_size",
+        L,
+        "q1_answer",
+        'answer_q1 = "A"',
+        "lesson4.output_size_blamed",
+        named_by="hidden",
+    ),
+    Case(
+        "cause_train_mode",
+        L,
+        "q1_answer",
+        'answer_q1 = "B"',
+        "lesson4.mode_blamed",
+        named_by="hidden",
+    ),
+    Case(
+        "cause_no_fc",
+        L,
+        "q1_answer",
+        "answer_q1 = 'D'",
+        "lesson4.no_fc_when_pretrained",
+        named_by="hidden",
+    ),
     Case("fits_only_errors", L, "ex3_answer", ONLY_ERRORS, "lesson4.only_errors_checked"),
     Case("fits_error_escapes", L, "ex3_answer", NO_CATCH, "lesson4.shape_error_escapes"),
     Case("fits_other_style", L, "ex3_answer", FITS_OTHER_STYLE, "pass", "pass"),
     Case("fits_no_restore", L, "ex3_answer", FITS_NO_RESTORE, "lesson4.model_changed"),
     Case("fits_train_mode", L, "ex3_answer", FITS_TRAIN_MODE, "lesson4.model_changed"),
-    Case("fix_reads_broken_layer", L, "q2_answer", 'answer_q2 = "A"', "lesson4.broken_in_kept"),
-    Case("fix_eval_mode", L, "q2_answer", 'answer_q2 = "C"', "lesson4.mode_blamed"),
+    Case(
+        "fix_reads_broken_layer",
+        L,
+        "q2_answer",
+        'answer_q2 = "A"',
+        "lesson4.broken_in_kept",
+        named_by="hidden",
+    ),
+    Case(
+        "fix_eval_mode", L, "q2_answer", 'answer_q2 = "C"', "lesson4.mode_blamed", named_by="hidden"
+    ),
     Case("fix_lowercase", L, "q2_answer", "answer_q2 = ' d '", "pass", "pass"),
     Case("repair_resnet_typed", L, "ex5_answer", RESNET_TYPED, "lesson4.resnet_only"),
     Case("repair_numel", L, "ex5_answer", NUMEL, "lesson4.counted_batch"),
     Case("repair_shape_zero", L, "ex5_answer", SHAPE_ZERO, "lesson4.batch_dimension_read"),
     Case("repair_out_for_in", L, "ex5_answer", OUT_FOR_IN, "lesson4.out_for_in"),
     Case("repair_with_hook", L, "ex5_answer", REPAIR_OTHER_STYLE, "pass", "pass"),
+]
+
+# Every wrong option of each graded multiple-choice item, named by its hidden test.
+CASES += [
+    Case(
+        "q2_option_b",
+        L,
+        "q2_answer",
+        'answer_q2 = "B"',
+        "lesson4.swapped_arguments",
+        named_by="hidden",
+    ),
 ]

@@ -153,6 +153,7 @@ CASES = [
         "q1_answer",
         'answer_q1 = "A"\n',
         visible="lesson5.requires_grad_protects_all",
+        named_by="hidden",
     ),
     Case(
         "lower-case letter with spaces: right",
@@ -168,6 +169,7 @@ CASES = [
         "q2_answer",
         'answer_q2 = "B"\n',
         visible="lesson5.random_memorises",
+        named_by="hidden",
     ),
     Case(
         "the most accurate set-up, not the cheapest",
@@ -175,6 +177,7 @@ CASES = [
         "q3_answer",
         'answer_q3 = "B"\n',
         visible="lesson5.cost_ignored",
+        named_by="hidden",
     ),
     Case(
         "the random backbone chosen",
@@ -182,6 +185,7 @@ CASES = [
         "q3_answer",
         'answer_q3 = "C"\n',
         visible="lesson5.rule_misread",
+        named_by="hidden",
     ),
     Case(
         "head and backbone rates swapped",
@@ -205,6 +209,7 @@ CASES = [
         "q4_answer",
         'answer_q4 = "A"\n',
         visible="lesson5.augment_eval_data",
+        named_by="hidden",
     ),
     Case(
         "copies as independent data",
@@ -212,5 +217,50 @@ CASES = [
         "q4_answer",
         'answer_q4 = "D"\n',
         visible="lesson5.augment_adds_information",
+        named_by="hidden",
+    ),
+]
+
+# Every wrong option of each graded multiple-choice item, named by its hidden test.
+CASES += [
+    Case(
+        "q1_option_c",
+        L,
+        "q1_answer",
+        'answer_q1 = "C"',
+        "lesson5.eval_stops_learning",
+        named_by="hidden",
+    ),
+    Case(
+        "q1_option_d",
+        L,
+        "q1_answer",
+        'answer_q1 = "D"',
+        "lesson5.freezing_resets_stats",
+        named_by="hidden",
+    ),
+    Case(
+        "q2_option_a",
+        L,
+        "q2_answer",
+        'answer_q2 = "A"',
+        "lesson5.head_does_the_work",
+        named_by="hidden",
+    ),
+    Case(
+        "q2_option_d",
+        L,
+        "q2_answer",
+        'answer_q2 = "D"',
+        "lesson5.random_is_better_start",
+        named_by="hidden",
+    ),
+    Case(
+        "q4_option_c",
+        L,
+        "q4_answer",
+        'answer_q4 = "C"',
+        "lesson5.augment_changes_label",
+        named_by="hidden",
     ),
 ]

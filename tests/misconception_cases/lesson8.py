@@ -276,6 +276,7 @@ CASES = [
         "q1_answer",
         'answer_q1 = "A"\n',
         visible="lesson8.stopped_on_test",
+        named_by="hidden",
     ),
     Case(
         "photo opened without its EXIF orientation",
@@ -283,5 +284,17 @@ CASES = [
         "ex7_answer",
         SIDEWAYS_PHOTO,
         visible="lesson8.ignored_exif",
+    ),
+]
+
+# Every wrong option of each graded multiple-choice item, named by its hidden test.
+CASES += [
+    Case(
+        "q1_option_c",
+        L,
+        "q1_answer",
+        'answer_q1 = "C"',
+        "lesson8.no_early_stopping",
+        named_by="hidden",
     ),
 ]

@@ -10,8 +10,10 @@ can run it beside that file's other slow tests.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import io
 import re
 import shutil
 import time
@@ -42,8 +44,12 @@ CASES = [name for name in corpus.expected() if not name.startswith("_")]
 CORPUS_LESSON = "lesson1" if "lesson1" in REAL_LESSONS else None
 
 
-def _misconception_letter(lesson: str, released, item, variable: str, right: str):
-    """A wrong letter whose checker feedback names a misconception, and that feedback."""
+def _misconception_letter(lesson: str, source, item, variable: str, right: str):
+    """A wrong letter whose checker feedback names a misconception, and that feedback.
+
+    The whole test cell of the solution runs, hidden tests included: a graded
+    multiple-choice item is scored (and its misconception named) only there.
+    """
     from course_utils import checks
 
     namespace = {k: getattr(checks, k) for k in checks.__all__}
@@ -52,12 +58,13 @@ def _misconception_letter(lesson: str, released, item, variable: str, right: str
         namespace.update(vars(module), checks=module)
     test = next(
         c
-        for c in released.cells
+        for c in source.cells
         if c.metadata.get("nbgrader", {}).get("grade_id") == item.tests[0][0]
     )
     for letter in "ABCDE":
         try:
-            exec(feedback.strip_hidden(test.source), {**namespace, variable: letter})  # noqa: S102
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(test.source, {**namespace, variable: letter})  # noqa: S102
         except checks.ExerciseError as exc:
             # A registered misconception (lessons name theirs), or the generic label of a plain why.
             named = exc.misconception_id is not None and not exc.misconception_id.startswith(
@@ -96,7 +103,7 @@ def graded_corpus(course, tmp_path_factory):
         source = nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
         items = corpus.exercises(released, source)
         item, variable, right = corpus.first_choice(items)
-        wrong, named = _misconception_letter(lesson, released, item, variable, right)
+        wrong, named = _misconception_letter(lesson, source, item, variable, right)
         work = []
         for case in CASES:
             nb = corpus.build(case, released, source, wrong_letter=wrong)

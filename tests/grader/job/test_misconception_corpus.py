@@ -102,7 +102,8 @@ def outcomes(graded: dict, lesson: str, index: int) -> dict[str, tuple[str, str]
     """Per test cell of round ``index``: (its visible part's outcome, its hidden part's).
 
     Visible: "pass", or the misconception id its error named ("error" for none).
-    Hidden: "pass", "fail", or "not run" (the visible part failed first).
+    Hidden: "pass", the misconception id its error named ("fail" for none), or "not run"
+    (the visible part failed first).
     """
     outcome = graded["outcomes"][_student(lesson, index)]
     assert outcome.status == "graded", outcome.notes
@@ -111,7 +112,7 @@ def outcomes(graded: dict, lesson: str, index: int) -> dict[str, tuple[str, str]
         if cell.passed:
             seen[cell.grade_id] = ("pass", "pass")
         elif cell.hidden_only:
-            seen[cell.grade_id] = ("pass", "fail")
+            seen[cell.grade_id] = ("pass", cell.misconception or "fail")
         else:
             seen[cell.grade_id] = (cell.misconception or "error", "not run")
     return seen
@@ -145,7 +146,13 @@ def test_case(lesson: str, index: int, case: Case, graded_rounds) -> None:
     seen = outcomes(graded_rounds, lesson, index)
     visible = [seen[t][0] for t in tests]
     hidden = [seen[t][1] for t in tests]
-    if case.visible == "pass":
+    if case.named_by == "hidden":
+        # Graded multiple choice: the visible check must not tell right from wrong.
+        assert set(visible) == {"pass"}, f"{case.name}: the visible check judged it: {visible}"
+        assert case.visible in hidden, (
+            f"{case.name}: the hidden test should name {case.visible}, it said {hidden}"
+        )
+    elif case.visible == "pass":
         assert set(visible) == {"pass"}, f"{case.name}: a correct answer is refused: {visible}"
     else:
         assert case.visible in visible, (
