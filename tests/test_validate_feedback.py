@@ -62,6 +62,5 @@ def test_validate_of_a_partly_done_lesson_is_short_and_names_each_failure(tmp_pa
     )
     # the message's Review line names the misconception to the student
     assert (
-        REVIEW_LINE.findall(by_check["check_dropout_head"])[-1][1]
-        == "lesson1.dropout_after_linear"
+        REVIEW_LINE.findall(by_check["check_dropout_head"])[-1][1] == "lesson1.dropout_after_linear"
     )

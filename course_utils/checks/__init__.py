@@ -15,8 +15,8 @@ import pkgutil
 
 from course_utils.checks._feedback import (
     GENERIC,
-    Choice,
     MISCONCEPTION_ID,
+    Choice,
     ExerciseError,
     Misconception,
     check_choice,
