@@ -123,6 +123,26 @@ def test_choice_on_validation_passes_and_names_each_mistake(candidates, splits, 
     assert err.misconception_id == "lesson7.wrong_type"
 
 
+def test_choice_over_seeds_takes_the_mean_and_names_a_first_seed_only_answer(
+    candidates, splits, capsys
+):
+    """Lesson 7 trains each candidate with several seeds: the mean decides, not the first."""
+    models, _ = candidates
+    runs = {"head": [models["full"], models["head"]], "full": [models["head"], models["head"]]}
+    per_model = accuracies({"a": models["head"], "b": models["full"]}, splits.val)
+    assert per_model["a"] != per_model["b"], "the fixture's two models must differ"
+    mean = {
+        k: float(np.mean([accuracies({"m": m}, splits.val)["m"] for m in ms]))
+        for k, ms in runs.items()
+    }
+    best = checks.choose_candidate(mean)
+    checks.check_choice_on_validation(mean, best, runs, splits.val, test=splits.test)
+    assert "mean over its seeds" in capsys.readouterr().out
+    first = {k: accuracies({"m": ms[0]}, splits.val)["m"] for k, ms in runs.items()}
+    err = failure(checks.check_choice_on_validation, first, best, runs, splits.val)
+    assert err.misconception_id == "lesson7.one_seed_only"
+
+
 def test_choice_tie_goes_to_the_cheaper_head():
     assert checks.choose_candidate({"full": 0.9, "head": 0.9}) == "head"
     assert checks.choose_candidate({"head": 0.8, "full": 0.9}) == "full"

@@ -51,6 +51,11 @@ MISCONCEPTIONS = registry(
         "Step 1: two candidates, chosen on validation",
     ),
     Misconception(
+        "one_seed_only",
+        "the first seed's accuracy taken for the candidate's mean over its seeds",
+        "Step 1: two candidates, chosen on validation",
+    ),
+    Misconception(
         "not_the_best_on_val",
         "not the candidate with the best validation accuracy",
         "Step 1: two candidates, chosen on validation",
@@ -216,6 +221,15 @@ def _accuracy(model: nn.Module, data: Any) -> float:
     return float((labels == predictions).mean())
 
 
+def _runs(entry: Any) -> list[Any]:
+    """A candidate's runs: one per seed (a list), or a single model or history."""
+    return list(entry) if isinstance(entry, list | tuple) else [entry]
+
+
+def _mean_accuracy(entry: Any, data: Any) -> float:
+    return float(np.mean([_accuracy(m, data) for m in _runs(entry)]))
+
+
 def choose_candidate(val_accuracy: Mapping[str, float], cheapest: str = "head") -> str:
     """The candidate with the best validation accuracy; a tie goes to ``cheapest``."""
     best = max(val_accuracy.values())
@@ -227,7 +241,7 @@ def choose_candidate(val_accuracy: Mapping[str, float], cheapest: str = "head") 
 def check_choice_on_validation(
     val_accuracy: Any,
     chosen: Any,
-    candidates: Mapping[str, nn.Module],
+    candidates: Mapping[str, Any],
     val: Any,
     *,
     test: Any = None,
@@ -235,10 +249,11 @@ def check_choice_on_validation(
 ) -> None:
     """``val_accuracy`` holds each candidate's VALIDATION accuracy; ``chosen`` is the best one.
 
-    The checker re-measures every candidate on ``val``. With ``test`` (and
-    ``histories``) it can also tell numbers measured on the test set (or on
-    the training data) apart from validation numbers; test numbers are never
-    printed.
+    A candidate is one model or a list of models, one per seed; its accuracy is then the
+    mean over its models. The checker re-measures every model on ``val``. With ``test``
+    (and ``histories``) it can also tell numbers measured on the test set (or on the
+    training data, or on the first seed only) apart from validation numbers; test numbers
+    are never printed.
     """
     if not isinstance(val_accuracy, Mapping) or set(val_accuracy) != set(candidates):
         fail(
@@ -248,31 +263,44 @@ def check_choice_on_validation(
             M["wrong_type"],
         )
     got = {k: _number(v, f"val_accuracy[{k!r}]") for k, v in val_accuracy.items()}
-    measured = {k: _accuracy(m, val) for k, m in candidates.items()}
+    measured = {k: _mean_accuracy(m, val) for k, m in candidates.items()}
+    several = any(len(_runs(m)) > 1 for m in candidates.values())
 
     def same(values: Mapping[str, float]) -> bool:
         return all(math.isclose(got[k], values[k], abs_tol=1e-6) for k in candidates)
 
     if not same(measured):
-        if test is not None and same({k: _accuracy(m, test) for k, m in candidates.items()}):
+        if test is not None and same({k: _mean_accuracy(m, test) for k, m in candidates.items()}):
             fail(
                 "each candidate's accuracy on the VALIDATION set",
                 "the test set's accuracies",
                 "the test set is opened once, after every choice: measure on splits.val.",
                 M["measured_on_test"],
             )
-        if histories is not None and same(
-            {k: float(h.final["train_acc"]) for k, h in histories.items()}
-        ):
+        if histories is not None:
+            for row in ("final", "kept"):
+                train = {
+                    k: float(np.mean([getattr(h, row)["train_acc"] for h in _runs(hs)]))
+                    for k, hs in histories.items()
+                }
+                if same(train):
+                    fail(
+                        "each candidate's accuracy on the VALIDATION set",
+                        "the training accuracies from the histories",
+                        "training accuracy flatters a model that fits its training images; "
+                        "measure on splits.val.",
+                        M["measured_on_train"],
+                    )
+        if several and same({k: _accuracy(_runs(m)[0], val) for k, m in candidates.items()}):
             fail(
-                "each candidate's accuracy on the VALIDATION set",
-                "the final training accuracies from the histories",
-                "training accuracy flatters a model that fits its training images; measure "
-                "on splits.val.",
-                M["measured_on_train"],
+                "each candidate's MEAN validation accuracy over its seeds",
+                "the first seed's accuracy only",
+                "one seed can be lucky: measure every model of the list and take the mean.",
+                M["one_seed_only"],
             )
         fail(
-            "each candidate's accuracy on the validation set",
+            "each candidate's accuracy on the validation set"
+            + (", the mean over its seeds" if several else ""),
             f"{ {k: round(v, 3) for k, v in got.items()} }, but the models measure "
             f"{ {k: round(v, 3) for k, v in measured.items()} } there",
             "evaluate each model on splits.val with training.evaluate; never type numbers.",
@@ -288,7 +316,7 @@ def check_choice_on_validation(
     want = choose_candidate(measured)
     if chosen != want:
         if test is not None and chosen == choose_candidate(
-            {k: _accuracy(m, test) for k, m in candidates.items()}
+            {k: _mean_accuracy(m, test) for k, m in candidates.items()}
         ):
             fail(
                 f"{want!r}, the best on validation",
@@ -302,8 +330,9 @@ def check_choice_on_validation(
             "compare the validation accuracies you measured.",
             M["not_the_best_on_val"],
         )
+    over = " (the mean over its seeds)" if several else ""
     correct(
-        f"{chosen!r} has the best validation accuracy ({measured[chosen]:.3f}); "
+        f"{chosen!r} has the best validation accuracy{over}: {measured[chosen]:.3f}; "
         "no test number was used."
     )
 
