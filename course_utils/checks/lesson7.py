@@ -90,7 +90,7 @@ MISCONCEPTIONS = registry(
     ),
     Misconception(
         "threshold_misses_target",
-        "threshold does not meet the target on validation data",
+        "threshold does not meet the recall target",
         "Step 3: a threshold for the use case, chosen on validation",
     ),
     Misconception(
@@ -101,6 +101,11 @@ MISCONCEPTIONS = registry(
     Misconception(
         "strict_greater",
         "strict > used where the rule flags score >= threshold",
+        "Step 3: a threshold for the use case, chosen on validation",
+    ),
+    Misconception(
+        "library_not_rule",
+        "the library's choose_threshold called instead of the rule written out",
         "Step 3: a threshold for the use case, chosen on validation",
     ),
     Misconception(
@@ -176,6 +181,16 @@ MISCONCEPTIONS = registry(
         "verdict_disagrees", "verdict disagrees with the measurements", "Step 5: the verdict"
     ),
     Misconception("typed_verdict", "verdict typed instead of computed", "Step 5: the verdict"),
+    Misconception(
+        "prevalence_ignored",
+        "precision judged at the test set's share of positives, not at the app's prevalence",
+        "Step 5: the verdict",
+    ),
+    Misconception(
+        "precision_formula",
+        "precision at the prevalence computed wrongly from recall and FPR",
+        "Step 5: the verdict",
+    ),
 )
 M = MISCONCEPTIONS
 
@@ -587,6 +602,102 @@ def check_threshold_on_validation(
     )
 
 
+# Visible cases for highest_threshold: (scores, is_positive, min_recall). The first has a
+# negative between the positives, so a strict > picks a lower threshold than the rule; the
+# second has tied scores at the boundary.
+THRESHOLD_CASES: tuple[tuple[list[float], list[bool], float], ...] = (
+    ([0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1], [1, 0, 1, 1, 0, 1, 0, 0], 0.75),  # type: ignore[list-item]
+    ([0.8, 0.8, 0.5, 0.5, 0.2], [1, 1, 1, 0, 0], 0.5),  # type: ignore[list-item]
+)
+
+
+class _LibraryCalled(RuntimeError):
+    """Raised by the stand-in for metrics.choose_threshold while a student's rule runs."""
+
+
+def _explain_library(exc: Exception) -> tuple[str, str, Misconception] | None:
+    if isinstance(exc, _LibraryCalled):
+        return (
+            "the rule written out: the highest threshold whose recall reaches the target",
+            "sort the positives' scores from the highest down and stop at the first threshold "
+            "whose recall (flagged positives / positives) reaches min_recall.",
+            M["library_not_rule"],
+        )
+    return None
+
+
+def random_threshold_case(seed: int, n: int = 60, min_recall: float = 0.9) -> tuple:
+    """A made-up screening (scores, is_positive, min_recall) with ties, for the hidden tests."""
+    rng = np.random.default_rng(seed)
+    is_positive = rng.random(n) < 0.3
+    scores = np.round(np.clip(rng.normal(0.35 + 0.35 * is_positive, 0.2), 0, 1), 2)
+    return scores, is_positive, min_recall
+
+
+def check_highest_threshold(
+    rule: Callable[[Any, Any, float], Any],
+    cases: Iterable[tuple[Any, Any, float]] | None = None,
+) -> None:
+    """``rule(scores, is_positive, min_recall)`` applies the course's threshold rule itself.
+
+    Judged like :func:`check_threshold_on_validation` on each case (``THRESHOLD_CASES`` when
+    none are given); ``metrics.choose_threshold`` is replaced while the rule runs, so that an
+    answer that only calls it is named as such.
+    """
+    from unittest import mock
+
+    if not callable(rule):
+        fail(
+            "a function highest_threshold(scores, is_positive, min_recall)",
+            f"a {type(rule).__name__}",
+            "define it with def highest_threshold(scores, is_positive, min_recall): ...",
+            M["not_a_function"],
+        )
+
+    def stand_in(*args: Any, **kwargs: Any) -> float:
+        raise _LibraryCalled("metrics.choose_threshold is switched off while your rule is checked")
+
+    checked = 0
+    for scores, is_positive, min_recall in cases if cases is not None else THRESHOLD_CASES:
+        scores = np.asarray(scores, dtype=np.float64)
+        is_pos = np.asarray(is_positive, dtype=bool)
+        with mock.patch.object(metrics, "choose_threshold", stand_in):
+            got = _call(
+                rule,
+                scores.copy(),
+                is_pos.copy(),
+                min_recall,
+                what=f"highest_threshold on {len(scores)} scores, min_recall={min_recall}",
+                explain=_explain_library,
+            )
+        t = _number(got, "the threshold")
+        at = _at(is_pos, scores, t)
+        want = metrics.choose_threshold(is_pos, scores, min_recall=min_recall, positive=True)
+        best = _at(is_pos, scores, want)
+        where = f"scores {np.round(scores, 2).tolist()!s:.120}, positives {is_pos.astype(int).tolist()!s:.80}"
+        if at.recall < min_recall - 1e-12:
+            fail(
+                f"a threshold whose recall reaches {min_recall} ({where})",
+                f"threshold {t:.4g}: recall {at.recall:.3f}",
+                "recall counts the positives with score >= threshold, divided by all positives.",
+                M["threshold_misses_target"],
+            )
+        flagged, fewest = at.counts.tp + at.counts.fp, best.counts.tp + best.counts.fp
+        if flagged > fewest:
+            below = scores[scores < want - ROUNDING]
+            strict = below.size > 0 and math.isclose(t, float(below.max()), abs_tol=ROUNDING)
+            fail(
+                f"threshold {want:.4g}, the highest whose recall reaches {min_recall} ({where})",
+                f"threshold {t:.4g}, which flags {flagged} where {fewest} meet the target"
+                + (": a strict > would flag the rule's images" if strict else ""),
+                "the rule flags score >= threshold; among the thresholds that meet the target, "
+                "take the highest.",
+                M["strict_greater"] if strict else M["threshold_too_low"],
+            )
+        checked += 1
+    correct(f"the rule's threshold on {checked} made-up screenings (ties and negatives included).")
+
+
 def check_threshold_not_from_test(
     threshold: Any, model: nn.Module, val: Any, test: Any, *, positive: str, min_recall: float
 ) -> None:
@@ -820,6 +931,136 @@ def check_verdict(
     if from_decide != said:
         fail(
             "verdict = decide(test_recall, test_precision)",
+            f"decide gives {from_decide!r} but verdict is {said!r}",
+            "compute the verdict with your function instead of typing it.",
+            M["typed_verdict"],
+        )
+    correct(f"{said!r} agrees with {situation}.")
+
+
+# --- exercise 6: the verdict carried over to the app's prevalence -----------------------------
+
+
+def precision_at(recall: float, fpr: float, prevalence: float) -> float:
+    """Precision of a screening with this recall and false-positive rate where ``prevalence``
+    of the cases are positive (0 when it flags nothing)."""
+    true_flags = recall * prevalence
+    false_flags = fpr * (1 - prevalence)
+    return true_flags / (true_flags + false_flags) if true_flags + false_flags > 0 else 0.0
+
+
+def expected_app_verdict(
+    recall: float, fpr: float, prevalence: float, *, min_recall: float, min_precision: float
+) -> str:
+    """'deploy' when recall and the precision at ``prevalence`` both meet the use case."""
+    precision = precision_at(recall, fpr, prevalence)
+    ok = recall >= min_recall - 1e-12 and precision >= min_precision - 1e-12
+    return "deploy" if ok else "do not deploy"
+
+
+def check_decide_at_prevalence(
+    decide: Callable[[float, float, float], str],
+    cases: Iterable[tuple[float, float, float]],
+    *,
+    min_recall: float,
+    min_precision: float,
+    test_share: float = 0.2,
+) -> None:
+    """``decide(recall, fpr, prevalence)`` carries precision over to ``prevalence`` and applies
+    both requirements. ``test_share`` is the test set's share of positives, to recognise a
+    verdict that ignores the prevalence it is given."""
+    if not callable(decide):
+        fail(
+            "a function decide(recall, fpr, prevalence) -> verdict",
+            f"a {type(decide).__name__}",
+            "define it with def decide(recall, fpr, prevalence): ...",
+            M["not_a_function"],
+        )
+    rule = {"min_recall": min_recall, "min_precision": min_precision}
+    checked = 0
+    for recall, fpr, prevalence in cases:
+        call = f"decide({recall}, {fpr}, {prevalence})"
+        got = _verdict(_call(decide, recall, fpr, prevalence, what=call), call)
+        want = expected_app_verdict(recall, fpr, prevalence, **rule)
+        checked += 1
+        if got == want:
+            continue
+        precision = precision_at(recall, fpr, prevalence)
+        if got == "deploy" and recall < min_recall:
+            name = M["precision_only"]
+        elif got == "deploy" and precision_at(recall, fpr, test_share) >= min_precision:
+            name = M["prevalence_ignored"]
+        elif got == "deploy":
+            name = M["recall_only"]
+        elif math.isclose(recall, min_recall) or math.isclose(precision, min_precision):
+            name = M["at_least_as_more_than"]
+        else:
+            name = M["precision_formula"]
+        fail(
+            f"{want!r} for {call}: precision there {precision:.3f} (the use case needs recall "
+            f">= {min_recall} and precision >= {min_precision})",
+            f"{got!r}",
+            "precision at a prevalence p is recall*p / (recall*p + fpr*(1-p)) (lesson 6, "
+            "section 3); then compare both numbers with both requirements.",
+            name,
+        )
+    correct(
+        f"decide carries precision over to the prevalence and applies both requirements ({checked} cases)."
+    )
+
+
+def check_app_verdict(
+    verdict: Any,
+    decide: Callable[[float, float, float], str],
+    model: nn.Module,
+    threshold: Any,
+    test: Any,
+    *,
+    positive: str,
+    prevalence: float,
+    min_recall: float,
+    min_precision: float,
+) -> None:
+    """The verdict agrees with recall and FPR re-measured on the test set at the student's
+    threshold, with precision carried over to ``prevalence``."""
+    said = _verdict(verdict, "verdict")
+    t = _number(threshold, "the threshold")
+    is_pos, scores = _class_scores(model, test, positive)
+    measured = _at(is_pos, scores, t)
+    fpr = measured.counts.fp / max(measured.counts.fp + measured.counts.tn, 1)
+    precision = precision_at(measured.recall, fpr, prevalence)
+    want = expected_app_verdict(
+        measured.recall, fpr, prevalence, min_recall=min_recall, min_precision=min_precision
+    )
+    situation = (
+        f"test recall {measured.recall:.3f} (needs >= {min_recall}) and FPR {fpr:.4f}, so "
+        f"precision {precision:.3f} at a prevalence of {prevalence:.1%} (needs >= {min_precision})"
+    )
+    if said != want:
+        at_test = (
+            "deploy"
+            if measured.recall >= min_recall and measured.precision >= min_precision
+            else "do not deploy"
+        )
+        fail(
+            f"{want!r} for {situation}",
+            f"{said!r}"
+            + (
+                f": the verdict at the test set's share ({measured.precision:.3f} precision)"
+                if said == at_test
+                else ""
+            ),
+            "carry the precision over to the app's prevalence; base the verdict on the "
+            "measured test recall and FPR.",
+            M["prevalence_ignored"] if said == at_test else M["verdict_disagrees"],
+        )
+    from_decide = _verdict(
+        _call(decide, measured.recall, fpr, prevalence, what="decide(recall, fpr, prevalence)"),
+        "decide(...)",
+    )
+    if from_decide != said:
+        fail(
+            "verdict = decide(test_recall, test_fpr, APP_PREVALENCE)",
             f"decide gives {from_decide!r} but verdict is {said!r}",
             "compute the verdict with your function instead of typing it.",
             M["typed_verdict"],
