@@ -650,7 +650,7 @@ def _as_count(got: object) -> int:
             M["number_as_string"],
         )
     if type(got).__module__ == "numpy" and hasattr(got, "item"):
-        got = got.item()  # type: ignore[union-attr]
+        got = got.item()
     if isinstance(got, float) and got.is_integer():
         got = int(got)
     if isinstance(got, bool) or not isinstance(got, int):

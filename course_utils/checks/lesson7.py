@@ -605,9 +605,9 @@ def check_threshold_on_validation(
 # Visible cases for highest_threshold: (scores, is_positive, min_recall). The first has a
 # negative between the positives, so a strict > picks a lower threshold than the rule; the
 # second has tied scores at the boundary.
-THRESHOLD_CASES: tuple[tuple[list[float], list[bool], float], ...] = (
-    ([0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1], [1, 0, 1, 1, 0, 1, 0, 0], 0.75),  # type: ignore[list-item]
-    ([0.8, 0.8, 0.5, 0.5, 0.2], [1, 1, 1, 0, 0], 0.5),  # type: ignore[list-item]
+THRESHOLD_CASES: tuple[tuple[list[float], list[int], float], ...] = (
+    ([0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1], [1, 0, 1, 1, 0, 1, 0, 0], 0.75),
+    ([0.8, 0.8, 0.5, 0.5, 0.2], [1, 1, 1, 0, 0], 0.5),
 )
 
 
