@@ -44,6 +44,7 @@ __all__ = [
     "OKABE_ITO",
     "PALETTE",
     "bar_comparison",
+    "bar_with_spread",
     "confusion_matrix_heatmap",
     "course_rc",
     "course_style",
@@ -648,6 +649,58 @@ def image_grid(
         )
     ax.set_axis_off()
     ax.set_title(title or f"{count} of {len(x)} images with their labels")
+    return ax
+
+
+# --------------------------------------------------------------------------- seeds and spread
+
+
+def bar_with_spread(
+    runs: Mapping[str, Sequence[float]],
+    ax: Axes | None = None,
+    title: str | None = None,
+    ylabel: str | None = None,
+) -> Axes:
+    """One bar per set-up at the mean of its runs (seeds), a min-max error bar, and each run a dot.
+
+    The spread is drawn so that a reader does not take a difference smaller than it for an
+    effect of the set-up.
+    """
+    if not isinstance(runs, Mapping) or not runs:
+        raise TypeError(
+            f"runs must be a non-empty dict of name -> list of numbers, got {shown(runs)}."
+        )
+    values = {}
+    for name, seq in runs.items():
+        arr = np.asarray(list(seq), dtype=float) if not isinstance(seq, str) else np.array([])
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(
+                f"runs[{name!r}] must be a non-empty list of numbers, got {shown(seq)}."
+            )
+        values[name] = arr
+    means = {name: float(arr.mean()) for name, arr in values.items()}
+    ax = bar_comparison(means, ax=ax, title=title, ylabel=ylabel)
+    for i, arr in enumerate(values.values()):
+        mean = arr.mean()
+        ax.errorbar(
+            i,
+            mean,
+            yerr=[[mean - arr.min()], [arr.max() - mean]],
+            fmt="none",
+            color="black",
+            capsize=5,
+            linewidth=1.2,
+        )
+        ax.plot(
+            np.full(arr.size, i + 0.22),
+            arr,
+            "o",
+            color="black",
+            markersize=3.5,
+            markerfacecolor="white",
+            label="one seed" if i == 0 else None,
+        )
+    ax.legend(loc="lower right", title="bar: mean; line: min-max")
     return ax
 
 

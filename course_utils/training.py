@@ -100,6 +100,7 @@ class History:
     seconds: float = 0.0
     stopped_early: bool = False
     best_epoch: int | None = None
+    restored_best: bool = False  # the model holds best_epoch's weights (early stopping ran)
 
     def __getitem__(self, key: str) -> list[float]:
         """One column over the epochs, e.g. ``history["val_loss"]``."""
@@ -109,6 +110,16 @@ class History:
     def final(self) -> dict[str, float]:
         """The last epoch's row (empty before any epoch)."""
         return self.rows[-1] if self.rows else {}
+
+    @property
+    def kept(self) -> dict[str, float]:
+        """The row of the epoch whose weights the model holds: the best one under early stopping.
+
+        Without early stopping the model keeps its last epoch's weights, so this is ``final``.
+        """
+        if self.restored_best and self.best_epoch is not None:
+            return self.rows[self.best_epoch - 1]
+        return self.final
 
     def plot(self, ax: Axes | None = None) -> Axes | Figure:
         """Train/validation curves (loss and accuracy); returns what plots.training_curves returns."""
@@ -328,6 +339,7 @@ class _EarlyStopping:
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
             history.best_epoch = self.best_epoch
+            history.restored_best = True
         elif history["val_loss"]:
             history.best_epoch = int(np.argmin(history["val_loss"])) + 1
 

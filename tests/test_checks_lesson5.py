@@ -375,3 +375,155 @@ def test_count_read_from_model_fc_fails_the_visible_check():
 
     checks.check_trainable_after_swap(fc_count, "resnet18", 7)
     assert failure(checks.check_trainable_after_swap, fc_count).misconception_id
+
+
+# --- exercise 2 (transfer): what trains under a two-layer head --------------------------------
+
+
+def hidden_ok(model, hidden, num_classes):
+    from course_utils import heads
+
+    in_features = heads.find_head(model).in_features
+    return in_features * hidden + hidden + hidden * num_classes + num_classes
+
+
+def hidden_on_a_copy(model, hidden, num_classes):
+    import copy
+
+    from course_utils import heads
+
+    twin = freeze(copy.deepcopy(model))
+    info = heads.find_head(twin)
+    heads.set_module(
+        twin,
+        info.path,
+        nn.Sequential(
+            nn.Linear(info.in_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
+        ),
+    )
+    return sum(p.numel() for p in twin.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize(
+    ("arch", "hidden", "num_classes"),
+    [("resnet50", 256, 10), ("densenet121", 32, 4), ("mlp", 16, 6), ("efficientnet_b0", 128, 7)],
+)
+def test_hidden_layer_count_correct(arch, hidden, num_classes, capsys):
+    checks.check_hidden_layer_count(hidden_ok, arch, hidden, num_classes)
+    checks.check_hidden_layer_count(hidden_on_a_copy, arch, hidden, num_classes)
+    assert capsys.readouterr().out.count("Correct:") == 2
+
+
+def test_hidden_layer_count_is_measured_and_visible_check_uses_two_families(capsys):
+    # 1280 features into 128 hidden units, then 7 classes: every new layer with its biases.
+    assert checks.expected_hidden_layer_count("efficientnet_b0", 128, 7) == (
+        1280 * 128 + 128 + 128 * 7 + 7
+    )
+    checks.check_hidden_layer_count(hidden_ok)
+    out = capsys.readouterr().out
+    assert "efficientnet_b0" in out and "mobilenet_v3_small" in out
+
+
+@pytest.mark.parametrize(
+    ("answer", "misconception"),
+    [
+        (lambda m, h, n: _in(m) * n + n, "count_one_layer_recipe"),
+        (lambda m, h, n: h * n + n, "count_one_new_layer"),
+        (lambda m, h, n: _in(m) * h + h, "count_one_new_layer"),
+        (lambda m, h, n: _in(m) * h + h * n, "count_forgot_bias"),
+        (lambda m, h, n: 164871, "count_typed"),
+        (lambda m, h, n: str(hidden_ok(m, h, n)), "number_as_string"),
+        (lambda m, h, n: m.fc.in_features * h, "resnet_only"),
+    ],
+)
+def test_hidden_layer_count_misconceptions(answer, misconception):
+    assert named(failure(checks.check_hidden_layer_count, answer)) == misconception
+
+
+def _in(model):
+    from course_utils import heads
+
+    return heads.find_head(model).in_features
+
+
+# --- exercise 3 (transfer): unfreeze a block, then rebuild the optimizer ----------------------
+
+
+def unfreeze_ok(model, block, lr):
+    for p in checks.get_module(model, block).parameters():
+        p.requires_grad = True
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+
+@pytest.mark.parametrize(
+    ("arch", "block"),
+    [
+        ("resnet18", "layer4"),
+        ("mobilenet_v3_small", "features.12"),
+        ("efficientnet_b0", "features.8"),
+        ("densenet121", "features.denseblock4"),
+        ("mlp", "1"),
+    ],
+)
+def test_unfreeze_block_correct(arch, block, capsys):
+    checks.check_unfreeze_block(unfreeze_ok, arch, block, lr=0.05)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def _before(model, block, lr):
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+    checks.get_module(model, block).requires_grad_(True)
+    return optimizer
+
+
+def _everything(model, block, lr):
+    model.requires_grad_(True)
+    return torch.optim.SGD(model.parameters(), lr=lr)
+
+
+def _all_to_sgd(model, block, lr):
+    checks.get_module(model, block).requires_grad_(True)
+    return torch.optim.SGD(model.parameters(), lr=lr)
+
+
+def _refrozen(model, block, lr):
+    model.requires_grad_(False)
+    checks.get_module(model, block).requires_grad_(True)
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+
+def _adam(model, block, lr):
+    checks.get_module(model, block).requires_grad_(True)
+    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+
+def _not_unfrozen(model, block, lr):
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+
+def _layer4(model, block, lr):
+    model.layer4.requires_grad_(True)
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+
+def _typed_lr(model, block, lr):
+    checks.get_module(model, block).requires_grad_(True)
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "misconception"),
+    [
+        (_before, "optimizer_before_unfreeze"),
+        (_everything, "unfroze_too_much"),
+        (_all_to_sgd, "frozen_in_optimizer"),
+        (_refrozen, "head_refrozen"),
+        (_adam, "wrong_optimizer"),
+        (_not_unfrozen, "block_still_frozen"),
+        (_layer4, "resnet_only"),
+        (_typed_lr, "wrong_lr"),
+        (lambda m, b, lr: None, "not_an_optimizer"),
+    ],
+)
+def test_unfreeze_block_misconceptions(answer, misconception):
+    assert named(failure(checks.check_unfreeze_block, answer)) == misconception

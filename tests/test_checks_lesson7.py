@@ -125,6 +125,26 @@ def test_choice_on_validation_passes_and_names_each_mistake(candidates, splits, 
     assert err.misconception_id == "lesson7.wrong_type"
 
 
+def test_choice_over_seeds_takes_the_mean_and_names_a_first_seed_only_answer(
+    candidates, splits, capsys
+):
+    """Lesson 7 trains each candidate with several seeds: the mean decides, not the first."""
+    models, _ = candidates
+    runs = {"head": [models["full"], models["head"]], "full": [models["head"], models["head"]]}
+    per_model = accuracies({"a": models["head"], "b": models["full"]}, splits.val)
+    assert per_model["a"] != per_model["b"], "the fixture's two models must differ"
+    mean = {
+        k: float(np.mean([accuracies({"m": m}, splits.val)["m"] for m in ms]))
+        for k, ms in runs.items()
+    }
+    best = checks.choose_candidate(mean)
+    checks.check_choice_on_validation(mean, best, runs, splits.val, test=splits.test)
+    assert "mean over its seeds" in capsys.readouterr().out
+    first = {k: accuracies({"m": ms[0]}, splits.val)["m"] for k, ms in runs.items()}
+    err = failure(checks.check_choice_on_validation, first, best, runs, splits.val)
+    assert err.misconception_id == "lesson7.one_seed_only"
+
+
 def test_choice_tie_goes_to_the_cheaper_head():
     assert checks.choose_candidate({"full": 0.9, "head": 0.9}) == "head"
     assert checks.choose_candidate({"head": 0.8, "full": 0.9}) == "full"
@@ -369,3 +389,151 @@ def test_verdict_must_agree_with_the_re_measured_metrics(trained, splits):
     assert err.misconception_id == "lesson7.typed_verdict"
     err = failure(checks.check_verdict, True, decide_ok, trained, 0.0, splits.test, **kw)
     assert err.misconception_id == "lesson7.not_a_verdict"
+
+
+# --- exercise 3 (rewritten): the threshold rule written out -----------------------------------
+
+
+def rule_ok(scores, is_positive, min_recall):
+    positive_scores = np.sort(np.asarray(scores)[np.asarray(is_positive, dtype=bool)])[::-1]
+    for threshold in positive_scores:
+        if (positive_scores >= threshold).mean() >= min_recall:
+            return float(threshold)
+
+
+HIDDEN_SCREENINGS = [
+    checks.random_threshold_case(seed, min_recall=target)
+    for seed, target in ((1, 0.9), (2, 0.95), (3, 1.0), (4, 0.8), (5, 0.5))
+]
+
+
+def test_highest_threshold_right_answers_pass_everywhere(capsys):
+    checks.check_highest_threshold(rule_ok)
+    checks.check_highest_threshold(rule_ok, HIDDEN_SCREENINGS)
+    for scores, is_pos, target in HIDDEN_SCREENINGS:  # the rule is the library's
+        assert rule_ok(scores, is_pos, target) == metrics.choose_threshold(
+            is_pos, scores, min_recall=target, positive=True
+        )
+    assert capsys.readouterr().out.count("Correct:") == 2
+
+
+def _strict(scores, is_positive, min_recall):
+    scores, is_positive = np.asarray(scores), np.asarray(is_positive, dtype=bool)
+    return max(t for t in np.unique(scores) if (scores[is_positive] > t).mean() >= min_recall)
+
+
+@pytest.mark.parametrize(
+    ("answer", "misconception"),
+    [
+        (
+            lambda s, p, r: metrics.choose_threshold(p, s, min_recall=r, positive=True),
+            "library_not_rule",
+        ),
+        (_strict, "strict_greater"),
+        (
+            lambda s, p, r: float(np.min(np.asarray(s)[np.asarray(p, dtype=bool)])),
+            "threshold_too_low",
+        ),
+        (lambda s, p, r: 0.35, "threshold_too_low"),
+        (lambda s, p, r: float(np.max(s)), "threshold_misses_target"),
+        (lambda s, p, r: [0.6], "not_a_number"),
+        (42, "not_a_function"),
+    ],
+)
+def test_highest_threshold_names_each_mistake(answer, misconception):
+    err = failure(checks.check_highest_threshold, answer)
+    assert err.misconception_id == f"lesson7.{misconception}"
+
+
+def test_the_library_is_back_after_the_check():
+    with pytest.raises(ExerciseError):
+        checks.check_highest_threshold(
+            lambda s, p, r: metrics.choose_threshold(p, s, min_recall=r, positive=True)
+        )
+    assert metrics.choose_threshold([1, 0], [0.9, 0.1], min_recall=1.0, positive=1) == 0.9
+
+
+# --- exercise 6 (rewritten): the verdict at the app's prevalence ------------------------------
+
+
+def decide_app(recall, fpr, prevalence):
+    precision = checks.precision_at(recall, fpr, prevalence)
+    return "deploy" if recall >= 0.9 and precision >= 0.5 else "do not deploy"
+
+
+VISIBLE = [
+    (0.95, 0.01, 0.2),
+    (0.95, 0.01, 0.01),
+    (0.85, 0.001, 0.01),
+    (0.95, 0.5, 0.2),
+    (0.9, 0.9, 0.5),
+]
+
+
+def test_precision_at_follows_bayes():
+    # 1,000 photos, 1% primroses: 10 primroses, 9.5 found; 990 others, 9.9 flagged.
+    assert checks.precision_at(0.95, 0.01, 0.01) == pytest.approx(9.5 / (9.5 + 9.9))
+    assert checks.precision_at(0.9, 0.0, 0.0) == 0.0
+
+
+def test_decide_at_prevalence_passes_and_names_each_mistake(capsys):
+    rule = {"min_recall": 0.9, "min_precision": 0.5}
+    checks.check_decide_at_prevalence(decide_app, VISIBLE, **rule)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+    def ignores(recall, fpr, prevalence):
+        return decide_app(recall, fpr, 0.2)
+
+    def strict(recall, fpr, prevalence):
+        p = checks.precision_at(recall, fpr, prevalence)
+        return "deploy" if recall > 0.9 and p > 0.5 else "do not deploy"
+
+    def one_minus(recall, fpr, prevalence):
+        p = recall * prevalence / (recall * prevalence + (1 - fpr) * (1 - prevalence))
+        return "deploy" if recall >= 0.9 and p >= 0.5 else "do not deploy"
+
+    def recall_only(recall, fpr, prevalence):
+        return "deploy" if recall >= 0.9 else "do not deploy"
+
+    def precision_only(recall, fpr, prevalence):
+        return "deploy" if checks.precision_at(recall, fpr, prevalence) >= 0.5 else "do not deploy"
+
+    for answer, name in [
+        (ignores, "prevalence_ignored"),
+        (strict, "at_least_as_more_than"),
+        (one_minus, "precision_formula"),
+        (recall_only, "prevalence_ignored"),
+        (precision_only, "precision_only"),
+    ]:
+        err = failure(checks.check_decide_at_prevalence, answer, VISIBLE, **rule)
+        assert err.misconception_id == f"lesson7.{name}", answer.__name__
+    # precision ignored even where the test set's share fails it too: named as such
+    err = failure(checks.check_decide_at_prevalence, recall_only, [(0.95, 0.5, 0.2)], **rule)
+    assert err.misconception_id == "lesson7.recall_only"
+
+
+def test_app_verdict_is_re_measured(trained, splits, capsys):
+    is_pos, screen, _ = scores(trained, splits.test)
+    t = float(np.quantile(screen[is_pos], 0.2))
+    flags = screen >= t
+    recall = float(flags[is_pos].mean())
+    fpr = float(flags[~is_pos].mean())
+    rule = {"min_recall": 0.9, "min_precision": 0.5, "positive": SCREENED}
+    for prevalence in (0.2, 0.01, 0.001):
+        verdict = decide_app(recall, fpr, prevalence) if recall >= 0.9 else "do not deploy"
+        checks.check_app_verdict(
+            verdict, decide_app, trained, t, splits.test, prevalence=prevalence, **rule
+        )
+        assert capsys.readouterr().out.startswith("Correct:")
+        other = "deploy" if verdict == "do not deploy" else "do not deploy"
+        err = failure(
+            checks.check_app_verdict,
+            other,
+            decide_app,
+            trained,
+            t,
+            splits.test,
+            prevalence=prevalence,
+            **rule,
+        )
+        assert err.misconception_id in ("lesson7.prevalence_ignored", "lesson7.verdict_disagrees")

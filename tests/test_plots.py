@@ -378,6 +378,9 @@ def _draw(name):
         return plots.image_grid(images, y[:12], FLOWERS, n=12).figure
     if name == "score_curves":
         return plots.score_curves(_two_tasks())
+    if name == "bar_with_spread":
+        runs = {"head only": [0.95, 0.955, 0.95], "full": [0.94, 0.96, 0.955]}
+        return plots.bar_with_spread(runs, ylabel="validation accuracy").figure
     raise AssertionError(name)
 
 
@@ -390,6 +393,7 @@ DRAWERS = [
     "bar_comparison",
     "image_grid",
     "score_curves",
+    "bar_with_spread",
 ]
 
 
@@ -490,3 +494,27 @@ def test_lessons_draw_no_small_text_and_no_colours_of_their_own():
         if "rcParams" in code or "rc_context" in code:
             bad.append((where, "rcParams"))
     assert not bad
+
+
+# --------------------------------------------------------------------------- bars with spread
+
+
+def test_bar_with_spread_draws_mean_range_and_every_seed():
+    runs = {"head": [0.95, 0.955, 0.96], "full": [0.94, 0.96, 0.955]}
+    ax = plots.bar_with_spread(runs, ylabel="validation accuracy", title="overlap")
+    assert [p.get_height() for p in ax.patches] == pytest.approx([0.955, 0.951667], abs=1e-5)
+    # one min-max error bar per set-up, from the lowest to the highest run
+    segments = [seg for c in ax.collections for seg in c.get_segments()]
+    spans = sorted(v for s in segments for v in (float(s[:, 1].min()), float(s[:, 1].max())))
+    assert spans == pytest.approx(sorted([0.94, 0.96, 0.95, 0.96]))
+    assert len(segments) == 2
+    # each run is a dot: 3 per set-up
+    dots = [len(line.get_ydata()) for line in ax.lines if line.get_marker() == "o"]
+    assert dots == [3, 3]
+    assert ax.get_title() == "overlap" and ax.get_ylabel() == "validation accuracy"
+
+
+@pytest.mark.parametrize("runs", [{}, {"a": []}, {"a": "0.9"}, [0.9, 0.8]])
+def test_bar_with_spread_refuses_what_is_no_list_of_runs(runs):
+    with pytest.raises((TypeError, ValueError), match="runs"):
+        plots.bar_with_spread(runs)

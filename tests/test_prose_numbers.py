@@ -178,14 +178,27 @@ def _matches(quoted: str, percent: bool, seen: set[str]) -> bool:
     return False
 
 
-def unsupported_numbers(notebook: dict, allowed: dict[str, str] | None = None) -> list[str]:
-    """Measurement-shaped numbers in markdown that no code cell above shows or uses."""
+def _ignored(cell: dict) -> bool:
+    """nbval does not compare this cell's outputs (a rerun may print other numbers there)."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return "nbval-ignore-output" in tags or "nbval-skip" in tags
+
+
+def unsupported_numbers(
+    notebook: dict, allowed: dict[str, str] | None = None, *, compared_only: bool = False
+) -> list[str]:
+    """Measurement-shaped numbers in markdown that no code cell above shows or uses.
+
+    With ``compared_only``, the outputs of cells nbval ignores do not count (their code
+    still does): a number quoted from them could disagree with a rerun unnoticed.
+    """
     allowed = allowed or {}
     seen: set[str] = set()
     stray = []
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
-            seen |= {n.rstrip(".") for n in _numbers(_cell_text(cell))}
+            shown = cell if not (compared_only and _ignored(cell)) else {"source": cell["source"]}
+            seen |= {n.rstrip(".") for n in _numbers(_cell_text(shown))}
             continue
         if cell["cell_type"] != "markdown":
             continue
@@ -247,3 +260,97 @@ def test_lesson_scan_is_not_vacuous():
                 prose = _strip_non_prose("".join(cell["source"]))
                 quoted += sum(1 for m in QUOTED.finditer(prose) if "." in m.group(1))
     assert quoted >= 10, f"only {quoted} decimals quoted in lesson markdown: the scan is broken"
+
+
+# Lessons whose prose may quote only numbers that nbval compares (issue 25): their comparisons
+# state numbers through outputs a rerun must reproduce.
+COMPARED_ONLY = ("lesson5", "lesson7")
+
+
+@pytest.mark.parametrize("lesson", COMPARED_ONLY)
+def test_lesson_prose_quotes_no_number_from_an_ignored_output(lesson):
+    path = ROOT / "solutions" / lesson / f"{lesson}.ipynb"
+    stray = unsupported_numbers(
+        json.loads(path.read_text()), ALLOWED.get(lesson), compared_only=True
+    )
+    assert not stray, (
+        f"{lesson} quotes {stray}, shown only by cells whose outputs nbval ignores: print the "
+        "claim in a compared cell, or do not quote the number"
+    )
+
+
+def test_compared_only_ignores_ignored_outputs():
+    code = {
+        "cell_type": "code",
+        "metadata": {"tags": ["nbval-ignore-output"]},
+        "source": "print(acc)",
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": "accuracy 0.9758\n"}],
+    }
+    claim = {"cell_type": "markdown", "source": "It reached 0.976."}
+    notebook = {"cells": [code, claim]}
+    assert unsupported_numbers(notebook) == []
+    assert unsupported_numbers(notebook, compared_only=True) == ["0.976"]
+
+
+# The claims each comparison's prose makes, as the lines a compared cell prints (issue 25):
+# the prose states the claim, the line checks it on every rerun (nbval), and this test ties the
+# committed output to the prose. A line that flips means the prose must change with it.
+CLAIMS: dict[str, dict[str, str]] = {
+    "lesson5": {
+        # section 4: the same budget and rule, 3 seeds
+        "every run kept the weights of its epoch with the lowest validation loss": "True",
+        "feature extraction's and full fine-tuning's ranges over the seeds overlap": "True",
+        "full fine-tuning kept its last epoch in every seed (still improving at the budget)": (
+            "True"
+        ),
+        "feature extraction took less time than full fine-tuning in every seed": "True",
+        "random backbone, every seed: val acc within 0.05 of chance": "True",
+        "random backbone given 30 epochs, every seed: train acc >= 0.95": "True",
+        "random backbone given 30 epochs, every seed: val acc within 0.05 of chance": "True",
+        # section 5: learning rates, the same budget and rule
+        "backbone at 1e-2, every seed: train and val acc within 0.1 of chance": "True",
+        "head first, then all vs full fine-tuning from the start: ranges over the seeds overlap": (
+            "True"
+        ),
+        # section 6: augmentation
+        "with augmentation, every seed ends above every seed without it": "True",
+    },
+    "lesson7": {
+        "every run kept the weights of its epoch with the lowest validation loss": "True",
+        "full fine-tuning's worst seed beats the head's best seed on validation": "True",
+        "full fine-tuning took longer than the head in every seed": "True",
+    },
+}
+
+
+def _compared_lines(notebook: dict) -> dict[str, str]:
+    lines = {}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code" or _ignored(cell):
+            continue
+        for out in cell.get("outputs", []):
+            for line in "".join(out.get("text", "")).splitlines():
+                claim, sep, value = line.rpartition(": ")
+                if sep:
+                    lines[claim.strip()] = value.strip()
+    return lines
+
+
+@pytest.mark.parametrize("lesson", sorted(CLAIMS))
+def test_each_comparison_claim_is_printed_by_a_compared_cell(lesson):
+    notebook = json.loads((ROOT / "solutions" / lesson / f"{lesson}.ipynb").read_text())
+    printed = _compared_lines(notebook)
+    for claim, value in CLAIMS[lesson].items():
+        assert claim in printed, f"{lesson}: no compared cell prints {claim!r}"
+        assert printed[claim] == value, (
+            f"{lesson}: {claim!r} prints {printed[claim]}, the prose says {value}: "
+            "change the prose with the measurement"
+        )
+
+
+def test_lesson_comparisons_show_their_spread():
+    """Each comparison of set-ups is drawn with its spread over seeds, not as bare means."""
+    for lesson, calls in (("lesson5", 2), ("lesson7", 1)):
+        text = (ROOT / "solutions" / lesson / f"{lesson}.ipynb").read_text()
+        assert text.count("plots.bar_with_spread(") >= calls, lesson
+        assert "plots.bar_comparison(" not in text, f"{lesson} draws a comparison without spread"

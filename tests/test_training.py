@@ -114,6 +114,14 @@ def test_early_stopping_restores_best_weights():
     assert best is not None and h["val_loss"][best - 1] == min(h["val_loss"])
     _, pred, _ = training.evaluate(model, toy_data(seed=5), device="cpu")
     assert np.mean(pred == toy_data(seed=5)[1].numpy()) == pytest.approx(h["val_acc"][best - 1])
+    assert h.restored_best and h.kept == h.rows[best - 1]
+
+
+def test_kept_is_the_last_epoch_without_early_stopping():
+    """Without early stopping the model keeps its last weights, so ``kept`` is the last row."""
+    h = training.fine_tune(toy_model(), toy_data(), toy_data(seed=5), epochs=3, device="cpu")
+    assert h.best_epoch is not None and not h.restored_best
+    assert h.kept == h.final == h.rows[-1]
 
 
 @pytest.mark.parametrize(

@@ -181,6 +181,36 @@ MISCONCEPTIONS = registry(
         "5. Learning rates for fine-tuning",
     ),
     Misconception(
+        "count_one_layer_recipe",
+        "the one-layer count of section 2 reused for a head of two layers",
+        "2. The recipe: freeze, then swap",
+    ),
+    Misconception(
+        "count_one_new_layer",
+        "only one of the new layers counted: every newly created layer trains",
+        "2. The recipe: freeze, then swap",
+    ),
+    Misconception(
+        "block_still_frozen",
+        "the block to fine-tune left frozen",
+        "Slip 3: building the optimizer before replacing the head",
+    ),
+    Misconception(
+        "unfroze_too_much",
+        "more of the backbone unfrozen than the block asked for",
+        "Slip 2: not freezing at all",
+    ),
+    Misconception(
+        "head_refrozen",
+        "the head frozen again while the block was unfrozen",
+        "Slip 1: freezing after replacing",
+    ),
+    Misconception(
+        "optimizer_before_unfreeze",
+        "optimizer built before the block was unfrozen: it cannot update the block",
+        "Slip 3: building the optimizer before replacing the head",
+    ),
+    Misconception(
         "augment_eval_data",
         "augmentation applied to validation or test data",
         "6. Data augmentation for few images",
@@ -597,6 +627,271 @@ def check_one_step_trains_head(
             M["not_frozen"],
         )
     correct("one step changed the head and nothing else.")
+
+
+# --- exercise 2: the trainable count under a two-layer head (transfer) ---------------------
+
+
+def expected_hidden_layer_count(arch: str, hidden: int, num_classes: int) -> int:
+    """Trainable parameters after freezing ``arch`` and putting Linear-ReLU-Linear at its head."""
+    model = build_model(arch, device="meta")
+    model.requires_grad_(False)
+    path = head_path(model)
+    in_features = linear_at(model, path).in_features
+    with torch.device("meta"):
+        set_module(
+            model,
+            path,
+            nn.Sequential(
+                nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
+            ),
+        )
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _as_count(got: object) -> int:
+    """The student's count as an int, or a failure that names the form it came in."""
+    if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
+        got = got.item()
+    if isinstance(got, str):
+        fail(
+            "a number (int)",
+            f"the string {got!r}",
+            "give a number, not a string: return the int itself, without quotes or formatting.",
+            M["number_as_string"],
+        )
+    if type(got).__module__ == "numpy" and hasattr(got, "item"):
+        got = got.item()
+    if isinstance(got, float) and got.is_integer():
+        got = int(got)
+    if isinstance(got, bool) or not isinstance(got, int):
+        fail(
+            "a whole number (int)",
+            f"a {type(got).__name__}: {got!r:.60}",
+            "return an int, e.g. int(...).",
+            M["not_an_int"],
+        )
+    return got
+
+
+def _hidden_one(
+    count: Callable[[nn.Module, int, int], int], arch: str, hidden: int, num_classes: int
+) -> int:
+    model = build_model(arch, device="meta")
+    head = linear_at(model, head_path(model))
+    total = sum(p.numel() for p in model.parameters())
+    got = _as_count(
+        call_student(
+            count,
+            model,
+            hidden,
+            num_classes,
+            explain=_explain_fc,
+            what=f"the count for {arch} with {hidden} hidden units and {num_classes} classes",
+        )
+    )
+    want = expected_hidden_layer_count(arch, hidden, num_classes)
+    if got == want:
+        return want
+    i, h, n = head.in_features, hidden, num_classes
+    guesses = {
+        i * n + n: (
+            "in_features x classes + classes: the count of ONE new nn.Linear, as in section 2",
+            M["count_one_layer_recipe"],
+        ),
+        h * n + n: ("the second new layer only", M["count_one_new_layer"]),
+        i * h + h: ("the first new layer only", M["count_one_new_layer"]),
+        i * h + h * n: ("the weights of both layers, without their biases", M["count_forgot_bias"]),
+        total: (
+            "every parameter of the original model, as if nothing were frozen",
+            M["count_all_parameters"],
+        ),
+        total - i * head.out_features - head.out_features + want: (
+            "every parameter, the frozen backbone included",
+            M["count_all_parameters"],
+        ),
+    }
+    shows, name = guesses.get(
+        got, ("a count that matches no part of this model", M["count_not_from_head"])
+    )
+    fail(
+        f"{want:,} for {arch} with {hidden} hidden units and {num_classes} classes",
+        f"{got:,}: {shows}",
+        "every newly created layer trains (nn.ReLU has no parameters); count weights and "
+        "biases of both, with in_features read from the model.",
+        name,
+    )
+    return want  # not reached
+
+
+def check_hidden_layer_count(
+    count: Callable[[nn.Module, int, int], int],
+    arch: str | None = None,
+    hidden: int = 128,
+    num_classes: int = 7,
+) -> None:
+    """``count(model, hidden, num_classes)``: what trains after freeze-then-swap with a
+    Linear-ReLU-Linear head.
+
+    Without ``arch``: the visible check, on an EfficientNet-B0 (128 hidden units, 7 classes)
+    and a MobileNetV3-Small (64, 3), so a number typed for one of them fails here.
+    """
+    cases = (
+        [(arch, hidden, num_classes)]
+        if arch
+        else [("efficientnet_b0", 128, 7), ("mobilenet_v3_small", 64, 3)]
+    )
+    seen: list[int] = []
+    for a, h, n in cases:
+        try:
+            seen.append(_hidden_one(count, a, h, n))
+        except AssertionError as err:
+            if seen and getattr(err, "misconception_id", None) == M["count_not_from_head"].id:
+                got = call_student(count, build_model(a, device="meta"), h, n, what="the count")
+                if got == seen[0]:
+                    fail(
+                        f"{expected_hidden_layer_count(a, h, n):,} for {a} with {h} hidden "
+                        f"units and {n} classes",
+                        f"{got:,} again, the count of {cases[0][0]}: the number does not "
+                        "follow the model",
+                        "compute the count from the model's head; never type it.",
+                        M["count_typed"],
+                    )
+            raise
+    words = [
+        f"{a} ({h} hidden, {n} classes): {want:,}"
+        for (a, h, n), want in zip(cases, seen, strict=True)
+    ]
+    correct(f"trainable parameters right for {' and for '.join(words)}.")
+
+
+# --- exercise 3: unfreeze one more block, then rebuild the optimizer (transfer) ------------
+
+
+def _explain_block(exc: Exception) -> tuple[str, str, Misconception] | None:
+    if isinstance(exc, AttributeError) and "has no attribute" in str(exc):
+        return (
+            "code that finds the block by its path, on any classifier",
+            "only ResNets have model.layer4: use heads.get_module(model, block).",
+            M["resnet_only"],
+        )
+    return None
+
+
+def _unfreeze_one(
+    unfreeze: Callable[[nn.Module, str, float], torch.optim.Optimizer],
+    arch: str,
+    block: str,
+    lr: float,
+) -> str:
+    model = _swap(build_model(arch, device="meta").requires_grad_(False), 5)
+    path = head_path(model)
+    head = {id(p) for p in get_module(model, path).parameters()}
+    in_block = {id(p) for p in get_module(model, block).parameters()}
+    if not in_block:
+        raise ValueError(f"{arch} has no parameters under {block!r}: pick another block")
+    optimizer = call_student(
+        unfreeze,
+        model,
+        block,
+        lr,
+        explain=lambda exc: _explain_fc(exc) or _explain_block(exc),
+        what=f"unfreeze_block({arch}, {block!r}, lr={lr})",
+    )
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        shows = "None" if optimizer is None else f"a {type(optimizer).__name__}"
+        fail("a torch.optim.SGD", shows, "return the optimizer you built.", M["not_an_optimizer"])
+    if type(optimizer) is not torch.optim.SGD:
+        fail(
+            "a torch.optim.SGD, as the exercise asks",
+            f"a {type(optimizer).__name__}",
+            "the exercise asks for torch.optim.SGD; another optimizer has other update rules.",
+            M["wrong_optimizer"],
+        )
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    held = {id(p) for g in optimizer.param_groups for p in g["params"]}
+    names = {id(p): n for n, p in model.named_parameters()}
+    if not in_block <= trainable:
+        fail(
+            f"every parameter of {block!r} trainable",
+            f"{len(in_block - trainable)} of its {len(in_block)} tensors still frozen",
+            f"set requires_grad = True on heads.get_module(model, {block!r}).parameters().",
+            M["block_still_frozen"],
+        )
+    extra = trainable - in_block - head
+    if extra:
+        fail(
+            f"only {block!r} and the head trainable",
+            f"{len(extra)} other backbone tensors trainable too, e.g. "
+            f"{sorted(names[i] for i in extra)[:2]}",
+            "unfreeze the parameters of that one block only.",
+            M["unfroze_too_much"],
+        )
+    if not head <= trainable:
+        fail(
+            f"the head at {path!r} still trainable",
+            "the head is frozen",
+            "unfreezing the block must not freeze what already trained.",
+            M["head_refrozen"],
+        )
+    if held - set(names):
+        fail(
+            "the optimizer holds this model's parameters",
+            f"{len(held - set(names))} parameter tensors that are not in the model",
+            "build the optimizer from the model you were given.",
+            M["optimizer_too_early"],
+        )
+    if head <= held and not in_block & held:
+        fail(
+            f"the optimizer holds the head and {block!r}",
+            "the head only: it was built before the block was unfrozen",
+            "an optimizer holds the parameters that train when it is built: unfreeze first, "
+            "then build it.",
+            M["optimizer_before_unfreeze"],
+        )
+    if not (head | in_block) <= held:
+        fail(
+            f"the optimizer holds the head and {block!r}",
+            f"{len((head | in_block) - held)} of their tensors missing",
+            "build it from every parameter that trains.",
+            M["optimizer_misses_head"],
+        )
+    if held != trainable:
+        fail(
+            "exactly the trainable parameters",
+            f"{len(held - trainable)} frozen parameter tensors handed to the optimizer too",
+            "keep only parameters with requires_grad=True.",
+            M["frozen_in_optimizer"],
+        )
+    if any(g["lr"] != lr for g in optimizer.param_groups):
+        fail(
+            f"learning rate {lr}",
+            f"{[g['lr'] for g in optimizer.param_groups]}",
+            "pass lr=lr to the optimizer.",
+            M["wrong_lr"],
+        )
+    return f"{arch} ({block!r} and the head: {len(held)} tensors)"
+
+
+def check_unfreeze_block(
+    unfreeze: Callable[[nn.Module, str, float], torch.optim.Optimizer],
+    arch: str | None = None,
+    block: str = "layer4",
+    lr: float = 0.01,
+) -> None:
+    """``unfreeze(model, block, lr)`` on a feature extractor: the block trains too, and the
+    returned SGD holds exactly what trains.
+
+    Without ``arch``: the visible check, on a ResNet-18 (``layer4``) and a MobileNetV3-Small
+    (``features.12``).
+    """
+    cases = (
+        [(arch, block)] if arch else [("resnet18", "layer4"), ("mobilenet_v3_small", "features.12")]
+    )
+    done = [_unfreeze_one(unfreeze, a, b, lr) for a, b in cases]
+    correct(
+        f"the block and the head train, and the optimizer holds exactly them on {' and on '.join(done)}."
+    )
 
 
 # --- multiple choice: BatchNorm --------------------------------------------------------------

@@ -51,6 +51,11 @@ MISCONCEPTIONS = registry(
         "Step 1: two candidates, chosen on validation",
     ),
     Misconception(
+        "one_seed_only",
+        "the first seed's accuracy taken for the candidate's mean over its seeds",
+        "Step 1: two candidates, chosen on validation",
+    ),
+    Misconception(
         "not_the_best_on_val",
         "not the candidate with the best validation accuracy",
         "Step 1: two candidates, chosen on validation",
@@ -85,7 +90,7 @@ MISCONCEPTIONS = registry(
     ),
     Misconception(
         "threshold_misses_target",
-        "threshold does not meet the target on validation data",
+        "threshold does not meet the recall target",
         "Step 3: a threshold for the use case, chosen on validation",
     ),
     Misconception(
@@ -96,6 +101,11 @@ MISCONCEPTIONS = registry(
     Misconception(
         "strict_greater",
         "strict > used where the rule flags score >= threshold",
+        "Step 3: a threshold for the use case, chosen on validation",
+    ),
+    Misconception(
+        "library_not_rule",
+        "the library's choose_threshold called instead of the rule written out",
         "Step 3: a threshold for the use case, chosen on validation",
     ),
     Misconception(
@@ -171,6 +181,16 @@ MISCONCEPTIONS = registry(
         "verdict_disagrees", "verdict disagrees with the measurements", "Step 5: the verdict"
     ),
     Misconception("typed_verdict", "verdict typed instead of computed", "Step 5: the verdict"),
+    Misconception(
+        "prevalence_ignored",
+        "precision judged at the test set's share of positives, not at the app's prevalence",
+        "Step 5: the verdict",
+    ),
+    Misconception(
+        "precision_formula",
+        "precision at the prevalence computed wrongly from recall and FPR",
+        "Step 5: the verdict",
+    ),
 )
 M = MISCONCEPTIONS
 
@@ -216,6 +236,15 @@ def _accuracy(model: nn.Module, data: Any) -> float:
     return float((labels == predictions).mean())
 
 
+def _runs(entry: Any) -> list[Any]:
+    """A candidate's runs: one per seed (a list), or a single model or history."""
+    return list(entry) if isinstance(entry, list | tuple) else [entry]
+
+
+def _mean_accuracy(entry: Any, data: Any) -> float:
+    return float(np.mean([_accuracy(m, data) for m in _runs(entry)]))
+
+
 def choose_candidate(val_accuracy: Mapping[str, float], cheapest: str = "head") -> str:
     """The candidate with the best validation accuracy; a tie goes to ``cheapest``."""
     best = max(val_accuracy.values())
@@ -227,7 +256,7 @@ def choose_candidate(val_accuracy: Mapping[str, float], cheapest: str = "head") 
 def check_choice_on_validation(
     val_accuracy: Any,
     chosen: Any,
-    candidates: Mapping[str, nn.Module],
+    candidates: Mapping[str, Any],
     val: Any,
     *,
     test: Any = None,
@@ -235,10 +264,11 @@ def check_choice_on_validation(
 ) -> None:
     """``val_accuracy`` holds each candidate's VALIDATION accuracy; ``chosen`` is the best one.
 
-    The checker re-measures every candidate on ``val``. With ``test`` (and
-    ``histories``) it can also tell numbers measured on the test set (or on
-    the training data) apart from validation numbers; test numbers are never
-    printed.
+    A candidate is one model or a list of models, one per seed; its accuracy is then the
+    mean over its models. The checker re-measures every model on ``val``. With ``test``
+    (and ``histories``) it can also tell numbers measured on the test set (or on the
+    training data, or on the first seed only) apart from validation numbers; test numbers
+    are never printed.
     """
     if not isinstance(val_accuracy, Mapping) or set(val_accuracy) != set(candidates):
         fail(
@@ -248,31 +278,44 @@ def check_choice_on_validation(
             M["wrong_type"],
         )
     got = {k: _number(v, f"val_accuracy[{k!r}]") for k, v in val_accuracy.items()}
-    measured = {k: _accuracy(m, val) for k, m in candidates.items()}
+    measured = {k: _mean_accuracy(m, val) for k, m in candidates.items()}
+    several = any(len(_runs(m)) > 1 for m in candidates.values())
 
     def same(values: Mapping[str, float]) -> bool:
         return all(math.isclose(got[k], values[k], abs_tol=1e-6) for k in candidates)
 
     if not same(measured):
-        if test is not None and same({k: _accuracy(m, test) for k, m in candidates.items()}):
+        if test is not None and same({k: _mean_accuracy(m, test) for k, m in candidates.items()}):
             fail(
                 "each candidate's accuracy on the VALIDATION set",
                 "the test set's accuracies",
                 "the test set is opened once, after every choice: measure on splits.val.",
                 M["measured_on_test"],
             )
-        if histories is not None and same(
-            {k: float(h.final["train_acc"]) for k, h in histories.items()}
-        ):
+        if histories is not None:
+            for row in ("final", "kept"):
+                train = {
+                    k: float(np.mean([getattr(h, row)["train_acc"] for h in _runs(hs)]))
+                    for k, hs in histories.items()
+                }
+                if same(train):
+                    fail(
+                        "each candidate's accuracy on the VALIDATION set",
+                        "the training accuracies from the histories",
+                        "training accuracy flatters a model that fits its training images; "
+                        "measure on splits.val.",
+                        M["measured_on_train"],
+                    )
+        if several and same({k: _accuracy(_runs(m)[0], val) for k, m in candidates.items()}):
             fail(
-                "each candidate's accuracy on the VALIDATION set",
-                "the final training accuracies from the histories",
-                "training accuracy flatters a model that fits its training images; measure "
-                "on splits.val.",
-                M["measured_on_train"],
+                "each candidate's MEAN validation accuracy over its seeds",
+                "the first seed's accuracy only",
+                "one seed can be lucky: measure every model of the list and take the mean.",
+                M["one_seed_only"],
             )
         fail(
-            "each candidate's accuracy on the validation set",
+            "each candidate's accuracy on the validation set"
+            + (", the mean over its seeds" if several else ""),
             f"{ {k: round(v, 3) for k, v in got.items()} }, but the models measure "
             f"{ {k: round(v, 3) for k, v in measured.items()} } there",
             "evaluate each model on splits.val with training.evaluate; never type numbers.",
@@ -288,7 +331,7 @@ def check_choice_on_validation(
     want = choose_candidate(measured)
     if chosen != want:
         if test is not None and chosen == choose_candidate(
-            {k: _accuracy(m, test) for k, m in candidates.items()}
+            {k: _mean_accuracy(m, test) for k, m in candidates.items()}
         ):
             fail(
                 f"{want!r}, the best on validation",
@@ -302,8 +345,9 @@ def check_choice_on_validation(
             "compare the validation accuracies you measured.",
             M["not_the_best_on_val"],
         )
+    over = " (the mean over its seeds)" if several else ""
     correct(
-        f"{chosen!r} has the best validation accuracy ({measured[chosen]:.3f}); "
+        f"{chosen!r} has the best validation accuracy{over}: {measured[chosen]:.3f}; "
         "no test number was used."
     )
 
@@ -558,6 +602,102 @@ def check_threshold_on_validation(
     )
 
 
+# Visible cases for highest_threshold: (scores, is_positive, min_recall). The first has a
+# negative between the positives, so a strict > picks a lower threshold than the rule; the
+# second has tied scores at the boundary.
+THRESHOLD_CASES: tuple[tuple[list[float], list[int], float], ...] = (
+    ([0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1], [1, 0, 1, 1, 0, 1, 0, 0], 0.75),
+    ([0.8, 0.8, 0.5, 0.5, 0.2], [1, 1, 1, 0, 0], 0.5),
+)
+
+
+class _LibraryCalled(RuntimeError):
+    """Raised by the stand-in for metrics.choose_threshold while a student's rule runs."""
+
+
+def _explain_library(exc: Exception) -> tuple[str, str, Misconception] | None:
+    if isinstance(exc, _LibraryCalled):
+        return (
+            "the rule written out: the highest threshold whose recall reaches the target",
+            "sort the positives' scores from the highest down and stop at the first threshold "
+            "whose recall (flagged positives / positives) reaches min_recall.",
+            M["library_not_rule"],
+        )
+    return None
+
+
+def random_threshold_case(seed: int, n: int = 60, min_recall: float = 0.9) -> tuple:
+    """A made-up screening (scores, is_positive, min_recall) with ties, for the hidden tests."""
+    rng = np.random.default_rng(seed)
+    is_positive = rng.random(n) < 0.3
+    scores = np.round(np.clip(rng.normal(0.35 + 0.35 * is_positive, 0.2), 0, 1), 2)
+    return scores, is_positive, min_recall
+
+
+def check_highest_threshold(
+    rule: Callable[[Any, Any, float], Any],
+    cases: Iterable[tuple[Any, Any, float]] | None = None,
+) -> None:
+    """``rule(scores, is_positive, min_recall)`` applies the course's threshold rule itself.
+
+    Judged like :func:`check_threshold_on_validation` on each case (``THRESHOLD_CASES`` when
+    none are given); ``metrics.choose_threshold`` is replaced while the rule runs, so that an
+    answer that only calls it is named as such.
+    """
+    from unittest import mock
+
+    if not callable(rule):
+        fail(
+            "a function highest_threshold(scores, is_positive, min_recall)",
+            f"a {type(rule).__name__}",
+            "define it with def highest_threshold(scores, is_positive, min_recall): ...",
+            M["not_a_function"],
+        )
+
+    def stand_in(*args: Any, **kwargs: Any) -> float:
+        raise _LibraryCalled("metrics.choose_threshold is switched off while your rule is checked")
+
+    checked = 0
+    for scores, is_positive, min_recall in cases if cases is not None else THRESHOLD_CASES:
+        scores = np.asarray(scores, dtype=np.float64)
+        is_pos = np.asarray(is_positive, dtype=bool)
+        with mock.patch.object(metrics, "choose_threshold", stand_in):
+            got = _call(
+                rule,
+                scores.copy(),
+                is_pos.copy(),
+                min_recall,
+                what=f"highest_threshold on {len(scores)} scores, min_recall={min_recall}",
+                explain=_explain_library,
+            )
+        t = _number(got, "the threshold")
+        at = _at(is_pos, scores, t)
+        want = metrics.choose_threshold(is_pos, scores, min_recall=min_recall, positive=True)
+        best = _at(is_pos, scores, want)
+        where = f"scores {np.round(scores, 2).tolist()!s:.120}, positives {is_pos.astype(int).tolist()!s:.80}"
+        if at.recall < min_recall - 1e-12:
+            fail(
+                f"a threshold whose recall reaches {min_recall} ({where})",
+                f"threshold {t:.4g}: recall {at.recall:.3f}",
+                "recall counts the positives with score >= threshold, divided by all positives.",
+                M["threshold_misses_target"],
+            )
+        flagged, fewest = at.counts.tp + at.counts.fp, best.counts.tp + best.counts.fp
+        if flagged > fewest:
+            below = scores[scores < want - ROUNDING]
+            strict = below.size > 0 and math.isclose(t, float(below.max()), abs_tol=ROUNDING)
+            fail(
+                f"threshold {want:.4g}, the highest whose recall reaches {min_recall} ({where})",
+                f"threshold {t:.4g}, which flags {flagged} where {fewest} meet the target"
+                + (": a strict > would flag the rule's images" if strict else ""),
+                "the rule flags score >= threshold; among the thresholds that meet the target, "
+                "take the highest.",
+                M["strict_greater"] if strict else M["threshold_too_low"],
+            )
+        checked += 1
+    correct(f"the rule's threshold on {checked} made-up screenings (ties and negatives included).")
+
+
 def check_threshold_not_from_test(
     threshold: Any, model: nn.Module, val: Any, test: Any, *, positive: str, min_recall: float
 ) -> None:
@@ -791,6 +931,136 @@ def check_verdict(
     if from_decide != said:
         fail(
             "verdict = decide(test_recall, test_precision)",
+            f"decide gives {from_decide!r} but verdict is {said!r}",
+            "compute the verdict with your function instead of typing it.",
+            M["typed_verdict"],
+        )
+    correct(f"{said!r} agrees with {situation}.")
+
+
+# --- exercise 6: the verdict carried over to the app's prevalence -----------------------------
+
+
+def precision_at(recall: float, fpr: float, prevalence: float) -> float:
+    """Precision of a screening with this recall and false-positive rate where ``prevalence``
+    of the cases are positive (0 when it flags nothing)."""
+    true_flags = recall * prevalence
+    false_flags = fpr * (1 - prevalence)
+    return true_flags / (true_flags + false_flags) if true_flags + false_flags > 0 else 0.0
+
+
+def expected_app_verdict(
+    recall: float, fpr: float, prevalence: float, *, min_recall: float, min_precision: float
+) -> str:
+    """'deploy' when recall and the precision at ``prevalence`` both meet the use case."""
+    precision = precision_at(recall, fpr, prevalence)
+    ok = recall >= min_recall - 1e-12 and precision >= min_precision - 1e-12
+    return "deploy" if ok else "do not deploy"
+
+
+def check_decide_at_prevalence(
+    decide: Callable[[float, float, float], str],
+    cases: Iterable[tuple[float, float, float]],
+    *,
+    min_recall: float,
+    min_precision: float,
+    test_share: float = 0.2,
+) -> None:
+    """``decide(recall, fpr, prevalence)`` carries precision over to ``prevalence`` and applies
+    both requirements. ``test_share`` is the test set's share of positives, to recognise a
+    verdict that ignores the prevalence it is given."""
+    if not callable(decide):
+        fail(
+            "a function decide(recall, fpr, prevalence) -> verdict",
+            f"a {type(decide).__name__}",
+            "define it with def decide(recall, fpr, prevalence): ...",
+            M["not_a_function"],
+        )
+    rule = {"min_recall": min_recall, "min_precision": min_precision}
+    checked = 0
+    for recall, fpr, prevalence in cases:
+        call = f"decide({recall}, {fpr}, {prevalence})"
+        got = _verdict(_call(decide, recall, fpr, prevalence, what=call), call)
+        want = expected_app_verdict(recall, fpr, prevalence, **rule)
+        checked += 1
+        if got == want:
+            continue
+        precision = precision_at(recall, fpr, prevalence)
+        if got == "deploy" and recall < min_recall:
+            name = M["precision_only"]
+        elif got == "deploy" and precision_at(recall, fpr, test_share) >= min_precision:
+            name = M["prevalence_ignored"]
+        elif got == "deploy":
+            name = M["recall_only"]
+        elif math.isclose(recall, min_recall) or math.isclose(precision, min_precision):
+            name = M["at_least_as_more_than"]
+        else:
+            name = M["precision_formula"]
+        fail(
+            f"{want!r} for {call}: precision there {precision:.3f} (the use case needs recall "
+            f">= {min_recall} and precision >= {min_precision})",
+            f"{got!r}",
+            "precision at a prevalence p is recall*p / (recall*p + fpr*(1-p)) (lesson 6, "
+            "section 3); then compare both numbers with both requirements.",
+            name,
+        )
+    correct(
+        f"decide carries precision over to the prevalence and applies both requirements ({checked} cases)."
+    )
+
+
+def check_app_verdict(
+    verdict: Any,
+    decide: Callable[[float, float, float], str],
+    model: nn.Module,
+    threshold: Any,
+    test: Any,
+    *,
+    positive: str,
+    prevalence: float,
+    min_recall: float,
+    min_precision: float,
+) -> None:
+    """The verdict agrees with recall and FPR re-measured on the test set at the student's
+    threshold, with precision carried over to ``prevalence``."""
+    said = _verdict(verdict, "verdict")
+    t = _number(threshold, "the threshold")
+    is_pos, scores = _class_scores(model, test, positive)
+    measured = _at(is_pos, scores, t)
+    fpr = measured.counts.fp / max(measured.counts.fp + measured.counts.tn, 1)
+    precision = precision_at(measured.recall, fpr, prevalence)
+    want = expected_app_verdict(
+        measured.recall, fpr, prevalence, min_recall=min_recall, min_precision=min_precision
+    )
+    situation = (
+        f"test recall {measured.recall:.3f} (needs >= {min_recall}) and FPR {fpr:.4f}, so "
+        f"precision {precision:.3f} at a prevalence of {prevalence:.1%} (needs >= {min_precision})"
+    )
+    if said != want:
+        at_test = (
+            "deploy"
+            if measured.recall >= min_recall and measured.precision >= min_precision
+            else "do not deploy"
+        )
+        fail(
+            f"{want!r} for {situation}",
+            f"{said!r}"
+            + (
+                f": the verdict at the test set's share ({measured.precision:.3f} precision)"
+                if said == at_test
+                else ""
+            ),
+            "carry the precision over to the app's prevalence; base the verdict on the "
+            "measured test recall and FPR.",
+            M["prevalence_ignored"] if said == at_test else M["verdict_disagrees"],
+        )
+    from_decide = _verdict(
+        _call(decide, measured.recall, fpr, prevalence, what="decide(recall, fpr, prevalence)"),
+        "decide(...)",
+    )
+    if from_decide != said:
+        fail(
+            "verdict = decide(test_recall, test_fpr, APP_PREVALENCE)",
             f"decide gives {from_decide!r} but verdict is {said!r}",
             "compute the verdict with your function instead of typing it.",
             M["typed_verdict"],

@@ -19,55 +19,95 @@ RESNET_ONLY = """def prepare_feature_extractor(model, num_classes):
     return model
 """
 
-TYPED_COUNT = """def trainable_after_swap(model, num_classes):
-    return 30735
+ONE_LAYER_COUNT = """def trainable_with_hidden_layer(model, hidden, num_classes):
+    in_features = heads.find_head(model).in_features
+    return in_features * num_classes + num_classes
 """
 
-COUNT_AS_STRING = """def trainable_after_swap(model, num_classes):
-    info = heads.find_head(model)
-    return f"{info.in_features * num_classes + num_classes}"
+LAST_LAYER_ONLY = """def trainable_with_hidden_layer(model, hidden, num_classes):
+    return hidden * num_classes + num_classes
 """
 
-OPTIMIZER_TOO_EARLY = """def build_optimizer(model, lr):
+HIDDEN_NO_BIAS = """def trainable_with_hidden_layer(model, hidden, num_classes):
+    in_features = heads.find_head(model).in_features
+    return in_features * hidden + hidden * num_classes
+"""
+
+HIDDEN_TYPED = """def trainable_with_hidden_layer(model, hidden, num_classes):
+    return 164871
+"""
+
+HIDDEN_COUNTED_ON_A_COPY = """import copy
+
+
+def trainable_with_hidden_layer(model, hidden, num_classes):
+    twin = copy.deepcopy(model)
+    twin.requires_grad_(False)
+    info = heads.find_head(twin)
+    heads.set_module(twin, info.path, nn.Sequential(
+        nn.Linear(info.in_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)))
+    return sum(p.numel() for p in twin.parameters() if p.requires_grad)
+"""
+
+_STAGED = """
+
+staged = backbones.load_backbone("resnet18", weights="course")
+heads.replace_head(staged, len(classes), freeze_backbone=True)
+optimizer = unfreeze_block(staged, "layer4", lr=0.01)
+"""
+
+OPTIMIZER_BEFORE_UNFREEZE = (
+    """def unfreeze_block(model, block, lr):
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+    for p in heads.get_module(model, block).parameters():
+        p.requires_grad = True
+    return optimizer
+"""
+    + _STAGED
+)
+
+UNFREEZE_EVERYTHING = (
+    """def unfreeze_block(model, block, lr):
+    for p in model.parameters():
+        p.requires_grad = True
+    return torch.optim.SGD(model.parameters(), lr=lr)
+"""
+    + _STAGED
+)
+
+EVERY_PARAMETER_TO_SGD = (
+    """def unfreeze_block(model, block, lr):
+    for p in heads.get_module(model, block).parameters():
+        p.requires_grad = True
+    return torch.optim.SGD(model.parameters(), lr=lr)
+"""
+    + _STAGED
+)
+
+HEAD_FROZEN_AGAIN = (
+    """def unfreeze_block(model, block, lr):
+    freezing.freeze(model)
+    heads.get_module(model, block).requires_grad_(True)
     return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
-
-
-fixed = backbones.load_backbone("resnet18", weights="course")
-optimizer = torch.optim.SGD(fixed.fc.parameters(), lr=0.1)
-freezing.freeze(fixed)
-fixed.fc = nn.Linear(fixed.fc.in_features, len(classes))
 """
+    + _STAGED
+)
 
-OPTIMIZER_OTHER_STYLE = """def build_optimizer(model, lr):
+LAYER4_ATTRIBUTE = (
+    """def unfreeze_block(model, block, lr):
+    model.layer4.requires_grad_(True)
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+"""
+    + _STAGED
+)
+
+UNFREEZE_OTHER_STYLE = (
+    """def unfreeze_block(model, block, lr):
+    heads.get_module(model, block).requires_grad_(True)
     return torch.optim.SGD(filter(lambda p: p.requires_grad, model.parameters()), lr=lr)
-
-
-fixed = backbones.load_backbone("resnet18", weights="course")
-heads.replace_head(fixed, len(classes), freeze_backbone=True)
-optimizer = build_optimizer(fixed, lr=0.1)
 """
-
-OPTIMIZER_ADAM = """def build_optimizer(model, lr):
-    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-
-
-fixed = backbones.load_backbone("resnet18", weights="course")
-freezing.freeze(fixed)
-fixed.fc = nn.Linear(fixed.fc.in_features, len(classes))
-optimizer = build_optimizer(fixed, lr=0.1)
-"""
-
-# Swap, then freeze: build_optimizer raises (an empty parameter list), and the test cell
-# meets the optimizer a demo cell left behind.
-OPTIMIZER_SWAP_THEN_FREEZE = """def build_optimizer(model, lr):
-    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
-
-
-fixed = backbones.load_backbone("resnet18", weights="course")
-fixed.fc = nn.Linear(fixed.fc.in_features, len(classes))
-freezing.freeze(fixed)
-optimizer = build_optimizer(fixed, lr=0.1)
-"""
+    + _STAGED
+)
 
 RATES_ADAM = """def two_rate_optimizer(model, lr, backbone_factor):
     head = heads.get_module(model, heads.find_head(model).path)
@@ -115,35 +155,81 @@ CASES = [
         visible="lesson5.resnet_only",
     ),
     Case(
-        "the ResNet-50 count typed in", L, "ex2_answer", TYPED_COUNT, visible="lesson5.count_typed"
-    ),
-    Case(
-        "the count as a string",
+        "section 2's one-layer count reused",
         L,
         "ex2_answer",
-        COUNT_AS_STRING,
-        visible="lesson5.number_as_string",
+        ONE_LAYER_COUNT,
+        visible="lesson5.count_one_layer_recipe",
     ),
     Case(
-        "optimizer built before the swap",
+        "only the last new layer counted",
         L,
-        "ex3_answer",
-        OPTIMIZER_TOO_EARLY,
-        visible="lesson5.optimizer_too_early",
-    ),
-    Case("Adam instead of SGD", L, "ex3_answer", OPTIMIZER_ADAM, visible="lesson5.wrong_optimizer"),
-    Case(
-        "swap, then freeze: build_optimizer raises",
-        L,
-        "ex3_answer",
-        OPTIMIZER_SWAP_THEN_FREEZE,
-        visible="lesson5.froze_after_replacing",
+        "ex2_answer",
+        LAST_LAYER_ONLY,
+        visible="lesson5.count_one_new_layer",
     ),
     Case(
-        "filter() and replace_head: right",
+        "both layers without their biases",
+        L,
+        "ex2_answer",
+        HIDDEN_NO_BIAS,
+        visible="lesson5.count_forgot_bias",
+    ),
+    Case(
+        "the EfficientNet count typed in",
+        L,
+        "ex2_answer",
+        HIDDEN_TYPED,
+        visible="lesson5.count_typed",
+    ),
+    Case(
+        "counted on a copy with the head built: right",
+        L,
+        "ex2_answer",
+        HIDDEN_COUNTED_ON_A_COPY,
+        visible="pass",
+        graded="pass",
+    ),
+    Case(
+        "optimizer built before the block is unfrozen",
         L,
         "ex3_answer",
-        OPTIMIZER_OTHER_STYLE,
+        OPTIMIZER_BEFORE_UNFREEZE,
+        visible="lesson5.optimizer_before_unfreeze",
+    ),
+    Case(
+        "the whole backbone unfrozen",
+        L,
+        "ex3_answer",
+        UNFREEZE_EVERYTHING,
+        visible="lesson5.unfroze_too_much",
+    ),
+    Case(
+        "every parameter handed to SGD",
+        L,
+        "ex3_answer",
+        EVERY_PARAMETER_TO_SGD,
+        visible="lesson5.frozen_in_optimizer",
+    ),
+    Case(
+        "freeze everything, then unfreeze the block: the head frozen",
+        L,
+        "ex3_answer",
+        HEAD_FROZEN_AGAIN,
+        visible="lesson5.head_refrozen",
+    ),
+    Case(
+        "model.layer4: works for ResNets only",
+        L,
+        "ex3_answer",
+        LAYER4_ATTRIBUTE,
+        visible="lesson5.resnet_only",
+    ),
+    Case(
+        "requires_grad_ on the block and filter(): right",
+        L,
+        "ex3_answer",
+        UNFREEZE_OTHER_STYLE,
         visible="pass",
         graded="pass",
     ),

@@ -5,19 +5,32 @@ from misconception_cases import Case
 L = "lesson7"
 
 CHOICE_ON_TEST = """val_accuracy = {}
-for name, candidate in candidates.items():
-    labels, predictions, _ = training.evaluate(candidate, splits.test)
+for name, models in candidates.items():
+    accuracies = []
+    for candidate in models:
+        labels, predictions, _ = training.evaluate(candidate, splits.test)
+        accuracies.append(float((predictions == labels).mean()))
+    val_accuracy[name] = float(np.mean(accuracies))
+chosen = max(val_accuracy, key=val_accuracy.get)
+model = candidates[chosen][0]
+"""
+
+CHOICE_FIRST_SEED_ONLY = """val_accuracy = {}
+for name, models in candidates.items():
+    labels, predictions, _ = training.evaluate(models[0], splits.val)
     val_accuracy[name] = float((predictions == labels).mean())
 chosen = max(val_accuracy, key=val_accuracy.get)
-model = candidates[chosen]
+model = candidates[chosen][0]
 """
 
 CHOICE_OTHER_STYLE = """val_accuracy = {
-    name: metrics.per_class_metrics(*training.evaluate(m, splits.val)[:2]).accuracy
-    for name, m in candidates.items()
+    name: float(np.mean([
+        metrics.per_class_metrics(*training.evaluate(m, splits.val)[:2]).accuracy for m in models
+    ]))
+    for name, models in candidates.items()
 }
 chosen = "head" if val_accuracy["head"] >= val_accuracy["full"] else "full"
-model = candidates[chosen]
+model = candidates[chosen][0]
 """
 
 LOWEST_LOSSES = """def top_losses(model, data, k):
@@ -34,30 +47,58 @@ TOP_LOSSES_TORCH = """def top_losses(model, data, k):
     return losses.topk(k).indices.tolist()
 """
 
-_VAL = """val_labels, val_pred, val_probs = training.evaluate(model, splits.val)
+_APPLY = """
+
+val_labels, val_pred, val_probs = training.evaluate(model, splits.val)
 is_primrose_val = val_labels == PRIMROSE
 primrose_val_scores = val_probs[:, PRIMROSE]
+screening_threshold = highest_threshold(primrose_val_scores, is_primrose_val, VAL_RECALL)
 """
 
-THRESHOLD_FROM_TEST = (
-    _VAL
-    + """t_labels, _, t_probs = training.evaluate(model, splits.test)
-screening_threshold = metrics.choose_threshold(
-    t_labels == PRIMROSE, t_probs[:, PRIMROSE], min_recall=VAL_RECALL, positive=True
-)
+THRESHOLD_LIBRARY = (
+    """def highest_threshold(scores, is_positive, min_recall):
+    return metrics.choose_threshold(is_positive, scores, min_recall=min_recall, positive=True)
 """
+    + _APPLY
 )
 
-THRESHOLD_TOO_LOW = _VAL + "screening_threshold = 0.0\n"
+THRESHOLD_LOWEST_POSITIVE = (
+    """def highest_threshold(scores, is_positive, min_recall):
+    return float(np.min(np.asarray(scores)[np.asarray(is_positive, dtype=bool)]))
+"""
+    + _APPLY
+)
 
 # The rule written with a strict `>`: the highest score whose `>` recall meets the target.
 THRESHOLD_STRICT = (
-    _VAL
-    + """screening_threshold = max(
-    t for t in np.unique(primrose_val_scores)
-    if (primrose_val_scores[is_primrose_val] > t).mean() >= VAL_RECALL
-)
+    """def highest_threshold(scores, is_positive, min_recall):
+    scores, is_positive = np.asarray(scores), np.asarray(is_positive, dtype=bool)
+    return max(t for t in np.unique(scores) if (scores[is_positive] > t).mean() >= min_recall)
 """
+    + _APPLY
+)
+
+THRESHOLD_FROM_TEST = """def highest_threshold(scores, is_positive, min_recall):
+    positive_scores = np.sort(np.asarray(scores)[np.asarray(is_positive, dtype=bool)])[::-1]
+    for threshold in positive_scores:
+        if (positive_scores >= threshold).mean() >= min_recall:
+            return float(threshold)
+
+
+t_labels, _, t_probs = training.evaluate(model, splits.test)
+screening_threshold = highest_threshold(t_probs[:, PRIMROSE], t_labels == PRIMROSE, VAL_RECALL)
+"""
+
+THRESHOLD_SORTED_COUNT = (
+    """import math
+
+
+def highest_threshold(scores, is_positive, min_recall):
+    ranked = sorted((s for s, p in zip(scores, is_positive) if p), reverse=True)
+    needed = math.ceil(min_recall * len(ranked) - 1e-9)
+    return float(ranked[needed - 1])
+"""
+    + _APPLY
 )
 
 _TEST = "test_labels, test_pred, test_probs = training.evaluate(model, splits.test)\n"
@@ -88,23 +129,52 @@ PERCENT = _MEASURED + (
 
 MACRO = "test_recall, test_precision = test_report.macro.recall, test_report.macro.precision\n"
 
-RECALL_ONLY = """def decide(recall, precision):
-    if recall >= TARGET_RECALL:
-        return "deploy"
-    return "do not deploy"
+_FPR = """
 
-
-verdict = decide(test_recall, test_precision)
+others = test_labels != PRIMROSE
+test_fpr = float((test_probs[others, PRIMROSE] >= screening_threshold).mean())
+verdict = decide(test_recall, test_fpr, APP_PREVALENCE)
 """
 
-STRICT = """def decide(recall, precision):
+PREVALENCE_IGNORED = (
+    """def decide(recall, fpr, prevalence):
+    if recall >= TARGET_RECALL and test_precision >= MIN_PRECISION:
+        return "deploy"
+    return "do not deploy"
+"""
+    + _FPR
+)
+
+STRICT = (
+    """def decide(recall, fpr, prevalence):
+    precision = recall * prevalence / (recall * prevalence + fpr * (1 - prevalence))
     if recall > TARGET_RECALL and precision > MIN_PRECISION:
         return "deploy"
     return "do not deploy"
-
-
-verdict = decide(test_recall, test_precision)
 """
+    + _FPR
+)
+
+SPECIFICITY_FOR_FPR = (
+    """def decide(recall, fpr, prevalence):
+    precision = recall * prevalence / (recall * prevalence + (1 - fpr) * (1 - prevalence))
+    if recall >= TARGET_RECALL and precision >= MIN_PRECISION:
+        return "deploy"
+    return "do not deploy"
+"""
+    + _FPR
+)
+
+DECIDE_BY_BAYES_IN_COUNTS = (
+    """def decide(recall, fpr, prevalence, photos=100_000):
+    found = recall * prevalence * photos
+    false_alarms = fpr * (1 - prevalence) * photos
+    enough_found = recall >= TARGET_RECALL
+    mostly_real = found >= MIN_PRECISION * (found + false_alarms) and found > 0
+    return "deploy" if enough_found and mostly_real else "do not deploy"
+"""
+    + _FPR
+)
 
 CASES = [
     Case(
@@ -113,6 +183,13 @@ CASES = [
         "choice_answer",
         CHOICE_ON_TEST,
         visible="lesson7.measured_on_test",
+    ),
+    Case(
+        "the first seed's accuracy only",
+        L,
+        "choice_answer",
+        CHOICE_FIRST_SEED_ONLY,
+        visible="lesson7.one_seed_only",
     ),
     Case(
         "per_class_metrics accuracy and an explicit tie rule: right",
@@ -132,17 +209,17 @@ CASES = [
         graded="pass",
     ),
     Case(
-        "threshold chosen on the test set",
+        "metrics.choose_threshold wrapped, not the rule written",
         L,
         "ex4_answer",
-        THRESHOLD_FROM_TEST,
-        visible="lesson7.threshold_from_test",
+        THRESHOLD_LIBRARY,
+        visible="lesson7.library_not_rule",
     ),
     Case(
-        "threshold 0: flags everything",
+        "the lowest positive score: flags more than needed",
         L,
         "ex4_answer",
-        THRESHOLD_TOO_LOW,
+        THRESHOLD_LOWEST_POSITIVE,
         visible="lesson7.threshold_too_low",
     ),
     Case(
@@ -151,6 +228,21 @@ CASES = [
         "ex4_answer",
         THRESHOLD_STRICT,
         visible="lesson7.strict_greater",
+    ),
+    Case(
+        "the rule applied to the test set",
+        L,
+        "ex4_answer",
+        THRESHOLD_FROM_TEST,
+        visible="lesson7.threshold_from_test",
+    ),
+    Case(
+        "the k-th highest positive score, k counted: right",
+        L,
+        "ex4_answer",
+        THRESHOLD_SORTED_COUNT,
+        visible="pass",
+        graded="pass",
     ),
     Case(
         "report of the validation set",
@@ -188,7 +280,11 @@ CASES = [
         visible="lesson7.averages_not_class",
     ),
     Case(
-        "only the recall requirement", L, "ex6_answer", RECALL_ONLY, visible="lesson7.recall_only"
+        "precision at the test set's share: the prevalence ignored",
+        L,
+        "ex6_answer",
+        PREVALENCE_IGNORED,
+        visible="lesson7.prevalence_ignored",
     ),
     Case(
         "'at least' read as 'more than'",
@@ -196,5 +292,20 @@ CASES = [
         "ex6_answer",
         STRICT,
         visible="lesson7.at_least_as_more_than",
+    ),
+    Case(
+        "1 - FPR used where FPR belongs",
+        L,
+        "ex6_answer",
+        SPECIFICITY_FOR_FPR,
+        visible="lesson7.precision_formula",
+    ),
+    Case(
+        "expected counts per 100,000 photos: right",
+        L,
+        "ex6_answer",
+        DECIDE_BY_BAYES_IN_COUNTS,
+        visible="pass",
+        graded="pass",
     ),
 ]
