@@ -8,11 +8,10 @@ The records, feedback and report tests share it.
 from __future__ import annotations
 
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from submissions import fake_course  # tests/ is on sys.path (rootdir imports)
 
 from course_utils.checks import Misconception
 from course_utils.checks._feedback import GENERIC
-
-from . import fake_course
 
 FAKE = {
     m.id: m
