@@ -223,9 +223,14 @@ def test_the_right_option_is_not_systematically_the_longest() -> None:
     assert len(explained) <= len(SCORED) / 3, [(i.lesson, i.variable) for i in explained]
 
 
-def test_no_letter_is_right_in_most_items() -> None:
-    letters = [i.right for i in SCORED]
-    assert max(letters.count(x) for x in set(letters)) <= len(letters) / 2, letters
+def test_no_letter_is_right_much_more_often_than_chance() -> None:
+    """Always answering one letter scores at most 30 % (chance with four options: 25 %).
+
+    Before the options were reordered, B was right in 10 of 23 items (43 %).
+    """
+    letters = [i.right for i in SCORED if i.right is not None]
+    counts = {x: letters.count(x) for x in sorted(set(letters))}
+    assert max(counts.values()) <= 0.3 * len(letters), counts
 
 
 def _plain(text: str) -> str:

@@ -288,8 +288,8 @@ def choice_grader(
 ) -> Callable[..., None]:
     """A lesson's ``grade_choice(answer, choice, right, **wrong)``, wrong letters named by short id.
 
-    The hidden test writes ``checks.grade_choice(answer_q1, checks.Q1, "B",
-    A="input_size_changes", C=..., D=...)``; short names resolve in the lesson's registry.
+    The hidden test writes ``checks.grade_choice(answer_q1, checks.Q1, "A",
+    B="input_size_changes", C=..., D=...)``; short names resolve in the lesson's registry.
     """
 
     def grade(answer: object, choice: Choice, right: str, **wrong: str) -> None:

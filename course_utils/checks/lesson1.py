@@ -354,11 +354,11 @@ def check_dropout_head(dropout_head: Callable, *cases: tuple[int, int, float]) -
 Q1 = Choice(
     question="which images does a ViT-B/16 accept after its head is replaced?",
     options={
-        "A": (
+        "A": "ViT's patch and position embeddings read the image; the swap leaves them as they were.",
+        "B": (
             "The old head read only the feature vector; the layers that read the image set what size "
             "they take."
         ),
-        "B": "ViT's patch and position embeddings read the image; the swap leaves them as they were.",
         "C": (
             "nn.Linear maps in_features numbers to out_features numbers; nothing in it refers to an "
             "image size."
@@ -382,9 +382,9 @@ def check_q1(answer: object) -> None:
 Q2 = Choice(
     question="how much smaller is a ResNet-50 whose 1000-class head becomes a 10-class head?",
     options={
-        "A": "The head is one Linear layer, (2048 + 1) x 1000 numbers; the backbone holds the rest.",
+        "A": "The change is (1000 - 10) x (2048 + 1) parameters out of the printed total.",
         "B": "1000 to 10 is the ratio of the heads' outputs; the backbone keeps all its parameters.",
-        "C": "The change is (1000 - 10) x (2048 + 1) parameters out of the printed total.",
+        "C": "The head is one Linear layer, (2048 + 1) x 1000 numbers; the backbone holds the rest.",
         "D": "A head with fewer outputs has fewer weights: 10 x (2048 + 1) against 1000 x (2048 + 1).",
     },
 )
@@ -402,16 +402,16 @@ Q3 = Choice(
     question="is each full fine-tuning step of the ResNet-50 faster with a 10-class head?",
     options={
         "A": (
-            "Count the layers: one nn.Linear is replaced by another nn.Linear, so the same layers "
-            "run."
+            "Almost all the work of a step is in the backbone, which runs unchanged; the head is one "
+            "product."
         ),
         "B": (
             "The parameter count falls by the head's share (Exercise 4), the backbone's work not at "
             "all."
         ),
         "C": (
-            "Almost all the work of a step is in the backbone, which runs unchanged; the head is one "
-            "product."
+            "Count the layers: one nn.Linear is replaced by another nn.Linear, so the same layers "
+            "run."
         ),
         "D": (
             "nn.Linear is built once, in microseconds; the cost of each training step does not "

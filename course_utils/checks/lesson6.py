@@ -449,12 +449,12 @@ Q3 = Choice(
             " it."
         ),
         "C": (
-            "Recall 0.12 means 88 of every 100 frauds go unflagged; the 0.98 is the baseline's "
-            "accuracy."
-        ),
-        "D": (
             "The question is whether this model, as measured, is fit now; its recall is already "
             "measured."
+        ),
+        "D": (
+            "Recall 0.12 means 88 of every 100 frauds go unflagged; the 0.98 is the baseline's "
+            "accuracy."
         ),
     },
 )
@@ -765,11 +765,11 @@ def check_overfitting(answer: object) -> None:
 Q6 = Choice(
     question="accuracy and weighted recall are high but macro recall is much lower",
     options={
-        "A": (
+        "A": "Macro recall weighs every class the same: a low one means some class has low recall.",
+        "B": (
             "The weighted average weighs classes by size, like accuracy, so the large class dominates"
             " it."
         ),
-        "B": "Macro recall weighs every class the same: a low one means some class has low recall.",
         "C": "A macro average is the plain mean of the per-class scores printed in the table.",
         "D": "Accuracy and weighted recall are both dominated by the big class, so they tend to agree.",
     },
@@ -808,11 +808,11 @@ MISCONCEPTIONS.update(
 Q7 = Choice(
     question="which curve shows, for rare positives, how many false alarms come with the positives found?",
     options={
-        "A": (
+        "A": "Precision divides the true positives by all flags, so every false alarm lowers it.",
+        "B": (
             "ROC divides false alarms by all negatives; with many negatives, many false alarms are "
             "still a small rate."
         ),
-        "B": "Precision divides the true positives by all flags, so every false alarm lowers it.",
         "C": (
             "Accuracy is dominated by the many negatives: answering 'no' every time already scores "
             "high."
@@ -937,9 +937,9 @@ Q8 = Choice(
             "Macro F1 averages the per-class F1 with equal weights; micro averaging pools the counts "
             "first."
         ),
-        "B": "Pooled, each error is one FP and one FN, so micro P = micro R = 150 / 200.",
+        "B": "Each error is one FP and one FN, but precision and recall each count it once.",
         "C": "Pooled counts need no per-class table: 200 predictions, 150 of them hits, 50 misses.",
-        "D": "Each error is one FP and one FN, but precision and recall each count it once.",
+        "D": "Pooled, each error is one FP and one FN, so micro P = micro R = 150 / 200.",
     },
 )
 

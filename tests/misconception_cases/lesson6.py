@@ -249,7 +249,7 @@ CASES = [
         "fraud_wait",
         L,
         "q3_answer",
-        'answer_q3 = "D"',
+        'answer_q3 = "C"',
         "lesson6.verdict_postponed",
         named_by="hidden",
     ),
@@ -302,12 +302,12 @@ CASES = [
         "balance_weighted",
         L,
         "q6_answer",
-        'answer_q6 = "A"',
+        'answer_q6 = "B"',
         "lesson6.weighted_is_fair",
         named_by="hidden",
     ),
     Case(
-        "curves_roc", L, "q7_answer", 'answer_q7 = "A"', "lesson6.roc_for_rare", named_by="hidden"
+        "curves_roc", L, "q7_answer", 'answer_q7 = "B"', "lesson6.roc_for_rare", named_by="hidden"
     ),
     Case(
         "curves_same",
@@ -401,7 +401,7 @@ CASES += [
         "micro_counts_each_error_twice",
         L,
         "q8_answer",
-        'answer_q8 = "D"',
+        'answer_q8 = "B"',
         "lesson6.micro_double_counts",
         named_by="hidden",
     ),
