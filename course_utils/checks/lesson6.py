@@ -80,33 +80,47 @@ MISCONCEPTIONS = registry(
     Misconception("binary_labels_assumed", "a baseline that assumes 0/1 labels", S51),
     Misconception("not_a_bool", "True or False expected", EX),
     Misconception(
-        "more_data_better", "leaked test rows taken for useful extra data", "5.2 Data leakage"
-    ),
-    Misconception("leakage_as_overfitting", "leakage mistaken for overfitting", "5.2 Data leakage"),
-    Misconception(
-        "leakage_as_balance", "leakage mistaken for a class-balance change", "5.2 Data leakage"
-    ),
-    Misconception("overfitting_as_leakage", "overfitting mistaken for leakage", "5.3 Overfitting"),
-    Misconception(
-        "perfect_train_score", "a perfect training score taken as proof", "5.3 Overfitting"
+        "more_data_better",
+        "leaked test rows taken for useful extra data",
+        "5.2 More training data, taken from the test set",
     ),
     Misconception(
-        "overfitting_as_underfitting", "overfitting mistaken for underfitting", "5.3 Overfitting"
+        "leakage_as_overfitting",
+        "leakage mistaken for overfitting",
+        "5.2 More training data, taken from the test set",
+    ),
+    Misconception(
+        "leakage_as_balance",
+        "leakage mistaken for a class-balance change",
+        "5.2 More training data, taken from the test set",
+    ),
+    Misconception(
+        "overfitting_as_leakage", "overfitting mistaken for leakage", "5.3 Deeper and deeper trees"
+    ),
+    Misconception(
+        "perfect_train_score",
+        "a perfect training score taken as proof",
+        "5.3 Deeper and deeper trees",
+    ),
+    Misconception(
+        "overfitting_as_underfitting",
+        "overfitting mistaken for underfitting",
+        "5.3 Deeper and deeper trees",
     ),
     Misconception(
         "weighted_is_fair",
         "the weighted average taken as the fair one",
-        "5.4 Ignoring class balance",
+        "5.4 Averages over classes of different sizes",
     ),
     Misconception(
         "macro_miscalculated",
         "the macro average taken for a miscalculation",
-        "5.4 Ignoring class balance",
+        "5.4 Averages over classes of different sizes",
     ),
     Misconception(
         "agreement_as_evidence",
         "agreement of accuracy and weighted scores taken as evidence",
-        "5.4 Ignoring class balance",
+        "5.4 Averages over classes of different sizes",
     ),
 )
 M = MISCONCEPTIONS
