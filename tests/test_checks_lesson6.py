@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from course_utils import metrics
+from course_utils import judging, metrics
 from course_utils.checks import ExerciseError
 from course_utils.checks import lesson6 as checks
 
@@ -408,9 +408,29 @@ def rule_ok(accuracy, precision, recall):
 
 def test_rule_of_thumb_correct_answers_pass(capsys):
     checks.check_rule_of_thumb(rule_ok, RULE_CASES)
-    checks.check_rule_of_thumb(lambda **m: metrics.rubric(**m).label.upper(), RULE_CASES)
+    checks.check_rule_of_thumb(lambda **m: rule_ok(**m).upper(), RULE_CASES)
     out = capsys.readouterr().out
     assert out.startswith("Correct:") and "spam filter" in out and "fraud model" in out
+
+
+@pytest.mark.parametrize(
+    "library",
+    [
+        lambda **m: metrics.rubric(**m).label,
+        lambda accuracy, precision, recall: metrics.rubric(accuracy, precision, recall).label,
+        lambda **m: metrics.course_policy(**m).label,
+        lambda **m: judging.rubric(**m).label,
+        lambda **m: metrics.rubric(**m),
+    ],
+)
+def test_rule_of_thumb_copying_the_library_call_is_named(library):
+    # The cell above the exercise prints metrics.rubric(...): a wrapper around it only copies
+    # that cell, so the check switches the library off while the student's rule runs.
+    error = failure(checks.check_rule_of_thumb, library, RULE_CASES)
+    assert error.misconception_id == "lesson6.library_not_rule", str(error)
+    assert "switched off" in error.hint
+    # The library is back afterwards, for the rest of the notebook.
+    assert metrics.rubric is judging.rubric and metrics.rubric(0.9, 0.9, 0.9).label == "good"
 
 
 @pytest.mark.parametrize(
@@ -486,7 +506,8 @@ def test_rule_of_thumb_expected_labels_come_from_the_rubric():
 
 
 def test_rule_of_thumb_wrong_return_types_are_explained():
-    error = failure(checks.check_rule_of_thumb, lambda **m: metrics.rubric(**m), RULE_CASES)
+    verdict = metrics.rubric(0.9, 0.9, 0.9)  # a RubricVerdict made before the check runs
+    error = failure(checks.check_rule_of_thumb, lambda **m: verdict, RULE_CASES)
     assert error.misconception_id == "lesson6.not_a_label" and ".label" in error.hint
     error = failure(checks.check_rule_of_thumb, lambda **m: True, RULE_CASES)
     assert error.misconception_id == "lesson6.not_a_label"

@@ -126,6 +126,15 @@ BALANCE_RULE = """def rule_of_thumb(accuracy, precision, recall):
     return "mixed"
 """
 
+RUBRIC_WRAPPER = """def rule_of_thumb(accuracy, precision, recall):
+    return metrics.rubric(accuracy=accuracy, precision=precision, recall=recall).label
+"""
+
+POLICY_WRAPPER = """def rule_of_thumb(accuracy, precision, recall):
+    verdict = metrics.course_policy(accuracy=accuracy, precision=precision, recall=recall)
+    return verdict.label
+"""
+
 CUTOFF_TABLE = """def rule_of_thumb(accuracy, precision, recall):
     measured = {"accuracy": accuracy, "precision": precision, "recall": recall}
     bad_at = {"accuracy": 0.60, "precision": 0.35, "recall": 0.25}
@@ -256,6 +265,9 @@ CASES = [
     Case("rule_accuracy_only", L, "rule_answer", ACCURACY_ONLY, "lesson6.accuracy_alone"),
     Case("rule_balance_gap", L, "rule_answer", BALANCE_RULE, "lesson6.balance_rule_added"),
     Case("rule_cutoff_table", L, "rule_answer", CUTOFF_TABLE, "pass", "pass"),
+    # The cell above the exercise prints metrics.rubric(...): copying that call is not the rule.
+    Case("rule_rubric_wrapper", L, "rule_answer", RUBRIC_WRAPPER, "lesson6.library_not_rule"),
+    Case("rule_policy_wrapper", L, "rule_answer", POLICY_WRAPPER, "lesson6.library_not_rule"),
     Case("paradox_strict", L, "ex6_answer", STRICT, "lesson6.tie_counted_as_better"),
     Case("paradox_zero_one", L, "ex6_answer", ZERO_ONE, "lesson6.binary_labels_assumed"),
     Case("paradox_counter", L, "ex6_answer", COUNTER, "pass", "pass"),
