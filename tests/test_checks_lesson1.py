@@ -195,3 +195,40 @@ def test_an_untouched_stub_is_left_to_nbgrader():
     ):
         with pytest.raises(NotImplementedError):
             check(stub, *args)
+
+
+# The exercise asks for the order to be reasoned from what dropout does: neither the prose
+# above the answer cell nor a wrong answer's feedback may spell the head out.
+RIGHT_HEAD = "nn.Sequential(nn.Dropout("
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda i, n, p: nn.Linear(i, n),
+        lambda i, n, p: [nn.Dropout(p), nn.Linear(i, n)],
+        lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.ReLU(), nn.Linear(i, n)),
+        lambda i, n, p: nn.Sequential(nn.Dropout(p), nn.Linear(i, n), nn.Softmax(dim=1)),
+        lambda i, n, p: nn.Sequential(nn.Linear(i, n), nn.Dropout(p)),
+    ],
+)
+def test_dropout_head_feedback_does_not_spell_out_the_head(answer):
+    with pytest.raises(ExerciseError) as info:
+        checks.check_dropout_head(answer)
+    assert RIGHT_HEAD not in str(info.value), str(info.value)
+
+
+def test_dropout_head_prose_above_the_answer_does_not_give_it():
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for lesson in ("solutions", "notebooks"):
+        cells = json.loads((root / lesson / "lesson1/lesson1.ipynb").read_text())["cells"]
+        answer = next(
+            i
+            for i, c in enumerate(cells)
+            if c["metadata"].get("nbgrader", {}).get("grade_id") == "ex2_answer"
+        )
+        above = "".join("".join(c["source"]) for c in cells[:answer])
+        assert RIGHT_HEAD not in above and "in front of the `nn.Linear`" not in above

@@ -65,7 +65,7 @@ MISCONCEPTIONS = registry(
     Misconception("head_left_in_backbone", "backbone still contains the head", S1),
     Misconception("not_flattened", "features not flattened", S1),
     Misconception("wrong_backbone", "the backbone is not everything but the head", S1),
-    Misconception("not_a_sequential", "an nn.Sequential(Dropout, Linear) expected", S2),
+    Misconception("not_a_sequential", "one nn.Sequential of a Dropout and a Linear expected", S2),
     Misconception(
         "dropout_after_linear", "dropout after the Linear layer (it drops class scores)", S2
     ),
@@ -292,17 +292,17 @@ def check_dropout_head(dropout_head: Callable, *cases: tuple[int, int, float]) -
             head = _run(dropout_head, in_features, num_classes, p, what=call)
         if not isinstance(head, nn.Sequential):
             fail(
-                f"{call} to return nn.Sequential(nn.Dropout({p}), nn.Linear({in_features}, "
-                f"{num_classes}))",
+                f"{call} to return one nn.Sequential holding an nn.Dropout and an nn.Linear",
                 f"{type(head).__name__}: {head!r:.100}",
-                "put both layers in one nn.Sequential, dropout first.",
+                "put both layers in one nn.Sequential, in the order that lets dropout act on "
+                "what the head receives.",
                 M["not_a_sequential"],
             )
         layers = list(head)
         kinds = [type(layer).__name__ for layer in layers]
         if any(isinstance(layer, (nn.Softmax, nn.LogSoftmax)) for layer in layers):
             fail(
-                f"nn.Sequential(nn.Dropout({p}), nn.Linear({in_features}, {num_classes}))",
+                f"a head for {call} that ends with the Linear layer's logits",
                 f"layers {kinds}: the head ends with a softmax",
                 "nn.CrossEntropyLoss applies log-softmax itself; the head outputs logits.",
                 M["softmax_in_head"],
@@ -317,9 +317,10 @@ def check_dropout_head(dropout_head: Callable, *cases: tuple[int, int, float]) -
             )
         if kinds != ["Dropout", "Linear"]:
             fail(
-                "exactly two layers: Dropout, then Linear",
+                f"exactly two layers for {call}: an nn.Dropout and an nn.Linear",
                 f"layers {kinds}",
-                "nn.Sequential(nn.Dropout(p), nn.Linear(in_features, num_classes)).",
+                "no other layer: dropout on what the head receives, and the Linear layer that "
+                "gives one logit per class.",
                 M["not_a_sequential"],
             )
         dropout, linear = layers

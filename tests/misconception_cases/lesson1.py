@@ -40,6 +40,11 @@ SOFTMAX = """def dropout_head(in_features: int, num_classes: int, p: float) -> n
     return nn.Sequential(nn.Dropout(p), nn.Linear(in_features, num_classes), nn.Softmax(dim=1))
 """
 
+# "Dropout, then the layer": a ReLU slipped in between, as in the two-layer heads of lesson 2.
+DROPOUT_RELU = """def dropout_head(in_features, num_classes, p):
+    return nn.Sequential(nn.Dropout(p), nn.ReLU(), nn.Linear(in_features, num_classes))
+"""
+
 DROPOUT_OTHER_STYLE = """def dropout_head(in_features, num_classes, p):
     head = nn.Sequential()
     head.add_module("dropout", nn.Dropout(p=p))
@@ -54,6 +59,7 @@ CASES = [
     Case("dropout_after_linear", L, "ex2_answer", AFTER, "lesson1.dropout_after_linear"),
     Case("dropout_softmax", L, "ex2_answer", SOFTMAX, "lesson1.softmax_in_head"),
     Case("dropout_other_style", L, "ex2_answer", DROPOUT_OTHER_STYLE, "pass", "pass"),
+    Case("dropout_relu_between", L, "ex2_answer", DROPOUT_RELU, "lesson1.not_a_sequential"),
     Case(
         "input_new_size",
         L,
