@@ -419,26 +419,7 @@ def _count_one(count: Callable[[nn.Module, int], int], arch: str, num_classes: i
         explain=_explain_fc,
         what=f"the count for {arch} with {num_classes} classes",
     )
-    if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
-        got = got.item()
-    if isinstance(got, str):
-        fail(
-            "a number (int)",
-            f"the string {got!r}",
-            "give a number, not a string: return the int itself, without quotes or formatting.",
-            M["number_as_string"],
-        )
-    if type(got).__module__ == "numpy" and hasattr(got, "item"):
-        got = got.item()
-    if isinstance(got, float) and got.is_integer():
-        got = int(got)
-    if isinstance(got, bool) or not isinstance(got, int):
-        fail(
-            "a whole number (int)",
-            f"a {type(got).__name__}: {got!r:.60}",
-            "return an int, e.g. int(...).",
-            M["not_an_int"],
-        )
+    got = _as_count(got)
     want = expected_trainable(arch, num_classes)
     if got == want:
         return want
