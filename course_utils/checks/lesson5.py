@@ -71,16 +71,6 @@ MISCONCEPTIONS = registry(
         "count_forgot_bias", "the bias forgotten in the count", "2. The recipe: freeze, then swap"
     ),
     Misconception(
-        "count_bias_per_input",
-        "one bias per input feature instead of per class",
-        "2. The recipe: freeze, then swap",
-    ),
-    Misconception(
-        "count_old_head",
-        "the original head counted instead of the new one",
-        "2. The recipe: freeze, then swap",
-    ),
-    Misconception(
         "count_all_parameters",
         "every parameter of the model counted, as if nothing were frozen",
         "Slip 2: not freezing at all",

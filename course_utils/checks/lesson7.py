@@ -173,10 +173,6 @@ MISCONCEPTIONS = registry(
         "precision_only", "requirements read one-sidedly: recall ignored", "Step 5: the verdict"
     ),
     Misconception("at_least_as_more_than", "'at least' read as 'more than'", "Step 5: the verdict"),
-    Misconception("rule_not_applied", "the use case's rule not applied", "Step 5: the verdict"),
-    Misconception(
-        "accuracy_paradox", "judged by accuracy (the accuracy paradox)", "Step 5: the verdict"
-    ),
     Misconception(
         "verdict_disagrees", "verdict disagrees with the measurements", "Step 5: the verdict"
     ),
