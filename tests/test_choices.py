@@ -252,3 +252,135 @@ def test_no_output_above_the_question_prints_its_answer(item: Item) -> None:
     for output in item.above:
         for needle in needles:
             assert needle not in _plain(output), f"{item.variable}: {needle!r} printed above"
+
+
+# --- hostile answers: objects that pretend to be the right letter -----------------------------
+
+
+def _hostile(right: str, text: str = "") -> dict[str, object]:
+    """Answers that try to pass for ``right`` (or for every letter) without being that letter.
+
+    The str subclasses hold ``text`` ("" by default: no letter at all) and redefine what a
+    checker might ask of them; the last two are not str at all.
+    """
+
+    class EqualsEverything(str):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __ne__(self, other: object) -> bool:
+            return False
+
+        __hash__ = str.__hash__
+
+    class HashAndContains(str):
+        """Equal to everything, hashed as the right letter, and 'in' any container test."""
+
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return hash(right)
+
+        def __contains__(self, item: object) -> bool:
+            return True
+
+    class Chameleon(EqualsEverything):
+        """strip()/upper()/lower() hand back the chameleon; str() and format() say the letter."""
+
+        def __hash__(self) -> int:
+            return hash(right)
+
+        def strip(self, chars: str | None = None) -> str:
+            return self
+
+        def upper(self) -> str:
+            return self
+
+        def lower(self) -> str:
+            return self
+
+        def casefold(self) -> str:
+            return self
+
+        def __str__(self) -> str:
+            return right
+
+        def __format__(self, spec: str) -> str:
+            return right
+
+    class PrintsAsTheLetter:
+        """Not a str: str(), repr() and format() give the right letter, and it equals anything."""
+
+        def __str__(self) -> str:
+            return right
+
+        def __repr__(self) -> str:
+            return repr(right)
+
+        def __format__(self, spec: str) -> str:
+            return right
+
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return hash(right)
+
+        def strip(self, chars: str | None = None) -> PrintsAsTheLetter:
+            return self
+
+        def upper(self) -> PrintsAsTheLetter:
+            return self
+
+    class ClaimsToBeAStr(PrintsAsTheLetter):
+        """isinstance(answer, str) is True through a __class__ property; type() tells the truth."""
+
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:
+            return str
+
+    return {
+        "equals-everything": EqualsEverything(text),
+        "hash-and-contains": HashAndContains(text),
+        "chameleon": Chameleon(text),
+        "prints-as-the-letter": PrintsAsTheLetter(),
+        "claims-to-be-a-str": ClaimsToBeAStr(),
+    }
+
+
+HOSTILE = list(_hostile("A"))
+
+
+@pytest.mark.parametrize("attack", HOSTILE)
+def test_a_hostile_answer_scores_nothing(attack: str) -> None:
+    """The hidden test of every scored item refuses it as no option (course.invalid_option):
+    the ExerciseError a wrong form gets, not a point and not a bare Python error."""
+    for item in SCORED:
+        answer = _hostile(item.right or "A")[attack]
+        passed, text = _run(item.hidden, item.lesson, item.variable, answer)
+        assert not passed, f"{item.lesson} {item.variable}: {attack} scored: {text}"
+        assert "course.invalid_option" in text, f"{item.lesson} {item.variable}: {text}"
+
+
+@pytest.mark.parametrize("attack", HOSTILE)
+def test_the_visible_check_refuses_a_hostile_answer_with_feedback(attack: str) -> None:
+    for item in ALL:
+        answer = _hostile(item.right or "A")[attack]
+        passed, text = _run(item.visible, item.lesson, item.variable, answer)
+        assert not passed and "course.invalid_option" in text, f"{item.variable}: {text}"
+        assert "not a string" in text or "''" in text, text  # says what it got, not 'A'
+
+
+def test_a_str_subclass_is_read_by_its_text_only() -> None:
+    """A chameleon holding a wrong letter is scored as that letter, whatever its methods say."""
+    known = all_misconceptions()
+    for item in SCORED:
+        wrong = next(letter for letter in item.options if letter != item.right)
+        answer = _hostile(item.right or "A", text=wrong)["chameleon"]
+        passed, text = _run(item.hidden, item.lesson, item.variable, answer)
+        assert not passed, f"{item.lesson} {item.variable}: a chameleon of {wrong} scored"
+        named = re.findall(r"\[([a-z0-9_]+\.[a-z0-9_]+)\]$", text, re.M)
+        assert named and named[-1] in known and named[-1] != "course.invalid_option", text
+        passed, text = _run(item.visible, item.lesson, item.variable, answer)
+        assert passed and text.startswith(f"Recorded: {wrong}."), text

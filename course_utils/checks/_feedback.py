@@ -215,17 +215,25 @@ class Choice:
 
 def _letter(answer: object, letters: tuple[str, ...] | list[str], question: str) -> str:
     """The answer as one of ``letters`` (case and spaces ignored), or three-part feedback."""
-    if isinstance(answer, str):
-        # A str subclass could redefine strip()/upper() to fake a letter.
+    # type(), not isinstance(): an object can claim to be a str through a __class__ property.
+    if issubclass(type(answer), str):
+        # A str subclass could redefine strip()/upper()/__eq__ to fake a letter: read its text.
         answer = str.__str__(answer)
-    if not isinstance(answer, str) or answer.strip().upper() not in letters:
+    if type(answer) is not str or answer.strip().upper() not in letters:
         fail(
             f"one letter among {', '.join(letters)} for: {question}",
-            f"{answer!r}",
+            _shown(answer),
             "store your choice as a string, for example answer = 'A'.",
             GENERIC["invalid_option"],
         )
     return answer.strip().upper()
+
+
+def _shown(answer: object) -> str:
+    """The refused answer for the feedback, without running a method of an unknown class."""
+    if type(answer) in (str, int, float, bool, type(None)):
+        return repr(answer)
+    return f"a {type(answer).__name__}, not a string"
 
 
 RECORDED = (

@@ -173,10 +173,6 @@ MISCONCEPTIONS = registry(
         "precision_only", "requirements read one-sidedly: recall ignored", "Step 5: the verdict"
     ),
     Misconception("at_least_as_more_than", "'at least' read as 'more than'", "Step 5: the verdict"),
-    Misconception("rule_not_applied", "the use case's rule not applied", "Step 5: the verdict"),
-    Misconception(
-        "accuracy_paradox", "judged by accuracy (the accuracy paradox)", "Step 5: the verdict"
-    ),
     Misconception(
         "verdict_disagrees", "verdict disagrees with the measurements", "Step 5: the verdict"
     ),
@@ -822,15 +818,7 @@ def check_test_measurement(
     )
 
 
-# --- exercise 6: the verdict -----------------------------------------------------------------
-
-
-def expected_verdict(
-    recall: float, precision: float, *, min_recall: float, min_precision: float
-) -> str:
-    """'deploy' when both of the use case's requirements hold, else 'do not deploy'."""
-    ok = recall >= min_recall - 1e-12 and precision >= min_precision - 1e-12
-    return "deploy" if ok else "do not deploy"
+# --- exercise 6: the verdict carried over to the app's prevalence -----------------------------
 
 
 def _verdict(value: Any, what: str) -> str:
@@ -842,103 +830,6 @@ def _verdict(value: Any, what: str) -> str:
             M["not_a_verdict"],
         )
     return value.strip().lower()
-
-
-def check_decide(
-    decide: Callable[[float, float], str],
-    cases: Iterable[tuple[float, float]],
-    *,
-    min_recall: float,
-    min_precision: float,
-) -> None:
-    """``decide(recall, precision)`` applies the use case's rule to any measured numbers."""
-    if not callable(decide):
-        fail(
-            "a function decide(recall, precision) -> verdict",
-            f"a {type(decide).__name__}",
-            "define it with def decide(recall, precision): ...",
-            M["not_a_function"],
-        )
-    for recall, precision in cases:
-        got = _verdict(
-            _call(decide, recall, precision, what=f"decide({recall}, {precision})"),
-            f"decide({recall}, {precision})",
-        )
-        want = expected_verdict(
-            recall, precision, min_recall=min_recall, min_precision=min_precision
-        )
-        if got == want:
-            continue
-        if got == "deploy" and recall < min_recall <= 1 and precision >= min_precision:
-            name = M["precision_only"]
-        elif got == "deploy" and recall >= min_recall and precision < min_precision:
-            name = M["recall_only"]
-        elif got == "do not deploy" and (
-            math.isclose(recall, min_recall) or math.isclose(precision, min_precision)
-        ):
-            name = M["at_least_as_more_than"]
-        else:
-            name = M["rule_not_applied"]
-        fail(
-            f"{want!r} for recall {recall}, precision {precision} (the use case needs recall "
-            f">= {min_recall} and precision >= {min_precision})",
-            f"{got!r}",
-            "compare both measured numbers with both requirements.",
-            name,
-        )
-    correct("decide applies both requirements of the use case to any measured numbers.")
-
-
-def check_verdict(
-    verdict: Any,
-    decide: Callable[[float, float], str],
-    model: nn.Module,
-    threshold: Any,
-    test: Any,
-    *,
-    positive: str,
-    min_recall: float,
-    min_precision: float,
-) -> None:
-    """The verdict agrees with the metrics re-measured from the student's model and threshold."""
-    said = _verdict(verdict, "verdict")
-    t = _number(threshold, "the threshold")
-    measured = _at(*_class_scores(model, test, positive), t)
-    want = expected_verdict(
-        measured.recall, measured.precision, min_recall=min_recall, min_precision=min_precision
-    )
-    situation = (
-        f"test recall {measured.recall:.3f} (needs >= {min_recall}) and precision "
-        f"{measured.precision:.3f} (needs >= {min_precision}), {positive}-or-not "
-        f"accuracy {measured.accuracy:.3f} (not the report's 5-class accuracy)"
-    )
-    if said != want:
-        if said == "deploy" and measured.accuracy >= 0.9:
-            name = M["accuracy_paradox"]
-        else:
-            name = M["verdict_disagrees"]
-        fail(
-            f"{want!r} for {situation}",
-            f"{said!r}",
-            "base the verdict on the measured test metrics the use case names, not on "
-            "accuracy or on hope.",
-            name,
-        )
-    from_decide = _verdict(
-        _call(decide, measured.recall, measured.precision, what="decide(recall, precision)"),
-        "decide(...)",
-    )
-    if from_decide != said:
-        fail(
-            "verdict = decide(test_recall, test_precision)",
-            f"decide gives {from_decide!r} but verdict is {said!r}",
-            "compute the verdict with your function instead of typing it.",
-            M["typed_verdict"],
-        )
-    correct(f"{said!r} agrees with {situation}.")
-
-
-# --- exercise 6: the verdict carried over to the app's prevalence -----------------------------
 
 
 def precision_at(recall: float, fpr: float, prevalence: float) -> float:
