@@ -386,7 +386,7 @@ def check_prepare_feature_extractor(
     correct(f"only the new head trains on {' and on '.join(done)}.")
 
 
-# --- exercise 2: the trainable count under a two-layer head (transfer) ---------------------
+# --- exercise 2: the trainable count under a two-layer head --------------------------------
 
 
 def expected_hidden_layer_count(arch: str, hidden: int, num_classes: int) -> int:
@@ -522,7 +522,7 @@ def check_hidden_layer_count(
     correct(f"trainable parameters right for {' and for '.join(words)}.")
 
 
-# --- exercise 3: unfreeze one more block, then rebuild the optimizer (transfer) ------------
+# --- exercise 3: unfreeze one more block, then rebuild the optimizer -----------------------
 
 
 def _explain_block(exc: Exception) -> tuple[str, str, Misconception] | None:
