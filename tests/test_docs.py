@@ -114,3 +114,27 @@ def test_tests_mirror_the_grader_subpackages():
         if p.is_dir() and p.name != "__pycache__"
     }
     assert folders <= subpackages, folders - subpackages
+
+
+# A path into the repository as the docs write it: `grader/job/records.py`, tests/test_x.py.
+DOC_PATH = re.compile(
+    r"\b((?:grader|course_utils|tests|bench|docs|hub)/[\w/.-]+\.(?:py|md|j2|json|cfg))"
+)
+
+
+def test_every_repository_path_the_docs_name_exists():
+    """A module moved (issue 27 moved most of grader/) leaves no doc pointing at its old place."""
+    docs = [
+        ROOT / "README.md",
+        ROOT / "grader" / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+    ]
+    named = {
+        (doc.relative_to(ROOT).as_posix(), path)
+        for doc in docs
+        for path in DOC_PATH.findall(doc.read_text())
+        if "lessonN" not in path  # a pattern, not a file
+    }
+    assert len(named) > 20, "no paths found: the scan is broken"
+    missing = sorted((doc, path) for doc, path in named if not (ROOT / path).exists())
+    assert not missing, f"the docs name paths that do not exist: {missing}"
