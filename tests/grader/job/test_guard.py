@@ -399,12 +399,14 @@ def test_the_guard_names_a_misconception_only_when_the_checker_itself_raised_it(
 
     import course_utils.checks._feedback as checks
     from course_utils.checks import ExerciseError, Misconception, check_choice, fail
+    from course_utils.checks._toolkit import to_numpy
     from grader.job import guard
 
     wrong = Misconception("powers.wrong_power", "the power is wrong", "2. Powers")
     other = Misconception("powers.head_sets_input", "the head sets the input", "3. Heads")
     guard.install(["course_utils.checks"])
     space = {"sys": sys, "check_choice": check_choice, "fail": fail, "WRONG": wrong}
+    space["to_numpy"] = to_numpy
     space.update(OTHER=other, ExerciseError=ExerciseError)
 
     def failure(source: str, nonce: str) -> object:
@@ -426,13 +428,27 @@ def test_the_guard_names_a_misconception_only_when_the_checker_itself_raised_it(
         "line": 1,
         "misconception": None,
     }
-    # The checker shows a wrong answer with repr(): the student's repr raises the checker's error.
+    # The checker converts the answer (np.asarray in to_numpy): the student's __array__ raises
+    # the checker's error from inside the checker's call.
     _student_cell(
-        "class Answer:\n    def __repr__(self):\n        fail('B', 'B', 'no', OTHER)\n"
+        "class Answer:\n    def __array__(self, *args, **kwargs):\n"
+        "        fail('B', 'B', 'no', OTHER)\n"
         "answer = Answer()",
         space,
     )
-    assert failure(CHOICE, "n4")["misconception"] is None  # type: ignore[index]
+    assert failure("to_numpy(answer)", "n4") == {
+        "ename": "ExerciseError",
+        "line": 1,
+        "misconception": None,
+    }
+    # check_choice runs no method of an answer that is not a str (it shows its type, not its
+    # repr): the refusal is the checker's own, and named.
+    _student_cell(
+        "class Loud:\n    def __repr__(self):\n        fail('B', 'B', 'no', OTHER)\n"
+        "answer = Loud()",
+        space,
+    )
+    assert failure(CHOICE, "n4b")["misconception"] == "course.invalid_option"  # type: ignore[index]
     # A look-alike compiled under the checker's own file name calls the real fail().
     _student_cell("def check_power(f):\n    fail('9', 'nine', 'x', OTHER)", space, checks.__file__)
     space["answer"] = "A"
