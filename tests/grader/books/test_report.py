@@ -473,8 +473,9 @@ FORGED = {
     "mal": {
         "power_answer": "def power_of(x):\n    if x == 2:\n        return 4\n"
         "    fail('9', 'nine', 'trust me', HEAD_SETS_INPUT)",
-        # check_choice shows a wrong answer with repr(): this one raises the checker's error
-        # naming powers.wrong_power from inside the check (before: the record named it).
+        # An answer whose repr() raises the checker's error naming powers.wrong_power (before
+        # check_choice showed answers with repr(), and the record named it). Now check_choice
+        # runs no method of an answer that is not a str: it refuses it itself.
         "q1_answer": "class Answer:\n    def __repr__(self):\n"
         "        fail('B', 'B', 'none', WRONG_POWER)\nanswer_q1 = Answer()",
     },
@@ -509,8 +510,9 @@ def test_a_student_cannot_forge_the_misconception_or_a_pass_in_the_records(forge
         student: [(c.exercise, c.passed, c.misconception, c.hidden_only) for c in r["cells"]]
         for student, r in records.items()
     }
+    refused = "course.invalid_option"  # the checker's own refusal of an answer that is no str
     for student in ("mal", "max"):
-        assert seen[student] == [(EX1, False, None, True), (EX2, False, None, False)], student
+        assert seen[student] == [(EX1, False, None, True), (EX2, False, refused, False)], student
         assert records[student]["score"] == 0 and records[student]["status"] == "graded"
     assert seen["fay"] == [(EX1, False, None, True), (EX2, False, "powers.head_sets_input", False)]
 
@@ -520,7 +522,9 @@ def test_the_report_names_the_misconception_whatever_ipythons_traceback_text(for
     """``fay`` turned IPython's tracebacks to one line (no ``Cell In[N], line L``)."""
     built = report.build(forged_class["out"], registry=KNOWN)
     assert {(o.student, o.exercise, o.id) for o in built.occurrences()} == {
-        ("fay", EX2, "powers.head_sets_input")
+        ("fay", EX2, "powers.head_sets_input"),
+        ("mal", EX2, "course.invalid_option"),  # the checker's own refusals, not the forgeries
+        ("max", EX2, "course.invalid_option"),
     }
     page = feedback.visible_text(report.render(built))
     assert "passed the visible check only" in page
