@@ -152,3 +152,28 @@ def test_choice_needs_an_explanation_for_every_option():
         Choice("q", {"A": "fact", "B": " "})
     with pytest.raises(ValueError, match="letter order"):
         Choice("q", {"B": "fact", "A": "fact"})
+
+
+def test_switched_off_reaches_every_name_and_puts_everything_back():
+    """A library function is switched off however the student reached it, and only inside."""
+    from course_utils import judging, metrics
+    from course_utils.checks._toolkit import LibraryCalled, library_explainer, switched_off
+
+    bound_before = metrics.choose_threshold  # ``from course_utils.metrics import ...``
+    y, scores = [1, 0, 1, 1], [0.9, 0.8, 0.4, 0.7]
+    want = metrics.choose_threshold(y, scores, min_recall=0.5)
+    explain = library_explainer("e", "h", "m", otherwise=lambda exc: ("x", "y", "z"))
+    with switched_off(metrics.choose_threshold, judging.rubric):
+        for call in (
+            lambda: bound_before(y, scores, min_recall=0.5),
+            lambda: metrics.choose_threshold(y, scores, min_precision=0.5),
+            lambda: judging.course_policy(0.9, 0.9, 0.9),  # calls rubric inside
+        ):
+            with pytest.raises(LibraryCalled) as caught:
+                call()
+            assert explain(caught.value) == ("e", "h", "m")
+    assert explain(ValueError()) == ("x", "y", "z")
+    # Code and keyword defaults are back: these calls rely on the default positive=1.
+    assert metrics.choose_threshold(y, scores, min_recall=0.5) == want
+    assert bound_before(y, scores, min_recall=0.5) == want
+    assert judging.rubric(0.9, 0.9, 0.9).label == "good"

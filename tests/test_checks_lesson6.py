@@ -413,6 +413,10 @@ def test_rule_of_thumb_correct_answers_pass(capsys):
     assert out.startswith("Correct:") and "spam filter" in out and "fraud model" in out
 
 
+# ``from course_utils.metrics import rubric as r`` in the answer cell, run before the check.
+_rubric_bound_before = metrics.rubric
+
+
 @pytest.mark.parametrize(
     "library",
     [
@@ -421,6 +425,7 @@ def test_rule_of_thumb_correct_answers_pass(capsys):
         lambda **m: metrics.course_policy(**m).label,
         lambda **m: judging.rubric(**m).label,
         lambda **m: metrics.rubric(**m),
+        lambda **m: _rubric_bound_before(**m).label,  # a name bound before the check
     ],
 )
 def test_rule_of_thumb_copying_the_library_call_is_named(library):

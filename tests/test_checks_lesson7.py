@@ -359,6 +359,9 @@ def test_highest_threshold_right_answers_pass_everywhere(capsys):
     assert capsys.readouterr().out.count("Correct:") == 2
 
 
+_choose_bound_before = metrics.choose_threshold
+
+
 def _strict(scores, is_positive, min_recall):
     scores, is_positive = np.asarray(scores), np.asarray(is_positive, dtype=bool)
     return max(t for t in np.unique(scores) if (scores[is_positive] > t).mean() >= min_recall)
@@ -369,6 +372,10 @@ def _strict(scores, is_positive, min_recall):
     [
         (
             lambda s, p, r: metrics.choose_threshold(p, s, min_recall=r, positive=True),
+            "library_not_rule",
+        ),
+        (  # a name bound before the check (``from course_utils.metrics import ...``)
+            lambda s, p, r: _choose_bound_before(p, s, min_recall=r, positive=True),
             "library_not_rule",
         ),
         (_strict, "strict_greater"),

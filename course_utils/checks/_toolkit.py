@@ -8,8 +8,10 @@ submodules are read and set by dotted path through the same module.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -19,10 +21,12 @@ from course_utils.checks._feedback import Explainer, Misconception, call_student
 from course_utils.heads import find_head, get_module, set_module
 
 __all__ = [
+    "LibraryCalled",
     "build",
     "call_student",
     "example_input",
     "fc_explainer",
+    "library_explainer",
     "get_module",
     "head_path",
     "linear_at",
@@ -31,6 +35,7 @@ __all__ = [
     "outputs_of",
     "plain_int",
     "set_module",
+    "switched_off",
     "to_numpy",
 ]
 
@@ -124,6 +129,52 @@ def fc_explainer(expected: str, hint: str, misconception: Misconception) -> Expl
         if isinstance(exc, AttributeError) and "'fc'" in str(exc):
             return expected, hint, misconception
         return None
+
+    return explain
+
+
+class LibraryCalled(RuntimeError):
+    """Raised by a library function that is switched off while a student's own version runs."""
+
+
+def _switched_off(*args: Any, _raise: type[Exception] = LibraryCalled, **kwargs: Any) -> NoReturn:
+    # Runs as the switched-off function's code, among that function's module globals: it
+    # reaches LibraryCalled through its keyword default, which switched_off sets too.
+    raise _raise("the library function this exercise asks you to write is switched off")
+
+
+@contextlib.contextmanager
+def switched_off(*functions: Callable[..., Any]) -> Iterator[None]:
+    """Inside the block, each of ``functions`` raises :class:`LibraryCalled` however it is reached.
+
+    The function's code is swapped, not a module attribute: a name the student bound
+    before the check (``from course_utils.metrics import rubric as r``) and library code
+    that calls the function (``course_policy`` calls ``rubric``) reach the switch too.
+    """
+    saved = [(function, function.__code__, function.__kwdefaults__) for function in functions]
+    try:
+        for function, _, _ in saved:
+            function.__code__ = _switched_off.__code__
+            function.__kwdefaults__ = _switched_off.__kwdefaults__
+        yield
+    finally:
+        for function, code, kwdefaults in saved:
+            function.__code__ = code
+            function.__kwdefaults__ = kwdefaults
+
+
+def library_explainer(
+    expected: str, hint: str, misconception: Misconception, otherwise: Explainer | None = None
+) -> Explainer:
+    """An ``explain=`` for ``call_student`` that names an answer calling a switched-off function.
+
+    ``otherwise`` explains the errors that are not :class:`LibraryCalled`.
+    """
+
+    def explain(exc: Exception) -> tuple[str, str, Misconception | str] | None:
+        if isinstance(exc, LibraryCalled):
+            return expected, hint, misconception
+        return otherwise(exc) if otherwise is not None else None
 
     return explain
 

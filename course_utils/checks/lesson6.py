@@ -25,7 +25,12 @@ from course_utils.checks._feedback import (
     record_choice,
     registry,
 )
-from course_utils.checks._toolkit import call_student, to_numpy
+from course_utils.checks._toolkit import (
+    call_student,
+    library_explainer,
+    switched_off,
+    to_numpy,
+)
 
 S1 = "1. The confusion matrix and four metrics"
 S2 = "2. Which metric matters depends on the cost of each error"
@@ -511,20 +516,14 @@ MISCONCEPTIONS.update(
 LABELS = ("good", "bad", "mixed")
 
 
-class _LibraryCalled(RuntimeError):
-    """Raised by the stand-in for metrics.rubric while a student's rule of thumb runs."""
-
-
-def _explain_library(exc: Exception) -> tuple[str, str, Misconception] | None:
-    if isinstance(exc, _LibraryCalled):
-        return (
-            "the rule of thumb written out: the bad signs, then the good cut-offs, else mixed",
-            "compare accuracy, precision and recall with the cut-offs of section 4 yourself; "
-            "metrics.rubric (and course_policy, which calls it) is switched off while your "
-            "function is checked.",
-            M["library_not_rule"],
-        )
-    return _explain_zero_division(exc)
+_explain_library = library_explainer(
+    "the rule of thumb written out: the bad signs, then the good cut-offs, else mixed",
+    "compare accuracy, precision and recall with the cut-offs of section 4 yourself; "
+    "metrics.rubric (and course_policy, which calls it) is switched off while your "
+    "function is checked.",
+    M["library_not_rule"],
+    otherwise=_explain_zero_division,
+)
 
 
 def _triple(measured: Any) -> tuple[float, float, float]:
@@ -598,25 +597,15 @@ def check_rule_of_thumb(
     ``cases`` maps a name to a :class:`~course_utils.metrics.BinaryMetrics`, a mapping
     or an ``(accuracy, precision, recall)`` tuple; the expected label is
     :func:`course_utils.metrics.rubric`'s. The function is called with keywords, while
-    ``rubric`` is replaced (in ``metrics`` and in ``judging``, where ``course_policy`` finds
-    it), so that an answer that only calls the library is named as such.
+    ``rubric`` is switched off (``switched_off``: under any name, and inside
+    ``course_policy``), so that an answer that only calls the library is named as such.
     """
-    from unittest import mock
-
-    from course_utils import judging
-
-    def stand_in(*args: Any, **kwargs: Any) -> Any:
-        raise _LibraryCalled("metrics.rubric is switched off while your rule_of_thumb is checked")
-
     _require_function(rule_of_thumb, "rule_of_thumb(accuracy, precision, recall)")
     for name, measured in cases.items():
         a, p, r = _triple(measured)
         expected = metrics.rubric(a, p, r).label
         situation = f"{name} (accuracy {a:.3f}, precision {p:.3f}, recall {r:.3f})"
-        with (
-            mock.patch.object(metrics, "rubric", stand_in),
-            mock.patch.object(judging, "rubric", stand_in),
-        ):
+        with switched_off(metrics.rubric):
             got = call_student(
                 rule_of_thumb,
                 what=f"rule_of_thumb for the {name}",

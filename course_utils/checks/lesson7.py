@@ -23,7 +23,13 @@ from torch import nn
 from course_utils import metrics, training
 from course_utils.checks._feedback import Misconception, correct, fail, registry
 from course_utils.checks._toolkit import call_student as _call
-from course_utils.checks._toolkit import model_changes, model_snapshot, to_numpy
+from course_utils.checks._toolkit import (
+    library_explainer,
+    model_changes,
+    model_snapshot,
+    switched_off,
+    to_numpy,
+)
 
 MISCONCEPTIONS = registry(
     "lesson7",
@@ -607,19 +613,12 @@ THRESHOLD_CASES: tuple[tuple[list[float], list[int], float], ...] = (
 )
 
 
-class _LibraryCalled(RuntimeError):
-    """Raised by the stand-in for metrics.choose_threshold while a student's rule runs."""
-
-
-def _explain_library(exc: Exception) -> tuple[str, str, Misconception] | None:
-    if isinstance(exc, _LibraryCalled):
-        return (
-            "the rule written out: the highest threshold whose recall reaches the target",
-            "sort the positives' scores from the highest down and stop at the first threshold "
-            "whose recall (flagged positives / positives) reaches min_recall.",
-            M["library_not_rule"],
-        )
-    return None
+_explain_library = library_explainer(
+    "the rule written out: the highest threshold whose recall reaches the target",
+    "sort the positives' scores from the highest down and stop at the first threshold "
+    "whose recall (flagged positives / positives) reaches min_recall.",
+    M["library_not_rule"],
+)
 
 
 def random_threshold_case(seed: int, n: int = 60, min_recall: float = 0.9) -> tuple:
@@ -637,11 +636,9 @@ def check_highest_threshold(
     """``rule(scores, is_positive, min_recall)`` applies the course's threshold rule itself.
 
     Judged like :func:`check_threshold_on_validation` on each case (``THRESHOLD_CASES`` when
-    none are given); ``metrics.choose_threshold`` is replaced while the rule runs, so that an
-    answer that only calls it is named as such.
+    none are given); ``metrics.choose_threshold`` is switched off while the rule runs
+    (``switched_off``: under any name), so that an answer that only calls it is named as such.
     """
-    from unittest import mock
-
     if not callable(rule):
         fail(
             "a function highest_threshold(scores, is_positive, min_recall)",
@@ -650,14 +647,11 @@ def check_highest_threshold(
             M["not_a_function"],
         )
 
-    def stand_in(*args: Any, **kwargs: Any) -> float:
-        raise _LibraryCalled("metrics.choose_threshold is switched off while your rule is checked")
-
     checked = 0
     for scores, is_positive, min_recall in cases if cases is not None else THRESHOLD_CASES:
         scores = np.asarray(scores, dtype=np.float64)
         is_pos = np.asarray(is_positive, dtype=bool)
-        with mock.patch.object(metrics, "choose_threshold", stand_in):
+        with switched_off(metrics.choose_threshold):
             got = _call(
                 rule,
                 scores.copy(),
